@@ -1,0 +1,283 @@
+"""The `gitops` command line: parse options, call the engine, print, map errors to exit codes."""
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from gitops.config import Config, load_config
+from gitops.errors import BadInput, GitopsError, TaskListError
+from gitops.model import Severity, TaskList
+
+EXIT_BAD_INPUT = 2
+
+
+@dataclass
+class Context:
+    config: Config
+
+    def tasklist(self, path: Path | None = None) -> tuple[TaskList, list]:
+        """Parse and lint; refuse to go on when the task list has errors."""
+        from gitops import lint, parser
+
+        tasklist, diagnostics = parser.load(path or self.config.tasklist)
+        return tasklist, lint.lint(tasklist, diagnostics, self.handler_ids(tasklist))
+
+    def handler_ids(self, tasklist: TaskList) -> frozenset[str] | None:
+        if Path(tasklist.path).resolve() != self.config.tasklist:
+            return None  # the configured handlers belong to the configured task list only
+        from gitops.handlers import Registry
+
+        return Registry.from_module(self.config.handlers).ids()
+
+    def runner(self, console):
+        from gitops.forge import LocalForge
+        from gitops.handlers import Registry
+        from gitops.runner import Runner
+
+        tasklist, diagnostics = self.tasklist()
+        errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+        if errors:
+            listing = "\n".join(str(d) for d in errors[:10])
+            raise TaskListError(f"{listing}\n{len(errors)} error(s) in the task list: fix them (see `gitops lint`).")
+        if self.config.forge != "local":
+            raise BadInput(
+                f"--forge {self.config.forge} is not available in this version; use --forge local "
+                "(the GitHub forge comes with the GitHub Actions layer)."
+            )
+        return Runner(
+            tasklist=tasklist,
+            state_path=self.config.state,
+            root=repo_root(self.config.root),
+            work_dir=self.config.work_dir,
+            forge=LocalForge(self.config.work_dir / "forge"),
+            registry=Registry.from_module(self.config.handlers),
+            ui=RichUI(console),
+            environ=dict(os.environ),
+            clock=now,
+        )
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def repo_root(fallback: Path) -> Path:
+    """The git top level (where **Run** commands run), else the project folder."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, cwd=fallback)
+    except OSError:
+        return fallback
+    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else fallback
+
+
+def default_approver() -> str:
+    name = os.environ.get("GITOPS_APPROVER")
+    if name:
+        return name
+    try:
+        out = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    except OSError:
+        pass
+    return getpass.getuser()
+
+
+class RichUI:
+    """Progress and prompts in a terminal; plain lines in logs and CI."""
+
+    def __init__(self, console):
+        self.console = console
+        self._status = None
+
+    def task_started(self, task_id: str, title: str, attempt: int) -> None:
+        self.console.print(f"▶ Task {task_id}: {title} (attempt {attempt})")
+        if self.console.is_terminal:
+            self._status = self.console.status(f"Task {task_id} running…")
+            self._status.start()
+
+    def task_finished(self, task_id: str, result, seconds: float) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        counts: dict[str, int] = {}
+        for check in result.checks:
+            counts[check["status"]] = counts.get(check["status"], 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        mark = "[red]✗ failed[/red]" if result.failed else "[green]✓[/green]"
+        self.console.print(f"{mark} Task {task_id} in {seconds:.1f} s: {summary or 'no criteria'}")
+        if result.error:
+            self.console.print(result.error.rstrip()[-2000:], markup=False, highlight=False)
+
+    def note(self, message: str) -> None:
+        self.console.print(message, markup=False, highlight=False)
+
+    def confirm(self, step, approver: str) -> bool | None:
+        if not (sys.stdin.isatty() and self.console.is_terminal):
+            return None
+        self.console.print(f"\n🛑 [bold]{step.prompt}[/bold]")
+        for reason in step.reasons:
+            self.console.print(f"   checkpoint: {reason}")
+        for criterion in step.unsigned:
+            self.console.print(f"   [ ] {criterion}")
+        what = f"Sign off {len(step.unsigned)} criteria and approve" if step.unsigned else "Approve"
+        return click.confirm(f"{what} gate {step.gate} as {approver}?", default=False)
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+class Group(click.Group):
+    """Maps GitopsError to its exit code with the message, ^C to 130; never a traceback for bad input."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except GitopsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=Group)
+@click.option("--tasklist", metavar="PATH", help="The task list (default: [tool.gitops] tasklist).")
+@click.option("--state", metavar="PATH", help="The state file (default: [tool.gitops] state).")
+@click.option("--forge", type=click.Choice(["local", "github"]), help="Where issues and comments go.")
+@click.version_option(package_name="gitops-tasklists")
+@click.pass_context
+def main(ctx: click.Context, tasklist: str | None, state: str | None, forge: str | None) -> None:
+    """Run a process task list as a GitOps pipeline."""
+    ctx.obj = Context(load_config(Path.cwd(), os.environ, tasklist, state, forge))
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def lint(obj: Context, path: Path | None) -> None:
+    """Check a task list; exit 1 on errors."""
+    tasklist, diagnostics = obj.tasklist(path.resolve() if path else None)
+    for diagnostic in diagnostics:
+        click.echo(str(diagnostic))
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    click.echo(f"{tasklist.path}: {len(tasklist.tasks)} tasks in {len(tasklist.phases)} phases, "
+               f"{errors} error(s), {warnings} warning(s)", err=True)
+    sys.exit(1 if errors else 0)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable).")
+@click.pass_obj
+def status(obj: Context, as_json: bool) -> None:
+    """Progress, gates, HotFixes, quality gates and the next step."""
+    from gitops.view import print_status, status_json
+
+    out = console()
+    runner = obj.runner(out)
+    state = runner.current()
+    doc = status_json(runner.tasklist, state, runner.plan(), str(obj.config.state), runner.tasklist_changed)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        print_status(out, doc)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable).")
+@click.pass_obj
+def plan(obj: Context, as_json: bool) -> None:
+    """What would run next and why (changes nothing)."""
+    from gitops.view import plan_json, print_plan
+
+    out = console()
+    runner = obj.runner(out)
+    doc = plan_json(runner.tasklist, runner.current(), runner.plan(), runner.runnable())
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        print_plan(out, doc)
+
+
+@main.command()
+@click.option("--auto-approve", is_flag=True, help="Approve checkpoints whose criteria were all checked automatically.")
+@click.option("--until", metavar="ID", help="Stop once this task is done.")
+@click.option("--only", metavar="ID", help="Run only this task (it must be ready).")
+@click.option("--by", metavar="NAME", help="Who approves gates in this run (default: git user.name).")
+@click.pass_obj
+def run(obj: Context, auto_approve: bool, until: str | None, only: str | None, by: str | None) -> None:
+    """Execute locally until done, a gate, a failure or a halt."""
+    from gitops.planner import StepKind
+    from gitops.view import print_step
+
+    out = console()
+    outcome = obj.runner(out).run(by or default_approver(), auto_approve, until, only)
+    if outcome.stopped_at:
+        out.print(f"Stopped after Task {outcome.stopped_at} (--until).")
+    elif outcome.step.kind is StepKind.GATE:
+        out.print(f"🛑 Stopped at gate {outcome.step.gate}: {outcome.step.prompt}")
+    print_step(out, outcome.step.to_json())
+    sys.exit(outcome.exit_code)
+
+
+@main.command("run-task")
+@click.argument("task_id")
+@click.pass_obj
+def run_task(obj: Context, task_id: str) -> None:
+    """Execute one task (what a workflow job calls); exit 1 if it failed."""
+    out = console()
+    result = obj.runner(out).execute(task_id)
+    sys.exit(1 if result.failed else 0)
+
+
+@main.command()
+@click.argument("gate")
+@click.option("--by", metavar="NAME", help="Who approves (default: GITOPS_APPROVER, else git user.name).")
+@click.pass_obj
+def approve(obj: Context, gate: str, by: str | None) -> None:
+    """Approve a checkpoint ("1.1"), a phase ("phase-2") or a production gate ("deploy-6.1")."""
+    from gitops.view import print_step
+
+    out = console()
+    runner = obj.runner(out)
+    runner.approve(gate, by or default_approver())
+    print_step(out, runner.plan().to_json())
+
+
+@main.command()
+@click.argument("task_id")
+@click.pass_obj
+def retry(obj: Context, task_id: str) -> None:
+    """HotFix done: resolve it and re-run the task."""
+    from gitops.view import print_step
+
+    out = console()
+    outcome = obj.runner(out).retry(task_id)
+    print_step(out, outcome.step.to_json())
+    sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.option("--reason", required=True, help="Why it is safe to go on (recorded in state.json).")
+@click.option("--by", metavar="NAME", help="Who resumes (default: git user.name).")
+@click.pass_obj
+def resume(obj: Context, reason: str, by: str | None) -> None:
+    """Clear a halt after consecutive failures."""
+    from gitops.view import print_step
+
+    out = console()
+    step = obj.runner(out).resume(reason, by or default_approver())
+    out.print("Halt cleared.")
+    print_step(out, step.to_json())

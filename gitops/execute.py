@@ -1,0 +1,121 @@
+"""Carry out one task: through its Python handler, its **Run** command, or as manual work.
+
+Nothing a handler does can crash the engine: exceptions become a failed result with the
+traceback, which the planner turns into a HotFix.
+"""
+from __future__ import annotations
+
+import subprocess
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from gitops.handlers import Check, Handler, TaskContext, match_checks
+from gitops.model import CheckStatus, Task
+
+# Shared state keys a handler may set through its action's return value.
+HANDLER_KEYS = frozenset({"performance_metrics", "compatibility_issues", "rollback_ready", "test_results"})
+TAIL_LINES = 30
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What one execution of a task produced; the planner records it in state."""
+
+    checks: list[dict[str, Any]]
+    error: str | None = None
+    updates: Mapping[str, Any] = field(default_factory=dict)
+    log: str | None = None  # path of the full log, when there is one
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or any(c["status"] == CheckStatus.FAILED.value for c in self.checks)
+
+
+def check_record(criterion: str, check: Check) -> dict[str, Any]:
+    return {
+        "criterion": criterion,
+        "status": check.status.value,
+        "evidence": check.evidence,
+        "metrics": dict(check.metrics),
+    }
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def run_manual(task: Task) -> TaskResult:
+    """A task with neither handler nor Run: every criterion is signed off by a person."""
+    what = "no handler or **Run** command: a person checks this and signs it off at the checkpoint"
+    return TaskResult([check_record(c.text, Check.manual(what)) for c in task.done_when])
+
+
+def run_command(task: Task, root: Path, log_path: Path, environ: Mapping[str, str]) -> TaskResult:
+    """Run a task's **Run** command from the repository root; exit 0 passes every criterion."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**environ, "GITOPS_TASK_ID": task.id}
+    try:
+        proc = subprocess.run(
+            task.run or "", shell=True, cwd=root, env=env, capture_output=True, text=True, errors="replace"
+        )
+    except OSError as exc:  # e.g. the working directory vanished
+        return _all_failed(task, f"could not start `{task.run}`: {exc}", str(exc), None)
+    log_path.write_text(
+        f"$ {task.run}\n# exit status {proc.returncode}\n## stdout\n{proc.stdout}\n## stderr\n{proc.stderr}",
+        encoding="utf-8",
+    )
+    output = tail(proc.stdout + proc.stderr, 10)
+    if proc.returncode == 0:
+        evidence = f"`{task.run}` exited 0 (log: {log_path})" + (f"\n{output}" if output else "")
+        return TaskResult([check_record(c.text, Check.passed(evidence)) for c in task.done_when], log=str(log_path))
+    error = f"`{task.run}` exited {proc.returncode}\n{tail(proc.stderr) or tail(proc.stdout)}".rstrip()
+    evidence = f"`{task.run}` exited {proc.returncode} (log: {log_path})"
+    return _all_failed(task, evidence, error, str(log_path))
+
+
+def _all_failed(task: Task, evidence: str, error: str, log: str | None) -> TaskResult:
+    return TaskResult([check_record(c.text, Check.failed(evidence)) for c in task.done_when], error=error, log=log)
+
+
+def run_handler(handler: Handler, ctx: TaskContext) -> TaskResult:
+    """Run the action, then every check; exceptions are caught and recorded."""
+    task = ctx.task
+    paired, unmatched = match_checks(handler, task)
+    if unmatched:
+        error = (
+            f"the handler of Task {task.id} has checks that match no Done-when criterion: "
+            + ", ".join(repr(k) for k in unmatched)
+            + ". Make each check key the start of one criterion's text."
+        )
+        return TaskResult([check_record(c.text, Check.skipped("not checked: handler error")) for c in task.done_when], error)
+    try:
+        updates = dict(handler.action(ctx) or {})
+    except Exception:  # noqa: BLE001 - a handler's failure is data, never a crash
+        error = f"the action of Task {task.id} raised:\n{traceback.format_exc()}"
+        reason = "not checked: the action failed (see the error)"
+        return TaskResult([check_record(c.text, Check.skipped(reason)) for c in task.done_when], error)
+    bad_keys = sorted(set(updates) - HANDLER_KEYS)
+    if bad_keys:
+        return TaskResult(
+            [check_record(c.text, Check.skipped("not checked: handler error")) for c in task.done_when],
+            f"the action of Task {task.id} returned state keys it may not set: {', '.join(bad_keys)} "
+            f"(allowed: {', '.join(sorted(HANDLER_KEYS))})",
+        )
+    checks = [check_record(c.text, _run_check(fn, ctx)) for c, fn in zip(task.done_when, paired)]
+    return TaskResult(checks, updates=updates)
+
+
+def _run_check(fn: Any, ctx: TaskContext) -> Check:
+    if fn is None:
+        return Check.manual("no automated check: a person signs this off at the checkpoint")
+    try:
+        result = fn(ctx)
+    except Exception:  # noqa: BLE001
+        return Check.failed(f"the check raised:\n{traceback.format_exc()}")
+    if not isinstance(result, Check):
+        return Check.failed(f"the check returned {result!r}, not a gitops.handlers.Check with evidence")
+    if not result.evidence.strip():
+        return Check.failed("the check returned no evidence; a result needs what was measured")
+    return result

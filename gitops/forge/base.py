@@ -1,0 +1,26 @@
+"""The narrow interface every forge implements; the runner talks only to this."""
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+
+class Forge(Protocol):
+    """Writes are idempotent: the same marker always names the same issue or comment."""
+
+    def open_issue(self, marker: str, title: str, body: str, labels: Sequence[str]) -> str:
+        """Open the issue with this marker, or update it if it exists; return its URL or path."""
+
+    def close_issue(self, marker: str, comment: str) -> None:
+        """Close the issue with this marker (if open), leaving the comment."""
+
+    def upsert_comment(self, marker: str, body: str) -> str:
+        """Create or replace the comment with this marker; return its URL or path."""
+
+    def open_phase_pr(self, phase: int, title: str, body: str) -> str:
+        """Open (or find) the PR that ends a phase; return its URL or path."""
+
+    def record_approval(self, gate: str) -> str | None:
+        """Who approved a gate on the forge, when the forge knows (None locally)."""
+
+    def setup(self, environments: Sequence[str], labels: Sequence[str]) -> list[str]:
+        """Create environments and labels idempotently; return what was done, in words."""

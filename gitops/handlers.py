@@ -1,0 +1,132 @@
+"""The handler contract: how a task is carried out and how each Done-when criterion is checked.
+
+A handler is an idempotent action plus one check per criterion. Checks return evidence
+(a measured number, a file, a diff); a bare `True` is not accepted. Handlers are found
+through a light registry module named in `[tool.gitops] handlers`, whose `HANDLERS`
+maps task ids to `"module:attribute"` strings, so that `gitops lint` and `gitops status`
+can know which tasks have a handler without importing heavy code (dspy, mlflow).
+"""
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from gitops.errors import BadInput
+from gitops.model import CheckStatus, Task
+
+
+@dataclass(frozen=True)
+class Check:
+    """The result of one Done-when criterion, with the evidence that backs it."""
+
+    status: CheckStatus
+    evidence: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def passed(cls, evidence: str, **metrics: float) -> "Check":
+        return cls(CheckStatus.PASSED, evidence, metrics)
+
+    @classmethod
+    def failed(cls, evidence: str, **metrics: float) -> "Check":
+        return cls(CheckStatus.FAILED, evidence, metrics)
+
+    @classmethod
+    def skipped(cls, reason: str) -> "Check":
+        return cls(CheckStatus.SKIPPED, reason)
+
+    @classmethod
+    def manual(cls, what_to_check: str) -> "Check":
+        """A criterion a person signs off at the task's checkpoint."""
+        return cls(CheckStatus.MANUAL, what_to_check)
+
+
+@dataclass
+class TaskContext:
+    """What a handler may use: the task, where to work, the attempt, the environment."""
+
+    task: Task
+    root: Path  # the repository root: commands run here
+    workdir: Path  # a per-task folder for artifacts and logs (.gitops/work/<id>)
+    attempt: int
+    environ: Mapping[str, str]
+    state: Mapping[str, Any]  # a read-only snapshot of state.json before the task ran
+    log: Callable[[str], None] = print
+
+
+# An action returns state updates for the shared keys a task may own
+# (performance_metrics, compatibility_issues, rollback_ready, test_results) or None.
+Action = Callable[[TaskContext], "Mapping[str, Any] | None"]
+CheckFn = Callable[[TaskContext], Check]
+
+
+@dataclass(frozen=True)
+class Handler:
+    """An idempotent action and the checks of a task's criteria, keyed by criterion text.
+
+    A key matches the criterion whose text starts with it (case and emphasis ignored);
+    criteria with no matching check are manual.
+    """
+
+    action: Action
+    checks: Mapping[str, CheckFn]
+
+
+def normalize(text: str) -> str:
+    """Lower-case, drop Markdown emphasis and collapse spaces, for matching criteria."""
+    text = re.sub(r"[*_`]", "", text).lower()
+    return " ".join(text.split())
+
+
+def match_checks(handler: Handler, task: Task) -> tuple[list[CheckFn | None], list[str]]:
+    """Pair each criterion with its check; also return keys that match no criterion."""
+    keys = {normalize(key): fn for key, fn in handler.checks.items()}
+    used: set[str] = set()
+    paired: list[CheckFn | None] = []
+    for criterion in task.done_when:
+        text = normalize(criterion.text)
+        found = next((k for k in keys if text.startswith(k) and k not in used), None)
+        if found is not None:
+            used.add(found)
+        paired.append(keys[found] if found is not None else None)
+    unmatched = [k for k in handler.checks if normalize(k) not in used]
+    return paired, unmatched
+
+
+class Registry:
+    """Task id -> handler reference, loaded from a light module; handlers import lazily."""
+
+    def __init__(self, refs: Mapping[str, str]):
+        self.refs = dict(refs)
+
+    @classmethod
+    def from_module(cls, module_name: str | None) -> "Registry":
+        if not module_name:
+            return cls({})
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise BadInput(
+                f"handlers module {module_name!r} cannot be imported ({exc}). "
+                "Fix [tool.gitops] handlers in pyproject.toml or install the project "
+                "(scripts/bootstrap)."
+            ) from exc
+        refs = getattr(module, "HANDLERS", None)
+        if not isinstance(refs, Mapping):
+            raise BadInput(f"{module_name} has no HANDLERS mapping of task id -> 'module:attribute'.")
+        return cls(refs)
+
+    def ids(self) -> frozenset[str]:
+        return frozenset(self.refs)
+
+    def resolve(self, task_id: str) -> Handler:
+        """Import the handler of a task (this may import heavy libraries)."""
+        ref = self.refs[task_id]
+        module_name, _, attribute = ref.partition(":")
+        handler = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(handler, Handler):
+            raise TypeError(f"{ref} is a {type(handler).__name__}, not a gitops.handlers.Handler")
+        return handler

@@ -1,0 +1,160 @@
+"""The parsed task list: immutable values that the planner reads and never changes."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+
+class TaskStatus(str, enum.Enum):
+    """Execution status of a task; the values are the strings stored in state.json."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    # Executed with no failed check; its checkpoint (and manual sign-off) is still open.
+    AWAITING_APPROVAL = "awaiting_approval"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class CheckStatus(str, enum.Enum):
+    """Result of one Done-when criterion."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    MANUAL = "manual"
+
+
+class GateStatus(str, enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One lint finding, printed compiler style: `PATH:LINE: error: message`."""
+
+    path: str
+    line: int
+    severity: Severity
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.severity.value}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One `- [ ]` item under **Done when**."""
+
+    text: str
+    line: int
+    checked: bool = False
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str  # "1.1"
+    title: str
+    phase: int
+    line: int  # line of the task heading (or of the first field for an implicit task)
+    priority: str | None = None
+    estimated_time: str | None = None
+    dependencies: tuple[str, ...] = ()
+    status_mark: str = " "  # " ", "x" or "!" from **Status**: [ ]
+    auto_advance: bool | None = None  # None: not given, the header's default applies
+    pause_after: bool | None = None
+    when_ready_prompt: str | None = None
+    do: tuple[str, ...] = ()
+    done_when: tuple[Criterion, ...] = ()
+    run: str | None = None  # the **Run**: `command` extension
+    implicit: bool = False  # body found under a phase heading with no task heading
+    field_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Phase:
+    number: int
+    title: str
+    line: int
+    task_ids: tuple[str, ...] = ()
+
+    @property
+    def gate_id(self) -> str:
+        """The gate that opens this phase (locally; on GitHub: merging the previous phase's PR)."""
+        return f"phase-{self.number}"
+
+    @property
+    def is_production(self) -> bool:
+        return "production" in self.title.lower()
+
+
+@dataclass(frozen=True)
+class HotFixTemplate:
+    """The task list's HotFix section, with `<n>`, `<short description>`, `[failed_task_id]` placeholders."""
+
+    heading: str
+    body: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Header:
+    project: str | None = None
+    total_tasks: int | None = None  # "**Total Tasks**: 10 tasks across 5 phases"
+    total_phases: int | None = None
+    auto_advance: bool | None = None
+    pause_after: bool | None = None
+    line_of: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    estimated_time: str | None = None  # "**Estimated Time**: 12 hours", as written
+    estimated_hours: float | None = None  # the same in hours, when it reads as hours
+
+
+@dataclass(frozen=True)
+class SafetyRules:
+    """The task list's "Safety Rules" as policy (neutral defaults when the list has none)."""
+
+    max_consecutive_failures: int = 2
+    pause_keywords: tuple[str, ...] = ()  # the seed's rules give ("database", "deploy")
+    critical_needs_person: bool = False  # the seed's "Human Checkpoints" make it True
+
+
+@dataclass(frozen=True)
+class TaskList:
+    path: str
+    title: str
+    header: Header
+    phases: tuple[Phase, ...]
+    tasks: Mapping[str, Task]  # in task-list order
+    hotfix_template: HotFixTemplate | None = None
+    initial_state: Mapping[str, object] | None = None  # the "Current State" JSON block
+    initial_state_line: int | None = None  # line of the ```json fence
+    # line of each top-level key in that block, so a warning can point at `"total_tasks": 8`
+    initial_state_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    quality_gates: tuple[str, ...] = ()
+    safety: SafetyRules = SafetyRules()
+    sha256: str = ""
+
+    def task(self, task_id: str) -> Task:
+        return self.tasks[task_id]
+
+    def phase(self, number: int) -> Phase:
+        for phase in self.phases:
+            if phase.number == number:
+                return phase
+        raise KeyError(number)
+
+    def order(self) -> list[str]:
+        return list(self.tasks)
+
+    def dependents(self, task_id: str) -> list[str]:
+        return [t.id for t in self.tasks.values() if task_id in t.dependencies]

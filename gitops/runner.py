@@ -1,0 +1,273 @@
+"""The runner: carries out what the planner decides, one state transition at a time.
+
+Every transition goes through `state.update` (lock, re-read, apply, atomic write), so the
+result of a task is in state.json before anything is posted; forge notifications that fail
+are reported and sent again on the next command, never lost.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+from gitops import planner, state as state_io
+from gitops.errors import UsageError
+from gitops.execute import TaskResult, check_record, run_command, run_handler, run_manual
+from gitops.forge.base import Forge
+from gitops.handlers import Check, Registry, TaskContext
+from gitops.model import TaskList, TaskStatus
+from gitops.planner import Step, StepKind
+from gitops.reports import hotfix_issue, progress_markdown
+
+EXIT_OK, EXIT_STOPPED = 0, 1
+
+
+class UI(Protocol):
+    """What the runner tells a person; the CLI draws it with rich, tests record it."""
+
+    def task_started(self, task_id: str, title: str, attempt: int) -> None: ...
+
+    def task_finished(self, task_id: str, result: TaskResult, seconds: float) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+    def confirm(self, step: Step, approver: str) -> bool | None:
+        """Ask at a gate; None when there is no terminal to ask in."""
+
+
+@dataclass
+class Outcome:
+    step: Step
+    exit_code: int
+    ran: list[str] = field(default_factory=list)
+    stopped_at: str | None = None  # --until reached
+
+
+@dataclass
+class Runner:
+    tasklist: TaskList
+    state_path: Path
+    root: Path  # commands run here
+    work_dir: Path  # .gitops/ beside state.json
+    forge: Forge
+    registry: Registry
+    ui: UI
+    environ: Mapping[str, str]
+    clock: Callable[[], str]
+    tasklist_changed: bool = False  # set by current(): state.json was written for another version
+
+    # ------------------------------------------------------------ state
+    def new_state(self) -> dict[str, Any]:
+        fresh = state_io.new_state(self.tasklist, self.clock())
+        planner.sync(self.tasklist, fresh)
+        return fresh
+
+    def current(self) -> dict[str, Any]:
+        """The state on disk (or a fresh one in memory), checked to belong to this task list."""
+        found = state_io.read(self.state_path)
+        if found is None:
+            return self.new_state()
+        self._check_owner(found)
+        self.tasklist_changed = found.get("tasklist_sha256") != self.tasklist.sha256
+        planner.sync(self.tasklist, found)
+        return found
+
+    def _check_owner(self, found: Mapping[str, Any]) -> None:
+        mine = self._tasklist_ref()
+        if found.get("tasklist") not in (mine, None):
+            raise UsageError(
+                f"{self.state_path} records the run of {found['tasklist']}, not {mine}. "
+                "Pass --state with another file for this task list."
+            )
+
+    def _tasklist_ref(self) -> str:
+        path = Path(self.tasklist.path)
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)
+
+    def transition(self, event: planner.Event, notify: bool = True) -> tuple[dict[str, Any], list[planner.Action]]:
+        """Apply one event to the newest state on disk; then carry out the planner's actions."""
+        actions: list[planner.Action] = []
+
+        def change(latest: dict[str, Any]) -> dict[str, Any]:
+            self._check_owner(latest)
+            new, produced = planner.apply(self.tasklist, latest, event, self.clock())
+            actions[:] = produced
+            return new
+
+        new = state_io.update(self.state_path, change, create=self._fresh_for_disk)
+        if notify:
+            self._carry_out(actions, new)
+        return new, actions
+
+    def _fresh_for_disk(self) -> dict[str, Any]:
+        fresh = self.new_state()
+        fresh["tasklist"] = self._tasklist_ref()
+        return fresh
+
+    # ------------------------------------------------------------ forge effects
+    def _carry_out(self, actions: list[planner.Action], state: dict[str, Any]) -> None:
+        for action in actions:
+            try:
+                if isinstance(action, planner.OpenIssue):
+                    self._open_issue(action.hotfix, state)
+                elif isinstance(action, planner.CloseIssue):
+                    self.forge.close_issue(f"hotfix:{action.task}", action.comment)
+                elif isinstance(action, planner.PostProgress):
+                    self._post_progress(state)
+            except Exception as exc:  # noqa: BLE001 - the result is in state; only the notice failed
+                self.ui.note(f"warning: could not update the forge ({exc}); it is retried on the next command")
+
+    def _open_issue(self, hotfix_id: str, state: dict[str, Any]) -> None:
+        title, body = hotfix_issue(self.tasklist, state, hotfix_id)
+        task = next(h["task"] for h in state["hotfixes"] if h["id"] == hotfix_id)
+        url = self.forge.open_issue(f"hotfix:{task}", title, body, ["hotfix", f"task:{task}"])
+
+        def record(latest: dict[str, Any]) -> dict[str, Any]:
+            for hotfix in latest["hotfixes"]:
+                if hotfix["id"] == hotfix_id:
+                    hotfix["issue"] = url
+            return latest
+
+        state_io.update(self.state_path, record)
+        self.ui.note(f"{hotfix_id} opened: {url}")
+
+    def _post_progress(self, state: dict[str, Any]) -> None:
+        step = planner.next_step(self.tasklist, state, self.runnable())
+        body = progress_markdown(self.tasklist, state, step.message)
+        phase = state.get("current_phase") or self.tasklist.phases[-1].number
+        self.forge.upsert_comment(f"phase:{phase}", body)
+        for gate, record in state["gates"].items():
+            if gate.startswith("phase-") and record["status"] == "pending":
+                finished = int(gate.removeprefix("phase-")) - 1
+                self.forge.open_phase_pr(finished, f"{state['project']}: Phase {finished} complete", body)
+
+    def flush_notifications(self) -> None:
+        """Open HotFix issues whose notice failed earlier (idempotent on the forge)."""
+        found = state_io.read(self.state_path)
+        for hotfix in (found or {}).get("hotfixes", []):
+            if hotfix["status"] == "open" and not hotfix.get("issue"):
+                self._carry_out([planner.OpenIssue(hotfix["id"])], found)
+
+    # ------------------------------------------------------------ commands
+    def runnable(self) -> frozenset[str]:
+        """Tasks the engine can execute: a registered handler or a **Run** command."""
+        with_run = {t.id for t in self.tasklist.tasks.values() if t.run}
+        return frozenset(with_run | (self.registry.ids() & set(self.tasklist.tasks)))
+
+    def plan(self) -> Step:
+        return planner.next_step(self.tasklist, self.current(), self.runnable())
+
+    def run(self, approver: str, auto_approve: bool = False, until: str | None = None, only: str | None = None) -> Outcome:
+        """Execute until finished, a gate nobody approves, a failure or a halt."""
+        for task_id in filter(None, (until, only)):
+            self._known(task_id)
+        self.flush_notifications()
+        ran: list[str] = []
+        while True:
+            state = self.current()
+            step = planner.next_step(self.tasklist, state, self.runnable())
+            if until and state["tasks"][until]["status"] == TaskStatus.DONE.value:
+                return Outcome(step, EXIT_OK, ran, stopped_at=until)
+            if only and only in ran:
+                return Outcome(step, _exit_for(step), ran)
+            if only and step.task != only and step.kind in (StepKind.RUN, StepKind.MANUAL):
+                reason = planner.why_not_ready(self.tasklist, state, only) or "another step comes first"
+                raise UsageError(f"Task {only} cannot run now: {reason}. Next step: {step.message}")
+            if step.kind in (StepKind.RUN, StepKind.MANUAL):
+                self.execute(step.task)
+                ran.append(step.task)
+            elif step.kind is StepKind.GATE and self._pass_gate(step, approver, auto_approve):
+                continue
+            else:
+                return Outcome(step, _exit_for(step), ran)
+
+    def _pass_gate(self, step: Step, approver: str, auto_approve: bool) -> bool:
+        if auto_approve and not step.unsigned:
+            self.approve(step.gate, f"{approver} (--auto-approve)", auto=True)
+            return True
+        answer = self.ui.confirm(step, approver)
+        if answer:
+            self.approve(step.gate, approver)
+            return True
+        return False
+
+    def execute(self, task_id: str) -> TaskResult:
+        """Run one task now (it must be ready) and record its result."""
+        task = self._known(task_id)
+        state, _ = self.transition(planner.Started(task_id, self.environ.get("GITHUB_SHA"), self._run_url()))
+        record = state["tasks"][task_id]
+        manual = task_id not in self.runnable()
+        if manual:
+            self.ui.note(f"☐ Task {task_id}: {task.title} is manual: it is handed to a person.")
+        else:
+            self.ui.task_started(task_id, task.title, record["attempts"])
+        began = time.perf_counter()
+        result = self._execute(task_id, state, record["attempts"])
+        seconds = time.perf_counter() - began
+        state, actions = self.transition(planner.Finished(task_id, result.checks, result.error, result.updates), notify=False)
+        if not manual:
+            self.ui.task_finished(task_id, result, seconds)
+        self._carry_out(actions, state)
+        return result
+
+    def _execute(self, task_id: str, state: Mapping[str, Any], attempt: int) -> TaskResult:
+        task = self.tasklist.tasks[task_id]
+        workdir = self.work_dir / "work" / task_id
+        if task_id in self.registry.ids():
+            try:
+                handler = self.registry.resolve(task_id)
+            except Exception:  # noqa: BLE001 - an import error is a task failure, not a crash
+                error = f"the handler of Task {task_id} cannot be loaded:\n{traceback.format_exc()}"
+                reason = "not checked: the handler could not be loaded"
+                return TaskResult([check_record(c.text, Check.skipped(reason)) for c in task.done_when], error)
+            workdir.mkdir(parents=True, exist_ok=True)
+            ctx = TaskContext(task, self.root, workdir, attempt, self.environ, state, self.ui.note)
+            return run_handler(handler, ctx)
+        if task.run:
+            log = self.work_dir / "logs" / f"task-{task_id}-attempt-{attempt}.log"
+            return run_command(task, self.root, log, self.environ)
+        return run_manual(task)
+
+    def approve(self, gate: str, by: str, auto: bool = False) -> dict[str, Any]:
+        state, _ = self.transition(planner.Approved(gate, by, auto))
+        self.ui.note(f"Gate {gate} approved by {by}.")
+        return state
+
+    def retry(self, task_id: str) -> Outcome:
+        """The HotFix is done: resolve it and run the task again."""
+        self._known(task_id)
+        self.transition(planner.Retried(task_id))
+        state = self.current()
+        step = planner.next_step(self.tasklist, state, self.runnable())
+        if step.task == task_id and step.kind in (StepKind.RUN, StepKind.MANUAL):
+            self.execute(task_id)
+        after = planner.next_step(self.tasklist, self.current(), self.runnable())
+        return Outcome(after, _exit_for(after), [task_id])
+
+    def resume(self, reason: str, by: str) -> Step:
+        self.transition(planner.Resumed(reason, by))
+        return self.plan()
+
+    def _known(self, task_id: str):
+        if task_id not in self.tasklist.tasks:
+            raise UsageError(
+                f"{self.tasklist.path} has no Task {task_id}. Tasks: {', '.join(self.tasklist.tasks)}."
+            )
+        return self.tasklist.tasks[task_id]
+
+    def _run_url(self) -> str | None:
+        env = self.environ
+        if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+            server = env.get("GITHUB_SERVER_URL", "https://github.com")
+            return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+        return None
+
+
+def _exit_for(step: Step) -> int:
+    return EXIT_STOPPED if step.kind in (StepKind.PAUSED, StepKind.HALTED, StepKind.BLOCKED) else EXIT_OK
+

@@ -1,0 +1,21 @@
+"""Shared fixtures: small task lists built in code, and the paths of the real ones."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+SEED = ROOT.parent / "shared" / "seed" / "000_c38a5f2c88f0ed45.txt"
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+@pytest.fixture
+def seed_text() -> str:
+    if not SEED.exists():
+        pytest.skip(f"the seed task list is not beside this checkout ({SEED})")
+    return SEED.read_text(encoding="utf-8")
