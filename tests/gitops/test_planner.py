@@ -285,3 +285,16 @@ def test_every_step_serializes_to_stable_json():
         "unsigned": [],
         "command": "gitops approve 1.1",
     }
+
+
+def test_tasks_already_running_finish_after_a_failure_pauses_the_pipeline():
+    tl = tasklist(task("1.1"), task("1.2"), task("1.3"))
+    state = fresh(tl)
+    state, _ = planner.apply(tl, state, Started("1.1"), NOW)
+    state, _ = planner.apply(tl, state, Started("1.2"), NOW)
+    state, _ = planner.apply(tl, state, Finished("1.1", failed(tl, "1.1")), NOW)
+    state, _ = planner.apply(tl, state, Finished("1.2", passed(tl, "1.2")), NOW)
+    assert state["tasks"]["1.2"]["status"] == "done"
+    assert state["paused_by"] == "T-HotFix-1"
+    with pytest.raises(UsageError, match="Task 1.3 cannot start: the pipeline is paused by T-HotFix-1"):
+        planner.apply(tl, state, Started("1.3"), NOW)

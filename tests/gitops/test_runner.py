@@ -1,0 +1,94 @@
+"""The runner with Python handlers and a recording forge: exceptions become HotFixes, forge
+failures never lose a result and are sent again later."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gitops.forge import LocalForge
+from gitops.handlers import Check, Handler, Registry
+from gitops.runner import Runner
+
+from tests.gitops.builders import task, tasklist
+from tests.gitops.test_bench import QuietUI
+
+
+def explode(ctx):
+    raise ValueError("the disk is full")
+
+
+RAISING = Handler(action=explode, checks={})
+PASSING = Handler(action=lambda ctx: None, checks={"criterion 1": lambda ctx: Check.passed("3 files measured", files=3)})
+
+
+class FlakyForge(LocalForge):
+    """A LocalForge whose first `fail` calls raise, like a GitHub outage."""
+
+    def __init__(self, root: Path, fail: int):
+        super().__init__(root)
+        self.fail = fail
+        self.calls: list[str] = []
+
+    def open_issue(self, marker, title, body, labels):
+        self.calls.append(marker)
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("forge unreachable")
+        return super().open_issue(marker, title, body, labels)
+
+
+def make(folder: Path, refs: dict[str, str], forge=None) -> Runner:
+    tl = tasklist(task("1.1", criteria=1), task("1.2", criteria=1))
+    return Runner(
+        tasklist=tl,
+        state_path=folder / "state.json",
+        root=folder,
+        work_dir=folder / ".gitops",
+        forge=forge or LocalForge(folder / ".gitops" / "forge"),
+        registry=Registry(refs),
+        ui=QuietUI(),
+        environ={},
+        clock=lambda: "2026-11-24T00:00:00+00:00",
+    )
+
+
+def read(folder: Path) -> dict:
+    return json.loads((folder / "state.json").read_text())
+
+
+def test_an_exception_in_a_handler_becomes_a_hotfix_with_the_traceback(tmp_path):
+    runner = make(tmp_path, {"1.1": "tests.gitops.test_runner:RAISING"})
+    outcome = runner.run("ada")
+    assert outcome.exit_code == 1 and outcome.step.kind.value == "paused"
+    state = read(tmp_path)
+    assert "ValueError: the disk is full" in state["tasks"]["1.1"]["error"]
+    issue = (tmp_path / ".gitops" / "forge" / "issues" / "hotfix-1.1.md").read_text()
+    assert "Traceback (most recent call last)" in issue and "ValueError: the disk is full" in issue
+
+
+def test_a_handler_that_cannot_be_imported_is_a_task_failure(tmp_path):
+    runner = make(tmp_path, {"1.1": "tests.gitops.no_such_module:HANDLER"})
+    assert runner.run("ada").exit_code == 1
+    error = read(tmp_path)["tasks"]["1.1"]["error"]
+    assert error.startswith("the handler of Task 1.1 cannot be loaded:")
+    assert "No module named 'tests.gitops.no_such_module'" in error
+
+
+def test_check_metrics_are_recorded(tmp_path):
+    runner = make(tmp_path, {"1.1": "tests.gitops.test_runner:PASSING", "1.2": "tests.gitops.test_runner:PASSING"})
+    assert runner.run("ada").exit_code == 0
+    check = read(tmp_path)["tasks"]["1.1"]["checks"][0]
+    assert check == {"criterion": "criterion 1 of 1.1", "status": "passed", "evidence": "3 files measured", "metrics": {"files": 3}}
+
+
+def test_a_forge_failure_keeps_the_result_and_the_issue_is_opened_on_the_next_command(tmp_path):
+    forge = FlakyForge(tmp_path / "forge", fail=1)
+    runner = make(tmp_path, {"1.1": "tests.gitops.test_runner:RAISING"}, forge)
+    runner.run("ada")
+    state = read(tmp_path)
+    assert state["tasks"]["1.1"]["status"] == "failed"
+    assert state["hotfixes"][0]["issue"] is None
+    runner.run("ada")  # still paused, but the notice goes out now
+    assert read(tmp_path)["hotfixes"][0]["issue"].endswith("hotfix-1.1.md")
+    runner.run("ada")
+    assert forge.calls == ["hotfix:1.1", "hotfix:1.1"]  # sent again once, never duplicated
