@@ -283,6 +283,7 @@ def _started(tasklist: TaskList, state: dict[str, Any], event: Started, now: str
         checks=[],
         commit=event.commit,
         run_url=event.run_url,
+        mlflow_run_id=None,
     )
     state["start_time"] = state.get("start_time") or now
     return []

@@ -37,6 +37,16 @@ class UI(Protocol):
         """Ask at a gate; None when there is no terminal to ask in."""
 
 
+class Tracker(Protocol):
+    """Where each task execution is logged as a run (MLflow: gitops/tracking.py)."""
+
+    def log_task(self, tasklist: TaskList, task_id: str, state: Mapping[str, Any], result: TaskResult, seconds: float) -> str | None:
+        """Log one execution (params, metrics, evidence); return its run id."""
+
+    def close(self, state: Mapping[str, Any]) -> None:
+        """End the pipeline run (the parent run) of this session."""
+
+
 @dataclass
 class Outcome:
     step: Step
@@ -56,6 +66,7 @@ class Runner:
     ui: UI
     environ: Mapping[str, str]
     clock: Callable[[], str]
+    tracker: Tracker | None = None
     tasklist_changed: bool = False  # set by current(): state.json was written for another version
 
     # ------------------------------------------------------------ state
@@ -212,8 +223,26 @@ class Runner:
         state, actions = self.transition(planner.Finished(task_id, result.checks, result.error, result.updates), notify=False)
         if not manual:
             self.ui.task_finished(task_id, result, seconds)
+            self._track(task_id, state, result, seconds)
         self._carry_out(actions, state)
         return result
+
+    def _track(self, task_id: str, state: Mapping[str, Any], result: TaskResult, seconds: float) -> None:
+        """Log the execution; a tracking failure is reported and never touches the result."""
+        if self.tracker is None:
+            return
+        try:
+            run_id = self.tracker.log_task(self.tasklist, task_id, state, result, seconds)
+        except Exception as exc:  # noqa: BLE001
+            self.ui.note(f"warning: Task {task_id} was not tracked ({exc}); its result is in {self.state_path}")
+            return
+        if run_id:
+
+            def record(latest: dict[str, Any]) -> dict[str, Any]:
+                latest["tasks"][task_id]["mlflow_run_id"] = run_id
+                return latest
+
+            state_io.update(self.state_path, record)
 
     def _execute(self, task_id: str, state: Mapping[str, Any], attempt: int) -> TaskResult:
         task = self.tasklist.tasks[task_id]
