@@ -15,7 +15,6 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import filelock
 
 from gitops.errors import StateError, TaskListError
 from gitops.model import TaskList, TaskStatus
@@ -303,6 +302,9 @@ def update(
     lock_timeout: float = 30.0,
 ) -> dict:
     """Read-modify-write under an exclusive file lock: apply `change` to the newest state."""
+    # Imported here: filelock pulls in asyncio (~30 ms), and read-only commands never lock.
+    import filelock
+
     path = Path(path)
     lock = filelock.FileLock(f"{path}.lock", timeout=lock_timeout)
     try:
