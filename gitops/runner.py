@@ -20,6 +20,7 @@ from gitops.handlers import Check, Registry, TaskContext
 from gitops.model import TaskList, TaskStatus
 from gitops.planner import Step, StepKind
 from gitops.reports import hotfix_issue, progress_markdown
+from gitops.store import LocalStore, StateStore
 
 EXIT_OK, EXIT_STOPPED = 0, 1
 
@@ -67,7 +68,12 @@ class Runner:
     environ: Mapping[str, str]
     clock: Callable[[], str]
     tracker: Tracker | None = None
+    store: StateStore | None = None  # default: LocalStore(state_path)
     tasklist_changed: bool = False  # set by current(): state.json was written for another version
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            self.store = LocalStore(self.state_path)
 
     # ------------------------------------------------------------ state
     def new_state(self) -> dict[str, Any]:
@@ -77,7 +83,7 @@ class Runner:
 
     def current(self) -> dict[str, Any]:
         """The state on disk (or a fresh one in memory), checked to belong to this task list."""
-        found = state_io.read(self.state_path)
+        found = self.store.read()
         if found is None:
             return self.new_state()
         self._check_owner(found)
@@ -110,7 +116,7 @@ class Runner:
             actions[:] = produced
             return new
 
-        new = state_io.update(self.state_path, change, create=self._fresh_for_disk)
+        new = self.store.update(change, create=self._fresh_for_disk)
         if notify:
             self._carry_out(actions, new)
         return new, actions
@@ -144,7 +150,7 @@ class Runner:
                     hotfix["issue"] = url
             return latest
 
-        state_io.update(self.state_path, record)
+        self.store.update(record)
         self.ui.note(f"{hotfix_id} opened: {url}")
 
     def _post_progress(self, state: dict[str, Any]) -> None:
@@ -159,7 +165,7 @@ class Runner:
 
     def flush_notifications(self) -> None:
         """Open HotFix issues whose notice failed earlier (idempotent on the forge)."""
-        found = state_io.read(self.state_path)
+        found = self.store.read()
         for hotfix in (found or {}).get("hotfixes", []):
             if hotfix["status"] == "open" and not hotfix.get("issue"):
                 self._carry_out([planner.OpenIssue(hotfix["id"])], found)
@@ -242,7 +248,7 @@ class Runner:
                 latest["tasks"][task_id]["mlflow_run_id"] = run_id
                 return latest
 
-            state_io.update(self.state_path, record)
+            self.store.update(record)
 
     def _execute(self, task_id: str, state: Mapping[str, Any], attempt: int) -> TaskResult:
         task = self.tasklist.tasks[task_id]
