@@ -37,32 +37,69 @@ class Context:
 
         return Registry.from_module(self.config.handlers).ids()
 
-    def runner(self, console):
+    def runner(self, console, post_progress: bool | None = None):
+        """The engine for the configured task list, forge and state store."""
         from gitops.forge import LocalForge
         from gitops.handlers import Registry
         from gitops.runner import Runner
 
+        tasklist = self.checked_tasklist()
+        root = repo_root(self.config.root)
+        github = self.config.forge == "github"
+        if github:
+            from gitops.github_commands import forge_for  # PyGithub itself loads on the first API call
+
+            forge = forge_for(tasklist, os.environ)
+        else:
+            forge = LocalForge(self.config.work_dir / "forge")
+        return Runner(
+            tasklist=tasklist,
+            state_path=self.config.state,
+            root=root,
+            work_dir=self.config.work_dir,
+            forge=forge,
+            registry=Registry.from_module(self.config.handlers),
+            ui=RichUI(console),
+            environ=dict(os.environ),
+            clock=now,
+            store=self.git_store(tasklist, root) if github else None,
+            post_progress=not github if post_progress is None else post_progress,
+        )
+
+    def checked_tasklist(self) -> TaskList:
+        """The task list, refused when it has errors."""
         tasklist, diagnostics = self.tasklist()
         errors = [d for d in diagnostics if d.severity is Severity.ERROR]
         if errors:
             listing = "\n".join(str(d) for d in errors[:10])
             raise TaskListError(f"{listing}\n{len(errors)} error(s) in the task list: fix them (see `gitops lint`).")
-        if self.config.forge != "local":
-            raise BadInput(
-                f"--forge {self.config.forge} is not available in this version; use --forge local "
-                "(the GitHub forge comes with the GitHub Actions layer)."
-            )
-        return Runner(
-            tasklist=tasklist,
-            state_path=self.config.state,
-            root=repo_root(self.config.root),
-            work_dir=self.config.work_dir,
-            forge=LocalForge(self.config.work_dir / "forge"),
-            registry=Registry.from_module(self.config.handlers),
-            ui=RichUI(console),
-            environ=dict(os.environ),
-            clock=now,
+        return tasklist
+
+    def git_store(self, tasklist: TaskList, root: Path):
+        """On GitHub, state.json lives on the phase branch: each write is a commit pushed there."""
+        from gitops import gitsync, workflow
+
+        env = os.environ
+        if not env.get("GITHUB_TOKEN"):
+            raise BadInput("--forge github needs GITHUB_TOKEN to push state commits; set it (in a workflow: "
+                           "env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}) or use --forge local.")
+        return gitsync.phase_store(
+            root,
+            workflow.slug(tasklist.path),
+            [p.number for p in tasklist.phases],
+            path=str(self.config.state.relative_to(root)),
+            local_path=self.config.state,
+            environ=gitsync.github_auth_env(env["GITHUB_TOKEN"], env.get("GITHUB_SERVER_URL", "https://github.com")),
+            author=("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"),
         )
+
+    def tasklist_ref(self, tasklist: TaskList) -> str:
+        """The task list's path from the repository root (as workflows and state.json name it)."""
+        path = Path(tasklist.path).resolve()
+        try:
+            return str(path.relative_to(repo_root(self.config.root).resolve()))
+        except ValueError:
+            return str(path)
 
 
 def now() -> str:
@@ -245,15 +282,46 @@ def run_task(obj: Context, task_id: str) -> None:
 @main.command()
 @click.argument("gate")
 @click.option("--by", metavar="NAME", help="Who approves (default: GITOPS_APPROVER, else git user.name).")
+@click.option("--recorded", is_flag=True,
+              help="Record an approval the forge already holds (workflow gate jobs); never approves by itself.")
+@click.option("--run-id", type=int, metavar="ID",
+              help="--forge github: the waiting run (default: GITHUB_RUN_ID, else the newest waiting run).")
 @click.pass_obj
-def approve(obj: Context, gate: str, by: str | None) -> None:
+def approve(obj: Context, gate: str, by: str | None, recorded: bool, run_id: int | None) -> None:
     """Approve a checkpoint ("1.1"), a phase ("phase-2") or a production gate ("deploy-6.1")."""
     from gitops.view import print_step
 
     out = console()
+    if obj.config.forge == "github" and not recorded:
+        # A reviewer at a terminal: approve the run's pending deployment; its gate job records it.
+        from gitops.github_commands import approve_deployment
+
+        page = approve_deployment(obj.checked_tasklist(), gate, os.environ, by or default_approver(), run_id)
+        out.print(f"Approved gate {gate}: the run continues ({page}); its gate job records the approval in state.json.")
+        return
     runner = obj.runner(out)
-    runner.approve(gate, by or default_approver())
+    if recorded:
+        if not by and obj.config.forge == "github":
+            from gitops.github_commands import approver_from_forge
+
+            by = approver_from_forge(runner.forge, gate, os.environ, runner.ui.note)
+        runner.record_approval(gate, by)
+    else:
+        runner.approve(gate, by or default_approver())
     print_step(out, runner.plan().to_json())
+
+
+@main.command("setup-github")
+@click.option("--reviewer", "reviewers", multiple=True, metavar="NAME",
+              help="A required reviewer of the environments: a login, or org/team (repeatable).")
+@click.option("--checkpoint-env", metavar="NAME", help="The checkpoint environment (default: <project>-checkpoint).")
+@click.pass_obj
+def setup_github(obj: Context, reviewers: tuple[str, ...], checkpoint_env: str | None) -> None:
+    """Create the environments (with required reviewers) and labels on GitHub; safe to run again."""
+    from gitops.github_commands import setup_github as set_up
+
+    for line in set_up(obj.tasklist()[0], os.environ, reviewers, checkpoint_env):
+        click.echo(line)
 
 
 @main.command()
@@ -264,7 +332,8 @@ def retry(obj: Context, task_id: str) -> None:
     from gitops.view import print_step
 
     out = console()
-    outcome = obj.runner(out).retry(task_id)
+    # On GitHub the task's own job re-runs it, with the job's permissions, not this one's.
+    outcome = obj.runner(out).retry(task_id, execute=obj.config.forge != "github")
     print_step(out, outcome.step.to_json())
     sys.exit(outcome.exit_code)
 
@@ -280,4 +349,37 @@ def resume(obj: Context, reason: str, by: str | None) -> None:
     out = console()
     step = obj.runner(out).resume(reason, by or default_approver())
     out.print("Halt cleared.")
+    print_step(out, step.to_json())
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Fail (exit 1) when the committed workflow differs from the task list.")
+@click.pass_obj
+def render(obj: Context, check: bool) -> None:
+    """Write .github/workflows/<project>.yml from the task list; --check fails on drift."""
+    from gitops import render as renderer
+
+    tasklist = obj.checked_tasklist()
+    ref = obj.tasklist_ref(tasklist)
+    target = repo_root(obj.config.root) / renderer.workflow_path(ref)
+    if check:
+        drift = renderer.check(tasklist, target, tasklist_path=ref)
+        for line in drift:
+            click.echo(line, err=True)
+        if drift:
+            sys.exit(1)
+        click.echo(f"{target}: in sync with {ref}")
+        return
+    wrote = renderer.write(tasklist, target, tasklist_path=ref)
+    click.echo(f"{target}: {'written' if wrote else 'unchanged'}")
+
+
+@main.command()
+@click.pass_obj
+def report(obj: Context) -> None:
+    """Update the phase PR and its sticky progress comment (the workflow's final job)."""
+    from gitops.view import print_step
+
+    out = console()
+    step = obj.runner(out, post_progress=True).report()
     print_step(out, step.to_json())

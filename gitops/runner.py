@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
-from gitops import planner, state as state_io
+from gitops import actions as actions_log, planner, state as state_io
 from gitops.errors import UsageError
 from gitops.execute import TaskResult, check_record, run_command, run_handler, run_manual
 from gitops.forge.base import Forge
 from gitops.handlers import Check, Registry, TaskContext
 from gitops.model import TaskList, TaskStatus
 from gitops.planner import Step, StepKind
+from gitops.redact import Redactor
 from gitops.reports import hotfix_issue, progress_markdown
 from gitops.store import LocalStore, StateStore
 
@@ -69,11 +70,14 @@ class Runner:
     clock: Callable[[], str]
     tracker: Tracker | None = None
     store: StateStore | None = None  # default: LocalStore(state_path)
+    # On GitHub only the report job may write to the phase PR; task and gate jobs leave it alone.
+    post_progress: bool = True
     tasklist_changed: bool = False  # set by current(): state.json was written for another version
 
     def __post_init__(self) -> None:
         if self.store is None:
             self.store = LocalStore(self.state_path)
+        self.redactor = Redactor.from_environ(self.environ)
 
     # ------------------------------------------------------------ state
     def new_state(self) -> dict[str, Any]:
@@ -134,7 +138,7 @@ class Runner:
                     self._open_issue(action.hotfix, state)
                 elif isinstance(action, planner.CloseIssue):
                     self.forge.close_issue(f"hotfix:{action.task}", action.comment)
-                elif isinstance(action, planner.PostProgress):
+                elif isinstance(action, planner.PostProgress) and self.post_progress:
                     self._post_progress(state)
             except Exception as exc:  # noqa: BLE001 - the result is in state; only the notice failed
                 self.ui.note(f"warning: could not update the forge ({exc}); it is retried on the next command")
@@ -154,14 +158,22 @@ class Runner:
         self.ui.note(f"{hotfix_id} opened: {url}")
 
     def _post_progress(self, state: dict[str, Any]) -> None:
+        """The sticky progress comment on the PR people act on, and the PR of a finished phase."""
         step = planner.next_step(self.tasklist, state, self.runnable())
         body = progress_markdown(self.tasklist, state, step.message)
-        phase = state.get("current_phase") or self.tasklist.phases[-1].number
+        waiting = [g for g, r in state["gates"].items() if g.startswith("phase-") and r["status"] == "pending"]
+        finished = [int(g.removeprefix("phase-")) - 1 for g in waiting]
+        for phase in finished:
+            self.forge.open_phase_pr(phase, f"{state['project']}: Phase {phase} complete", body)
+        phase = finished[0] if finished else state.get("current_phase") or self.tasklist.phases[-1].number
         self.forge.upsert_comment(f"phase:{phase}", body)
-        for gate, record in state["gates"].items():
-            if gate.startswith("phase-") and record["status"] == "pending":
-                finished = int(gate.removeprefix("phase-")) - 1
-                self.forge.open_phase_pr(finished, f"{state['project']}: Phase {finished} complete", body)
+
+    def report(self) -> Step:
+        """Post the progress comment and open the PR of a finished phase (the workflow's report job)."""
+        self.flush_notifications()
+        state = self.current()
+        self._post_progress(state)
+        return planner.next_step(self.tasklist, state, self.runnable())
 
     def flush_notifications(self) -> None:
         """Open HotFix issues whose notice failed earlier (idempotent on the forge)."""
@@ -224,14 +236,23 @@ class Runner:
         else:
             self.ui.task_started(task_id, task.title, record["attempts"])
         began = time.perf_counter()
-        result = self._execute(task_id, state, record["attempts"])
+        result = self._redacted(self._execute(task_id, state, record["attempts"]))
         seconds = time.perf_counter() - began
         state, actions = self.transition(planner.Finished(task_id, result.checks, result.error, result.updates), notify=False)
         if not manual:
             self.ui.task_finished(task_id, result, seconds)
             self._track(task_id, state, result, seconds)
+        if self.environ.get("GITHUB_ACTIONS") == "true":
+            actions_log.report_task(self.environ, self.tasklist, task_id, result.checks, result.error)
         self._carry_out(actions, state)
         return result
+
+    def _redacted(self, result: TaskResult) -> TaskResult:
+        """Secrets out of what is recorded: state.json is committed and posted."""
+        redact = self.redactor.redact
+        checks = [{**c, "evidence": redact(c["evidence"])} for c in result.checks]
+        error = redact(result.error) if result.error else result.error
+        return TaskResult(checks, error, result.updates, result.log)
 
     def _track(self, task_id: str, state: Mapping[str, Any], result: TaskResult, seconds: float) -> None:
         """Log the execution; a tracking failure is reported and never touches the result."""
@@ -273,13 +294,25 @@ class Runner:
         self.ui.note(f"Gate {gate} approved by {by}.")
         return state
 
-    def retry(self, task_id: str) -> Outcome:
-        """The HotFix is done: resolve it and run the task again."""
+    def record_approval(self, gate: str, by: str | None) -> bool:
+        """Record an approval the forge already holds (a gate job); idempotent. False: not given yet."""
+        record = self.current()["gates"].get(gate)
+        if record and record["status"] == "approved":
+            self.ui.note(f"Gate {gate} was already approved by {record['approved_by']}.")
+            return True
+        if not by:
+            self.ui.note(f"Gate {gate} is not approved on the forge yet: nothing to record.")
+            return False
+        self.approve(gate, by)
+        return True
+
+    def retry(self, task_id: str, execute: bool = True) -> Outcome:
+        """The HotFix is done: resolve it and run the task again (on GitHub: its job runs it)."""
         self._known(task_id)
         self.transition(planner.Retried(task_id))
         state = self.current()
         step = planner.next_step(self.tasklist, state, self.runnable())
-        if step.task == task_id and step.kind in (StepKind.RUN, StepKind.MANUAL):
+        if execute and step.task == task_id and step.kind in (StepKind.RUN, StepKind.MANUAL):
             self.execute(task_id)
         after = planner.next_step(self.tasklist, self.current(), self.runnable())
         return Outcome(after, _exit_for(after), [task_id])

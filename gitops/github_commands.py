@@ -1,0 +1,100 @@
+"""The GitHub side of two commands: `gitops setup-github` and `gitops approve GATE --forge github`.
+
+The command line parses options and prints; this module turns a task list and the environment
+into API calls (through gitops/github_admin.py) and says what happened, in words.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+from gitops import workflow
+from gitops.errors import GitopsError, UsageError
+from gitops.forge.base import Forge
+from gitops.forge.github import GitHubForge
+from gitops.github_admin import (PLAN_NOTE, PRODUCTION, approve_pending, checkpoint_environment, environment_for,
+                                 waiting_run)
+from gitops.github_api import GitHubSettings, connect, translated
+from gitops.model import TaskList
+
+
+def project_name(tasklist: TaskList) -> str:
+    """The project's slug, as the rendered workflow names it (`migration/B-1006.md` -> `b-1006`)."""
+    return workflow.slug(tasklist.path)
+
+
+def forge_for(tasklist: TaskList, environ: Mapping[str, str]) -> GitHubForge:
+    """The GitHubForge of this task list's project (PyGithub is loaded on its first call)."""
+    return GitHubForge.from_environ(environ, project_name(tasklist))
+
+
+def gate_environment(tasklist: TaskList, gate: str, checkpoint_env: str | None = None) -> str:
+    """The environment whose pending deployment a gate is; phase gates and unknown gates are errors."""
+    project = project_name(tasklist)
+    environment = environment_for(gate, checkpoint_env or checkpoint_environment(project))
+    if environment is None:
+        phase = gate.removeprefix("phase-")
+        finished = int(phase) - 1 if phase.isdigit() else "N"
+        raise UsageError(
+            f"Gate {gate} is a phase gate: it is approved by merging the PR of phase {finished} "
+            f"(branch gitops/{project}/phase-{finished}), not with `gitops approve --forge github`."
+        )
+    if gate.removeprefix("deploy-") not in tasklist.tasks:
+        raise UsageError(
+            f"Unknown gate {gate!r}. Gates are task ids (e.g. 1.1), deploy-<task> and phase-N; "
+            f"tasks: {', '.join(tasklist.tasks)}."
+        )
+    return environment
+
+
+def approve_deployment(
+    tasklist: TaskList,
+    gate: str,
+    environ: Mapping[str, str],
+    by: str,
+    run_id: int | None = None,
+    checkpoint_env: str | None = None,
+    **transport: object,
+) -> str:
+    """Approve the waiting run's pending deployment for the gate; return the run's web page."""
+    environment = gate_environment(tasklist, gate, checkpoint_env)
+    settings = GitHubSettings.from_environ(environ, **transport)
+    gh = connect(settings)
+    with translated(f"reading repository {settings.repository}", settings):
+        repo = gh.get_repo(settings.repository)
+    run = run_id or settings.run_id or waiting_run(repo, workflow.workflow_path(tasklist.path), settings)
+    comment = f"Gate {gate} approved with `gitops approve {gate}` by {by}."
+    return approve_pending(gh, repo, run, environment, comment, settings)
+
+
+def setup_github(
+    tasklist: TaskList,
+    environ: Mapping[str, str],
+    reviewers: Sequence[str] = (),
+    checkpoint_env: str | None = None,
+    **transport: object,
+) -> list[str]:
+    """Create the checkpoint and production environments and the labels; return what was done."""
+    project = project_name(tasklist)
+    environment = checkpoint_env or checkpoint_environment(project)
+    settings = GitHubSettings.from_environ(environ, **transport)
+    forge = GitHubForge(settings, project, environ, environment, reviewers)
+    labels = ["hotfix", "gitops", *(f"task:{task_id}" for task_id in tasklist.tasks)]
+    done = forge.setup([environment, PRODUCTION], labels)
+    with translated(f"reading {settings.repository}", settings):
+        private = forge.repo.private
+    if not reviewers:
+        done.append("No --reviewer given: the environments exist, but no job waits for a person. "
+                    "Run again with --reviewer LOGIN (or --reviewer org/team).")
+    visibility = "private" if private else "public"
+    done.append(f"Note: {settings.repository} is {visibility}. {PLAN_NOTE}")
+    return done
+
+
+def approver_from_forge(forge: Forge, gate: str, environ: Mapping[str, str], note: Callable[[str], None]) -> str | None:
+    """Who approved the gate as the forge saw it (on GitHub: the environment approval), else the actor."""
+    try:
+        who = forge.record_approval(gate)
+    except GitopsError as exc:
+        note(f"warning: cannot read who approved {gate} on GitHub ({exc})")
+        who = None
+    return who or environ.get("GITHUB_ACTOR")

@@ -1,0 +1,176 @@
+"""The in-memory GitHub behind the stand-in server: one repository, its issues, comments, labels,
+pulls, environments and workflow runs, answered in the shapes of the real REST API.
+
+Only the endpoints GitHubForge and gitops/github_admin.py call are implemented. `url` fields
+point back at the stand-in so PyGithub follows them. Tests read and arrange the state directly.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+LIMIT = 65_536
+DOCS = "https://docs.github.com/rest"
+
+
+class HTTPFail(Exception):
+    """An error answer with GitHub's error body."""
+
+    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.payload: dict[str, Any] = {"message": message, "documentation_url": DOCS, "status": str(status)}
+        if errors is not None:
+            self.payload["errors"] = errors
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def too_long(resource: str) -> HTTPFail:
+    return HTTPFail(422, "Validation Failed", [{"resource": resource, "code": "custom", "field": "body",
+                                              "message": f"body is too long (maximum is {LIMIT} characters)"}])
+
+
+@dataclass
+class FakeGitHub:
+    owner: str = "octo"
+    name: str = "pipeline"
+    private: bool = False
+    default_branch: str = "main"
+    base: str = ""  # set by the server once it has a port
+    users: dict[str, int] = field(default_factory=lambda: {"ada": 1, "bob": 2, "github-actions[bot]": 41898282})
+    tokens: dict[str, str] = field(default_factory=lambda: {
+        "ghs_tokenofthebot0000000000000000000000": "github-actions[bot]", "token-ada": "ada", "token-bob": "bob"})
+    teams: dict[str, dict[str, Any]] = field(default_factory=lambda: {"octo/reviewers": {"id": 70, "members": ["bob"]}})
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # PRs too: they share the numbers
+    comments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    branches: set[str] = field(default_factory=lambda: {"main"})
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    ids: Any = field(default_factory=lambda: itertools.count(1000))
+
+    # ------------------------------------------------------------ shapes
+    @property
+    def repo_url(self) -> str:
+        return f"{self.base}/repos/{self.owner}/{self.name}"
+
+    @property
+    def web(self) -> str:
+        return f"{self.base}/{self.owner}/{self.name}"
+
+    def user(self, login: str) -> dict[str, Any]:
+        return {"login": login, "id": self.users[login], "node_id": f"U_{self.users[login]}", "type": "User",
+                "url": f"{self.base}/users/{login}", "html_url": f"{self.base}/{login}", "site_admin": False}
+
+    def team(self, slug: str) -> dict[str, Any]:
+        org, name = slug.split("/")
+        return {"id": self.teams[slug]["id"], "node_id": f"T_{name}", "name": name, "slug": name,
+                "url": f"{self.base}/orgs/{org}/teams/{name}", "html_url": f"{self.base}/orgs/{org}/teams/{name}",
+                "privacy": "closed", "permission": "pull", "parent": None}
+
+    def repo(self) -> dict[str, Any]:
+        return {"id": 7, "node_id": "R_7", "name": self.name, "full_name": f"{self.owner}/{self.name}",
+                "owner": self.user("ada") | {"login": self.owner}, "private": self.private, "html_url": self.web,
+                "url": self.repo_url, "default_branch": self.default_branch, "visibility":
+                "private" if self.private else "public"}
+
+    def label(self, name: str) -> dict[str, Any]:
+        if name not in self.labels:  # GitHub makes the labels an issue is given
+            self.labels[name] = {"color": "ededed", "description": None, "id": next(self.ids)}
+        info = self.labels[name]
+        return {"id": info["id"], "node_id": f"L_{info['id']}", "url": f"{self.repo_url}/labels/{name}",
+                "name": name, "color": info["color"], "default": False, "description": info["description"]}
+
+    def issue(self, number: int) -> dict[str, Any]:
+        item = self.issues[number]
+        shape = {k: item[k] for k in ("id", "number", "title", "body", "state", "state_reason", "created_at",
+                                      "updated_at", "closed_at", "user")}
+        shape |= {"node_id": f"I_{item['id']}", "url": f"{self.repo_url}/issues/{number}",
+                  "repository_url": self.repo_url, "comments_url": f"{self.repo_url}/issues/{number}/comments",
+                  "html_url": f"{self.web}/{'pull' if number in self.pulls else 'issues'}/{number}",
+                  "labels": [self.label(n) for n in item["labels"]], "assignee": None, "assignees": [],
+                  "milestone": None, "locked": False, "author_association": "NONE",
+                  "comments": sum(1 for c in self.comments.values() if c["issue"] == number)}
+        if number in self.pulls:
+            shape["pull_request"] = {"url": f"{self.repo_url}/pulls/{number}", "html_url": f"{self.web}/pull/{number}"}
+        return shape
+
+    def comment(self, comment_id: int) -> dict[str, Any]:
+        item = self.comments[comment_id]
+        kind = "pull" if item["issue"] in self.pulls else "issues"
+        return {"id": comment_id, "node_id": f"IC_{comment_id}", "body": item["body"], "user": item["user"],
+                "url": f"{self.repo_url}/issues/comments/{comment_id}", "created_at": item["created_at"],
+                "updated_at": item["updated_at"], "issue_url": f"{self.repo_url}/issues/{item['issue']}",
+                "html_url": f"{self.web}/{kind}/{item['issue']}#issuecomment-{comment_id}",
+                "author_association": "NONE"}
+
+    def pull(self, number: int) -> dict[str, Any]:
+        item, issue = self.pulls[number], self.issues[number]
+        ref = lambda branch: {"label": f"{self.owner}:{branch}", "ref": branch, "sha": "0" * 40,  # noqa: E731
+                              "user": self.user("ada") | {"login": self.owner}, "repo": self.repo()}
+        return {"id": issue["id"], "node_id": f"PR_{number}", "number": number, "state": issue["state"],
+                "title": issue["title"], "body": issue["body"], "user": issue["user"], "draft": False,
+                "url": f"{self.repo_url}/pulls/{number}", "html_url": f"{self.web}/pull/{number}",
+                "issue_url": f"{self.repo_url}/issues/{number}", "comments_url":
+                f"{self.repo_url}/issues/{number}/comments", "head": ref(item["head"]), "base": ref(item["base"]),
+                "merged": item["merged_by"] is not None, "merged_at": item["merged_at"],
+                "merged_by": item["merged_by"], "created_at": issue["created_at"], "updated_at": issue["updated_at"]}
+
+    def environment(self, name: str) -> dict[str, Any]:
+        env = self.environments[name]
+        rules = []
+        if env["wait_timer"]:
+            rules.append({"id": env["id"] + 1, "node_id": "GA_w", "type": "wait_timer",
+                          "wait_timer": env["wait_timer"]})
+        if env["reviewers"]:
+            rules.append({"id": env["id"] + 2, "node_id": "GA_r", "type": "required_reviewers",
+                          "prevent_self_review": env["prevent_self_review"],
+                          "reviewers": [{"type": kind, "reviewer": self._reviewer(kind, rid)}
+                                        for kind, rid in env["reviewers"]]})
+        return {"id": env["id"], "node_id": f"EN_{env['id']}", "name": name,
+                "url": f"{self.repo_url}/environments/{name}",
+                "html_url": f"{self.web}/deployments/activity_log?environments_filter={name}",
+                "created_at": env["created_at"], "updated_at": env["updated_at"], "protection_rules": rules,
+                "deployment_branch_policy": None}
+
+    def _reviewer(self, kind: str, rid: int) -> dict[str, Any]:
+        if kind == "User":
+            return self.user(next(login for login, uid in self.users.items() if uid == rid))
+        return self.team(next(slug for slug, t in self.teams.items() if t["id"] == rid))
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        item = self.runs[run_id]
+        return {"id": run_id, "node_id": f"WFR_{run_id}", "name": item["path"], "path": item["path"],
+                "status": item["status"], "conclusion": None, "event": "push", "head_branch": "main",
+                "head_sha": "0" * 40, "run_number": run_id, "run_attempt": 1, "workflow_id": 9,
+                "url": f"{self.repo_url}/actions/runs/{run_id}", "html_url": f"{self.web}/actions/runs/{run_id}",
+                "created_at": item["created_at"], "updated_at": item["created_at"]}
+
+    # ------------------------------------------------------------ arranging state (tests)
+    def add_run(self, run_id: int, path: str, waiting_for: tuple[str, ...] = ()) -> None:
+        """A workflow run; `waiting_for` are environments whose deployments wait for approval."""
+        self.runs[run_id] = {"path": path, "status": "waiting" if waiting_for else "in_progress",
+                             "pending": list(waiting_for), "approvals": [], "created_at": now()}
+
+    def merge(self, number: int, by: str) -> None:
+        """Merge a PR as a person would."""
+        self.pulls[number] |= {"merged_by": self.user(by), "merged_at": now()}
+        self.issues[number] |= {"state": "closed", "closed_at": now()}
+
+    def hotfix_issues(self) -> list[dict[str, Any]]:
+        return [i for n, i in self.issues.items() if n not in self.pulls and "hotfix" in i["labels"]]
+
+    def comments_on(self, number: int) -> list[dict[str, Any]]:
+        return [c for c in self.comments.values() if c["issue"] == number]
+
+    def routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Any]]]:
+        from tests.gitops.github import fake_routes
+
+        return fake_routes.table(self)

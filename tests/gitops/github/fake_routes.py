@@ -1,0 +1,266 @@
+"""The REST endpoints of the stand-in: (method, path pattern, handler) over a FakeGitHub.
+
+A handler gets the FakeGitHub, the path match, the query, the JSON body and the caller's login;
+it returns (status, payload) or raises HTTPFail.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from tests.gitops.github.fake_github import FakeGitHub, HTTPFail, LIMIT, now, too_long
+
+REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
+Answer = tuple[int, Any]
+
+
+def _number(gh: FakeGitHub, m: re.Match[str], pulls: bool = False) -> int:
+    number = int(m["number"])
+    if number not in (gh.pulls if pulls else gh.issues):
+        raise HTTPFail(404, "Not Found")
+    return number
+
+
+def get_repo(gh: FakeGitHub, m, q, body, login) -> Answer:
+    return 200, gh.repo()
+
+
+def list_issues(gh: FakeGitHub, m, q, body, login) -> Answer:
+    state = q.get("state", "open")
+    wanted = set(filter(None, q.get("labels", "").split(",")))
+    found = [n for n, i in sorted(gh.issues.items(), reverse=True)
+             if (state == "all" or i["state"] == state) and wanted <= set(i["labels"])]
+    return 200, [gh.issue(n) for n in found]
+
+
+def create_issue(gh: FakeGitHub, m, q, body, login) -> Answer:
+    if not body.get("title"):
+        raise HTTPFail(422, "Validation Failed", [{"resource": "Issue", "code": "missing_field", "field": "title"}])
+    if len(body.get("body") or "") > LIMIT:
+        raise too_long("Issue")
+    number = max(gh.issues, default=0) + 1
+    gh.issues[number] = {"id": next(gh.ids), "number": number, "title": body["title"], "body": body.get("body"),
+                         "state": "open", "state_reason": None, "labels": list(body.get("labels") or []),
+                         "created_at": now(), "updated_at": now(), "closed_at": None, "user": gh.user(login)}
+    return 201, gh.issue(number)
+
+
+def get_issue(gh: FakeGitHub, m, q, body, login) -> Answer:
+    return 200, gh.issue(_number(gh, m))
+
+
+def edit_issue(gh: FakeGitHub, m, q, body, login) -> Answer:
+    number = _number(gh, m)
+    if len(body.get("body") or "") > LIMIT:
+        raise too_long("Issue")
+    item = gh.issues[number]
+    for key in ("title", "body", "state", "state_reason"):
+        if key in body:
+            item[key] = body[key]
+    if "labels" in body:
+        item["labels"] = list(body["labels"])
+    item["closed_at"] = now() if item["state"] == "closed" else None
+    item["updated_at"] = now()
+    return 200, gh.issue(number)
+
+
+def list_comments(gh: FakeGitHub, m, q, body, login) -> Answer:
+    number = _number(gh, m)
+    return 200, [gh.comment(i) for i, c in sorted(gh.comments.items()) if c["issue"] == number]
+
+
+def create_comment(gh: FakeGitHub, m, q, body, login) -> Answer:
+    number = _number(gh, m)
+    if len(body.get("body") or "") > LIMIT:
+        raise too_long("IssueComment")
+    comment_id = next(gh.ids)
+    gh.comments[comment_id] = {"issue": number, "body": body["body"], "user": gh.user(login),
+                               "created_at": now(), "updated_at": now()}
+    return 201, gh.comment(comment_id)
+
+
+def edit_comment(gh: FakeGitHub, m, q, body, login) -> Answer:
+    comment_id = int(m["id"])
+    if comment_id not in gh.comments:
+        raise HTTPFail(404, "Not Found")
+    if len(body.get("body") or "") > LIMIT:
+        raise too_long("IssueComment")
+    gh.comments[comment_id] |= {"body": body["body"], "updated_at": now()}
+    return 200, gh.comment(comment_id)
+
+
+def list_labels(gh: FakeGitHub, m, q, body, login) -> Answer:
+    return 200, [gh.label(name) for name in sorted(gh.labels)]
+
+
+def create_label(gh: FakeGitHub, m, q, body, login) -> Answer:
+    if body["name"] in gh.labels:
+        raise HTTPFail(422, "Validation Failed", [{"resource": "Label", "code": "already_exists", "field": "name"}])
+    gh.labels[body["name"]] = {"color": body["color"], "description": body.get("description"), "id": next(gh.ids)}
+    return 201, gh.label(body["name"])
+
+
+def list_pulls(gh: FakeGitHub, m, q, body, login) -> Answer:
+    state, head = q.get("state", "open"), q.get("head")
+    found = [n for n, p in sorted(gh.pulls.items(), reverse=True)
+             if (state == "all" or gh.issues[n]["state"] == state)
+             and (head is None or f"{gh.owner}:{p['head']}" == head)]
+    shapes = [gh.pull(n) for n in found]
+    for shape in shapes:
+        del shape["merged"]  # like GitHub: the list has merged_at, not merged
+    return 200, shapes
+
+
+def create_pull(gh: FakeGitHub, m, q, body, login) -> Answer:
+    head = body["head"].split(":")[-1]
+    if head not in gh.branches:
+        raise HTTPFail(422, "Validation Failed", [{"resource": "PullRequest", "field": "head", "code": "invalid"}])
+    if any(p["head"] == head and gh.issues[n]["state"] == "open" for n, p in gh.pulls.items()):
+        raise HTTPFail(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
+                                                   "message": f"A pull request already exists for {gh.owner}:{head}."}])
+    if len(body.get("body") or "") > LIMIT:
+        raise too_long("PullRequest")
+    status, issue = create_issue(gh, m, q, {"title": body["title"], "body": body.get("body")}, login)
+    gh.pulls[issue["number"]] = {"head": head, "base": body["base"], "merged_by": None, "merged_at": None}
+    return 201, gh.pull(issue["number"])
+
+
+def get_pull(gh: FakeGitHub, m, q, body, login) -> Answer:
+    return 200, gh.pull(_number(gh, m, pulls=True))
+
+
+def edit_pull(gh: FakeGitHub, m, q, body, login) -> Answer:
+    edit_issue(gh, m, q, {k: v for k, v in body.items() if k in ("title", "body", "state")}, login)
+    return 200, gh.pull(_number(gh, m, pulls=True))
+
+
+def get_user(gh: FakeGitHub, m, q, body, login) -> Answer:
+    if m["login"] not in gh.users:
+        raise HTTPFail(404, "Not Found")
+    return 200, gh.user(m["login"])
+
+
+def get_team(gh: FakeGitHub, m, q, body, login) -> Answer:
+    slug = f"{m['org']}/{m['slug']}"
+    if slug not in gh.teams:
+        raise HTTPFail(404, "Not Found")
+    return 200, gh.team(slug)
+
+
+def get_environment(gh: FakeGitHub, m, q, body, login) -> Answer:
+    if m["env"] not in gh.environments:
+        raise HTTPFail(404, "Not Found")
+    return 200, gh.environment(m["env"])
+
+
+def put_environment(gh: FakeGitHub, m, q, body, login) -> Answer:
+    reviewers = [(r["type"], r["id"]) for r in body.get("reviewers") or []]
+    if reviewers and gh.private:  # what GitHub does on a private repository without Enterprise
+        raise HTTPFail(422, "Failed to create the environment protection rule: required reviewers are not "
+                            "available for private repositories on this plan")
+    for kind, rid in reviewers:
+        known = gh.users.values() if kind == "User" else [t["id"] for t in gh.teams.values()]
+        if rid not in known:
+            raise HTTPFail(422, "Validation Failed",
+                           [{"resource": "Environment", "code": "invalid", "field": "reviewers"}])
+    env = gh.environments.setdefault(m["env"], {"id": next(gh.ids) * 10, "created_at": now()})
+    env |= {"wait_timer": body.get("wait_timer") or 0, "reviewers": reviewers,
+            "prevent_self_review": bool(body.get("prevent_self_review")), "updated_at": now()}
+    return 200, gh.environment(m["env"])
+
+
+def list_runs(gh: FakeGitHub, m, q, body, login) -> Answer:
+    found = [r for r in sorted(gh.runs, reverse=True) if q.get("status") in (None, gh.runs[r]["status"])]
+    return 200, {"total_count": len(found), "workflow_runs": [gh.run(r) for r in found]}
+
+
+def get_run(gh: FakeGitHub, m, q, body, login) -> Answer:
+    return 200, gh.run(_run(gh, m))
+
+
+def list_approvals(gh: FakeGitHub, m, q, body, login) -> Answer:
+    return 200, gh.runs[_run(gh, m)]["approvals"]
+
+
+def pending_deployments(gh: FakeGitHub, m, q, body, login) -> Answer:
+    run = gh.runs[_run(gh, m)]
+    return 200, [{"environment": _env_ref(gh, name), "wait_timer": 0, "wait_timer_started_at": None,
+                  "current_user_can_approve": _may_approve(gh, name, login), "reviewers": _reviewers(gh, name)}
+                 for name in run["pending"]]
+
+
+def _reviewers(gh: FakeGitHub, name: str) -> list[dict[str, Any]]:
+    rules = gh.environment(name)["protection_rules"]
+    return next((rule["reviewers"] for rule in rules if rule["type"] == "required_reviewers"), [])
+
+
+def review_deployments(gh: FakeGitHub, m, q, body, login) -> Answer:
+    run_id = _run(gh, m)
+    run = gh.runs[run_id]
+    names = [name for name in run["pending"] if gh.environments[name]["id"] in body.get("environment_ids", [])]
+    if not names or len(names) != len(body["environment_ids"]):
+        raise HTTPFail(422, "No pending deployment requests to approve or reject")
+    if body.get("state") not in ("approved", "rejected"):
+        raise HTTPFail(422, "Validation Failed", [{"resource": "Deployment", "code": "invalid", "field": "state"}])
+    if not all(_may_approve(gh, name, login) for name in names):
+        raise HTTPFail(422, "Unprocessable Entity: the user is not a required reviewer of these environments")
+    run["pending"] = [name for name in run["pending"] if name not in names]
+    run["approvals"].append({"state": body["state"], "comment": body.get("comment", ""), "user": gh.user(login),
+                             "environments": [gh.environment(name) for name in names]})
+    run["status"] = "waiting" if run["pending"] else "in_progress"
+    return 200, [{"id": next(gh.ids), "node_id": "DE_1", "url": f"{gh.repo_url}/deployments/1", "sha": "0" * 40,
+                  "ref": "main", "task": "deploy", "payload": {}, "environment": name, "original_environment": name,
+                  "description": None, "creator": gh.user(login), "created_at": now(), "updated_at": now(),
+                  "statuses_url": f"{gh.repo_url}/deployments/1/statuses", "repository_url": gh.repo_url}
+                 for name in names]
+
+
+def _run(gh: FakeGitHub, m: re.Match[str]) -> int:
+    run_id = int(m["run"])
+    if run_id not in gh.runs:
+        raise HTTPFail(404, "Not Found")
+    return run_id
+
+
+def _env_ref(gh: FakeGitHub, name: str) -> dict[str, Any]:
+    env = gh.environment(name)
+    return {k: env[k] for k in ("id", "node_id", "name", "url", "html_url")}
+
+
+def _may_approve(gh: FakeGitHub, name: str, login: str) -> bool:
+    for kind, rid in gh.environments[name]["reviewers"]:
+        if kind == "User" and gh.users.get(login) == rid:
+            return True
+        if kind == "Team" and any(t["id"] == rid and login in t["members"] for t in gh.teams.values()):
+            return True
+    return False
+
+
+def table(gh: FakeGitHub) -> list[tuple[str, re.Pattern[str], Callable[..., Answer]]]:
+    """Every route of the stand-in."""
+    rows = [
+        ("GET", REPO, get_repo),
+        ("GET", REPO + r"/issues", list_issues),
+        ("POST", REPO + r"/issues", create_issue),
+        ("GET", REPO + r"/issues/(?P<number>\d+)", get_issue),
+        ("PATCH", REPO + r"/issues/(?P<number>\d+)", edit_issue),
+        ("GET", REPO + r"/issues/(?P<number>\d+)/comments", list_comments),
+        ("POST", REPO + r"/issues/(?P<number>\d+)/comments", create_comment),
+        ("PATCH", REPO + r"/issues/comments/(?P<id>\d+)", edit_comment),
+        ("GET", REPO + r"/labels", list_labels),
+        ("POST", REPO + r"/labels", create_label),
+        ("GET", REPO + r"/pulls", list_pulls),
+        ("POST", REPO + r"/pulls", create_pull),
+        ("GET", REPO + r"/pulls/(?P<number>\d+)", get_pull),
+        ("PATCH", REPO + r"/pulls/(?P<number>\d+)", edit_pull),
+        ("GET", r"/users/(?P<login>[^/]+)", get_user),
+        ("GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)", get_team),
+        ("GET", REPO + r"/environments/(?P<env>[^/]+)", get_environment),
+        ("PUT", REPO + r"/environments/(?P<env>[^/]+)", put_environment),
+        ("GET", REPO + r"/actions/runs", list_runs),
+        ("GET", REPO + r"/actions/runs/(?P<run>\d+)", get_run),
+        ("GET", REPO + r"/actions/runs/(?P<run>\d+)/approvals", list_approvals),
+        ("GET", REPO + r"/actions/runs/(?P<run>\d+)/pending_deployments", pending_deployments),
+        ("POST", REPO + r"/actions/runs/(?P<run>\d+)/pending_deployments", review_deployments),
+    ]
+    return [(method, re.compile(f"^{pattern}$"), handler) for method, pattern, handler in rows]

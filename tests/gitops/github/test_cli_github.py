@@ -1,0 +1,130 @@
+"""`gitops --forge github ...` and `gitops setup-github` in-process against the stand-in."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gitops.cli import main
+from tests.conftest import DATA, ROOT
+from tests.gitops.github.conftest import actions_environ
+
+TUNING = {"GITOPS_GITHUB_PACE": "0", "GITOPS_GITHUB_BACKOFF": "0", "GITOPS_GITHUB_RETRIES": "1",
+          "GITOPS_GITHUB_TIMEOUT": "5"}
+
+
+@pytest.fixture
+def site(api, tmp_path, monkeypatch) -> Path:
+    """A folder with the run_pipeline task list as B-1006.md (project b-1006), in a workflow job."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(DATA / "run_pipeline.md", tmp_path / "B-1006.md")
+    for name, value in {**actions_environ(api, tmp_path), **TUNING}.items():
+        monkeypatch.setenv(name, value)
+    # A checkout of main with a bare remote: --forge github commits state.json to the phase branch.
+    remote = tmp_path.parent / f"{tmp_path.name}-origin.git"
+    git = lambda *args: subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    git("init", "-q", "-b", "main")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "start")
+    git("remote", "add", "origin", str(remote))
+    git("push", "-q", "origin", "main")
+    return tmp_path
+
+
+def branch_state(site: Path, branch: str = "gitops/b-1006/phase-1") -> dict:
+    subprocess.run(["git", "fetch", "-q", "origin"], cwd=site, check=True)
+    shown = subprocess.run(["git", "show", f"origin/{branch}:state.json"], cwd=site, capture_output=True, text=True, check=True)
+    return json.loads(shown.stdout)
+
+
+def gitops(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(main, ["--tasklist", "B-1006.md", "--state", "state.json", *args],
+                                catch_exceptions=False)
+    output = result.output + (result.stderr if result.stderr_bytes else "")
+    assert result.exit_code == code, output
+    return output
+
+
+def test_in_a_workflow_state_goes_to_the_phase_branch_the_report_posts_and_the_gate_records(api, site):
+    out = gitops("--forge", "github", "run")
+    assert "Stopped at gate 1.2" in out
+    assert branch_state(site)["tasks"]["1.2"]["status"] == "awaiting_approval"
+    assert not api.github.comments  # task jobs leave the PR alone: the report job posts
+    gitops("--forge", "github", "report")
+    progress = [c["body"] for c in api.github.comments.values()]
+    assert len(progress) == 1 and progress[0].startswith("<!-- gitops:phase:1 -->\n## ")
+    api.github.environments["b-1006-checkpoint"] = {"id": 500, "wait_timer": 0, "reviewers": [("User", 1)],
+                                                    "prevent_self_review": False, "created_at": "", "updated_at": ""}
+    api.github.add_run(77, ".github/workflows/b-1006.yml")
+    api.github.runs[77]["approvals"].append({"state": "approved", "comment": "", "user": api.github.user("ada"),
+                                             "environments": [api.github.environment("b-1006-checkpoint")]})
+    gitops("--forge", "github", "approve", "1.2", "--recorded")
+    gate = branch_state(site)["gates"]["1.2"]
+    assert (gate["status"], gate["approved_by"]) == ("approved", "ada")
+    assert "Gate 1.2 was already approved by ada." in gitops("--forge", "github", "approve", "1.2", "--recorded")
+
+
+def test_from_a_terminal_approve_approves_the_waiting_deployment(api, site, monkeypatch):
+    monkeypatch.delenv("GITHUB_ACTIONS")
+    monkeypatch.delenv("GITHUB_RUN_ID")
+    monkeypatch.setenv("GITHUB_TOKEN", "token-ada")
+    api.github.environments["b-1006-checkpoint"] = {"id": 500, "wait_timer": 0, "reviewers": [("User", 1)],
+                                                    "prevent_self_review": False, "created_at": "", "updated_at": ""}
+    api.github.add_run(90, ".github/workflows/b-1006.yml", waiting_for=("b-1006-checkpoint",))
+    out = gitops("--forge", "github", "approve", "1.2", "--by", "ada")
+    assert out == (f"Approved gate 1.2: the run continues ({api.url}/octo/pipeline/actions/runs/90); its gate job "
+                   "records the approval in state.json.\n")
+    assert api.github.runs[90]["status"] == "in_progress"
+    assert not (site / "state.json").exists()
+
+
+def test_approve_as_somebody_who_is_not_a_reviewer_exits_1_with_what_to_do(api, site, monkeypatch):
+    monkeypatch.delenv("GITHUB_ACTIONS")
+    monkeypatch.setenv("GITHUB_TOKEN", "token-bob")
+    api.github.environments["production"] = {"id": 600, "wait_timer": 0, "reviewers": [("User", 1)],
+                                             "prevent_self_review": False, "created_at": "", "updated_at": ""}
+    api.github.add_run(77, ".github/workflows/b-1006.yml", waiting_for=("production",))
+    out = gitops("--forge", "github", "approve", "deploy-2.1", "--run-id", "77", code=1)
+    assert out.startswith("error: The token's user may not approve environment production: it is not one of "
+                          "its required reviewers (ada).")
+
+
+def test_setup_github_twice_leaves_the_same_state(api, site):
+    first = gitops("setup-github", "--reviewer", "ada", "--reviewer", "octo/reviewers")
+    assert first.splitlines()[:3] == [
+        "environment b-1006-checkpoint: created with 2 required reviewer(s)",
+        "environment production: created with 2 required reviewer(s)",
+        "labels: 6 created (hotfix, gitops, task:1.1, task:1.2, task:2.1, task:2.2), 0 already present",
+    ]
+    state = (dict(api.github.environments), dict(api.github.labels))
+    second = gitops("setup-github", "--reviewer", "ada", "--reviewer", "octo/reviewers")
+    assert "labels: 0 created, 6 already present" in second
+    assert (dict(api.github.environments), dict(api.github.labels)) == state
+
+
+def test_setup_github_with_a_custom_checkpoint_environment(api, site):
+    gitops("setup-github", "--reviewer", "bob", "--checkpoint-env", "review")
+    assert sorted(api.github.environments) == ["production", "review"]
+
+
+def test_a_missing_token_is_exit_2_with_the_variable_named(site, monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN")
+    out = gitops("--forge", "github", "run", code=2)
+    assert out.startswith("error: GITHUB_TOKEN is not set: set it to a token")
+
+
+def test_status_and_lint_with_the_github_forge_never_import_pygithub(site):
+    code = ("import sys; from click.testing import CliRunner; from gitops.cli import main; "
+            "r = CliRunner().invoke(main, ['--tasklist', 'B-1006.md', '--forge', 'github', 'status']); "
+            "assert r.exit_code == 0, r.output; "
+            "r = CliRunner().invoke(main, ['lint', 'B-1006.md']); "
+            "print(sorted(m for m in sys.modules if m == 'github' or m.startswith('github.')))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=site, env=env, capture_output=True, text=True)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "[]\n", "")
