@@ -1,6 +1,7 @@
 """The `gitops` command line: parse options, call the engine, print, map errors to exit codes."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import json
@@ -64,7 +65,16 @@ class Context:
             clock=now,
             store=self.git_store(tasklist, root) if github else None,
             post_progress=not github if post_progress is None else post_progress,
+            tracker=self.tracker(root),
         )
+
+    def tracker(self, root: Path):
+        """MLflow tracking (cheap to make: mlflow loads on the first logged task); GITOPS_TRACKING=off opts out."""
+        if os.environ.get("GITOPS_TRACKING", "").lower() in ("off", "0", "false", "no"):
+            return None
+        from gitops.tracking import MlflowTracker
+
+        return MlflowTracker(root=root, environ=dict(os.environ))
 
     def checked_tasklist(self) -> TaskList:
         """The task list, refused when it has errors."""
@@ -169,6 +179,19 @@ class RichUI:
         return click.confirm(f"{what} gate {step.gate} as {approver}?", default=False)
 
 
+@contextlib.contextmanager
+def tracking_session(runner, out):
+    """End the pipeline's parent run when the command ends; a tracking failure is only a warning."""
+    try:
+        yield
+    finally:
+        if runner.tracker is not None:
+            try:
+                runner.tracker.close(runner.current())
+            except GitopsError as exc:
+                out.print(f"warning: {exc}", markup=False, highlight=False)
+
+
 def console(stderr: bool = False):
     from rich.console import Console
 
@@ -217,17 +240,27 @@ def lint(obj: Context, path: Path | None) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable).")
+@click.option("--outputs", "as_outputs", is_flag=True,
+              help="GitHub Actions step outputs (key=value lines) for the workflow's plan job.")
 @click.pass_obj
-def status(obj: Context, as_json: bool) -> None:
+def status(obj: Context, as_json: bool, as_outputs: bool) -> None:
     """Progress, gates, HotFixes, quality gates and the next step."""
-    from gitops.view import print_status, status_json
+    from gitops.view import print_status, status_json, step_outputs
 
     out = console()
     runner = obj.runner(out)
     state = runner.current()
-    doc = status_json(runner.tasklist, state, runner.plan(), str(obj.config.state), runner.tasklist_changed)
+    link = None
+    if runner.tracker is not None:
+        from gitops.tracking import run_link, tracking_uri  # light: mlflow itself is not imported
+
+        uri = tracking_uri(runner.root, os.environ)
+        link = lambda run_id: run_link(uri, None, run_id)  # noqa: E731
+    doc = status_json(runner.tasklist, state, runner.plan(), str(obj.config.state), runner.tasklist_changed, link)
     if as_json:
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    elif as_outputs:
+        click.echo("".join(f"{key}={value}\n" for key, value in step_outputs(doc).items()), nl=False)
     else:
         print_status(out, doc)
 
@@ -260,7 +293,9 @@ def run(obj: Context, auto_approve: bool, until: str | None, only: str | None, b
     from gitops.view import print_step
 
     out = console()
-    outcome = obj.runner(out).run(by or default_approver(), auto_approve, until, only)
+    runner = obj.runner(out)
+    with tracking_session(runner, out):
+        outcome = runner.run(by or default_approver(), auto_approve, until, only)
     if outcome.stopped_at:
         out.print(f"Stopped after Task {outcome.stopped_at} (--until).")
     elif outcome.step.kind is StepKind.GATE:
@@ -275,7 +310,9 @@ def run(obj: Context, auto_approve: bool, until: str | None, only: str | None, b
 def run_task(obj: Context, task_id: str) -> None:
     """Execute one task (what a workflow job calls); exit 1 if it failed."""
     out = console()
-    result = obj.runner(out).execute(task_id)
+    runner = obj.runner(out)
+    with tracking_session(runner, out):
+        result = runner.execute(task_id)
     sys.exit(1 if result.failed else 0)
 
 
@@ -333,7 +370,9 @@ def retry(obj: Context, task_id: str) -> None:
 
     out = console()
     # On GitHub the task's own job re-runs it, with the job's permissions, not this one's.
-    outcome = obj.runner(out).retry(task_id, execute=obj.config.forge != "github")
+    runner = obj.runner(out)
+    with tracking_session(runner, out):
+        outcome = runner.retry(task_id, execute=obj.config.forge != "github")
     print_step(out, outcome.step.to_json())
     sys.exit(outcome.exit_code)
 

@@ -1,7 +1,8 @@
 """What `gitops status` and `gitops plan` show: one JSON shape, drawn with rich for people."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+import json
+from typing import Any, Callable, Mapping
 
 from rich.console import Console
 from rich.table import Table
@@ -15,7 +16,12 @@ from gitops.reports import STATUS_ICON
 
 
 def status_json(
-    tasklist: TaskList, state: Mapping[str, Any], step: Step, state_path: str, tasklist_changed: bool = False
+    tasklist: TaskList,
+    state: Mapping[str, Any],
+    step: Step,
+    state_path: str,
+    tasklist_changed: bool = False,
+    run_link: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
     """The stable `gitops status --json` document."""
     total = state["total_tasks"]
@@ -36,6 +42,7 @@ def status_json(
                 "checks": counts,
                 "criteria": len(task.done_when),
                 "mlflow_run_id": record.get("mlflow_run_id"),
+                "mlflow_run": run_link(record["mlflow_run_id"]) if run_link and record.get("mlflow_run_id") else None,
             }
         )
     return {
@@ -54,6 +61,27 @@ def status_json(
         "quality_gates": [g.to_json() for g in quality_gates(tasklist, state)],
         "next": step.to_json(),
         "tasklist_changed": tasklist_changed,
+        "mlflow": run_link("<run id>") if run_link else None,
+    }
+
+
+def step_outputs(doc: Mapping[str, Any]) -> dict[str, str]:
+    """The plan job's step outputs (`gitops status --outputs`): one line each, JSON lists compact."""
+    phase = doc["current_phase"]
+    gate = doc["gates"].get(f"phase-{phase}", {}).get("status", "") if phase is not None else ""
+
+    def ids(status: str) -> str:
+        return json.dumps([t["id"] for t in doc["tasks"] if t["status"] == status], separators=(",", ":"))
+
+    # Tasks may start: not halted, not paused by a HotFix, the current phase's gate (if any) approved.
+    proceed = doc["halted"] is None and doc["paused_by"] is None and phase is not None and gate in ("", "approved")
+    return {
+        "current_phase": "" if phase is None else str(phase),
+        "phase_gate": gate,
+        "done": ids("done"),
+        "pending": ids("pending"),
+        "awaiting": ids("awaiting_approval"),
+        "proceed": "true" if proceed else "false",
     }
 
 
@@ -83,12 +111,15 @@ def print_status(console: Console, doc: Mapping[str, Any]) -> None:
         f"({progress['percent']}%)  ·  phase {doc['current_phase'] or '-'}  ·  {doc['tasklist']}"
     )
     table = Table(box=None, pad_edge=False)
-    for column in ("Task", "Title", "Status", "Checks", "Attempts"):
+    for column in ("Task", "Title", "Status", "Checks", "Attempts", "MLflow run"):
         table.add_column(column)
     for task in doc["tasks"]:
         checks = ", ".join(f"{n} {s}" for s, n in sorted(task["checks"].items())) or "-"
-        table.add_row(task["id"], task["title"], f"{STATUS_ICON.get(task['status'], '')} {task['status']}", checks, str(task["attempts"]))
+        run = (task["mlflow_run_id"] or "-")[:8]
+        table.add_row(task["id"], task["title"], f"{STATUS_ICON.get(task['status'], '')} {task['status']}", checks, str(task["attempts"]), run)
     console.print(table)
+    if doc.get("mlflow"):
+        console.print(f"MLflow runs: {doc['mlflow']}")
     if doc["tasklist_changed"]:
         console.print("[yellow]The task list changed since state.json was last written.[/yellow]")
     waiting = [g for g, r in doc["gates"].items() if r["status"] == "pending"]

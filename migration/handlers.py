@@ -5,4 +5,9 @@ are automated. Tasks not listed here are manual until their handler lands.
 """
 from __future__ import annotations
 
-HANDLERS: dict[str, str] = {}
+HANDLERS: dict[str, str] = {
+    "1.1": "migration.setup_environments:HANDLER",
+    "1.2": "migration.configure_dspy3:HANDLER",
+    "5.1": "migration.mlflow_setup:HANDLER",
+    "5.2": "migration.experiment_tracking:HANDLER",
+}

@@ -12,6 +12,8 @@ SEED = ROOT.parent / "shared" / "seed" / "000_c38a5f2c88f0ed45.txt"
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# `gitops` commands in tests do not track to MLflow unless a test turns it on (test_cli_tracking).
+os.environ.setdefault("GITOPS_TRACKING", "off")
 
 
 @pytest.fixture
