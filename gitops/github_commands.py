@@ -91,10 +91,25 @@ def setup_github(
 
 
 def approver_from_forge(forge: Forge, gate: str, environ: Mapping[str, str], note: Callable[[str], None]) -> str | None:
-    """Who approved the gate as the forge saw it (on GitHub: the environment approval), else the actor."""
+    """Who approved the gate as the forge saw it; None when nobody did (nothing is recorded then).
+
+    A phase gate counts only a merged phase PR. An environment gate falls back to the run's actor
+    only inside the gate's own job: GitHub started that job after the environment's rules passed
+    (with no required reviewers there is no approval to read). Anywhere else (a push, a dispatch
+    run's plan job) the actor proves nothing: any writer could otherwise approve any gate.
+    """
     try:
         who = forge.record_approval(gate)
     except GitopsError as exc:
         note(f"warning: cannot read who approved {gate} on GitHub ({exc})")
         who = None
-    return who or environ.get("GITHUB_ACTOR")
+    return who or (environ.get("GITHUB_ACTOR") if environ.get("GITHUB_JOB") == gate_job(gate) else None)
+
+
+def gate_job(gate: str) -> str | None:
+    """The workflow job that runs behind the gate's environment: gate-<id>, task-<id> for deploy-<id>."""
+    if gate.startswith("phase-"):
+        return None
+    if gate.startswith("deploy-"):
+        return workflow.job_id("task", gate.removeprefix("deploy-"))
+    return workflow.job_id("gate", gate)

@@ -163,6 +163,10 @@ class Runner:
         body = progress_markdown(self.tasklist, state, step.message)
         waiting = [g for g, r in state["gates"].items() if g.startswith("phase-") and r["status"] == "pending"]
         finished = [int(g.removeprefix("phase-")) - 1 for g in waiting]
+        if state.get("current_phase") is None:
+            # Every task is done: no gate follows the last phase, but its PR still has to bring
+            # the final state.json to the base branch (and is where its comment belongs).
+            finished.append(self.tasklist.phases[-1].number)
         for phase in finished:
             self.forge.open_phase_pr(phase, f"{state['project']}: Phase {phase} complete", body)
         phase = finished[0] if finished else state.get("current_phase") or self.tasklist.phases[-1].number

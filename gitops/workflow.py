@@ -90,12 +90,15 @@ def _dispatch_inputs() -> dict[str, Any]:
     return {
         "retry": text("HotFix done: the task id to retry (e.g. 2.1)"),
         "resume": text("Clear a halt: why it is safe to go on"),
-        "approve": text("Record an approval already given on GitHub: gate id (1.1, phase-2, deploy-6.1)"),
+        # Only what GitHub can prove: a merged phase PR. A checkpoint's approval is read in its own
+        # gate job (gitops.github_commands.approver_from_forge); the next run's gate job asks again.
+        "approve": text("Record a phase gate whose PR is merged (e.g. phase-2) if its run did not"),
     }
 
 
 def _gitops(tasklist_path: str, args: str) -> str:
-    return f".venv/bin/gitops --forge github --tasklist {shlex.quote(tasklist_path)} {args}"
+    # `gitops` is on PATH once the Bootstrap step ran (scripts/bootstrap appends to $GITHUB_PATH).
+    return f"gitops --forge github --tasklist {shlex.quote(tasklist_path)} {args}"
 
 
 def _setup_steps() -> list[dict[str, Any]]:
@@ -123,28 +126,8 @@ def _plan_job(tasklist_path: str) -> dict[str, Any]:
         f'  {gitops} retry "$RETRY_TASK"',
         "fi",
     ]) + "\n"
-    # Merging the phase PR is the approval of the next phase's gate; --recorded checks the merge.
-    merged = "\n".join([
-        f"status=$({gitops} status --json)",
-        'phase=$(jq -r ".current_phase // empty" <<<"$status")',
-        'gate=$(jq -r --arg g "phase-$phase" \'.gates[$g].status // empty\' <<<"$status")',
-        'if [ -n "$phase" ] && [ "$gate" = pending ]; then',
-        f'  {gitops} approve "phase-$phase" --recorded',
-        "fi",
-    ]) + "\n"
-    status = '"$RUNNER_TEMP/status.json"'
-    outputs = {
-        "current_phase": '.current_phase // ""',
-        "done": '[.tasks[] | select(.status == "done") | .id]',
-        "pending": '[.tasks[] | select(.status == "pending") | .id]',
-        "awaiting": '[.tasks[] | select(.status == "awaiting_approval") | .id]',
-        # Tasks may start: not halted, not paused by a HotFix, the current phase's gate approved.
-        "proceed": ('(.halted == null and .paused_by == null and .current_phase != null and '
-                    '((.gates["phase-\\(.current_phase)"].status // "approved") == "approved"))'),
-    }
-    plan = [f"{gitops} plan --json", f"{gitops} status --json > {status}", "{"]
-    plan += [f"  echo \"{key}=$(jq -cr '{query}' {status})\"" for key, query in outputs.items()]
-    plan += ['} >> "$GITHUB_OUTPUT"', 'cat "$GITHUB_OUTPUT"']
+    # `gitops status --outputs` writes key=value lines for $GITHUB_OUTPUT: no jq, no parsing in bash.
+    outputs = ("current_phase", "done", "pending", "awaiting", "proceed")
     return {
         "name": "Plan",
         "runs-on": "ubuntu-latest",
@@ -159,9 +142,15 @@ def _plan_job(tasklist_path: str) -> dict[str, Any]:
             *_setup_steps(),
             {"name": "Apply the dispatch inputs", "if": "${{ github.event_name == 'workflow_dispatch' }}",
              "env": {**DISPATCH_ENV, **TOKEN_ENV}, "run": dispatch},
-            {"name": "Record a merged phase PR", "if": "${{ github.event_name == 'push' }}",
-             "env": dict(TOKEN_ENV), "run": merged},
-            {"name": "Plan", "id": "plan", "env": dict(TOKEN_ENV), "run": "\n".join(plan) + "\n"},
+            {"name": "Read the state", "id": "state", "if": "${{ github.event_name == 'push' }}",
+             "env": dict(TOKEN_ENV), "run": f'{gitops} status --outputs >> "$GITHUB_OUTPUT"\n'},
+            # Merging the phase PR is the approval of the next phase's gate; --recorded checks the merge.
+            {"name": "Record a merged phase PR",
+             "if": "${{ github.event_name == 'push' && steps.state.outputs.phase_gate == 'pending' }}",
+             "env": {"PHASE_GATE": "phase-${{ steps.state.outputs.current_phase }}", **TOKEN_ENV},
+             "run": f'{gitops} approve "$PHASE_GATE" --recorded\n'},
+            {"name": "Plan", "id": "plan", "env": dict(TOKEN_ENV),
+             "run": f'{gitops} plan --json\n{gitops} status --outputs | tee -a "$GITHUB_OUTPUT"\n'},
         ],
     }
 

@@ -173,6 +173,20 @@ def test_status_json_is_stable_and_shows_the_next_step(site):
     assert "1/4 tasks done (25%)" in text and "Gates waiting: 1.2" in text
 
 
+def test_status_outputs_are_the_plan_jobs_step_outputs(site):
+    assert site("status", "--outputs") == (
+        'current_phase=1\nphase_gate=\ndone=[]\npending=["1.1","1.2","2.1","2.2"]\nawaiting=[]\nproceed=true\n')
+    site("run")
+    site("approve", "1.2")
+    site("run")  # stops at the phase-2 gate: nothing may start until it is approved
+    assert site("status", "--outputs") == (
+        'current_phase=2\nphase_gate=pending\ndone=["1.1","1.2"]\npending=["2.1","2.2"]\nawaiting=[]\nproceed=false\n')
+    site("approve", "phase-2")
+    site("run", code=1)  # 2.1 fails: paused by its HotFix
+    assert site("status", "--outputs").splitlines()[1:] == [
+        "phase_gate=approved", 'done=["1.1","1.2"]', 'pending=["2.2"]', "awaiting=[]", "proceed=false"]
+
+
 def test_lint_exit_codes_and_cycle(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     gitops = Gitops(tmp_path, "cycle.md")

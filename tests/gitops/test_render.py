@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -111,12 +110,12 @@ def test_environments(doc):
     assert environments == {**gates, "task-6-1": "production", "task-6-2": "production"}
     run = [s["run"] for s in doc["jobs"]["task-6-1"]["steps"] if "run" in s]
     assert run[-2:] == [
-        f".venv/bin/gitops --forge github --tasklist {TASKLIST} approve deploy-6.1 --recorded\n",
-        f".venv/bin/gitops --forge github --tasklist {TASKLIST} run-task 6.1\n",
+        f"gitops --forge github --tasklist {TASKLIST} approve deploy-6.1 --recorded\n",
+        f"gitops --forge github --tasklist {TASKLIST} run-task 6.1\n",
     ]
     assert doc["jobs"]["gate-6-1"]["steps"][-1]["run"] == (
-        f".venv/bin/gitops --forge github --tasklist {TASKLIST} approve 6.1 --recorded\n")
-    assert doc["jobs"]["report"]["steps"][-1]["run"] == f".venv/bin/gitops --forge github --tasklist {TASKLIST} report\n"
+        f"gitops --forge github --tasklist {TASKLIST} approve 6.1 --recorded\n")
+    assert doc["jobs"]["report"]["steps"][-1]["run"] == f"gitops --forge github --tasklist {TASKLIST} report\n"
 
 
 def test_least_privilege_permissions(doc, text):
@@ -150,26 +149,26 @@ def test_no_expression_inside_any_run_script(doc):
 def test_plan_job_outputs(doc):
     plan = doc["jobs"]["plan"]
     assert plan["outputs"] == {k: f"${{{{ steps.plan.outputs.{k} }}}}" for k in ("current_phase", "done", "pending", "awaiting", "proceed")}
-    assert f".venv/bin/gitops --forge github --tasklist {TASKLIST} plan --json\n" in plan["steps"][-1]["run"]
+    gitops = f"gitops --forge github --tasklist {TASKLIST}"
+    assert plan["steps"][-1]["run"] == f'{gitops} plan --json\n{gitops} status --outputs | tee -a "$GITHUB_OUTPUT"\n'
 
 
-def test_plan_outputs_script_with_jq(doc, tmp_path):
-    if not shutil.which("jq"):
-        pytest.skip("jq is not installed (GitHub's runners have it)")
-    script = doc["jobs"]["plan"]["steps"][-1]["run"].replace(f".venv/bin/gitops --forge github --tasklist {TASKLIST} ", "fake ")
-    status = {"current_phase": 2, "halted": None, "paused_by": None, "gates": {"phase-2": {"status": "approved"}},
-              "tasks": [{"id": "1.1", "status": "done"}, {"id": "2.1", "status": "awaiting_approval"}, {"id": "2.2", "status": "pending"}]}
-    fake = f'fake() {{ if [ "$1" = status ]; then echo \'{json.dumps(status)}\'; else echo planned; fi; }}\n'
-    out = tmp_path / "out"
-    env = {"PATH": "/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(out)}
-    subprocess.run(["bash", "-eo", "pipefail", "-c", fake + script], env=env, check=True, capture_output=True)
-    assert out.read_text().splitlines() == [
-        "current_phase=2", 'done=["1.1"]', 'pending=["2.2"]', 'awaiting=["2.1"]', "proceed=true"]
-    status["gates"]["phase-2"]["status"] = "pending"
-    fake = f'fake() {{ if [ "$1" = status ]; then echo \'{json.dumps(status)}\'; fi; }}\n'
-    out.unlink()
-    subprocess.run(["bash", "-eo", "pipefail", "-c", fake + script], env=env, check=True, capture_output=True)
-    assert out.read_text().splitlines()[-1] == "proceed=false"
+def test_a_merged_phase_pr_is_recorded_from_step_outputs_without_jq(doc, text):
+    state, merged = doc["jobs"]["plan"]["steps"][4:6]
+    assert (state["id"], state["if"]) == ("state", "${{ github.event_name == 'push' }}")
+    assert state["run"] == f'gitops --forge github --tasklist {TASKLIST} status --outputs >> "$GITHUB_OUTPUT"\n'
+    assert merged["if"] == "${{ github.event_name == 'push' && steps.state.outputs.phase_gate == 'pending' }}"
+    assert merged["env"]["PHASE_GATE"] == "phase-${{ steps.state.outputs.current_phase }}"
+    assert merged["run"] == f'gitops --forge github --tasklist {TASKLIST} approve "$PHASE_GATE" --recorded\n'
+    assert "jq " not in text
+
+
+def test_jobs_find_gitops_on_the_path_that_bootstrap_sets(doc):
+    for job_id, job in doc["jobs"].items():
+        names = [step.get("name") for step in job["steps"]]
+        assert names[2] == "Bootstrap" and job["steps"][2]["run"] == "scripts/bootstrap", job_id
+        for step in job["steps"][3:]:
+            assert step["run"].startswith(("gitops ", "if ")), (job_id, step)
 
 
 # ------------------------------------------------------------------ the job graph, simulated

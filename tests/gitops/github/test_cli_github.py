@@ -128,3 +128,35 @@ def test_status_and_lint_with_the_github_forge_never_import_pygithub(site):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], cwd=site, env=env, capture_output=True, text=True)
     assert (out.returncode, out.stdout, out.stderr) == (0, "[]\n", "")
+
+
+def test_an_environment_gate_falls_back_to_the_actor_only_in_its_own_job(api, site, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTOR", "carol")
+    gitops("--forge", "github", "run")  # Task 1.2 awaits its checkpoint
+    api.github.add_run(77, ".github/workflows/b-1006.yml")  # no approval to read: no required reviewers
+    monkeypatch.setenv("GITHUB_JOB", "plan")  # e.g. a dispatch run: no environment was passed here
+    out = gitops("--forge", "github", "approve", "1.2", "--recorded")
+    assert "Gate 1.2 is not approved on the forge yet: nothing to record." in out
+    assert branch_state(site)["gates"]["1.2"]["status"] == "pending"
+    monkeypatch.setenv("GITHUB_JOB", "gate-1-2")  # the gate's own job: GitHub let it start
+    gitops("--forge", "github", "approve", "1.2", "--recorded")
+    assert branch_state(site)["gates"]["1.2"]["approved_by"] == "carol"
+
+
+def test_a_phase_gate_is_recorded_only_from_the_merged_phase_pr(api, site, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTOR", "carol")
+    monkeypatch.setenv("GITHUB_JOB", "gate-1-2")
+    gitops("--forge", "github", "run")
+    gitops("--forge", "github", "approve", "1.2", "--recorded")
+    gitops("--forge", "github", "run")  # stops at phase-2
+    monkeypatch.setenv("GITHUB_JOB", "plan")  # a push to main records a merged phase PR here
+    api.github.branches.add("gitops/b-1006/phase-1")
+    gitops("--forge", "github", "report")  # opens the phase PR
+    [number] = api.github.pulls
+    out = gitops("--forge", "github", "approve", "phase-2", "--recorded")
+    assert "Gate phase-2 is not approved on the forge yet: nothing to record." in out
+    assert branch_state(site)["gates"]["phase-2"]["status"] == "pending"
+    api.github.merge(number, "ada")
+    gitops("--forge", "github", "approve", "phase-2", "--recorded")
+    gate = branch_state(site)["gates"]["phase-2"]
+    assert (gate["status"], gate["approved_by"]) == ("approved", "ada")
