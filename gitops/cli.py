@@ -53,6 +53,7 @@ class Context:
             forge = forge_for(tasklist, os.environ)
         else:
             forge = LocalForge(self.config.work_dir / "forge")
+        tracker = self.tracker(root)
         return Runner(
             tasklist=tasklist,
             state_path=self.config.state,
@@ -65,8 +66,26 @@ class Context:
             clock=now,
             store=self.git_store(tasklist, root) if github else None,
             post_progress=not github if post_progress is None else post_progress,
-            tracker=self.tracker(root),
+            tracker=tracker,
+            step_text=self.github_step_text(tasklist) if github else None,
+            run_link=self.run_link(root) if tracker is not None else None,
         )
+
+    def github_step_text(self, tasklist: TaskList):
+        from gitops import workflow
+        from gitops.github_commands import step_text
+
+        env = os.environ
+        run = None
+        if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+            run = f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+        return step_text(workflow.slug(tasklist.path), run)
+
+    def run_link(self, root: Path):
+        from gitops.tracking import run_link, tracking_uri  # light: mlflow itself is not imported
+
+        uri = tracking_uri(root, os.environ)
+        return lambda run_id: run_link(uri, None, run_id)
 
     def tracker(self, root: Path):
         """MLflow tracking (cheap to make: mlflow loads on the first logged task); GITOPS_TRACKING=off opts out."""
@@ -250,13 +269,8 @@ def status(obj: Context, as_json: bool, as_outputs: bool) -> None:
     out = console()
     runner = obj.runner(out)
     state = runner.current()
-    link = None
-    if runner.tracker is not None:
-        from gitops.tracking import run_link, tracking_uri  # light: mlflow itself is not imported
-
-        uri = tracking_uri(runner.root, os.environ)
-        link = lambda run_id: run_link(uri, None, run_id)  # noqa: E731
-    doc = status_json(runner.tasklist, state, runner.plan(), str(obj.config.state), runner.tasklist_changed, link)
+    doc = status_json(runner.tasklist, state, runner.plan(), str(obj.config.state), runner.tasklist_changed,
+                      runner.run_link)
     if as_json:
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
     elif as_outputs:

@@ -15,6 +15,7 @@ from gitops.github_admin import (PLAN_NOTE, PRODUCTION, approve_pending, checkpo
                                  waiting_run)
 from gitops.github_api import GitHubSettings, connect, translated
 from gitops.model import TaskList
+from gitops.planner import Step, StepKind
 
 
 def project_name(tasklist: TaskList) -> str:
@@ -113,3 +114,27 @@ def gate_job(gate: str) -> str | None:
     if gate.startswith("deploy-"):
         return workflow.job_id("task", gate.removeprefix("deploy-"))
     return workflow.job_id("gate", gate)
+
+
+def step_text(project: str, run_url: str | None) -> Callable[[Step], str]:
+    """The next step as people act on GitHub: which environment to approve, which PR to merge."""
+    on_run = f" on [the waiting run]({run_url})" if run_url else " on the waiting run"
+
+    def text(step: Step) -> str:
+        gate = step.gate or ""
+        if step.kind is StepKind.GATE and gate.startswith("phase-"):
+            return f"Merge this PR to start Phase {gate.removeprefix('phase-')} (the merge approves gate {gate})."
+        if step.kind is StepKind.GATE and gate.startswith("deploy-"):
+            return (f"A release reviewer approves the `{PRODUCTION}` environment{on_run}: Task {step.task} deploys "
+                    f"next (or `gitops --forge github approve {gate}`).")
+        if step.kind is StepKind.GATE:
+            signoff = "".join(f"\n- [ ] {c}" for c in step.unsigned)
+            return (f"{step.message} A reviewer approves the `{checkpoint_environment(project)}` environment{on_run} "
+                    f"(Review deployments), or runs `gitops --forge github approve {gate}`.{signoff}")
+        if step.kind is StepKind.PAUSED:
+            return f"{step.message} Push the fix, then run the workflow with input `retry={step.task}`."
+        if step.kind is StepKind.HALTED:
+            return f'{step.message} Run the workflow with inputs `resume="<why it is safe>"` and `retry=<task>`.'
+        return step.message
+
+    return text

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from gitops.model import TaskList, TaskStatus
 
@@ -12,6 +12,14 @@ DEFAULT_TEMPLATE = (
     "2. Fix the issue\n3. Add regression test\n4. Re-run failing validation\n\n**Done when**:\n"
     "- Original task's \"Done when\" criteria pass\n- New regression test passes\n"
 )
+GRAPH_COLOURS = {
+    TaskStatus.PENDING.value: "#eeeeee",
+    TaskStatus.RUNNING.value: "#cce5ff",
+    TaskStatus.AWAITING_APPROVAL.value: "#fff3cd",
+    TaskStatus.DONE.value: "#d4edda",
+    TaskStatus.FAILED.value: "#f8d7da",
+    TaskStatus.SKIPPED.value: "#e2e3e5",
+}
 STATUS_ICON = {
     TaskStatus.PENDING.value: "⏳",
     TaskStatus.RUNNING.value: "▶️",
@@ -51,8 +59,13 @@ def hotfix_issue(tasklist: TaskList, state: Mapping[str, Any], hotfix_id: str) -
     return title, _cap(body + details, MAX_BODY)
 
 
-def progress_markdown(tasklist: TaskList, state: Mapping[str, Any], next_step: str) -> str:
-    """The phase summary: a progress table and the next step."""
+def progress_markdown(
+    tasklist: TaskList,
+    state: Mapping[str, Any],
+    next_step: str,
+    run_link: Callable[[str], str] | None = None,
+) -> str:
+    """The phase summary: progress table, task graph, each task's evidence, and the next step."""
     done = state["completed_count"]
     total = state["total_tasks"]
     rows = []
@@ -60,23 +73,56 @@ def progress_markdown(tasklist: TaskList, state: Mapping[str, Any], next_step: s
         record = state["tasks"][task.id]
         status = record["status"]
         passed = sum(1 for c in record["checks"] if c["status"] == "passed")
+        run = record.get("mlflow_run_id")
+        tracked = f"[{run[:8]}]({run_link(run)})" if run and run_link else (run[:8] if run else "")
         rows.append(
             f"| {task.id} | {task.title} | {STATUS_ICON.get(status, '')} {status} | "
-            f"{passed}/{len(task.done_when)} | {record['attempts']} |"
+            f"{passed}/{len(task.done_when)} | {record['attempts']} | {tracked} |"
         )
     hotfixes = [h for h in state["hotfixes"] if h["status"] == "open"]
     lines = [
         f"## {state['project']}: {done}/{total} tasks done",
         "",
-        "| Task | Title | Status | Checks passed | Attempts |",
-        "|---|---|---|---|---|",
+        f"**Next step**: {next_step}",
+        "",
+        "| Task | Title | Status | Checks passed | Attempts | MLflow run |",
+        "|---|---|---|---|---|---|",
         *rows,
         "",
     ]
     if hotfixes:
-        lines += ["**Open HotFixes**: " + ", ".join(f"{h['id']} (Task {h['task']})" for h in hotfixes), ""]
-    lines.append(f"**Next step**: {next_step}")
+        lines += ["**Open HotFixes**: " + ", ".join(f"{h['id']} (Task {h['task']}): {h.get('issue') or 'not posted yet'}" for h in hotfixes), ""]
+    lines += [task_graph(tasklist, state), ""]
+    lines += [_evidence(task, state["tasks"][task.id]) for task in tasklist.tasks.values() if state["tasks"][task.id]["checks"]]
     return _cap("\n".join(lines), MAX_BODY)
+
+
+def task_graph(tasklist: TaskList, state: Mapping[str, Any]) -> str:
+    """The dependency graph as a Mermaid flowchart, one subgraph per phase, coloured by status."""
+    node = lambda task_id: "t" + task_id.replace(".", "_")  # noqa: E731
+    lines = ["```mermaid", "flowchart LR"]
+    for phase in tasklist.phases:
+        lines.append(f'  subgraph phase{phase.number}["Phase {phase.number}: {_label(phase.title)}"]')
+        for task_id in phase.task_ids:
+            status = state["tasks"][task_id]["status"]
+            lines.append(f'    {node(task_id)}["{task_id} {_label(tasklist.tasks[task_id].title)}"]:::{status}')
+        lines.append("  end")
+    for task in tasklist.tasks.values():
+        lines += [f"  {node(dep)} --> {node(task.id)}" for dep in task.dependencies if dep in tasklist.tasks]
+    lines += [f"  classDef {status} fill:{colour}" for status, colour in GRAPH_COLOURS.items()]
+    return "\n".join([*lines, "```"])
+
+
+def _evidence(task: Any, record: Mapping[str, Any]) -> str:
+    rows = "\n".join(f"| {_cell(c['criterion'])} | {c['status']} | {_cell(c['evidence'])} |" for c in record["checks"])
+    return (
+        f"<details><summary>Task {task.id}: {record['status']} (attempt {record['attempts']})</summary>\n\n"
+        f"| Criterion | Result | Evidence |\n|---|---|---|\n{rows}\n\n</details>"
+    )
+
+
+def _label(text: str) -> str:
+    return text.replace('"', "'").replace("[", "(").replace("]", ")")
 
 
 def _cell(text: str) -> str:

@@ -72,6 +72,10 @@ class Runner:
     store: StateStore | None = None  # default: LocalStore(state_path)
     # On GitHub only the report job may write to the phase PR; task and gate jobs leave it alone.
     post_progress: bool = True
+    # How the next step reads where people act (GitHub: which environment or PR), and a task's
+    # MLflow run as a link; both default to the plain local forms.
+    step_text: Callable[[Step], str] | None = None
+    run_link: Callable[[str], str] | None = None
     tasklist_changed: bool = False  # set by current(): state.json was written for another version
 
     def __post_init__(self) -> None:
@@ -160,7 +164,7 @@ class Runner:
     def _post_progress(self, state: dict[str, Any]) -> None:
         """The sticky progress comment on the PR people act on, and the PR of a finished phase."""
         step = planner.next_step(self.tasklist, state, self.runnable())
-        body = progress_markdown(self.tasklist, state, step.message)
+        body = progress_markdown(self.tasklist, state, (self.step_text or _message)(step), self.run_link)
         waiting = [g for g, r in state["gates"].items() if g.startswith("phase-") and r["status"] == "pending"]
         finished = [int(g.removeprefix("phase-")) - 1 for g in waiting]
         if state.get("current_phase") is None:
@@ -343,3 +347,6 @@ class Runner:
 def _exit_for(step: Step) -> int:
     return EXIT_STOPPED if step.kind in (StepKind.PAUSED, StepKind.HALTED, StepKind.BLOCKED) else EXIT_OK
 
+
+def _message(step: Step) -> str:
+    return step.message
