@@ -9,23 +9,28 @@ Two kinds of memory share one database:
 FTS5's BM25 (per table), a TF-IDF cosine over the candidates, and recency (weighted
 lower). Without FTS5 in the sqlite3 build, BM25 is computed in Python over every row.
 
-The API is synchronous and thread-safe (one connection guarded by a lock), so an async
-wrapper can call it through `asyncio.to_thread`, and a batch writer can use `add_events`.
+`MemoryRehydrator` is synchronous and thread-safe (one connection guarded by a lock).
+`AsyncMemoryRehydrator` serves the same store to asyncio code (see its docstring and
+docs/async-memory.md), with the standard library only.
 """
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from assistant.memory_flusher import EventFlusher
+from assistant.memory_pool import Slots, StorePool
+from assistant.memory_ranking import CANDIDATES_PER_STORE, bm25_ranked, fuse
+from assistant.memory_resilience import RECOVERABLE, CircuitBreaker, RetryPolicy
 from assistant.memory_schema import (
     FTS_TABLES,
     INDEXED_TABLES,
@@ -35,45 +40,11 @@ from assistant.memory_schema import (
     fts5_available,
     fts_query,
 )
-from assistant.ranking import bm25_scores, rank, reciprocal_rank_fusion, tfidf_cosine, tokenize
+from assistant.memory_types import Candidates, EpisodicEvent, Memory, MemoryKind  # re-exported
+from assistant.ranking import tokenize
 
 log = logging.getLogger(__name__)
 Row = tuple[Any, ...]
-
-CANDIDATES_PER_STORE = 50  # lexical matches per table that go on to the fused ranking
-RECENCY_WEIGHT = 0.5  # recency breaks ties between equally relevant memories, no more
-
-
-class MemoryKind(str, Enum):
-    """Which store a memory came from."""
-
-    EPISODIC = "episodic"
-    LONG_TERM = "long_term"
-
-
-@dataclass(frozen=True)
-class EpisodicEvent:
-    """A short-term memory to write: one turn or observation in a session."""
-
-    session: str
-    kind: str  # e.g. "question", "answer", "feedback"
-    content: str
-    created_at: float | None = None  # None: the store's clock at write time
-
-
-@dataclass(frozen=True)
-class Memory:
-    """A memory read back from the store, with its fused relevance score."""
-
-    kind: MemoryKind
-    id: int
-    content: str
-    label: str  # episodic: "<session>/<kind>"; long-term: its key
-    at: float  # created_at or updated_at, seconds since the epoch
-    score: float = 0.0
-
-
-Candidates = list[tuple[tuple[MemoryKind, int], Memory]]  # ((store, row id), memory), best first
 
 
 class MemoryRehydrator:
@@ -121,7 +92,14 @@ class MemoryRehydrator:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                # A failed COMMIT (busy, I/O error) can leave the transaction open: end it, so
+                # the caller may retry the whole transaction on this connection.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     # Writing.
 
@@ -206,25 +184,23 @@ class MemoryRehydrator:
             return self.recent_events(session, k) if session is not None else []
         with self._lock:
             lexical = self._lexical_candidates(query, terms, session)
-        candidates = {key: memory for ranking in lexical for key, memory in ranking}
-        if not candidates:
-            return []
-        # Newest first, so equal similarities rank the newer memory higher (rank() is stable).
-        newest = sorted(candidates, key=lambda key: -candidates[key].at)
-        documents = {key: tokenize(candidates[key].content) for key in newest}
-        cosine = rank(tfidf_cosine(terms, documents))
-        rankings = [[key for key, _ in ranking] for ranking in lexical] + [cosine, newest]
-        weights = [1.0] * len(lexical) + [1.0, RECENCY_WEIGHT]
-        fused = reciprocal_rank_fusion(rankings, weights=weights)
-        return [_scored(candidates[key], score) for key, score in fused[:k]]
+        return fuse(terms, lexical, k)
+
+    def candidates(self, kind: MemoryKind, query: str, session: str | None = None) -> Candidates:
+        """One store's BM25-ranked candidates for `query`, best first (what `fuse` ranks)."""
+        terms = tokenize(query)
+        with self._lock:
+            if kind is MemoryKind.EPISODIC:
+                if self.uses_fts5:
+                    return self._fts_episodic(query, session)
+                return bm25_ranked(terms, self._all_episodic(session))
+            return self._fts_long_term(query) if self.uses_fts5 else bm25_ranked(terms, self._all_long_term())
 
     def _lexical_candidates(
         self, query: str, terms: Sequence[str], session: str | None
     ) -> list[Candidates]:
         """One BM25-ranked candidate list per store, best first."""
-        if self.uses_fts5:
-            return [self._fts_episodic(query, session), self._fts_long_term(query)]
-        return [_bm25_ranked(terms, self._all_episodic(session)), _bm25_ranked(terms, self._all_long_term())]
+        return [self.candidates(MemoryKind.EPISODIC, query, session), self.candidates(MemoryKind.LONG_TERM, query)]
 
     def _fts_episodic(self, query: str, session: str | None) -> Candidates:
         # bm25() is lower-is-better in FTS5, hence ascending; ties go to the newer event.
@@ -276,6 +252,142 @@ class MemoryRehydrator:
         self.close()
 
 
+class AsyncMemoryRehydrator:
+    """The same memory for asyncio code; use it as `async with AsyncMemoryRehydrator(path) as m`.
+
+    Store calls run in worker threads over a `StorePool` (a writer and `readers` connections).
+    `add_event` only queues: the flusher, a task in its own `TaskGroup`, writes events in
+    batches, and they become visible to reads once written (`await flush()`). At most
+    `ltm_concurrency` long-term queries run at once (None: as many as the pool allows).
+    Leaving the `async with` block writes every queued event, or raises `MemoryFlushError`
+    with the unwritten ones after `shutdown_timeout` seconds.
+    """
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        readers: int = 4,
+        ltm_concurrency: int | None = 2,
+        queue_size: int = 1024,
+        batch_size: int = 128,
+        shutdown_timeout: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        failure_threshold: int = 5,
+        reset_timeout: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        use_fts5: bool | None = None,
+        connect: Callable[[], MemoryRehydrator] | None = None,
+    ) -> None:
+        self.path = str(path)
+        connect = connect or functools.partial(MemoryRehydrator, self.path, clock=clock, use_fts5=use_fts5)
+        self.breakers = {
+            kind: CircuitBreaker(kind.value, failure_threshold=failure_threshold, reset_timeout=reset_timeout)
+            for kind in MemoryKind
+        }
+        self._pool = StorePool(connect, readers=readers, retry=retry, breakers=self.breakers)
+        # A failed batch is retried no less often than the breaker allows a trial call.
+        backoff = RetryPolicy(attempts=1, base_delay=min(0.02, reset_timeout), max_delay=reset_timeout)
+        self._flusher = EventFlusher(self._write_events, maxsize=queue_size, batch_size=batch_size, backoff=backoff)
+        self.ltm_slots = Slots(ltm_concurrency)  # an asyncio.Semaphore that counts its peak
+        self.degraded = 0  # rehydrations answered from one store because the other failed
+        self.shutdown_timeout = shutdown_timeout
+
+    async def __aenter__(self) -> AsyncMemoryRehydrator:
+        await self._pool.open()
+        try:
+            await self._flusher.start()
+        except BaseException:
+            await self._pool.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self._flusher.stop(self.shutdown_timeout)  # writes every queued event first
+        finally:
+            await self._pool.close()
+
+    # Writing.
+
+    async def add_event(self, session: str, kind: str, content: str, *, at: float | None = None) -> None:
+        """Queue one episodic event for the flusher; waits while the queue is full."""
+        await self._flusher.put(EpisodicEvent(session, kind, content, at))
+
+    def add_event_nowait(self, session: str, kind: str, content: str, *, at: float | None = None) -> None:
+        """Queue one episodic event, or raise `asyncio.QueueFull` at once."""
+        self._flusher.put_nowait(EpisodicEvent(session, kind, content, at))
+
+    async def add_events(self, events: Iterable[EpisodicEvent]) -> None:
+        """Queue episodic events in order; waits while the queue is full."""
+        for event in events:
+            await self._flusher.put(event)
+
+    async def flush(self) -> None:
+        """Wait until every event queued so far is written."""
+        await self._flusher.join()
+
+    async def _write_events(self, events: list[EpisodicEvent]) -> list[int]:
+        return await self._pool.write(MemoryKind.EPISODIC, lambda store: store.add_events(events))
+
+    async def remember(self, key: str, content: str, *, source: str = "") -> int:
+        """Store or replace the long-term memory named `key`; returns its id."""
+        return await self._pool.write(MemoryKind.LONG_TERM, lambda store: store.remember(key, content, source=source))
+
+    async def forget(self, key: str) -> bool:
+        """Delete the long-term memory named `key`; whether it existed."""
+        return await self._pool.write(MemoryKind.LONG_TERM, lambda store: store.forget(key))
+
+    async def consolidate(self, session: str, *, key: str | None = None) -> int | None:
+        """Flush, then move a session's events into one long-term memory; None if none."""
+        await self.flush()
+        return await self._pool.write(MemoryKind.EPISODIC, lambda store: store.consolidate(session, key=key))
+
+    # Reading.
+
+    async def recent_events(self, session: str, limit: int = 20) -> list[Memory]:
+        """A session's written events, newest first (`limit=-1` for all)."""
+        return await self._pool.read(MemoryKind.EPISODIC, lambda store: store.recent_events(session, limit))
+
+    async def counts(self) -> dict[MemoryKind, int]:
+        """How many written memories each store holds."""
+        return await self._pool.read(MemoryKind.EPISODIC, lambda store: store.counts())
+
+    async def rehydrate(self, query: str, k: int = 5, *, session: str | None = None) -> list[Memory]:
+        """The `k` memories most relevant to `query`, ranked exactly as the sync class ranks them.
+
+        Both stores are queried at once. If one is down (breaker open or retries spent), the
+        other's memories are returned alone and `degraded` counts it; both down raises.
+        """
+        terms = tokenize(query)
+        if not terms:
+            return await self.recent_events(session, k) if session is not None else []
+        results = await asyncio.gather(
+            self._pool.read(MemoryKind.EPISODIC, lambda store: store.candidates(MemoryKind.EPISODIC, query, session)),
+            self._long_term_candidates(query),
+            return_exceptions=True,
+        )
+        lexical = [r for r in results if not isinstance(r, BaseException)]
+        errors = [r for r in results if isinstance(r, BaseException)]
+        for error in errors:
+            if not isinstance(error, RECOVERABLE) or not lexical:
+                raise error
+            self.degraded += 1
+            log.warning("memory store unavailable (%s): rehydrating from the other store", error)
+        return await asyncio.to_thread(fuse, terms, lexical, k)  # CPU work: keep it off the loop
+
+    async def _long_term_candidates(self, query: str) -> Candidates:
+        async with self.ltm_slots:
+            return await self._pool.read(MemoryKind.LONG_TERM, lambda store: store.candidates(MemoryKind.LONG_TERM, query))
+
+    def stats(self) -> dict[str, int]:
+        """Counters for logs and checks: queue, batches, failed writes, breakers, concurrency."""
+        stats = {**self._flusher.stats(), "ltm_peak_concurrency": self.ltm_slots.peak, "degraded_reads": self.degraded}
+        for kind, breaker in self.breakers.items():
+            stats.update({f"{kind.value}_failures": breaker.failures, f"{kind.value}_rejected": breaker.rejected})
+        return stats
+
+
 def _episodic(row: Row) -> Memory:
     id_, session, kind, content, created_at = row
     return Memory(MemoryKind.EPISODIC, int(id_), str(content), f"{session}/{kind}", float(created_at))
@@ -284,14 +396,3 @@ def _episodic(row: Row) -> Memory:
 def _long_term(row: Row) -> Memory:
     id_, key, content, updated_at = row
     return Memory(MemoryKind.LONG_TERM, int(id_), str(content), str(key), float(updated_at))
-
-
-def _scored(memory: Memory, score: float) -> Memory:
-    return Memory(memory.kind, memory.id, memory.content, memory.label, memory.at, score)
-
-
-def _bm25_ranked(terms: Sequence[str], memories: list[Memory]) -> Candidates:
-    """The FTS5-less path: BM25 in Python over every row of one store."""
-    by_key = {(m.kind, m.id): m for m in memories}
-    scores = bm25_scores(terms, {key: tokenize(m.content) for key, m in by_key.items()})
-    return [(key, by_key[key]) for key in rank(scores)[:CANDIDATES_PER_STORE]]

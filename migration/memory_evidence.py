@@ -1,0 +1,180 @@
+"""Measurements behind Tasks 4.1 and 4.2: the benchmark run, a thread probe, imports, tests.
+
+`run_benchmark` runs tests/migration/test_async_memory_bench.py under pytest-benchmark in a
+subprocess (every variant in one run) and summarizes its JSON; `probe` opens the async memory
+on a file and in memory and records which threads touched SQLite; `third_party_imports`
+reads the memory modules' imports with `ast`; `sync_api` lists MemoryRehydrator's public
+signatures in any version of its source; `junit_counts` reads a pytest junit report.
+"""
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import tomllib
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from assistant.memory_rehydrator import AsyncMemoryRehydrator, EpisodicEvent, MemoryKind, MemoryRehydrator
+
+BENCH = Path("tests") / "migration" / "test_async_memory_bench.py"
+SYNC_TESTS = Path("tests") / "assistant" / "test_memory_rehydrator.py"
+SOURCE = Path("assistant") / "memory_rehydrator.py"
+PROBE_LTM_LIMIT = 2  # the probe's semaphore
+PROBE_QUERIES = 32  # rehydrations the probe runs at once
+VARIANTS = ("sync", "async_bounded", "async_unbounded", "async_one_connection")
+
+
+def pytest_run(root: Path, environ: Mapping[str, str], args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    return subprocess.run(command, cwd=root, env=dict(environ), capture_output=True, text=True, timeout=timeout)
+
+
+def run_benchmark(root: Path, workdir: Path, environ: Mapping[str, str], variants: tuple[str, ...] = VARIANTS) -> dict[str, Any]:
+    """Run `variants` in one pytest-benchmark run; their stats in ms, keyed by variant."""
+    report = workdir / "benchmark.json"
+    report.unlink(missing_ok=True)
+    select = " or ".join("test_sync" if v == "sync" else f"test_async and {v}" for v in variants)
+    args = [str(BENCH), "-k", select, "--benchmark-enable", f"--benchmark-json={report}"]
+    proc = pytest_run(root, environ, args, timeout=240)
+    (workdir / "benchmark.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    if proc.returncode != 0 or not report.exists():
+        raise RuntimeError(f"the memory benchmark failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+    return summarize(json.loads(report.read_text(encoding="utf-8")), variants)
+
+
+def summarize(data: Mapping[str, Any], expected: tuple[str, ...] = VARIANTS) -> dict[str, Any]:
+    """Per variant: median, mean and min in ms, rounds, CPU use; from pytest-benchmark's JSON."""
+    variants: dict[str, Any] = {}
+    for bench in data["benchmarks"]:
+        name = (bench.get("param") or bench["name"].removeprefix("test_"))
+        stats, extra = bench["stats"], bench["extra_info"]
+        timed = stats["rounds"] + extra.get("warmup_rounds", 0)  # cpu_seconds covers the warm-up round too
+        variants[name] = {
+            "median_ms": round(stats["median"] * 1000, 1), "mean_ms": round(stats["mean"] * 1000, 1),
+            "min_ms": round(stats["min"] * 1000, 1), "rounds": stats["rounds"],
+            "cpu_per_wall_second": round(extra["cpu_seconds"] / (stats["total"] * timed / stats["rounds"]), 2),
+            "cpu_ms_per_round": round(extra["cpu_seconds"] / timed * 1000, 1), **extra,
+        }
+    missing = [v for v in expected if v not in variants]
+    if missing:
+        raise RuntimeError(f"the benchmark JSON lacks variants {missing}; it has {sorted(variants)}")
+    return variants
+
+
+def improvement(variants: Mapping[str, Any], name: str, stat: str = "median_ms", baseline: str = "sync") -> float:
+    """Percent less time than `baseline` (positive: faster)."""
+    return round(100 * (1 - variants[name][stat] / variants[baseline][stat]), 1)
+
+
+async def _probe(folder: Path) -> dict[str, Any]:
+    threads: set[int] = set()
+
+    class Traced(MemoryRehydrator):
+        def candidates(self, kind: MemoryKind, query: str, session: str | None = None) -> Any:
+            threads.add(threading.get_ident())
+            return super().candidates(kind, query, session)
+
+        def add_events(self, events: Any) -> list[int]:
+            threads.add(threading.get_ident())
+            return super().add_events(events)
+
+    path = folder / "probe.db"
+    for old in folder.glob("probe.db*"):
+        old.unlink()
+    out: dict[str, Any] = {}
+    async with asyncio.timeout(30):
+        async with AsyncMemoryRehydrator(path, ltm_concurrency=PROBE_LTM_LIMIT, batch_size=64,
+                                         connect=lambda: Traced(path)) as memory:
+            await memory.remember("doc:flusher", "The background flusher writes episodic events in batches.")
+            await memory.add_events(EpisodicEvent("probe", "note", f"event {i} for the flusher") for i in range(500))
+            await memory.flush()
+            found = await asyncio.gather(*(memory.rehydrate(f"flusher event {i}") for i in range(PROBE_QUERIES)))
+            out.update(memory.stats(), loop_thread_used=threading.get_ident() in threads, worker_threads=len(threads))
+            out["rehydrated"] = sum(len(f) for f in found)
+        async with AsyncMemoryRehydrator() as memory:  # no file: short-term memory in :memory:
+            await memory.add_event("probe", "question", "Does memory work without a file?")
+            await memory.flush()
+            out["in_memory_found"] = [m.label for m in await memory.rehydrate("memory without a file")]
+    return out
+
+
+def probe(folder: Path) -> dict[str, Any]:
+    """Run the async memory briefly (file and :memory:) and report threads, batches, bounds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_probe(folder))
+
+
+def imports(source: str) -> set[str]:
+    """Top-level names of the modules `source` imports (relative imports excluded)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def assistant_imports(source: str) -> set[str]:
+    """The `assistant.<module>` names that `source` imports."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+        found |= {n.split(".")[1] for n in names if n.startswith("assistant.")}
+    return found
+
+
+def third_party_imports(root: Path, start: str = "memory_rehydrator") -> dict[str, list[str]]:
+    """For `start` and every assistant module it reaches, imports that are neither stdlib nor `assistant`."""
+    found: dict[str, list[str]] = {}
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        source = (root / "assistant" / f"{name}.py").read_text(encoding="utf-8")
+        found[name] = sorted(i for i in imports(source) if i not in sys.stdlib_module_names and i != "assistant")
+        todo += sorted(assistant_imports(source))
+    return dict(sorted(found.items()))
+
+
+def git_show(root: Path, revision: str, path: Path) -> str | None:
+    """A file's text at `revision`, or None when git or the file is not there."""
+    try:
+        proc = subprocess.run(["git", "show", f"{revision}:{path.as_posix()}"], cwd=root,
+                              capture_output=True, text=True, timeout=30)
+    except OSError:
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def dependencies(pyproject: str) -> list[str]:
+    """The runtime `[project] dependencies` of a pyproject.toml (test extras are not shipped)."""
+    return sorted(tomllib.loads(pyproject).get("project", {}).get("dependencies", []))
+
+
+def sync_api(source: str) -> dict[str, str]:
+    """MemoryRehydrator's public methods -> their signature, as written in `source`."""
+    tree = ast.parse(source)
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "MemoryRehydrator")
+    return {
+        node.name: f"({ast.unparse(node.args)}) -> {ast.unparse(node.returns) if node.returns else 'None'}"
+        for node in cls.body
+        if isinstance(node, ast.FunctionDef) and (not node.name.startswith("_") or node.name in ("__init__", "__enter__", "__exit__"))
+    }
+
+
+def junit_counts(path: Path) -> dict[str, int]:
+    """tests, failures, errors and skipped from a pytest junit XML report."""
+    root = ElementTree.parse(path).getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    if suite is None:
+        raise RuntimeError(f"{path} has no <testsuite>: pytest did not run")
+    return {key: int(suite.get(key, 0)) for key in ("tests", "failures", "errors", "skipped")}

@@ -1,0 +1,88 @@
+"""Benchmarks of Tasks 4.1 and 4.2: the sync MemoryRehydrator against AsyncMemoryRehydrator.
+
+Every variant answers the same 32 questions against the same file-backed store (20,000
+episodic events, 4,000 long-term memories, WAL): the sync class one after another, the async
+class all at once. Run with `scripts/bench -k async_memory` (or `--benchmark-enable`); the
+Task 4.1/4.2 handlers run this file and compute ratios from its JSON. Without
+--benchmark-enable each variant runs once, as a plain test that the variants agree.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.memory_rehydrator import MemoryRehydrator
+from migration import memory_workload as workload
+
+QUERIES = workload.queries(32)
+# Fewer rounds only to test the plumbing quickly (the handlers' end-to-end test sets 1).
+ROUNDS = int(os.environ.get("GITOPS_MEMORY_BENCH_ROUNDS", "5"))
+WARMUP = 1 if ROUNDS > 1 else 0
+GROUP = "memory: 32 rehydrations on a 20k-event store"
+# name -> AsyncMemoryRehydrator options; the sync baseline is test_sync.
+VARIANTS = {
+    "async_bounded": {"readers": 4, "ltm_concurrency": 2},  # the default: the semaphore bounds LTM queries
+    "async_unbounded": {"readers": 4, "ltm_concurrency": None},  # only the pool bounds them
+    "async_one_connection": {"readers": 1, "ltm_concurrency": None},  # every read waits for one connection
+}
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("memory") / "memory.db"
+    workload.build_store(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def expected(store_path: Path) -> list[list[tuple[str, int]]]:
+    """What the sync class answers, memory by memory: every variant must answer the same."""
+    with MemoryRehydrator(store_path) as store:
+        return [[(m.kind.value, m.id) for m in store.rehydrate(q, k=5)] for q in QUERIES]
+
+
+def record(benchmark, found: int) -> None:
+    benchmark.extra_info.update(
+        queries=len(QUERIES), memories_found=found, cpu_count=os.cpu_count() or 0, warmup_rounds=WARMUP,
+        load_average_1m=round(os.getloadavg()[0], 2),
+    )
+
+
+@pytest.mark.slow
+def test_sync(benchmark, store_path: Path, expected) -> None:
+    benchmark.group = GROUP
+    with MemoryRehydrator(store_path) as store:
+        cpu = time.process_time()
+        found = benchmark.pedantic(workload.sync_round, args=(store, QUERIES), rounds=ROUNDS, warmup_rounds=WARMUP)
+        benchmark.extra_info["cpu_seconds"] = round(time.process_time() - cpu, 3)
+        assert [[(m.kind.value, m.id) for m in store.rehydrate(q, k=5)] for q in QUERIES] == expected
+    record(benchmark, found)
+
+
+@pytest.fixture(params=list(VARIANTS))
+def served(request: pytest.FixtureRequest, store_path: Path) -> Iterator[tuple[str, workload.LoopThread]]:
+    with workload.serving(store_path, **VARIANTS[request.param]) as loop:
+        yield request.param, loop
+
+
+@pytest.mark.slow
+def test_async(benchmark, served, expected) -> None:
+    name, loop = served
+    benchmark.group = GROUP
+    benchmark.extra_info["options"] = VARIANTS[name]
+    cpu = time.process_time()
+    found = benchmark.pedantic(
+        loop.run, args=(lambda memory: workload.async_round(memory, QUERIES),), rounds=ROUNDS, warmup_rounds=WARMUP
+    )
+    benchmark.extra_info["cpu_seconds"] = round(time.process_time() - cpu, 3)
+    answers = loop.run(lambda memory: workload.answers(memory, QUERIES))
+    assert answers == expected
+    stats = loop.run(lambda memory: workload.stats(memory))
+    benchmark.extra_info["ltm_peak_concurrency"] = stats["ltm_peak_concurrency"]
+    if VARIANTS[name]["ltm_concurrency"]:
+        assert stats["ltm_peak_concurrency"] <= VARIANTS[name]["ltm_concurrency"]
+    record(benchmark, found)
