@@ -24,10 +24,12 @@ _EXPORTS: dict[str, str] = {
     "RoleFeedback": "assistant.role_refinement",
     "RoleRefiner": "assistant.role_refinement",
     "refine_roles": "assistant.role_refinement",
-    "Validator": "assistant.assertions",
-    "RetryPolicy": "assistant.assertions",
-    "AssertionFailedError": "assistant.assertions",
-    "run_with_validation": "assistant.assertions",
+    "Validator": "assistant.rewards",
+    "reward": "assistant.rewards",
+    "RetryPolicy": "assistant.validation",
+    "AssertionFailedError": "assistant.validation",
+    "run_validated": "assistant.validation",
+    "run_with_validation": "assistant.assertions",  # deprecated: warns, forwards to run_validated
     "MemoryRehydrator": "assistant.memory_rehydrator",
     "load_devset": "assistant.devset",
     "evaluate": "assistant.evaluation",
@@ -57,14 +59,16 @@ __all__ = [
     "load_devset",
     "make_lm",
     "refine_roles",
+    "reward",
     "run_optimization",
+    "run_validated",
     "run_with_validation",
     "write_dashboard",
 ]
 
 if TYPE_CHECKING:
     from assistant.app import Answer, Assistant
-    from assistant.assertions import AssertionFailedError, RetryPolicy, Validator, run_with_validation
+    from assistant.assertions import run_with_validation
     from assistant.dashboard import write_dashboard
     from assistant.devset import load_devset
     from assistant.evaluation import evaluate
@@ -75,8 +79,10 @@ if TYPE_CHECKING:
     from assistant.optimization import run_optimization
     from assistant.qa import DocsQA
     from assistant.retrieval import DocRetriever
+    from assistant.rewards import Validator, reward
     from assistant.role_refinement import RoleFeedback, RoleRefiner, refine_roles
     from assistant.roles import RolePrompt, RoleRegistry
+    from assistant.validation import AssertionFailedError, RetryPolicy, run_validated
 
 
 def __getattr__(name: str) -> Any:

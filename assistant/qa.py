@@ -6,19 +6,11 @@ from typing import Any
 
 import dspy
 
-from assistant.assertions import (
-    Feedback,
-    OnFailure,
-    RetryPolicy,
-    Validator,
-    grounded,
-    max_words,
-    non_empty,
-    run_with_validation,
-)
 from assistant.extractive import NOT_FOUND
 from assistant.retrieval import Retriever
+from assistant.rewards import Validator, grounded, max_words, non_empty
 from assistant.signatures import AnswerQuestion, ReviseAnswer
+from assistant.validation import Feedback, OnFailure, RetryPolicy, run_validated
 
 MAX_ANSWER_WORDS = 60
 
@@ -72,7 +64,7 @@ class DocsQA(dspy.Module):
                 feedback=feedback.text,
             )
 
-        result = run_with_validation(
+        result = run_validated(
             attempt,
             inputs={"context": context, "question": question},
             validators=self.validators,

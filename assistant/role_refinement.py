@@ -9,20 +9,12 @@ from typing import Any
 
 import dspy
 
-from assistant.assertions import (
-    Feedback,
-    OnFailure,
-    RetryPolicy,
-    Validator,
-    differs_from,
-    max_words,
-    mentions,
-    run_with_validation,
-)
 from assistant.lm import lm_label
 from assistant.model_switcher import ModelSwitcher, TaskType
+from assistant.rewards import Validator, differs_from, max_words, mentions
 from assistant.roles import RolePrompt, RoleRegistry
 from assistant.signatures import RefineRolePrompt
+from assistant.validation import Feedback, OnFailure, RetryPolicy, run_validated
 
 # Roles rated below this (mean of 1-5 ratings) get their prompt rewritten.
 REFINE_BELOW = 4.0
@@ -81,7 +73,7 @@ ROLE_POLICY = RetryPolicy(max_retries=1, on_failure=OnFailure.FALLBACK, fallback
 
 
 class RoleRefiner(dspy.Module):
-    """Rewrites one role prompt from feedback, validated and retried by the assertion framework."""
+    """Rewrites one role prompt from feedback, validated and retried on dspy.BestOfN (assistant.validation)."""
 
     def __init__(self, policy: RetryPolicy = ROLE_POLICY) -> None:
         super().__init__()
@@ -95,7 +87,7 @@ class RoleRefiner(dspy.Module):
             notes = feedback if retry is None else f"{feedback}\n{retry.text}"
             return self.refine(role=role, current_prompt=current_prompt, feedback=notes)
 
-        result = run_with_validation(
+        result = run_validated(
             attempt,
             inputs={"role": role, "current_prompt": current_prompt, "feedback": feedback},
             validators=ROLE_VALIDATORS,

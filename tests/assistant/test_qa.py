@@ -1,4 +1,4 @@
-"""DocsQA: retrieval, answering, and the assertion framework at its call site."""
+"""DocsQA: retrieval, answering, and validation (dspy.BestOfN with feedback) at its call site."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from pathlib import Path
 
 import dspy
 
-from assistant.assertions import OnFailure, RetryPolicy, Validator, max_words
 from assistant.extractive import NOT_FOUND
 from assistant.offline_lm import ExtractiveLM
 from assistant.qa import DocsQA
 from assistant.retrieval import DocRetriever
+from assistant.rewards import Validator, max_words
+from assistant.validation import OnFailure, RetryPolicy
 
 
 def test_answers_from_the_right_document(tiny_repo: Path, lm_context: ExtractiveLM) -> None:
@@ -86,3 +87,18 @@ def test_with_instructions_copies_and_keeps_demos(tiny_repo: Path) -> None:
 def test_named_predictors_are_answer_and_revise(tiny_repo: Path) -> None:
     names = [name for name, _ in DocsQA(DocRetriever.from_repo(tiny_repo)).named_predictors()]
     assert names == ["answer", "revise"]
+
+
+def test_a_valid_answer_costs_one_lm_call(tiny_repo: Path, lm_context: ExtractiveLM) -> None:
+    prediction = DocsQA(DocRetriever.from_repo(tiny_repo))(question="What does the shed hold?")
+    assert (prediction.passed, prediction.retries, len(lm_context.history)) == (True, 0, 1)
+
+
+def test_default_validation_rejects_an_ungrounded_answer_and_admits_ignorance(tiny_repo: Path) -> None:
+    lm = dspy.utils.DummyLM([{"answer": "A blue tractor."}, {"answer": "A red tractor."}])
+    with dspy.context(lm=lm):
+        prediction = DocsQA(DocRetriever.from_repo(tiny_repo))(question="What does the shed hold?")
+    assert (prediction.answer, prediction.passed, prediction.retries) == (NOT_FOUND, False, 1)
+    revise_prompt = lm.history[-1]["messages"][-1]["content"]
+    assert "[[ ## previous_answer ## ]]\nA blue tractor." in revise_prompt
+    assert "- Use only facts stated in the context; copy its wording." in revise_prompt

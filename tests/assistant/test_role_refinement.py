@@ -5,12 +5,12 @@ from __future__ import annotations
 import dspy
 import pytest
 
-from assistant.assertions import OnFailure, RetryPolicy
 from assistant.extractive import FEEDBACK_HEADING
 from assistant.model_switcher import ANY_ROLE, ModelSwitcher, TaskType
 from assistant.offline_lm import OFFLINE_LABEL, ExtractiveLM
 from assistant.role_refinement import RoleFeedback, RoleRefiner, refine_roles, summarize
 from assistant.roles import RoleRegistry
+from assistant.validation import OnFailure, RetryPolicy
 
 FEEDBACK = [
     RoleFeedback("reviewer", 2, "Quote the sentence that supports each point."),
@@ -92,3 +92,17 @@ def test_the_retry_is_told_why_the_rewrite_was_rejected(lm_context: ExtractiveLM
     assert prediction.improved_prompt.endswith(
         "- The improved_prompt must change the current_prompt, not repeat it."
     )
+
+
+def test_a_rejected_rewrite_costs_one_more_lm_call(lm_context: ExtractiveLM) -> None:
+    RoleRefiner()(role="coder", current_prompt="You are the coder.", feedback="")
+    assert len(lm_context.history) == 2
+    retry_prompt = lm_context.history[-1]["messages"][-1]["content"]
+    assert "- The improved_prompt must change the current_prompt, not repeat it." in retry_prompt
+
+
+def test_a_rewrite_that_never_validates_keeps_the_current_prompt() -> None:
+    lm = dspy.utils.DummyLM([{"improved_prompt": "Be terse."}, {"improved_prompt": "Be brief."}])
+    with dspy.context(lm=lm):
+        prediction = RoleRefiner()(role="coder", current_prompt="You are the coder.", feedback="Shorter.")
+    assert (prediction.improved_prompt, prediction.accepted, len(lm.history)) == ("You are the coder.", False, 2)
