@@ -14,6 +14,7 @@ from typing import Any
 
 import dspy
 
+from assistant.budget import BudgetGuard
 from assistant.devset import Split
 from assistant.evaluation import EvaluationReport, Metric, evaluate
 from assistant.metrics import answer_f1
@@ -76,8 +77,17 @@ def optimize(
     optimizer: str = "bootstrap",
     metric: Metric = answer_f1,
     budget: int | None = None,
+    guard: BudgetGuard | None = None,
 ) -> DocsQA:
-    """Compile `student` with the named optimizer; `budget`: metric calls to plan for (soft; not bootstrap)."""
+    """Compile `student` with the named optimizer; `budget`: metric calls to plan for (soft; not bootstrap).
+
+    With a `guard` its limits are hard: on a violation the optimizer is stopped and the guard's
+    kept program (the best candidate scored so far, else `student`) is returned; see `guard.stop`.
+    """
+    if guard is not None:
+        planned = budget if budget is not None else guard.budget.metric_calls
+        return guard.run(student, metric, lambda guarded: optimize(
+            student, trainset, switcher=switcher, optimizer=optimizer, metric=guarded, budget=planned))
     if optimizer == "bootstrap":
         return compile_program(student, trainset, switcher=switcher, metric=metric)
     if optimizer not in COMPILERS:

@@ -8,10 +8,12 @@ from __future__ import annotations
 HANDLERS: dict[str, str] = {
     "1.1": "migration.setup_environments:HANDLER",
     "1.2": "migration.configure_dspy3:HANDLER",
+    "2.1": "migration.constitution_testing:HANDLER",
     "2.2": "migration.module_compatibility:HANDLER",
     "2.3": "migration.performance_benchmarks:HANDLER",
     "3.1": "migration.assertion_replacement:HANDLER",
     "3.2": "migration.enhanced_optimizers:HANDLER",
+    "3.3": "migration.budget_enforcement:HANDLER",
     "4.1": "migration.async_memory_tasks:HANDLER_4_1",
     "4.2": "migration.async_memory_tasks:HANDLER_4_2",
     "5.1": "migration.mlflow_setup:HANDLER",

@@ -78,3 +78,17 @@ def student(repo_retriever: DocRetriever) -> DocsQA:
 def optimization(student: DocsQA, devset: Split) -> OptimizationResult:
     """One BootstrapFewShot run on the shipped devset, shared by every test that reads it."""
     return run_optimization(student, devset, switcher=ModelSwitcher(ExtractiveLM()))
+
+
+# Constitution-aware: every test in this directory is judged against migration/constitution
+# (see docs/constitution.md). Hooks imported into a conftest apply to the tests below it only;
+# `pytest_plugins` here would be an error when pytest collects from the repository root.
+from migration.constitution.pytest_plugin import (  # noqa: E402,F401
+    pytest_configure,
+    pytest_runtest_call,
+    pytest_runtest_setup,
+    pytest_runtest_teardown,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    pytest_unconfigure,
+)
