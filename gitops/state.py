@@ -91,7 +91,8 @@ def _seed_defaults(tasklist: TaskList) -> dict:
     }
 
 
-def _new_task() -> dict:
+def new_task_record() -> dict:
+    """The record of a task that has not run yet."""
     return {
         "status": TaskStatus.PENDING.value,
         "attempts": 0,
@@ -127,7 +128,7 @@ def new_state(tasklist: TaskList, now: str) -> dict:
         last_updated=now,
         halted=None,
         paused_by=None,
-        tasks={task_id: _new_task() for task_id in tasklist.tasks},
+        tasks={task_id: new_task_record() for task_id in tasklist.tasks},
         gates={},
         hotfixes=[],
         resumes=[],

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Union
 from gitops.errors import PipelineStopped, UsageError
 from gitops.model import CheckStatus, GateStatus, Task, TaskList, TaskStatus
 from gitops.policy import checkpoint_reasons, deploy_gate, needs_deploy_approval
+from gitops.state import new_task_record
 from gitops.readiness import FINAL, gate_status, phase_gate, ready_tasks, status_of, unsigned_criteria, why_not_ready
 
 
@@ -255,20 +256,6 @@ def sync(tasklist: TaskList, state: dict[str, Any]) -> None:
 def _ensure_tasks(tasklist: TaskList, state: dict[str, Any]) -> None:
     for task_id in tasklist.tasks:
         state["tasks"].setdefault(task_id, new_task_record())
-
-
-def new_task_record() -> dict[str, Any]:
-    return {
-        "status": TaskStatus.PENDING.value,
-        "attempts": 0,
-        "started_at": None,
-        "finished_at": None,
-        "commit": None,
-        "run_url": None,
-        "mlflow_run_id": None,
-        "error": None,
-        "checks": [],
-    }
 
 
 def _open_gates(tasklist: TaskList, state: dict[str, Any]) -> None:
