@@ -1,0 +1,151 @@
+"""From configuration to a running engine: the task list, its forge, state store, tracker."""
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops.config import Config
+from gitops.errors import BadInput, TaskListError
+from gitops.model import Severity, TaskList
+from gitops.terminal import RichUI
+
+
+@dataclass
+class Context:
+    config: Config
+
+    def tasklist(self, path: Path | None = None) -> tuple[TaskList, list]:
+        """Parse and lint; refuse to go on when the task list has errors."""
+        from gitops import lint, parser
+
+        tasklist, diagnostics = parser.load(path or self.config.tasklist)
+        return tasklist, lint.lint(tasklist, diagnostics, self.handler_ids(tasklist))
+
+    def handler_ids(self, tasklist: TaskList) -> frozenset[str] | None:
+        if Path(tasklist.path).resolve() != self.config.tasklist:
+            return None  # the configured handlers belong to the configured task list only
+        from gitops.handlers import Registry
+
+        return Registry.from_module(self.config.handlers).ids()
+
+    def runner(self, console, post_progress: bool | None = None):
+        """The engine for the configured task list, forge and state store."""
+        from gitops.forge import LocalForge
+        from gitops.handlers import Registry
+        from gitops.runner import Runner
+
+        tasklist = self.checked_tasklist()
+        root = repo_root(self.config.root)
+        github = self.config.forge == "github"
+        if github:
+            from gitops.github_commands import forge_for  # PyGithub itself loads on the first API call
+
+            forge = forge_for(tasklist, os.environ)
+        else:
+            forge = LocalForge(self.config.work_dir / "forge")
+        tracker = self.tracker(root)
+        return Runner(
+            tasklist=tasklist,
+            state_path=self.config.state,
+            root=root,
+            work_dir=self.config.work_dir,
+            forge=forge,
+            registry=Registry.from_module(self.config.handlers),
+            ui=RichUI(console),
+            environ=dict(os.environ),
+            clock=now,
+            store=self.git_store(tasklist, root) if github else None,
+            post_progress=not github if post_progress is None else post_progress,
+            tracker=tracker,
+            step_text=self.github_step_text(tasklist) if github else None,
+            run_link=self.run_link(root) if tracker is not None else None,
+        )
+
+    def github_step_text(self, tasklist: TaskList):
+        from gitops import workflow
+        from gitops.github_commands import step_text
+
+        env = os.environ
+        run = None
+        if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+            run = f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+        return step_text(workflow.slug(tasklist.path), run)
+
+    def run_link(self, root: Path):
+        from gitops.tracking import run_link, tracking_uri  # light: mlflow itself is not imported
+
+        uri = tracking_uri(root, os.environ)
+        return lambda run_id: run_link(uri, None, run_id)
+
+    def tracker(self, root: Path):
+        """MLflow tracking (cheap to make: mlflow loads on the first logged task); GITOPS_TRACKING=off opts out."""
+        if os.environ.get("GITOPS_TRACKING", "").lower() in ("off", "0", "false", "no"):
+            return None
+        from gitops.tracking import MlflowTracker
+
+        return MlflowTracker(root=root, environ=dict(os.environ))
+
+    def checked_tasklist(self) -> TaskList:
+        """The task list, refused when it has errors."""
+        tasklist, diagnostics = self.tasklist()
+        errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+        if errors:
+            listing = "\n".join(str(d) for d in errors[:10])
+            raise TaskListError(f"{listing}\n{len(errors)} error(s) in the task list: fix them (see `gitops lint`).")
+        return tasklist
+
+    def git_store(self, tasklist: TaskList, root: Path):
+        """On GitHub, state.json lives on the phase branch: each write is a commit pushed there."""
+        from gitops import gitsync, workflow
+
+        env = os.environ
+        if not env.get("GITHUB_TOKEN"):
+            raise BadInput("--forge github needs GITHUB_TOKEN to push state commits; set it (in a workflow: "
+                           "env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}) or use --forge local.")
+        return gitsync.phase_store(
+            root,
+            workflow.slug(tasklist.path),
+            [p.number for p in tasklist.phases],
+            path=str(self.config.state.relative_to(root)),
+            local_path=self.config.state,
+            environ=gitsync.github_auth_env(env["GITHUB_TOKEN"], env.get("GITHUB_SERVER_URL", "https://github.com")),
+            author=("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"),
+        )
+
+    def tasklist_ref(self, tasklist: TaskList) -> str:
+        """The task list's path from the repository root (as workflows and state.json name it)."""
+        path = Path(tasklist.path).resolve()
+        try:
+            return str(path.relative_to(repo_root(self.config.root).resolve()))
+        except ValueError:
+            return str(path)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def repo_root(fallback: Path) -> Path:
+    """The git top level (where **Run** commands run), else the project folder."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, cwd=fallback)
+    except OSError:
+        return fallback
+    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else fallback
+
+
+def default_approver() -> str:
+    name = os.environ.get("GITOPS_APPROVER")
+    if name:
+        return name
+    try:
+        out = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    except OSError:
+        pass
+    return getpass.getuser()
