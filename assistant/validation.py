@@ -168,6 +168,22 @@ class _Attempts:
         return score(failed, self.validators)
 
 
+class BestOfN(dspy.BestOfN):
+    """dspy.BestOfN without DSPy 3.0's stack walk on every lookup of `forward`.
+
+    DSPy 3.0 added `Module.__getattribute__`, which calls `inspect.stack()` whenever
+    `forward` is looked up, only to warn about direct `module.forward(...)` calls (dspy
+    PR #8380). A stack walk costs milliseconds in a deep stack (about 5 ms under pytest),
+    more than a whole validated call with a fast LM (B-1006 Task 3.1 benchmark). The call
+    still goes through `Module.__call__` (callbacks, usage tracking); only that warning's
+    walk is skipped. DSPy 2.6 has no such method, so this changes nothing there. Named like
+    its base, so that callbacks and traces show `BestOfN` as before.
+    """
+
+    def __getattribute__(self, name: str) -> Any:
+        return object.__getattribute__(self, name)
+
+
 def run_validated(
     attempt: Callable[[Feedback | None], T],
     *,
@@ -180,7 +196,7 @@ def run_validated(
     attempts = _Attempts(attempt, validators, module)
     # fail_count=-1: an attempt that raises propagates at once (BestOfN re-raises when the
     # attempt index exceeds it); its default swallows up to N errors and returns None.
-    best_of = dspy.BestOfN(
+    best_of = BestOfN(
         attempts,
         N=policy.max_retries + 1,
         reward_fn=attempts.reward,

@@ -143,11 +143,18 @@ def run_module(cls: type, root: Path) -> dict[str, Any]:
     return {"inputs": inputs, "output": output, "lm_calls": lm_calls(lm)}
 
 
+def own_forward(cls: type) -> bool:
+    """Whether `cls.forward` is the assistant's: a subclass that only tunes a DSPy module
+    (assistant.validation.BestOfN) runs inside the modules that use it, and is probed there."""
+    return not (getattr(getattr(cls, "forward", None), "__module__", None) or "").startswith("dspy.")
+
+
 def modules(root: Path) -> dict[str, Any]:
-    """The run of every dspy.Module the assistant defines."""
+    """The run of every dspy.Module the assistant defines with a `forward` of its own."""
     import dspy
 
-    return {name: timed(lambda c=cls: run_module(c, root)) for name, cls in defined_here(dspy.Module).items()}
+    found = {name: cls for name, cls in defined_here(dspy.Module).items() if own_forward(cls)}
+    return {name: timed(lambda c=cls: run_module(c, root)) for name, cls in found.items()}
 
 
 def model_switcher() -> dict[str, Any]:

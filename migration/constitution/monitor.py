@@ -92,10 +92,19 @@ class OutputMonitor(BaseCallback):
         self._started: dict[str, _Call] = {}
         self._evaluations: dict[str, list[str]] = {}  # evaluation call id -> names of the LMs that answered
 
+    def watches(self, cls: type) -> bool:
+        """A module class of a watched package whose `forward` is its own, not DSPy's.
+
+        A DSPy module subclassed only to tune it (assistant.validation.BestOfN) does what DSPy
+        does; its output is an attempt's, judged where the assistant's module returns it.
+        """
+        forward_module = getattr(getattr(cls, "forward", None), "__module__", None) or ""
+        return cls.__module__.startswith(self.watched) and not forward_module.startswith("dspy.")
+
     def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         """For a watched module: keep its name, inputs and LM, and leave the callbacks of its nested calls."""
         cls = type(instance)
-        if not cls.__module__.startswith(self.watched):
+        if not self.watches(cls):
             return
         if self._evaluations:  # its LM calls will not reach on_lm_start: note its LMs now
             self._note(module_lms(instance))

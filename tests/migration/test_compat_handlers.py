@@ -129,3 +129,11 @@ def test_task_2_3_rejects_a_wrong_environment_and_a_stale_page(tmp_path: Path) -
     page.write_text(stale)
     check = perf.check_documented(ctx)
     assert check.status.value == "failed" and "rows without this run's ratio: ['forward'" in check.evidence
+
+
+def test_the_probe_runs_modules_with_a_forward_of_their_own() -> None:
+    from assistant.qa import DocsQA
+    from assistant.validation import BestOfN
+    from migration.compat_probe import own_forward
+
+    assert own_forward(DocsQA) and not own_forward(BestOfN)

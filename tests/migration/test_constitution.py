@@ -226,6 +226,13 @@ def test_the_callback_judges_watched_module_outputs() -> None:
     assert all("z9y8x7w6v5" not in str(v).lower() for v in tally.violations)  # not even pieces of the token
 
 
+def test_a_dspy_module_subclassed_in_the_assistant_is_not_an_assistant_module() -> None:
+    from assistant.validation import BestOfN
+
+    monitor = OutputMonitor(World.of(ROOT, environ={}), Tally().add_output)
+    assert monitor.watches(Leaky) and not monitor.watches(BestOfN) and not monitor.watches(dspy.Predict)
+
+
 def test_a_checker_that_raises_fails_the_output_instead_of_vanishing() -> None:
     def broken(record: OutputRecord, params: dict, world: World) -> Any:
         raise KeyError("oops")
