@@ -5,6 +5,7 @@ No DSPy import here, so the memory store and its tests stay light.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -29,6 +30,8 @@ BM25_B = 0.75
 RRF_K = 60
 
 
+# Memoized: rehydration stems every word of ~100 candidates per query, from a small vocabulary.
+@functools.lru_cache(maxsize=65536)
 def stem(token: str) -> str:
     """A light suffix stripper, so "runs", "running" and "run" match ("process" stays)."""
     if token.endswith("ss") or not token.isalpha():
@@ -46,7 +49,7 @@ def words(text: str) -> list[str]:
 
 def tokenize(text: str) -> list[str]:
     """Lower-case, lightly stemmed alphanumeric tokens of `text`, stopwords removed."""
-    return [stem(t) for t in words(text)]
+    return list(map(stem, words(text)))
 
 
 def bm25_scores(query: Sequence[str], docs: Mapping[K, Sequence[str]]) -> dict[K, float]:
@@ -75,20 +78,21 @@ def tfidf_cosine(query: Sequence[str], docs: Mapping[K, Sequence[str]]) -> dict[
     n = len(docs)
     if n == 0:
         return {}
-    df = Counter(t for d in docs.values() for t in set(d))
+    counts = {key: Counter(doc) for key, doc in docs.items()}
+    df = Counter(t for c in counts.values() for t in c)
+    # Smoothed IDF as in scikit-learn, so a term in every document still counts a little.
+    # Computed once per term, not once per occurrence; a query term in no document has df 0.
+    idf = {t: math.log((1 + n) / (1 + f)) + 1 for t, f in df.items()}
+    unseen = math.log(1 + n) + 1
 
-    def vector(tokens: Sequence[str]) -> dict[str, float]:
-        # Smoothed IDF as in scikit-learn, so a term in every document still counts a little.
-        return {
-            t: (1 + math.log(c)) * (math.log((1 + n) / (1 + df[t])) + 1)
-            for t, c in Counter(tokens).items()
-        }
+    def vector(tf: Counter[str]) -> dict[str, float]:
+        return {t: (1 + math.log(c)) * idf.get(t, unseen) for t, c in tf.items()}
 
-    q = vector(query)
+    q = vector(Counter(query))
     q_norm = math.sqrt(sum(v * v for v in q.values()))
     scores: dict[K, float] = {}
-    for key, doc in docs.items():
-        d = vector(doc)
+    for key, tf in counts.items():
+        d = vector(tf)
         d_norm = math.sqrt(sum(v * v for v in d.values()))
         dot = sum(w * d.get(t, 0.0) for t, w in q.items())
         scores[key] = dot / (q_norm * d_norm) if q_norm and d_norm else 0.0

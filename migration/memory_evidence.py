@@ -1,16 +1,18 @@
 """Measurements behind Tasks 4.1 and 4.2: the benchmark run, a thread probe, imports, tests.
 
 `run_benchmark` runs tests/migration/test_async_memory_bench.py under pytest-benchmark in a
-subprocess (every variant in one run) and summarizes its JSON; `probe` opens the async memory
-on a file and in memory and records which threads touched SQLite; `third_party_imports`
-reads the memory modules' imports with `ast`; `sync_api` lists MemoryRehydrator's public
-signatures in any version of its source; `junit_counts` reads a pytest junit report.
+subprocess (every variant in one run) and summarizes its JSON; `usable_cores` counts the CPUs
+the benchmark may use; `probe` opens the async memory on a file and in memory and records
+which threads touched SQLite; `third_party_imports` reads the memory modules' imports with
+`ast`; `sync_api` lists MemoryRehydrator's public signatures in any version of its source;
+`junit_counts` reads a pytest junit report.
 """
 from __future__ import annotations
 
 import ast
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -28,6 +30,14 @@ SOURCE = Path("assistant") / "memory_rehydrator.py"
 PROBE_LTM_LIMIT = 2  # the probe's semaphore
 PROBE_QUERIES = 32  # rehydrations the probe runs at once
 VARIANTS = ("sync", "async_bounded", "async_unbounded", "async_one_connection")
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (its affinity, as under taskset or a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux: https://docs.python.org/3/library/os.html#os.sched_getaffinity
+        return os.cpu_count() or 1
 
 
 def pytest_run(root: Path, environ: Mapping[str, str], args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:

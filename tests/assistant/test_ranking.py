@@ -64,6 +64,28 @@ def test_tfidf_cosine_is_one_for_identical_text_and_zero_for_disjoint() -> None:
     assert scores["other"] == 0.0
 
 
+def test_tfidf_cosine_matches_the_smoothed_sublinear_formula_exactly() -> None:
+    """Per-term IDF is computed once per call; scores stay bit-for-bit those of the formula."""
+    docs = {"a": ["slug", "slug", "basil"], "b": ["basil", "spade"], "c": ["rake"]}
+    query = ["slug", "basil", "unseen"]  # "unseen" is in no document: df 0
+
+    def vector(tokens: list[str]) -> dict[str, float]:
+        df = {t: sum(t in d for d in docs.values()) for t in set(tokens)}
+        return {t: (1 + math.log(tokens.count(t))) * (math.log((1 + 3) / (1 + df[t])) + 1) for t in dict.fromkeys(tokens)}
+
+    q = vector(query)
+    expected = {}
+    for key, doc in docs.items():
+        d = vector(doc)
+        dot = sum(w * d.get(t, 0.0) for t, w in q.items())
+        expected[key] = dot / (math.sqrt(sum(v * v for v in q.values())) * math.sqrt(sum(v * v for v in d.values())))
+    assert tfidf_cosine(query, docs) == expected
+
+
+def test_stem_is_memoized_with_a_bound() -> None:
+    assert stem.cache_info().maxsize == 65536
+    assert stem("tasks") == stem("tasks") == "task"
+
 def test_rank_drops_zero_scores_and_keeps_order_of_ties() -> None:
     assert rank({"a": 0.0, "b": 1.0, "c": 2.0, "d": 1.0}) == ["c", "b", "d"]
 

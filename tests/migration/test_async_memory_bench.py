@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from assistant.memory_rehydrator import MemoryRehydrator
+from migration import memory_evidence as measure
 from migration import memory_workload as workload
 
 QUERIES = workload.queries(32)
@@ -47,7 +48,7 @@ def expected(store_path: Path) -> list[list[tuple[str, int]]]:
 
 def record(benchmark, found: int) -> None:
     benchmark.extra_info.update(
-        queries=len(QUERIES), memories_found=found, cpu_count=os.cpu_count() or 0, warmup_rounds=WARMUP,
+        queries=len(QUERIES), memories_found=found, cores=measure.usable_cores(), warmup_rounds=WARMUP,
         load_average_1m=round(os.getloadavg()[0], 2),
     )
 
