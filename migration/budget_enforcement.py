@@ -1,21 +1,25 @@
 """Task 3.3: hard optimizer budgets (`assistant.budget`) with constitution checks on every stop.
 
 The action runs `migration/budget_probe.py` in both environments of Task 1.1 (GEPA and
-SIMBA in the candidate, SIMBA in production, where GEPA does not exist) and the overhead
-benchmark `tests/assistant/test_budget_bench.py` with pytest-benchmark; it keeps the record
-in `<workdir>/budgets.json` and returns the numbers for state.json's performance_metrics.
+SIMBA in the candidate, SIMBA in production, where GEPA does not exist), then the overhead
+benchmark `tests/assistant/test_budget_bench.py` with pytest-benchmark in each environment,
+one after the other: the overhead differs by DSPy version (3.0.1's callback dispatch and
+its `inspect.stack()` on every `forward` lookup cost more), and the migration's target is
+3.0.1. It keeps the record in `<workdir>/budgets.json` and returns the numbers for
+state.json's performance_metrics.
 """
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import statistics
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from gitops.handlers import Check, Handler, TaskContext
 from migration import budget_probe
+from migration.env_pytest import run_pytest
 from migration.environments import Environment
 from migration.setup_environments import CANDIDATE, PRODUCTION, VERSIONS
 
@@ -25,20 +29,47 @@ N = 20  # GEPA's max_metric_calls and the guard's metric-call limit: FACTS.md sa
 MAX_OVERHEAD = 0.05
 DOC = "docs/budgets.md"
 PLANS = {CANDIDATE: ["gepa", "simba"], PRODUCTION: ["simba"]}
+SIDES = (PRODUCTION, CANDIDATE)  # the benchmark's order: one environment at a time, less noise
 
 
-def run_benchmark(ctx: TaskContext) -> dict[str, Any]:
-    """The plain and guarded workloads in one pytest-benchmark run; their medians and ratio."""
-    out = ctx.workdir / "budget_bench.json"
-    command = [sys.executable, "-m", "pytest", BENCH, "-q", "-p", "no:cacheprovider", "--benchmark-enable",
-               f"--benchmark-json={out}"]
-    proc = subprocess.run(command, cwd=ctx.root, env=dict(ctx.environ), capture_output=True, text=True, timeout=600)
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{proc.stdout[-3000:]}")
-    stats = {b["name"].rsplit("[", 1)[-1].rstrip("]"): b["stats"] for b in json.loads(out.read_text(encoding="utf-8"))["benchmarks"]}
-    plain, guarded = stats["plain"], stats["guarded"]
-    return {"plain_median": plain["median"], "guarded_median": guarded["median"], "rounds": plain["rounds"],
-            "ratio": guarded["median"] / plain["median"], "json": str(out)}
+def read_benchmark(path: Path, dspy_version: str) -> dict[str, Any]:
+    """Medians, fastest rounds, rounds and the overhead from a `--benchmark-json` file of interleaved blocks.
+
+    Each block pairs plain and guarded rounds measured seconds apart; its ratio is guarded over
+    plain of the fastest rounds (load only ever adds time to a round of this CPU-bound work), and
+    the overhead is the median of the blocks' ratios, so a burst of load on one block cannot decide it.
+    """
+    rows = json.loads(path.read_text(encoding="utf-8"))["benchmarks"]
+    stats = {(r["extra_info"]["variant"], r["extra_info"]["block"]): r["stats"] for r in rows}
+    blocks = sorted(b for v, b in stats if v == "guarded" and ("plain", b) in stats)
+    if not blocks:
+        raise RuntimeError(f"{path}: no block with both a plain and a guarded benchmark")
+    ratios = [stats["guarded", b]["min"] / stats["plain", b]["min"] for b in blocks]
+    found: dict[str, Any] = {"dspy": dspy_version, "rounds": sum(stats["plain", b]["rounds"] for b in blocks),
+                             "blocks": len(blocks), "block_ratios": [round(r, 4) for r in ratios],
+                             "ratio": statistics.median(ratios), "timer": rows[0]["options"]["timer"], "json": str(path)}
+    for variant in ("plain", "guarded"):
+        found[f"{variant}_median"] = statistics.median(stats[variant, b]["median"] for b in blocks)
+        found[f"{variant}_min"] = min(stats[variant, b]["min"] for b in blocks)
+    return found
+
+
+def run_benchmark(env: Environment, root: Path, workdir: Path) -> dict[str, Any]:
+    """The plain and guarded workloads in one pytest-benchmark run in `env`: see `read_benchmark`."""
+    out = workdir / f"budget_bench-{env.name}.json"
+    out.unlink(missing_ok=True)
+    # CPU time of the (single-threaded) workload: other processes on a shared machine do not count.
+    proc = run_pytest(env, [str(root / BENCH), "-q", "--benchmark-enable", "--benchmark-timer=time.process_time",
+                            f"--benchmark-json={out}"], timeout=600)
+    if proc.returncode or not out.exists():
+        raise RuntimeError(f"{env.name}: pytest {BENCH} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    return read_benchmark(out, VERSIONS[env.name])
+
+
+def overhead_metrics(bench: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """The overhead ratio (`read_benchmark`) per environment and the worse of them (`budget_overhead_ratio`)."""
+    ratios = {f"budget_overhead_ratio_{side}": round(b["ratio"], 4) for side, b in bench.items()}
+    return {"budget_overhead_ratio": max(ratios.values()), **ratios}
 
 
 def action(ctx: TaskContext) -> Mapping[str, Any]:
@@ -51,10 +82,10 @@ def action(ctx: TaskContext) -> Mapping[str, Any]:
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(envs[name].json, args[name], None, 600) for name in envs}
         found: dict[str, Any] = {name: future.result() for name, future in futures.items()}
-    found["benchmark"] = run_benchmark(ctx)
+    found["benchmark"] = {side: run_benchmark(envs[side], ctx.root, ctx.workdir) for side in SIDES}
     (ctx.workdir / RECORD).write_text(json.dumps(found, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     gepa = found[CANDIDATE]["optimizers"]["gepa"]
-    metrics: dict[str, float] = {"budget_overhead_ratio": round(found["benchmark"]["ratio"], 4)}
+    metrics: dict[str, float] = overhead_metrics(found["benchmark"])
     if gepa["ok"]:
         metrics["budget_gepa_unguarded_metric_calls"] = gepa["unguarded"]["usage"]["metric_calls"]
         metrics["budget_gepa_guarded_metric_calls"] = gepa["guarded"]["metric_calls"]["usage"]["metric_calls"]
@@ -130,14 +161,24 @@ def check_integrated(ctx: TaskContext) -> Check:
 
 
 def check_overhead(ctx: TaskContext) -> Check:
-    """The guarded optimizer's median time over the plain one's, from one pytest-benchmark run."""
-    bench = record(ctx)["benchmark"]
-    ratio = bench["ratio"]
-    verdict = Check.passed if ratio - 1 < MAX_OVERHEAD else Check.failed
-    return verdict(f"{BENCH}: BootstrapFewShot, median {bench['plain_median']:.4f} s plain vs "
-                   f"{bench['guarded_median']:.4f} s guarded over {bench['rounds']} rounds: overhead "
-                   f"{100 * (ratio - 1):+.1f}% (limit {100 * MAX_OVERHEAD:.0f}%); {bench['json']}",
-                   overhead_ratio=round(ratio, 4))
+    """The guard's overhead (`read_benchmark`) is under MAX_OVERHEAD in both environments."""
+    found = record(ctx)["benchmark"]
+    missing = [side for side in SIDES if side not in found]
+    if missing:
+        return Check.failed(f"{ctx.workdir / RECORD}: no benchmark in {', '.join(missing)}: run the task again")
+    bench = {side: found[side] for side in SIDES}
+    lines = [f"{BENCH}: BootstrapFewShot plain and guarded in one pytest-benchmark run per environment, in "
+             f"interleaved blocks; overhead: the median over the blocks of guarded/plain fastest rounds (limit "
+             f"{100 * MAX_OVERHEAD:.0f}% in each):"]
+    lines += [f"{side} (DSPy {b['dspy']}): median {b['plain_median']:.4f} s plain vs {b['guarded_median']:.4f} s "
+              f"guarded (fastest {b['plain_min']:.4f} vs {b['guarded_min']:.4f} s) over {b['rounds']} rounds each "
+              f"in {b['blocks']} blocks: overhead {100 * (b['ratio'] - 1):+.1f}%; {b['json']}"
+              for side, b in bench.items()]
+    over = [side for side, b in bench.items() if b["ratio"] - 1 >= MAX_OVERHEAD]
+    metrics = {name.removeprefix("budget_"): value for name, value in overhead_metrics(bench).items()}
+    if over:
+        return Check.failed("\n".join([*lines, f"over the limit in: {', '.join(over)}"]), **metrics)
+    return Check.passed("\n".join(lines), **metrics)
 
 
 def check_documented(ctx: TaskContext) -> Check:
