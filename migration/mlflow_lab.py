@@ -180,3 +180,18 @@ def step(record: dict[str, Any], name: str, fn: Callable[[], dict[str, Any]]) ->
 def measured(workdir: Path, name: str) -> dict[str, Any]:
     """One measurement recorded by the action (an `error` entry when it is missing)."""
     return load_json(evidence_path(workdir)).get(name) or {"error": f"{name} was not measured"}
+
+
+def autolog_traces() -> dict[str, Any]:
+    """Run the program under `mlflow.dspy.autolog`; read its traces back."""
+    import dspy
+    import mlflow
+
+    with autologged(log_traces=True), mlflow.start_run(run_name="autolog traces") as run:
+        prog = program()
+        with dspy.context(lm=lm()):
+            answers = [prog(question=q).answer for q in QUESTIONS]
+    mlflow.flush_trace_async_logging()  # traces are exported in the background
+    traces = mlflow.search_traces(run_id=run.info.run_id, locations=[run.info.experiment_id], return_type="list")
+    spans = [f"{s.name} ({s.span_type})" for s in traces[0].data.spans] if traces else []
+    return {"run_id": run.info.run_id, "answers": answers, "traces": [t.info.trace_id for t in traces], "spans": spans}

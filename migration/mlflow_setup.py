@@ -1,7 +1,8 @@
 """Task 5.1: Set Up MLflow Integration.
 
 The action starts the real tracking server (scripts/mlflow-server's code) on a free port with
-basic auth, logs a run over HTTP and stops it; traces a DSPy program with autolog; registers
+basic auth, logs a run over HTTP and stops it; traces a DSPy program with autolog in the
+candidate environment of Task 1.1 (DSPy 3.0.1); registers
 two versions of it as a model. Measurements go to `evidence.json` in the task's work folder
 with the ids of what was logged, in a store under that folder; checks read them back.
 """
@@ -20,8 +21,11 @@ from typing import Any, Mapping
 from gitops import tracking_server
 from gitops.handlers import Check, Handler, TaskContext
 from migration import mlflow_lab as lab
+from migration.environments import Environment
+from migration.setup_environments import CANDIDATE, VERSIONS
 
 MODEL_NAME = "b1006-qa"
+EXPERIMENT = "B-1006 Task 5.1"
 DOC = Path("docs") / "mlflow.md"
 # Topics Task 5.1's documentation must cover, each found in a heading of docs/mlflow.md.
 DOC_TOPICS = {
@@ -41,9 +45,9 @@ def set_up(ctx: TaskContext) -> None:
     uri = lab.store_uri(ctx.workdir)
     record: dict[str, Any] = {"versions": lab.versions(), "store": uri}
     lab.step(record, "server", lambda: server_round_trip(ctx.workdir / "server", ctx.environ))
-    with lab.tracking(uri, "B-1006 Task 5.1", ctx.workdir / "artifacts") as experiment_id:
+    with lab.tracking(uri, EXPERIMENT, ctx.workdir / "artifacts") as experiment_id:
         record["experiment_id"] = experiment_id
-        lab.step(record, "integration", autolog_traces)
+        lab.step(record, "integration", lambda: autolog_in_candidate(ctx, uri, ctx.workdir / "artifacts"))
         lab.step(record, "registry", model_versions)
     lab.save_json(lab.evidence_path(ctx.workdir), record)
 
@@ -97,19 +101,16 @@ def http_status(url: str) -> int:
         return exc.code
 
 
-def autolog_traces() -> dict[str, Any]:
-    """Run the program under `mlflow.dspy.autolog`; read its traces back."""
-    import dspy
-    import mlflow
+def autolog_in_candidate(ctx: TaskContext, uri: str, artifacts: Path) -> dict[str, Any]:
+    """`mlflow_lab.autolog_traces` run in Task 1.1's candidate environment (DSPy 3.0.1), into `uri`.
 
-    with lab.autologged(log_traces=True), mlflow.start_run(run_name="autolog traces") as run:
-        prog = lab.program()
-        with dspy.context(lm=lab.lm()):
-            answers = [prog(question=q).answer for q in lab.QUESTIONS]
-    mlflow.flush_trace_async_logging()  # traces are exported in the background
-    traces = mlflow.search_traces(run_id=run.info.run_id, locations=[run.info.experiment_id], return_type="list")
-    spans = [f"{s.name} ({s.span_type})" for s in traces[0].data.spans] if traces else []
-    return {"run_id": run.info.run_id, "answers": answers, "traces": [t.info.trace_id for t in traces], "spans": spans}
+    The engine itself may still run DSPy 2.6 (its pins move when Task 1.1 has run and
+    scripts/bootstrap runs again): the criterion is about DSPy 3.0, so DSPy 3.0 is measured.
+    """
+    env = Environment(CANDIDATE, ctx.root, ctx.environ)
+    setup = env.create(VERSIONS[CANDIDATE])
+    ctx.log(f"{env.path}: {'verified' if setup.reused else 'built'} in {setup.seconds:.1f} s")
+    return env.json(["-m", "migration.mlflow_autolog_probe", uri, EXPERIMENT, str(artifacts.resolve())], timeout=300)
 
 
 def model_versions() -> dict[str, Any]:
@@ -156,18 +157,19 @@ def check_server(ctx: TaskContext) -> Check:
 
 
 def check_integration(ctx: TaskContext) -> Check:
-    i, v = lab.measured(ctx.workdir, "integration"), lab.versions()
+    i = lab.measured(ctx.workdir, "integration")
     if "error" in i:
-        return Check.failed(f"autolog failed:\n{i['error']}")
+        return Check.failed(f"autolog failed in the candidate environment (Task 1.1):\n{i['error']}")
+    v = i["versions"]
     traced = len(i["traces"]) == len(lab.QUESTIONS)
     evidence = (
-        f"mlflow.dspy.autolog() (mlflow {v['mlflow']}, dspy {v['dspy']}): {len(i['traces'])} traces of "
+        f"mlflow.dspy.autolog() in the candidate environment (mlflow {v['mlflow']}, dspy {v['dspy']}): {len(i['traces'])} traces of "
         f"{len(lab.QUESTIONS)} program calls read back with mlflow.search_traces (run {i['run_id']}); "
         f"spans of the first: {', '.join(i['spans'])}"
     )
     if int(v["dspy"].split(".")[0]) < 3:
         return Check.failed(
-            f"{evidence}. But dspy {v['dspy']} is installed, not 3.x: run Task 1.1 and scripts/bootstrap.",
+            f"{evidence}. But the candidate environment has dspy {v['dspy']}, not 3.x: run Task 1.1 again.",
             traces=len(i["traces"]),
         )
     return (Check.passed if traced else Check.failed)(evidence, traces=len(i["traces"]))

@@ -4,6 +4,7 @@ the tests read what their checks found."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,8 @@ TASKLIST, _ = parser.load(ROOT / "migration" / "B-1006.md")
 
 def context(task_id: str, workdir: Path, root: Path = ROOT) -> TaskContext:
     workdir.mkdir(parents=True, exist_ok=True)
-    return TaskContext(TASKLIST.tasks[task_id], root, workdir, 1, {}, {}, lambda message: None)
+    # The real environment: Task 5.1 runs DSPy 3.0.1 in Task 1.1's candidate environment (uv).
+    return TaskContext(TASKLIST.tasks[task_id], root, workdir, 1, dict(os.environ), {}, lambda message: None)
 
 
 def outcome(task_id: str, workdir: Path) -> dict[str, dict]:
@@ -72,15 +74,24 @@ def test_5_1_tracks_over_http_and_registers_two_model_versions(task_5_1):
 
 
 @pytest.mark.slow
-def test_5_1_autolog_traces_every_call_and_asks_for_dspy_3(task_5_1):
+def test_5_1_autolog_traces_every_call_under_dspy_3(task_5_1, workdir_5_1):
     check = task_5_1["DSPy 3.0 MLflow integration configured"]
-    assert "4 traces of 4 program calls" in check["evidence"] and "Predict.forward (LLM)" in check["evidence"]
-    dspy = lab.versions()["dspy"]
-    if int(dspy.split(".")[0]) >= 3:
-        assert check["status"] == "passed", check["evidence"]
-    else:  # before Task 1.1 moves the pin, the criterion cannot be met, and says why
-        assert check["status"] == "failed"
-        assert check["evidence"].endswith(f"But dspy {dspy} is installed, not 3.x: run Task 1.1 and scripts/bootstrap.")
+    assert check["status"] == "passed", check["evidence"]
+    assert "in the candidate environment (mlflow 3.13.0, dspy 3.0.1): 4 traces of 4 program calls" in check["evidence"]
+    assert "Predict.forward (LLM)" in check["evidence"]
+    # The traces went to the task's own store, where the engine reads them back.
+    record = json.loads((workdir_5_1 / "evidence.json").read_text())
+    traces = lab.traces_of(lab.store_uri(workdir_5_1), record["experiment_id"], record["integration"]["run_id"])
+    assert len(traces) == 4
+
+
+def test_5_1_integration_fails_on_a_dspy_2_candidate(tmp_path):
+    record = {"integration": {"run_id": "r", "answers": [], "traces": ["t"] * 4, "spans": ["Predict.forward (LLM)"],
+                              "versions": {"dspy": "2.6.27", "mlflow": "3.13.0"}}}
+    lab.save_json(lab.evidence_path(tmp_path), record)
+    check = mlflow_setup.check_integration(context("5.1", tmp_path))
+    assert check.status.value == "failed"
+    assert check.evidence.endswith("But the candidate environment has dspy 2.6.27, not 3.x: run Task 1.1 again.")
 
 
 @pytest.mark.slow
