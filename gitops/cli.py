@@ -122,7 +122,7 @@ def run(obj: Context, auto_approve: bool, until: str | None, only: str | None, b
 def run_task(obj: Context, task_id: str) -> None:
     """Execute one task (what a workflow job calls); exit 1 if it failed."""
     out = console()
-    runner = obj.runner(out)
+    runner = obj.runner(out, task_work=True)
     with tracking_session(runner, out):
         result = runner.execute(task_id)
     sys.exit(1 if result.failed else 0)

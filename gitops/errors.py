@@ -28,3 +28,7 @@ class UsageError(BadInput):
 
 class PipelineStopped(GitopsError):
     """The pipeline is paused by a HotFix or halted; exit 1."""
+
+
+class WorkNotPushed(GitopsError):
+    """The files a task changed could not go to its phase branch; the store then records the state alone."""

@@ -6,6 +6,13 @@ plumbing (hash-object, a temporary index, write-tree, commit-tree) and pushed by
 that loses a race is rejected by the remote as a non-fast-forward; the store then fetches
 again and re-applies the caller's change to the newer state (DESIGN §5), with exponential
 backoff and jitter, so concurrent jobs never lose an update and history stays linear.
+
+A task job's store also carries the task's work (`worktree=True`): `sync_worktree` first
+merges the phase branch into the job's checkout, so a task sees what earlier tasks of its
+phase changed (and main's newer commits, such as a HotFix); then every state commit also
+holds the files the task changed in the checkout (`git status`, .gitignore respected), so the
+phase PR shows the work beside the state. Two jobs that change one file differently do not
+overwrite each other: the second fails with a conflict naming the file.
 """
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from gitops import state as state_io
-from gitops.errors import GitopsError, StateError
+from gitops.errors import GitopsError, StateError, WorkNotPushed
 from gitops.state_schema import find_problem
 
 # `git push --porcelain` reasons that mean "someone else moved the branch first".
@@ -33,6 +40,10 @@ RACE_REASONS = ("non-fast-forward", "fetch first", "stale info", "cannot lock re
 
 class GitSyncError(GitopsError):
     """A git command failed for a reason other than a lost race (network, permissions)."""
+
+
+class WorkConflict(GitSyncError, WorkNotPushed):
+    """A file this job changed was changed differently on the phase branch since the job began."""
 
 
 class LostRace(Exception):
@@ -89,6 +100,7 @@ class GitStateStore:
         environ: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        worktree: bool = False,
     ):
         self.repo_dir = Path(repo_dir)
         self.remote, self.branch, self.path, self.base = remote, branch, path, base
@@ -98,6 +110,11 @@ class GitStateStore:
         self.environ = dict(os.environ if environ is None else environ)
         self.sleep = sleep
         self.rng = rng or random.Random()
+        self.worktree = worktree  # each state commit also carries the checkout's changed files
+        # What this store pushed of the task's work, path -> blob (None: deleted): a later change
+        # or deletion of such a file must follow, and is compared with it, not with the checkout.
+        self._carried: dict[str, str | None] = {}
+        self._pending: dict[str, str | None] = {}
 
     # ------------------------------------------------------------ StateStore
     def read(self) -> dict | None:
@@ -110,6 +127,9 @@ class GitStateStore:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 new = self._attempt(change, create)
+            except WorkConflict:
+                self.worktree = False  # from now on this store records the state alone (Runner.execute)
+                raise
             except LostRace:
                 if attempt == self.max_attempts:
                     break
@@ -144,6 +164,7 @@ class GitStateStore:
                 return new  # nothing changed: no empty commit, no new branch
             commit = self._commit(tip, state_io.dumps(new), describe(current, new, self.branch))
             self._push(commit)
+            self._carried.update(self._pending)
             return new
 
     def _commit(self, parent: str | None, text: str, message: str) -> str:
@@ -153,11 +174,20 @@ class GitStateStore:
             if parent:
                 self._git("read-tree", parent, env=env)
             self._git("update-index", "--add", "--cacheinfo", f"100644,{blob},{self.path}", env=env)
+            work = self._work(parent) if self.worktree else {}
+            self._pending = {path: entry[1] if entry else None for path, entry in work.items()}
+            for path, entry in work.items():
+                if entry is None:
+                    self._git("update-index", "--force-remove", "--", path, env=env)
+                else:
+                    self._git("update-index", "--add", "--cacheinfo", f"{entry[0]},{entry[1]},{path}", env=env)
             tree = self._git("write-tree", env=env)
-        name, email = self.author
-        who = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
         parents = ["-p", parent] if parent else []
-        return self._git("commit-tree", tree, *parents, "-m", message, env=who)
+        return self._git("commit-tree", tree, *parents, "-m", message, env=self._identity())
+
+    def _identity(self) -> dict[str, str]:
+        name, email = self.author
+        return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
 
     def _push(self, commit: str) -> None:
         # Never --force: the remote accepts only a fast-forward of the tip it has now, so a
@@ -169,6 +199,79 @@ class GitStateStore:
         if any(reason in output for reason in RACE_REASONS):
             raise LostRace()
         raise GitSyncError(f"git push to {self.remote}/{self.branch} failed: {self._redact(output.strip())}")
+
+    # ------------------------------------------------------------ the task's work
+    def sync_worktree(self) -> str:
+        """Merge the phase branch into the job's checkout (a local merge, never pushed); say what happened."""
+        with self._fetched() as (ref, tip, where):
+            if ref is None or where != self._branch_label():
+                return f"{self.remote}/{self.branch} does not exist yet: the task runs on the checkout as it is"
+            if self._run("merge-base", "--is-ancestor", tip, "HEAD").returncode == 0:
+                return f"the checkout already holds {where} ({tip[:12]})"
+            self._unshallow()
+            merged = self._run("merge", "--no-edit", "--no-ff", "-m", f"gitops: the work of {where}", tip,
+                               env=self._identity())
+            if merged.returncode != 0:
+                conflicts = self._run("diff", "--name-only", "--diff-filter=U").stdout.split()
+                self._run("merge", "--abort")
+                raise WorkConflict(
+                    f"{where} ({tip[:12]}) does not merge into this checkout"
+                    + (f": both changed {', '.join(conflicts)}" if conflicts else f": {self._redact(merged.stderr.strip())}")
+                    + f". Merge {self.base} into {self.branch}, resolve the conflicts, push, and run the job again."
+                )
+            return f"merged {where} ({tip[:12]}) into the checkout: the task sees its phase's earlier work"
+
+    def _unshallow(self) -> None:
+        """A merge needs history: fetch it if the checkout is shallow (actions/checkout's default depth 1)."""
+        if self._git("rev-parse", "--is-shallow-repository") != "true":
+            return
+        fetched = self._run("fetch", "--quiet", "--unshallow", "--no-tags", self.remote)
+        if fetched.returncode != 0:
+            raise GitSyncError(f"the checkout is shallow and its history could not be fetched "
+                               f"({self._redact(fetched.stderr.strip())}): check out with fetch-depth: 0 "
+                               "(`gitops render` writes that into the task jobs)")
+
+    def _work(self, parent: str | None) -> dict[str, tuple[str, str] | None]:
+        """The checkout's changed files as index entries ((mode, blob), None: deleted), checked against `parent`."""
+        listing = self._run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+        if listing.returncode != 0:
+            raise GitSyncError(f"git status failed in {self.repo_dir}: {listing.stderr.strip()}")
+        entries: dict[str, tuple[str, str] | None] = {}
+        conflicts = []
+        # A path ending in "/" is a folder git will not list into (a nested repository): skipped.
+        changed = {item[3:] for item in filter(None, listing.stdout.split("\0")) if not item.endswith("/")}
+        for path in sorted(changed | set(self._carried)):
+            if path == self.path or path.startswith(".gitops/"):
+                continue  # the state is written above; engine work files are not the task's work
+            entry = self._entry(path)
+            ours, now = (entry[1] if entry else None), self._blob(parent, path)
+            began = self._carried[path] if path in self._carried else self._blob("HEAD", path)
+            if now == ours:
+                continue  # already there (an earlier commit of this job, or the same change)
+            if now != began:
+                conflicts.append(path)
+            entries[path] = entry
+        if conflicts:
+            raise WorkConflict(
+                f"{self.remote}/{self.branch} changed {', '.join(sorted(conflicts))} since this job began, and so "
+                "did this task: nothing was pushed. Run the task again on the new branch tip (retry it)."
+            )
+        return entries
+
+    def _entry(self, path: str) -> tuple[str, str] | None:
+        """The index entry of the checkout's `path`, (mode, blob); None when the file is gone."""
+        file = self.repo_dir / path
+        if file.is_symlink():
+            return "120000", self._git("hash-object", "-w", "--stdin", input=os.readlink(file))
+        if not file.exists():
+            return None
+        return ("100755" if os.access(file, os.X_OK) else "100644"), self._git("hash-object", "-w", "--", path)
+
+    def _blob(self, commit: str | None, path: str) -> str | None:
+        if commit is None:
+            return None
+        found = self._run("rev-parse", "--verify", "--quiet", f"{commit}:{path}")
+        return found.stdout.strip() if found.returncode == 0 else None
 
     # ------------------------------------------------------------ reading
     @contextlib.contextmanager

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from gitops import actions as actions_log, planner, state as state_io
-from gitops.errors import UsageError
+from gitops.errors import UsageError, WorkNotPushed
 from gitops.execute import TaskResult, check_record, run_command, run_handler, run_manual
 from gitops.forge.base import Forge
 from gitops.handlers import Check, Registry, TaskContext
@@ -246,7 +246,13 @@ class Runner:
         began = time.perf_counter()
         result = self._redacted(self._execute(task_id, state, record["attempts"]))
         seconds = time.perf_counter() - began
-        state, actions = self.transition(planner.Finished(task_id, result.checks, result.error, result.updates), notify=False)
+        try:
+            state, actions = self.transition(planner.Finished(task_id, result.checks, result.error, result.updates),
+                                             notify=False)
+        except WorkNotPushed as exc:  # the task's files did not go out: it failed, and the state says why
+            result = replace(result, error=str(exc))
+            state, actions = self.transition(planner.Finished(task_id, result.checks, result.error, result.updates),
+                                             notify=False)
         if not manual:
             self.ui.task_finished(task_id, result, seconds)
             self._track(task_id, state, result, seconds)

@@ -32,8 +32,12 @@ class Context:
 
         return Registry.from_module(self.config.handlers).ids()
 
-    def runner(self, console, post_progress: bool | None = None):
-        """The engine for the configured task list, forge and state store."""
+    def runner(self, console, post_progress: bool | None = None, task_work: bool = False):
+        """The engine for the configured task list, forge and state store.
+
+        `task_work` (a workflow's task job): on GitHub the checkout first takes in its phase
+        branch, and the task's changed files go into the phase branch with its state.
+        """
         from gitops.forge import LocalForge
         from gitops.handlers import Registry
         from gitops.runner import Runner
@@ -48,6 +52,9 @@ class Context:
         else:
             forge = LocalForge(self.config.work_dir / "forge")
         tracker = self.tracker(root)
+        store = self.git_store(tasklist, root, worktree=task_work) if github else None
+        if store is not None and task_work:
+            console.print(store.sync_worktree(), markup=False, highlight=False)
         return Runner(
             tasklist=tasklist,
             state_path=self.config.state,
@@ -58,7 +65,7 @@ class Context:
             ui=RichUI(console),
             environ=dict(os.environ),
             clock=now,
-            store=self.git_store(tasklist, root) if github else None,
+            store=store,
             post_progress=not github if post_progress is None else post_progress,
             tracker=tracker,
             step_text=self.github_step_text(tasklist) if github else None,
@@ -98,8 +105,9 @@ class Context:
             raise TaskListError(f"{listing}\n{len(errors)} error(s) in the task list: fix them (see `gitops lint`).")
         return tasklist
 
-    def git_store(self, tasklist: TaskList, root: Path):
-        """On GitHub, state.json lives on the phase branch: each write is a commit pushed there."""
+    def git_store(self, tasklist: TaskList, root: Path, worktree: bool = False):
+        """On GitHub, state.json lives on the phase branch: each write is a commit pushed there
+        (with the checkout's changed files, when `worktree`)."""
         from gitops import gitsync, workflow
 
         env = os.environ
@@ -114,6 +122,7 @@ class Context:
             local_path=self.config.state,
             environ=gitsync.github_auth_env(env["GITHUB_TOKEN"], env.get("GITHUB_SERVER_URL", "https://github.com")),
             author=("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"),
+            worktree=worktree,
         )
 
     def tasklist_ref(self, tasklist: TaskList) -> str:

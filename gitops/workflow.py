@@ -101,13 +101,18 @@ def _gitops(tasklist_path: str, args: str) -> str:
     return f"gitops --forge github --tasklist {shlex.quote(tasklist_path)} {args}"
 
 
-def _setup_steps() -> list[dict[str, Any]]:
+def _setup_steps(history: bool = False) -> list[dict[str, Any]]:
+    """Checkout, Python, bootstrap; `history`: the whole history, so that run-task can merge
+    the phase branch into the checkout (gitops.gitsync.GitStateStore.sync_worktree)."""
     repo, sha, _ = ACTIONS["checkout"]
     python, python_sha, _ = ACTIONS["setup-python"]
+    checkout: dict[str, Any] = {"persist-credentials": False}
+    if history:
+        checkout["fetch-depth"] = 0
     return [
         # No job keeps the token in .git/config: the jobs that push hand it to git through the
         # environment (gitops.gitsync.github_auth_env), only for the git calls that need it.
-        {"uses": f"{repo}@{sha}", "with": {"persist-credentials": False}},
+        {"uses": f"{repo}@{sha}", "with": checkout},
         {"uses": f"{python}@{python_sha}", "with": {"python-version": PYTHON_VERSION}},
         {"name": "Bootstrap", "run": "scripts/bootstrap"},
     ]
@@ -216,7 +221,7 @@ def _name(text: str) -> str:
 def _task_job(tasklist: TaskList, task: Task, tasklist_path: str) -> dict[str, Any]:
     production = needs_deploy_approval(tasklist, task)
     permissions = {"contents": ("write", "the state commit"), "issues": ("write", "the HotFix issue when the task fails")}
-    steps = _setup_steps()
+    steps = _setup_steps(history=True)
     if production:
         # The job starts only once a reviewer approved the production environment; record it.
         permissions["actions"] = ("read", "approve --recorded: the production deployment review")

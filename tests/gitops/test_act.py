@@ -146,6 +146,9 @@ def run_phase_1_into_the_failure(repo: Path, api: StandIn) -> dict:
                          "Checkpoint 1.1: Parts built. Proceed to assembly?": "succeeded",
                          "Task 1.2: Assemble the widget": "failed", "Task 1.3: Paint the box": "succeeded",
                          "Report": "succeeded"}, log
+    # Task 1.1's work (out/parts.txt) rode with its state commit; Task 1.2's job took it in first.
+    assert git(repo.parent / "origin.git", "show", f"{PHASE_1}:out/parts.txt") == "built\n"
+    assert "merged origin/gitops/act-e2e/phase-1 (" in log, log
     return branch_state(repo, PHASE_1)
 
 

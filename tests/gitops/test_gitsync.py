@@ -277,3 +277,120 @@ def test_phase_store_follows_the_phase_recorded_on_base(remote):
     empty = GitStateStore(work, "origin", "main", path="none.json")
     assert empty.read() is None
     assert gitsync.phase_store(work, "demo", [1, 2], path="none.json").branch == "gitops/demo/phase-1"
+
+
+# The task's work: a task job's changed files go into the phase branch with its state.
+
+
+def job(remote: Path, name: str) -> tuple[Path, GitStateStore]:
+    """A task job: a fresh checkout of main whose store carries the task's work."""
+    work = clone(remote, name)
+    return work, GitStateStore(work, "origin", BRANCH, worktree=True)
+
+
+def show(bare: Path, rev: str, path: str) -> str:
+    return git(bare, "show", f"{rev}:{path}")
+
+
+@pytest.mark.slow
+def test_a_task_s_changed_files_ride_with_its_state_commit(remote):
+    work, store = job(remote, "a")
+    assert store.sync_worktree() == "origin/gitops/demo/phase-1 does not exist yet: the task runs on the checkout as it is"
+    (work / "README.md").write_text("demo, pinned\n")  # changed
+    (work / "out").mkdir()
+    (work / "out" / "parts.txt").write_text("built\n")  # new, in a new folder
+    (work / "run.sh").write_text("#!/bin/sh\n")
+    (work / "run.sh").chmod(0o755)
+    (work / ".gitops").mkdir()
+    (work / ".gitops" / "log.txt").write_text("engine work: not the task's\n")
+    store.update(add_task("1.1"))
+    assert git(remote, "ls-tree", "-r", "--name-only", BRANCH).split() == ["README.md", "out/parts.txt", "run.sh", "state.json"]
+    assert show(remote, BRANCH, "README.md") == "demo, pinned" and show(remote, BRANCH, "out/parts.txt") == "built"
+    assert git(remote, "ls-tree", BRANCH, "run.sh").startswith("100755 ")
+    # A later state commit of the same job does not repeat or undo the work.
+    store.update(add_task("1.2"))
+    assert git(remote, "diff", "--name-only", f"{BRANCH}^", BRANCH) == "state.json"
+    # A deleted file is deleted on the branch.
+    (work / "out" / "parts.txt").unlink()
+    store.update(add_task("1.3"))
+    assert "out/parts.txt" not in git(remote, "ls-tree", "-r", "--name-only", BRANCH)
+
+
+@pytest.mark.slow
+def test_the_next_job_merges_the_phase_s_work_and_main_s_newer_commits(remote, tmp_path):
+    first, store = job(remote, "first")
+    (first / "parts.txt").write_text("built\n")
+    store.update(add_task("1.1"))
+    # Meanwhile a HotFix lands on main.
+    person = clone(remote, "person")
+    (person / "fix.txt").write_text("gear 7\n")
+    git(person, "add", "fix.txt")
+    git(person, "commit", "--quiet", "-m", "HotFix")
+    git(person, "push", "--quiet", "origin", "HEAD:main")
+    second, store = job(remote, "second")
+    said = store.sync_worktree()
+    assert said.startswith("merged origin/gitops/demo/phase-1 (") and said.endswith("the task sees its phase's earlier work")
+    assert (second / "parts.txt").read_text() == "built\n" and (second / "fix.txt").exists()
+    assert git(second, "status", "--porcelain") == ""  # the merge is a commit of the checkout, not a change
+    assert store.sync_worktree().startswith("the checkout already holds origin/gitops/demo/phase-1")
+    (second / "widget.txt").write_text("assembled\n")
+    store.update(add_task("1.2"))
+    files = git(remote, "ls-tree", "-r", "--name-only", BRANCH).split()
+    # The branch gets the task's work only; main's HotFix reaches it when the phase PR merges.
+    assert files == ["README.md", "parts.txt", "state.json", "widget.txt"]
+    assert git(remote, "rev-list", "--count", f"main..{BRANCH}") == "2"  # linear: no merge commit pushed
+
+
+@pytest.mark.slow
+def test_two_jobs_changing_one_file_differently_conflict_and_push_nothing(remote):
+    a, store_a = job(remote, "a")
+    b, store_b = job(remote, "b")
+    (a / "README.md").write_text("from a\n")
+    (b / "README.md").write_text("from b\n")
+    (b / "other.txt").write_text("b's\n")
+    store_a.update(add_task("1.1"))
+    tip = git(remote, "rev-parse", BRANCH)
+    with pytest.raises(gitsync.WorkConflict, match=r"changed README.md since this job began, and so did this task"):
+        store_b.update(add_task("1.3"))
+    assert git(remote, "rev-parse", BRANCH) == tip and show(remote, BRANCH, "README.md") == "from a"
+    # The store now records the state alone (the runner records the task as failed with it).
+    store_b.update(add_task("1.3"))
+    assert show(remote, BRANCH, "README.md") == "from a" and "other.txt" not in git(remote, "ls-tree", "--name-only", BRANCH)
+    # The same change made by both is no conflict; different files merge as they are.
+    (b / "README.md").write_text("from a\n")
+    GitStateStore(b, "origin", BRANCH, worktree=True).update(add_task("1.4"))
+    assert show(remote, BRANCH, "other.txt") == "b's" and "1.1" in blob(remote, BRANCH)["tasks"]
+
+
+@pytest.mark.slow
+def test_a_phase_branch_that_does_not_merge_into_the_checkout_is_an_error_naming_the_file(remote):
+    first, store = job(remote, "first")
+    (first / "README.md").write_text("phase work\n")
+    store.update(add_task("1.1"))
+    person = clone(remote, "person")
+    (person / "README.md").write_text("main's fix\n")
+    git(person, "commit", "--quiet", "-am", "fix")
+    git(person, "push", "--quiet", "origin", "HEAD:main")
+    second, store = job(remote, "second")
+    with pytest.raises(gitsync.WorkConflict, match=r"does not merge into this checkout: both changed README.md\. Merge main into"):
+        store.sync_worktree()
+    assert git(second, "status", "--porcelain") == "" and (second / "README.md").read_text() == "main's fix\n"
+
+
+def test_a_store_without_worktree_commits_the_state_only(remote):
+    work = clone(remote, "plain")
+    (work / "README.md").write_text("not a task's work\n")
+    GitStateStore(work, "origin", BRANCH).update(add_task("1.1"))
+    assert show(remote, BRANCH, "README.md") == "demo"
+
+
+@pytest.mark.slow
+def test_a_shallow_checkout_fetches_the_history_it_needs_to_merge(remote):
+    first, store = job(remote, "first")
+    (first / "parts.txt").write_text("built\n")
+    store.update(add_task("1.1"))
+    shallow = remote.parent / "shallow"
+    git(remote.parent, "clone", "--quiet", "--depth", "1", f"file://{remote}", str(shallow))
+    said = GitStateStore(shallow, "origin", BRANCH, worktree=True).sync_worktree()
+    assert said.startswith("merged origin/gitops/demo/phase-1") and (shallow / "parts.txt").read_text() == "built\n"
+

@@ -134,8 +134,11 @@ def test_actions_pinned_to_commit_shas_with_the_version_in_a_comment(doc, text):
     assert set(uses) == {f"{repo}@{sha}" for repo, sha, _ in render.ACTIONS.values()}
     for repo, sha, version in render.ACTIONS.values():
         assert text.count(f"uses: {repo}@{sha} # {version}\n") == len(doc["jobs"])
-    checkouts = [step for _, step in steps(doc) if step.get("uses", "").startswith("actions/checkout@")]
-    assert len(checkouts) == len(doc["jobs"]) and all(s["with"] == {"persist-credentials": False} for s in checkouts)
+    checkouts = [(job, step) for job, step in steps(doc) if step.get("uses", "").startswith("actions/checkout@")]
+    assert len(checkouts) == len(doc["jobs"])
+    for job, step in checkouts:  # task jobs take the whole history: run-task merges the phase branch in
+        history = {"fetch-depth": 0} if job.startswith("task-") else {}
+        assert step["with"] == {"persist-credentials": False, **history}, job
 
 
 def test_no_expression_inside_any_run_script(doc):

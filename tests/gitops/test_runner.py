@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gitops.errors import WorkNotPushed
 from gitops.forge import LocalForge
 from gitops.handlers import Check, Handler, Registry
 from gitops.runner import Runner
+from gitops.store import LocalStore
 
 from tests.gitops.builders import task, tasklist
 from tests.gitops.test_bench import QuietUI
@@ -92,3 +94,33 @@ def test_a_forge_failure_keeps_the_result_and_the_issue_is_opened_on_the_next_co
     assert read(tmp_path)["hotfixes"][0]["issue"].endswith("hotfix-1.1.md")
     runner.run("ada")
     assert forge.calls == ["hotfix:1.1", "hotfix:1.1"]  # sent again once, never duplicated
+
+
+class ConflictingStore(LocalStore):
+    """A LocalStore whose first write of a finished task refuses, as GitStateStore does on a WorkConflict."""
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        self.refused = 0
+
+    def update(self, change, create=None):
+        def guarded(current):
+            new = change(current)
+            if not self.refused and any(t.get("finished_at") for t in new["tasks"].values()):
+                self.refused += 1
+                raise WorkNotPushed("origin/gitops/x/phase-1 changed README.md since this job began, and so did this task")
+            return new
+
+        return super().update(guarded, create)
+
+
+def test_work_that_cannot_be_pushed_fails_the_task_and_the_state_says_why(tmp_path):
+    runner = make(tmp_path, {"1.1": "tests.gitops.test_runner:PASSING"})
+    runner.store = store = ConflictingStore(tmp_path / "state.json")
+    result = runner.execute("1.1")
+    assert store.refused == 1 and result.failed
+    record = read(tmp_path)["tasks"]["1.1"]
+    assert record["status"] == "failed" and record["error"].endswith("changed README.md since this job began, and so did this task")
+    assert record["checks"][0]["status"] == "passed"  # what the task measured is kept
+    assert (tmp_path / ".gitops" / "forge" / "issues" / "hotfix-1.1.md").exists()
+
