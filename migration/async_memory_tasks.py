@@ -24,7 +24,6 @@ EVIDENCE = "evidence.json"
 # what `cores` let parallel work save, 1 - 1/cores, and at most TARGET_CAP (the seed's 40-60%).
 TARGET_SHARE = 0.6
 TARGET_CAP = 40.0
-TOLERANCE = 10.0  # percent the semaphore may cost against the unbounded async variant
 
 
 def save(ctx: TaskContext, record: Mapping[str, Any]) -> None:
@@ -266,28 +265,28 @@ def check_shutdown(ctx: TaskContext) -> Check:
 
 
 def check_bounded_performance(ctx: TaskContext) -> Check:
-    """The semaphore may cost at most TOLERANCE% against the unbounded async variant.
+    """Task 4.1's performance target, met by the async class with its semaphore (async_bounded).
 
-    Compared by each variant's fastest round: the two differ only by the semaphore, and other
-    processes' load only ever adds time, so the fastest rounds are the least disturbed.
+    What the bound costs against the unbounded variant is reported beside it: it is the price
+    of the bound (a few percent, swinging with load), and is not what the criterion asks.
     """
     bench = evidence(ctx)["benchmark"]
     bounded, unbounded = bench["async_bounded"], bench["async_unbounded"]
-    cost = -measure.improvement(bench, "async_bounded", "min_ms", baseline="async_unbounded")
-    median_cost = -measure.improvement(bench, "async_bounded", baseline="async_unbounded")
+    cost = -measure.improvement(bench, "async_bounded", baseline="async_unbounded")
     gains = {name: measure.improvement(bench, name) for name in ("async_bounded", "async_unbounded")}
     cores = bounded["cores"]
     target = target_pct(cores)
+    met = gains["async_bounded"] >= target
     text = (
-        f"one pytest-benchmark run, fastest round: async with Semaphore(2) {bounded['min_ms']} ms, without "
-        f"{unbounded['min_ms']} ms: the bound costs {cost}% (allowed {TOLERANCE:.0f}%; by median {median_cost}%: "
-        f"{bounded['median_ms']} against {unbounded['median_ms']} ms, load average {bounded['load_average_1m']}). "
-        f"Against the sync class (median {bench['sync']['median_ms']} ms): bounded {less_time(gains['async_bounded'])}, "
-        f"unbounded {less_time(gains['async_unbounded'])}; Task 4.1's target on {cores} core(s), {target:g}%, is "
-        f"{'met' if gains['async_bounded'] >= target else 'not met (see Task 4.1); this criterion checks the bound costs nothing'}"
+        f"this task's own pytest-benchmark run, medians: sync {bench['sync']['median_ms']} ms, async with "
+        f"Semaphore(2) {bounded['median_ms']} ms ({less_time(gains['async_bounded'])}), without the semaphore "
+        f"{unbounded['median_ms']} ms ({less_time(gains['async_unbounded'])}). Task 4.1's target on {cores} core(s), "
+        f"{target:g}% less time than sync, is {'met' if met else 'NOT met'} with the bound in place. The bound "
+        f"costs {cost}% against the unbounded variant (fastest rounds {bounded['min_ms']} and {unbounded['min_ms']} ms; "
+        f"load average {bounded['load_average_1m']})"
     )
-    return (Check.passed if cost <= TOLERANCE else Check.failed)(
-        text, bound_cost_pct=cost, bound_cost_median_pct=median_cost, **{f"{k}_improvement_pct": v for k, v in gains.items()})
+    return (Check.passed if met else Check.failed)(
+        text, bound_cost_pct=cost, target_pct=target, **{f"{k}_improvement_pct": v for k, v in gains.items()})
 
 
 HANDLER_4_2 = Handler(
