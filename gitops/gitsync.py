@@ -214,6 +214,7 @@ class GitStateStore:
             if merged.returncode != 0:
                 conflicts = self._run("diff", "--name-only", "--diff-filter=U").stdout.split()
                 self._run("merge", "--abort")
+                self.worktree = False  # the task will not run: its state is recorded alone
                 raise WorkConflict(
                     f"{where} ({tip[:12]}) does not merge into this checkout"
                     + (f": both changed {', '.join(conflicts)}" if conflicts else f": {self._redact(merged.stderr.strip())}")

@@ -76,6 +76,9 @@ class Runner:
     # MLflow run as a link; both default to the plain local forms.
     step_text: Callable[[Step], str] | None = None
     run_link: Callable[[str], str] | None = None
+    # A task job's set-up before its task starts (GitHub: merge the phase branch into the
+    # checkout); returns what it did. Raising WorkNotPushed fails the task with its message.
+    prepare: Callable[[], str] | None = None
     tasklist_changed: bool = False  # set by current(): state.json was written for another version
 
     def __post_init__(self) -> None:
@@ -236,6 +239,7 @@ class Runner:
     def execute(self, task_id: str) -> TaskResult:
         """Run one task now (it must be ready) and record its result."""
         task = self._known(task_id)
+        unprepared = self._prepare()  # before the first state write: the checkout is still clean
         state, _ = self.transition(planner.Started(task_id, self.environ.get("GITHUB_SHA"), self._run_url()))
         record = state["tasks"][task_id]
         manual = task_id not in self.runnable()
@@ -244,7 +248,11 @@ class Runner:
         else:
             self.ui.task_started(task_id, task.title, record["attempts"])
         began = time.perf_counter()
-        result = self._redacted(self._execute(task_id, state, record["attempts"]))
+        if unprepared is not None:
+            result = TaskResult([check_record(c.text, Check.skipped("the task did not start")) for c in task.done_when],
+                                unprepared)
+        else:
+            result = self._redacted(self._execute(task_id, state, record["attempts"]))
         seconds = time.perf_counter() - began
         try:
             state, actions = self.transition(planner.Finished(task_id, result.checks, result.error, result.updates),
@@ -260,6 +268,16 @@ class Runner:
             actions_log.report_task(self.environ, self.tasklist, task_id, result.checks, result.error)
         self._carry_out(actions, state)
         return result
+
+    def _prepare(self) -> str | None:
+        """Run `prepare`; the reason the task cannot run, or None."""
+        if self.prepare is None:
+            return None
+        try:
+            self.ui.note(self.prepare())
+        except WorkNotPushed as exc:
+            return f"the task did not start: {exc}"
+        return None
 
     def _redacted(self, result: TaskResult) -> TaskResult:
         """Secrets out of what is recorded: state.json is committed and posted."""

@@ -53,8 +53,6 @@ class Context:
             forge = LocalForge(self.config.work_dir / "forge")
         tracker = self.tracker(root)
         store = self.git_store(tasklist, root, worktree=task_work) if github else None
-        if store is not None and task_work:
-            console.print(store.sync_worktree(), markup=False, highlight=False)
         return Runner(
             tasklist=tasklist,
             state_path=self.config.state,
@@ -70,6 +68,7 @@ class Context:
             tracker=tracker,
             step_text=self.github_step_text(tasklist) if github else None,
             run_link=self.run_link(root) if tracker is not None else None,
+            prepare=store.sync_worktree if store is not None and task_work else None,
         )
 
     def github_step_text(self, tasklist: TaskList):

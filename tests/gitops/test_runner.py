@@ -124,3 +124,21 @@ def test_work_that_cannot_be_pushed_fails_the_task_and_the_state_says_why(tmp_pa
     assert record["checks"][0]["status"] == "passed"  # what the task measured is kept
     assert (tmp_path / ".gitops" / "forge" / "issues" / "hotfix-1.1.md").exists()
 
+
+
+def test_a_task_whose_set_up_fails_does_not_run_and_fails_with_the_reason(tmp_path):
+    runner = make(tmp_path, {"1.1": "tests.gitops.test_runner:RAISING"})  # would raise if it ran
+
+    def prepare():
+        raise WorkNotPushed("origin/gitops/x/phase-1 does not merge into this checkout: both changed README.md")
+
+    runner.prepare = prepare
+    result = runner.execute("1.1")
+    record = read(tmp_path)["tasks"]["1.1"]
+    assert result.failed and record["status"] == "failed"
+    assert record["error"] == ("the task did not start: origin/gitops/x/phase-1 does not merge into this checkout: "
+                               "both changed README.md")
+    assert [c["status"] for c in record["checks"]] == ["skipped"]
+    assert (tmp_path / ".gitops" / "forge" / "issues" / "hotfix-1.1.md").exists()
+    runner.prepare = lambda: "merged origin/gitops/x/phase-1"
+    assert runner.retry("1.1").exit_code == 1 and "ValueError: the disk is full" in read(tmp_path)["tasks"]["1.1"]["error"]
