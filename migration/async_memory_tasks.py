@@ -146,8 +146,8 @@ def check_improvement(ctx: TaskContext) -> Check:
     target = target_pct(cores)
     medians = ", ".join(f"{name} {bench[name]['median_ms']} ms" for name in measure.VARIANTS if name in bench)
     text = (
-        f"one pytest-benchmark run on {cores} core(s), {sync['queries']} rehydrations per round on a file-backed "
-        f"WAL store (20,000 events, 4,000 long-term memories); medians: {medians}. async_bounded (4 readers, "
+        f"one pytest-benchmark run on {cores} core(s) in {sync['blocks']} interleaved blocks, {sync['queries']} "
+        f"rehydrations per round on a file-backed WAL store (20,000 events, 4,000 long-term memories); medians: {medians}. async_bounded (4 readers, "
         f"semaphore 2): {improvements(bench)}; target on {cores} core(s): {target:g}% less time "
         f"({TARGET_SHARE:.0%} of the {100 * (1 - 1 / cores):.0f}% that parallel work can save, at most "
         f"{TARGET_CAP:.0f}%): {'met' if gain >= target else 'NOT met'}. CPU per round: sync {sync['cpu_ms_per_round']} ms, "

@@ -13,6 +13,7 @@ import ast
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -46,12 +47,11 @@ def pytest_run(root: Path, environ: Mapping[str, str], args: list[str], timeout:
 
 
 def run_benchmark(root: Path, workdir: Path, environ: Mapping[str, str], variants: tuple[str, ...] = VARIANTS) -> dict[str, Any]:
-    """Run `variants` in one pytest-benchmark run; their stats in ms, keyed by variant."""
+    """Run `variants` in one pytest-benchmark run (interleaved blocks); their stats in ms, keyed by variant."""
     report = workdir / "benchmark.json"
     report.unlink(missing_ok=True)
-    select = " or ".join("test_sync" if v == "sync" else f"test_async and {v}" for v in variants)
-    args = [str(BENCH), "-k", select, "--benchmark-enable", f"--benchmark-json={report}"]
-    proc = pytest_run(root, environ, args, timeout=240)
+    args = [str(BENCH), "--benchmark-enable", f"--benchmark-json={report}"]
+    proc = pytest_run(root, {**environ, "GITOPS_MEMORY_BENCH_VARIANTS": ",".join(variants)}, args, timeout=300)
     (workdir / "benchmark.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
     if proc.returncode != 0 or not report.exists():
         raise RuntimeError(f"the memory benchmark failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
@@ -59,22 +59,33 @@ def run_benchmark(root: Path, workdir: Path, environ: Mapping[str, str], variant
 
 
 def summarize(data: Mapping[str, Any], expected: tuple[str, ...] = VARIANTS) -> dict[str, Any]:
-    """Per variant: median, mean and min in ms, rounds, CPU use; from pytest-benchmark's JSON."""
-    variants: dict[str, Any] = {}
+    """Per variant, over its blocks: the median of the blocks' medians, the mean of their means and
+    the fastest round, in ms; rounds, blocks and CPU use; from pytest-benchmark's JSON."""
+    blocks: dict[str, list[Mapping[str, Any]]] = {}
     for bench in data["benchmarks"]:
-        name = (bench.get("param") or bench["name"].removeprefix("test_"))
-        stats, extra = bench["stats"], bench["extra_info"]
-        timed = stats["rounds"] + extra.get("warmup_rounds", 0)  # cpu_seconds covers the warm-up round too
-        variants[name] = {
-            "median_ms": round(stats["median"] * 1000, 1), "mean_ms": round(stats["mean"] * 1000, 1),
-            "min_ms": round(stats["min"] * 1000, 1), "rounds": stats["rounds"],
-            "cpu_per_wall_second": round(extra["cpu_seconds"] / (stats["total"] * timed / stats["rounds"]), 2),
-            "cpu_ms_per_round": round(extra["cpu_seconds"] / timed * 1000, 1), **extra,
-        }
-    missing = [v for v in expected if v not in variants]
+        blocks.setdefault(bench["extra_info"]["variant"], []).append(bench)
+    missing = [v for v in expected if v not in blocks]
     if missing:
-        raise RuntimeError(f"the benchmark JSON lacks variants {missing}; it has {sorted(variants)}")
-    return variants
+        raise RuntimeError(f"the benchmark JSON lacks variants {missing}; it has {sorted(blocks)}")
+    return {name: _variant(found) for name, found in blocks.items()}
+
+
+def _variant(blocks: list[Mapping[str, Any]]) -> dict[str, Any]:
+    stats = [b["stats"] for b in blocks]
+    extras = [b["extra_info"] for b in blocks]
+    rounds = sum(s["rounds"] for s in stats)
+    timed = rounds + sum(e.get("warmup_rounds", 0) for e in extras)  # cpu_seconds covers the warm-up rounds too
+    wall = sum(s["total"] * (s["rounds"] + e.get("warmup_rounds", 0)) / s["rounds"] for s, e in zip(stats, extras))
+    cpu = sum(e["cpu_seconds"] for e in extras)
+    return {
+        **{k: v for k, v in extras[-1].items() if k not in ("block", "cpu_seconds")},
+        "median_ms": round(statistics.median(s["median"] for s in stats) * 1000, 1),
+        "mean_ms": round(statistics.fmean(s["mean"] for s in stats) * 1000, 1),
+        "min_ms": round(min(s["min"] for s in stats) * 1000, 1), "rounds": rounds, "blocks": len(blocks),
+        "cpu_seconds": round(cpu, 3), "cpu_per_wall_second": round(cpu / wall, 2), "cpu_ms_per_round": round(cpu / timed * 1000, 1),
+        "load_average_1m": max(e.get("load_average_1m", 0.0) for e in extras),
+        "ltm_peak_concurrency": max(e.get("ltm_peak_concurrency", 0) for e in extras),
+    }
 
 
 def improvement(variants: Mapping[str, Any], name: str, stat: str = "median_ms", baseline: str = "sync") -> float:

@@ -2,15 +2,14 @@
 
 Every variant answers the same 32 questions against the same file-backed store (20,000
 episodic events, 4,000 long-term memories, WAL): the sync class one after another, the async
-class all at once. Run with `scripts/bench -k async_memory` (or `--benchmark-enable`); the
-Task 4.1/4.2 handlers run this file and compute ratios from its JSON. Without
---benchmark-enable each variant runs once, as a plain test that the variants agree.
+class all at once, in interleaved blocks. Run with `scripts/bench -k async_memory` (or
+`--benchmark-enable`); the Task 4.1/4.2 handlers run this file and compute ratios from its
+JSON. Without --benchmark-enable each case runs once, as a plain test that the variants agree.
 """
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,21 @@ from migration import memory_evidence as measure
 from migration import memory_workload as workload
 
 QUERIES = workload.queries(32)
-# Fewer rounds only to test the plumbing quickly (the handlers' end-to-end test sets 1).
-ROUNDS = int(os.environ.get("GITOPS_MEMORY_BENCH_ROUNDS", "5"))
-WARMUP = 1 if ROUNDS > 1 else 0
 GROUP = "memory: 32 rehydrations on a 20k-event store"
-# name -> AsyncMemoryRehydrator options; the sync baseline is test_sync.
+# name -> AsyncMemoryRehydrator options; "sync" is the MemoryRehydrator baseline.
 VARIANTS = {
     "async_bounded": {"readers": 4, "ltm_concurrency": 2},  # the default: the semaphore bounds LTM queries
     "async_unbounded": {"readers": 4, "ltm_concurrency": None},  # only the pool bounds them
     "async_one_connection": {"readers": 1, "ltm_concurrency": None},  # every read waits for one connection
 }
+# The variants run in interleaved blocks (each block runs every variant, in a rotated order), so
+# a burst of load on a shared machine falls on all of them instead of on whichever ran then.
+# Fewer rounds or blocks only to test the plumbing quickly (the handlers' end-to-end test sets 1).
+BLOCKS = int(os.environ.get("GITOPS_MEMORY_BENCH_BLOCKS", "4"))
+ROUNDS = int(os.environ.get("GITOPS_MEMORY_BENCH_ROUNDS", "2"))  # per variant and block
+WARMUP = 1 if ROUNDS > 1 else 0
+CHOSEN = os.environ.get("GITOPS_MEMORY_BENCH_VARIANTS", ",".join(["sync", *VARIANTS])).split(",")
+CASES = [(block, CHOSEN[(i + block) % len(CHOSEN)]) for block in range(1, BLOCKS + 1) for i in range(len(CHOSEN))]
 
 
 @pytest.fixture(scope="module")
@@ -53,37 +57,36 @@ def record(benchmark, found: int) -> None:
     )
 
 
-@pytest.mark.slow
-def test_sync(benchmark, store_path: Path, expected) -> None:
-    benchmark.group = GROUP
+def sync_case(benchmark, store_path: Path, expected) -> int:
     with MemoryRehydrator(store_path) as store:
         cpu = time.process_time()
         found = benchmark.pedantic(workload.sync_round, args=(store, QUERIES), rounds=ROUNDS, warmup_rounds=WARMUP)
         benchmark.extra_info["cpu_seconds"] = round(time.process_time() - cpu, 3)
         assert [[(m.kind.value, m.id) for m in store.rehydrate(q, k=5)] for q in QUERIES] == expected
-    record(benchmark, found)
+    return found
 
 
-@pytest.fixture(params=list(VARIANTS))
-def served(request: pytest.FixtureRequest, store_path: Path) -> Iterator[tuple[str, workload.LoopThread]]:
-    with workload.serving(store_path, **VARIANTS[request.param]) as loop:
-        yield request.param, loop
-
-
-@pytest.mark.slow
-def test_async(benchmark, served, expected) -> None:
-    name, loop = served
-    benchmark.group = GROUP
+def async_case(benchmark, name: str, store_path: Path, expected) -> int:
     benchmark.extra_info["options"] = VARIANTS[name]
-    cpu = time.process_time()
-    found = benchmark.pedantic(
-        loop.run, args=(lambda memory: workload.async_round(memory, QUERIES),), rounds=ROUNDS, warmup_rounds=WARMUP
-    )
-    benchmark.extra_info["cpu_seconds"] = round(time.process_time() - cpu, 3)
-    answers = loop.run(lambda memory: workload.answers(memory, QUERIES))
-    assert answers == expected
-    stats = loop.run(lambda memory: workload.stats(memory))
+    with workload.serving(store_path, **VARIANTS[name]) as loop:
+        cpu = time.process_time()
+        found = benchmark.pedantic(
+            loop.run, args=(lambda memory: workload.async_round(memory, QUERIES),), rounds=ROUNDS, warmup_rounds=WARMUP
+        )
+        benchmark.extra_info["cpu_seconds"] = round(time.process_time() - cpu, 3)
+        assert loop.run(lambda memory: workload.answers(memory, QUERIES)) == expected
+        stats = loop.run(lambda memory: workload.stats(memory))
     benchmark.extra_info["ltm_peak_concurrency"] = stats["ltm_peak_concurrency"]
     if VARIANTS[name]["ltm_concurrency"]:
         assert stats["ltm_peak_concurrency"] <= VARIANTS[name]["ltm_concurrency"]
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("block", "variant"), CASES, ids=[f"{variant}-{block}" for block, variant in CASES])
+def test_memory(benchmark, store_path: Path, expected, block: int, variant: str) -> None:
+    benchmark.group = GROUP
+    benchmark.extra_info.update(block=block, variant=variant)
+    found = sync_case(benchmark, store_path, expected) if variant == "sync" else async_case(
+        benchmark, variant, store_path, expected)
     record(benchmark, found)

@@ -29,7 +29,7 @@ def context(task_id: str, workdir: Path, environ: dict[str, str] | None = None) 
 def variant(median: float, minimum: float | None = None, **extra: Any) -> dict[str, Any]:
     return {"median_ms": median, "mean_ms": median, "min_ms": minimum or median, "rounds": 5, "queries": 32,
             "cpu_per_wall_second": 1.0, "cpu_ms_per_round": median, "load_average_1m": 0.5, "memories_found": 160,
-            "cores": 2, **extra}
+            "cores": 2, "blocks": 4, **extra}
 
 
 def recorded(tmp_path: Path, **benchmark: dict[str, Any]) -> TaskContext:
@@ -71,8 +71,8 @@ def test_the_improvement_evidence_cites_cores_medians_statistics_and_load(tmp_pa
     assert check.metrics == {"improvement_pct": 45.0, "target_pct": 30.0, "cores": 2,
                              "sync_median_ms": 1000.0, "async_median_ms": 550.0}
     assert check.evidence == (
-        "one pytest-benchmark run on 2 core(s), 32 rehydrations per round on a file-backed WAL store (20,000 events, "
-        "4,000 long-term memories); medians: sync 1000.0 ms, async_bounded 550.0 ms, async_unbounded 650.0 ms, "
+        "one pytest-benchmark run on 2 core(s) in 4 interleaved blocks, 32 rehydrations per round on a "
+        "file-backed WAL store (20,000 events, 4,000 long-term memories); medians: sync 1000.0 ms, async_bounded 550.0 ms, async_unbounded 650.0 ms, "
         "async_one_connection 900.0 ms. async_bounded (4 readers, semaphore 2): 45.0% less time by median (by min "
         "50.0%, by mean 45.0%); target on 2 core(s): 30% less time (60% of the 50% that parallel work can save, at "
         "most 40%): met. CPU per round: sync 1000.0 ms, async 550.0 ms; async got 1.0 CPU-seconds per second. "
@@ -94,16 +94,23 @@ def test_bounded_concurrency_must_keep_task_4_1_s_target(tmp_path: Path) -> None
     assert check.status.value == "failed" and "is NOT met with the bound in place" in check.evidence
 
 
-def test_summarize_reads_pytest_benchmark_json() -> None:
-    def bench(name: str, param: str | None, median: float) -> dict[str, Any]:
-        stats = {"median": median, "mean": median, "min": median / 2, "rounds": 4, "total": 4 * median}
-        return {"name": name, "param": param, "stats": stats, "extra_info": {"cpu_seconds": 5 * median}}
+def test_summarize_reads_interleaved_blocks_from_pytest_benchmark_json() -> None:
+    def bench(variant: str, block: int, median: float, load: float = 0.5) -> dict[str, Any]:
+        stats = {"median": median, "mean": median, "min": median / 2, "rounds": 2, "total": 2 * median}
+        extra = {"variant": variant, "block": block, "cpu_seconds": 3 * median, "warmup_rounds": 1,
+                 "load_average_1m": load, "cores": 2}
+        return {"name": f"test_memory[{variant}-{block}]", "stats": stats, "extra_info": extra}
 
-    data = {"benchmarks": [bench("test_sync", None, 0.5), bench("test_async[async_bounded]", "async_bounded", 0.25)]}
+    data = {"benchmarks": [bench("sync", 1, 0.5), bench("async_bounded", 1, 0.25),
+                           bench("async_bounded", 2, 0.5, load=3.0), bench("sync", 2, 0.5),
+                           bench("async_bounded", 3, 0.3), bench("sync", 3, 0.5)]}
     variants = measure.summarize(data, ("sync", "async_bounded"))
-    assert variants["async_bounded"] == {"median_ms": 250.0, "mean_ms": 250.0, "min_ms": 125.0, "rounds": 4,
-                                         "cpu_per_wall_second": 1.25, "cpu_ms_per_round": 312.5, "cpu_seconds": 1.25}
-    assert measure.improvement(variants, "async_bounded") == 50.0
+    # A block hit by load (block 2) moves the median of the blocks' medians little.
+    assert variants["async_bounded"] == {"variant": "async_bounded", "warmup_rounds": 1, "cores": 2,
+                                         "median_ms": 300.0, "mean_ms": 350.0, "min_ms": 125.0, "rounds": 6,
+                                         "blocks": 3, "cpu_seconds": 3.15, "cpu_per_wall_second": 1.0,
+                                         "cpu_ms_per_round": 350.0, "load_average_1m": 3.0, "ltm_peak_concurrency": 0}
+    assert measure.improvement(variants, "async_bounded") == 40.0
     with pytest.raises(RuntimeError, match=r"lacks variants \['async_unbounded'\]"):
         measure.summarize(data, ("sync", "async_unbounded"))
 
@@ -137,7 +144,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict]]:
     """Both handlers as the runner runs them, with one benchmark round to keep this quick."""
     out = {}
     for task_id in ("4.1", "4.2"):
-        ctx = context(task_id, tmp_path_factory.mktemp("work") / task_id, {"GITOPS_MEMORY_BENCH_ROUNDS": "1"})
+        ctx = context(task_id, tmp_path_factory.mktemp("work") / task_id, {"GITOPS_MEMORY_BENCH_ROUNDS": "1", "GITOPS_MEMORY_BENCH_BLOCKS": "1"})
         result = run_handler(Registry(HANDLERS).resolve(task_id), ctx)
         assert result.error is None, result.error
         out[task_id] = {c["criterion"]: c for c in result.checks}
