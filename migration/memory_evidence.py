@@ -85,6 +85,7 @@ def _variant(blocks: list[Mapping[str, Any]]) -> dict[str, Any]:
         "cpu_seconds": round(cpu, 3), "cpu_per_wall_second": round(cpu / wall, 2), "cpu_ms_per_round": round(cpu / timed * 1000, 1),
         "load_average_1m": max(e.get("load_average_1m", 0.0) for e in extras),
         "ltm_peak_concurrency": max(e.get("ltm_peak_concurrency", 0) for e in extras),
+        **({"speedup": round(statistics.median(e["speedup"] for e in extras), 3)} if "speedup" in extras[0] else {}),
     }
 
 

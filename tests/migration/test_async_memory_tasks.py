@@ -32,6 +32,10 @@ def variant(median: float, minimum: float | None = None, **extra: Any) -> dict[s
             "cores": 2, "blocks": 4, **extra}
 
 
+def evidence_of(ctx: TaskContext) -> dict[str, Any]:
+    return tasks.evidence(ctx)["benchmark"]
+
+
 def recorded(tmp_path: Path, **benchmark: dict[str, Any]) -> TaskContext:
     ctx = context("4.1", tmp_path)
     tasks.save(ctx, {"benchmark": benchmark})
@@ -77,8 +81,21 @@ def test_the_improvement_evidence_cites_cores_medians_statistics_and_load(tmp_pa
         "50.0%, by mean 45.0%); target on 2 core(s): 30% less time (60% of the 50% that parallel work can save, at "
         "most 40%): met. CPU per round: sync 1000.0 ms, async 550.0 ms; async got 1.0 CPU-seconds per second. "
         "1-minute load average at benchmark time: 0.5; other processes take cores from the worker threads, so on a "
-        "loaded machine the gain shrinks")
+        "loaded machine the gain shrinks.")
     assert "10.0% more time" in improvement_check(tmp_path, 1, 1100.0).evidence
+
+
+def test_the_evidence_says_what_parallel_speed_up_the_cores_gave(tmp_path: Path) -> None:
+    parallel = variant(100.0, speedup=1.62)
+    ctx = recorded(tmp_path, sync=variant(1000.0), async_bounded=variant(750.0), async_unbounded=variant(700.0),
+                   async_one_connection=variant(900.0), parallel=parallel)
+    check = tasks.check_improvement(ctx)
+    assert check.status.value == "failed"
+    assert check.evidence.endswith(" During the run 2 threads hashed x1.62 as fast as one (the parallel speed-up the "
+                                   "machine gave; below 2 when other tenants of a shared host take CPU time).")
+    assert tasks.check_bounded_performance(ctx).evidence.endswith("take CPU time).")
+    metrics = tasks.bench_metrics(evidence_of(ctx))
+    assert metrics["memory_bench_parallel_speedup"] == 1.62 and "memory_parallel_median_ms" not in metrics
 
 
 def test_bounded_concurrency_must_keep_task_4_1_s_target(tmp_path: Path) -> None:
