@@ -21,6 +21,7 @@ from dspy.utils.callback import BaseCallback
 
 from migration.constitution.articles import Article, Scope
 from migration.constitution.constitution import Constitution, Judgement, default, violations
+from migration.compat_probe import own_forward
 from migration.constitution.model import OutputRecord, Violation, World, violated
 
 WATCHED = ("assistant.",)  # modules whose class is defined in these packages are judged
@@ -98,8 +99,7 @@ class OutputMonitor(BaseCallback):
         A DSPy module subclassed only to tune it (assistant.validation.BestOfN) does what DSPy
         does; its output is an attempt's, judged where the assistant's module returns it.
         """
-        forward_module = getattr(getattr(cls, "forward", None), "__module__", None) or ""
-        return cls.__module__.startswith(self.watched) and not forward_module.startswith("dspy.")
+        return cls.__module__.startswith(self.watched) and own_forward(cls)
 
     def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         """For a watched module: keep its name, inputs and LM, and leave the callbacks of its nested calls."""
