@@ -11,7 +11,7 @@ import click
 from gitops.config import load_config
 from gitops.errors import GitopsError
 from gitops.model import Severity
-from gitops.terminal import console, tracking_session
+from gitops.ui.terminal import console, tracking_session
 from gitops.wiring import Context, default_approver, repo_root
 
 
@@ -62,7 +62,7 @@ def lint(obj: Context, path: Path | None) -> None:
 @click.pass_obj
 def status(obj: Context, as_json: bool, as_outputs: bool) -> None:
     """Progress, gates, HotFixes, quality gates and the next step."""
-    from gitops.view import print_status, status_json, step_outputs
+    from gitops.ui.view import print_status, status_json, step_outputs
 
     out = console()
     runner = obj.runner(out)
@@ -82,7 +82,7 @@ def status(obj: Context, as_json: bool, as_outputs: bool) -> None:
 @click.pass_obj
 def plan(obj: Context, as_json: bool) -> None:
     """What would run next and why (changes nothing)."""
-    from gitops.view import plan_json, print_plan
+    from gitops.ui.view import plan_json, print_plan
 
     out = console()
     runner = obj.runner(out)
@@ -101,8 +101,8 @@ def plan(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def run(obj: Context, auto_approve: bool, until: str | None, only: str | None, by: str | None) -> None:
     """Execute locally until done, a gate, a failure or a halt."""
-    from gitops.planner import StepKind
-    from gitops.view import print_step
+    from gitops.plan.planner import StepKind
+    from gitops.ui.view import print_step
 
     out = console()
     runner = obj.runner(out)
@@ -138,12 +138,12 @@ def run_task(obj: Context, task_id: str) -> None:
 @click.pass_obj
 def approve(obj: Context, gate: str, by: str | None, recorded: bool, run_id: int | None) -> None:
     """Approve a checkpoint ("1.1"), a phase ("phase-2") or a production gate ("deploy-6.1")."""
-    from gitops.view import print_step
+    from gitops.ui.view import print_step
 
     out = console()
     if obj.config.forge == "github" and not recorded:
         # A reviewer at a terminal: approve the run's pending deployment; its gate job records it.
-        from gitops.github_commands import approve_deployment
+        from gitops.github.commands import approve_deployment
 
         page = approve_deployment(obj.checked_tasklist(), gate, os.environ, by or default_approver(), run_id)
         out.print(f"Approved gate {gate}: the run continues ({page}); its gate job records the approval in state.json.")
@@ -151,7 +151,7 @@ def approve(obj: Context, gate: str, by: str | None, recorded: bool, run_id: int
     runner = obj.runner(out)
     if recorded:
         if not by and obj.config.forge == "github":
-            from gitops.github_commands import approver_from_forge
+            from gitops.github.commands import approver_from_forge
 
             by = approver_from_forge(runner.forge, gate, os.environ, runner.ui.note)
         runner.record_approval(gate, by)
@@ -167,7 +167,7 @@ def approve(obj: Context, gate: str, by: str | None, recorded: bool, run_id: int
 @click.pass_obj
 def setup_github(obj: Context, reviewers: tuple[str, ...], checkpoint_env: str | None) -> None:
     """Create the environments (with required reviewers) and labels on GitHub; safe to run again."""
-    from gitops.github_commands import setup_github as set_up
+    from gitops.github.commands import setup_github as set_up
 
     for line in set_up(obj.tasklist()[0], os.environ, reviewers, checkpoint_env):
         click.echo(line)
@@ -178,7 +178,7 @@ def setup_github(obj: Context, reviewers: tuple[str, ...], checkpoint_env: str |
 @click.pass_obj
 def retry(obj: Context, task_id: str) -> None:
     """HotFix done: resolve it and re-run the task."""
-    from gitops.view import print_step
+    from gitops.ui.view import print_step
 
     out = console()
     # On GitHub the task's own job re-runs it, with the job's permissions, not this one's.
@@ -195,7 +195,7 @@ def retry(obj: Context, task_id: str) -> None:
 @click.pass_obj
 def resume(obj: Context, reason: str, by: str | None) -> None:
     """Clear a halt after consecutive failures."""
-    from gitops.view import print_step
+    from gitops.ui.view import print_step
 
     out = console()
     step = obj.runner(out).resume(reason, by or default_approver())
@@ -208,7 +208,7 @@ def resume(obj: Context, reason: str, by: str | None) -> None:
 @click.pass_obj
 def render(obj: Context, check: bool) -> None:
     """Write .github/workflows/<project>.yml from the task list; --check fails on drift."""
-    from gitops import render as renderer
+    from gitops.github import render as renderer
 
     tasklist = obj.checked_tasklist()
     ref = obj.tasklist_ref(tasklist)
@@ -229,7 +229,7 @@ def render(obj: Context, check: bool) -> None:
 @click.pass_obj
 def report(obj: Context) -> None:
     """Update the phase PR and its sticky progress comment (the workflow's final job)."""
-    from gitops.view import print_step
+    from gitops.ui.view import print_step
 
     out = console()
     step = obj.runner(out, post_progress=True).report()

@@ -11,7 +11,7 @@ from pathlib import Path
 from gitops.config import Config
 from gitops.errors import BadInput, TaskListError
 from gitops.model import Severity, TaskList
-from gitops.terminal import RichUI
+from gitops.ui.terminal import RichUI
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Context:
 
     def tasklist(self, path: Path | None = None) -> tuple[TaskList, list]:
         """Parse and lint; refuse to go on when the task list has errors."""
-        from gitops import lint, parser
+        from gitops.tasklist import lint, parser
 
         tasklist, diagnostics = parser.load(path or self.config.tasklist)
         return tasklist, lint.lint(tasklist, diagnostics, self.handler_ids(tasklist))
@@ -38,15 +38,17 @@ class Context:
         `task_work` (a workflow's task job): on GitHub the checkout first takes in its phase
         branch, and the task's changed files go into the phase branch with its state.
         """
-        from gitops.forge import LocalForge
+        from gitops.forge.local import LocalForge
         from gitops.handlers import Registry
-        from gitops.runner import Runner
+        from gitops.run.runner import Runner
 
         tasklist = self.checked_tasklist()
         root = repo_root(self.config.root)
         github = self.config.forge == "github"
         if github:
-            from gitops.github_commands import forge_for  # PyGithub itself loads on the first API call
+            from gitops.github.commands import (
+                forge_for,  # PyGithub itself loads on the first API call
+            )
 
             forge = forge_for(tasklist, os.environ)
         else:
@@ -72,8 +74,8 @@ class Context:
         )
 
     def github_step_text(self, tasklist: TaskList):
-        from gitops import workflow
-        from gitops.github_commands import step_text
+        from gitops.github import workflow
+        from gitops.github.commands import step_text
 
         env = os.environ
         run = None
@@ -82,7 +84,10 @@ class Context:
         return step_text(workflow.slug(tasklist.path), run)
 
     def run_link(self, root: Path):
-        from gitops.tracking import run_link, tracking_uri  # light: mlflow itself is not imported
+        from gitops.tracking.tracker import (  # light: mlflow itself is not imported
+            run_link,
+            tracking_uri,
+        )
 
         uri = tracking_uri(root, os.environ)
         return lambda run_id: run_link(uri, None, run_id)
@@ -91,7 +96,7 @@ class Context:
         """MLflow tracking (cheap to make: mlflow loads on the first logged task); GITOPS_TRACKING=off opts out."""
         if os.environ.get("GITOPS_TRACKING", "").lower() in ("off", "0", "false", "no"):
             return None
-        from gitops.tracking import MlflowTracker
+        from gitops.tracking.tracker import MlflowTracker
 
         return MlflowTracker(root=root, environ=dict(os.environ))
 
@@ -107,7 +112,8 @@ class Context:
     def git_store(self, tasklist: TaskList, root: Path, worktree: bool = False):
         """On GitHub, state.json lives on the phase branch: each write is a commit pushed there
         (with the checkout's changed files, when `worktree`)."""
-        from gitops import gitsync, workflow
+        from gitops.github import workflow
+        from gitops.state import git_store as gitsync
 
         env = os.environ
         if not env.get("GITHUB_TOKEN"):

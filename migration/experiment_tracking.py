@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.handlers import Check, Handler, TaskContext
-from gitops.tracking import run_link
+from gitops.tracking.tracker import run_link
 from migration import mlflow_lab as lab
 
 # Two LM configurations to compare: name -> how many of the devset questions it answers right.

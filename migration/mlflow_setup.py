@@ -18,8 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
-from gitops import tracking_server
 from gitops.handlers import Check, Handler, TaskContext
+from gitops.tracking import server as tracking_server
 from migration import mlflow_lab as lab
 from migration.environments import Environment
 from migration.setup_environments import CANDIDATE, VERSIONS

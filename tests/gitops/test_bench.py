@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gitops.forge import LocalForge
+from gitops.forge.local import LocalForge
 from gitops.handlers import Check, Handler, Registry
-from gitops.runner import Runner
-
-from tests.conftest import DATA, ROOT
+from gitops.run.runner import Runner
+from tests.conftest import ROOT
 from tests.gitops.builders import task, tasklist
 
 TASKS = 20

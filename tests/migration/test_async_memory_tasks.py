@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 
-from gitops import parser
-from gitops.execute import run_handler
 from gitops.handlers import Registry, TaskContext, match_checks
+from gitops.run.execute import run_handler
+from gitops.tasklist import parser
 from migration import async_memory_tasks as tasks
 from migration import memory_evidence as measure
 from migration.handlers import HANDLERS
-
 from tests.conftest import ROOT
 
 TASKLIST, _ = parser.load(ROOT / "migration" / "B-1006.md")

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from gitops import parser
-from gitops.execute import run_handler
 from gitops.handlers import TaskContext
+from gitops.run.execute import run_handler
+from gitops.tasklist import parser
 from migration import budget_enforcement as task
 from tests.conftest import ROOT
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from gitops import parser
 from gitops.handlers import Registry, TaskContext, match_checks
+from gitops.tasklist import parser
 from migration import module_compatibility as compat
 from migration import performance_benchmarks as perf
 from tests.conftest import DATA, ROOT

@@ -1,6 +1,6 @@
 """Tasks 2.2 and 2.3 for real: both handlers against dspy 2.6.27 and 3.0.1 environments built once per session.
 
-Each handler runs through the engine's executor (`gitops.execute.run_handler`: criteria
+Each handler runs through the engine's executor (`gitops.run.execute.run_handler`: criteria
 matched to checks, exceptions caught, state keys validated) on a copy of the repository.
 No timings are asserted: only that every measurement exists, names its dspy and is recorded.
 """
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from gitops import parser
-from gitops.execute import TaskResult, run_handler
 from gitops.handlers import Registry, TaskContext
+from gitops.run.execute import TaskResult, run_handler
+from gitops.tasklist import parser
 from migration.bench_compare import MEASURES
 
 pytestmark = pytest.mark.slow

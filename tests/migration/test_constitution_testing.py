@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from gitops import parser
-from gitops.execute import run_handler
 from gitops.handlers import Registry, TaskContext, match_checks
+from gitops.run.execute import run_handler
+from gitops.tasklist import parser
 from migration import constitution_testing as task
 from migration.constitution import pytest_plugin
 from migration.constitution.overhead import read_benchmark

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from gitops import parser
-from gitops.forge import LocalForge
+from gitops.forge.local import LocalForge
 from gitops.handlers import Registry, TaskContext
-from gitops.runner import Runner
+from gitops.run.runner import Runner
+from gitops.tasklist import parser
 from migration import setup_environments
 from migration.environments import Environment, SetupError, uv_command
 from tests.conftest import ROOT

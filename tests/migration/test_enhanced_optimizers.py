@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from gitops import parser
-from gitops.execute import run_handler
 from gitops.handlers import TaskContext
 from gitops.model import CheckStatus
+from gitops.run.execute import run_handler
+from gitops.tasklist import parser
 from migration import enhanced_optimizers as task
 from migration.environments import SetupError, uv_command
 from migration.optimizer_report import DOC, render_table

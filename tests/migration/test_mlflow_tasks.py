@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from gitops import parser, processes, tracking_server
-from gitops.execute import run_handler
 from gitops.handlers import Registry, TaskContext, match_checks
+from gitops.run import processes
+from gitops.run.execute import run_handler
+from gitops.tasklist import parser
+from gitops.tracking import server as tracking_server
 from migration import mlflow_lab as lab
 from migration import mlflow_setup
 from migration.handlers import HANDLERS
-
 from tests.conftest import ROOT
 
 TASKLIST, _ = parser.load(ROOT / "migration" / "B-1006.md")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gitops import parser
 from gitops.handlers import TaskContext, match_checks
 from gitops.model import CheckStatus
+from gitops.tasklist import parser
 from migration import configure_dspy3, setup_environments
 from tests.conftest import ROOT
 

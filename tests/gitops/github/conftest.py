@@ -5,8 +5,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from gitops.forge.github import GitHubForge
-from gitops.github_api import GitHubSettings
+from gitops.github.api import GitHubSettings
+from gitops.github.forge import GitHubForge
 from tests.gitops.github.standin import StandIn
 
 BOT_TOKEN = "ghs_tokenofthebot0000000000000000000000"

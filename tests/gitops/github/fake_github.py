@@ -1,7 +1,7 @@
 """The in-memory GitHub behind the stand-in server: one repository, its issues, comments, labels,
 pulls, environments and workflow runs, answered in the shapes of the real REST API.
 
-Only the endpoints GitHubForge and gitops/github_admin.py call are implemented. `url` fields
+Only the endpoints GitHubForge and gitops/github/admin.py call are implemented. `url` fields
 point back at the stand-in so PyGithub follows them. Tests read and arrange the state directly.
 """
 from __future__ import annotations

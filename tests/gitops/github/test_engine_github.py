@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from gitops.handlers import Registry
-from gitops.runner import Runner
+from gitops.run.runner import Runner
 from tests.gitops.builders import task, tasklist
 from tests.gitops.github.conftest import make_forge
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops.github_api import GitHubError
+from gitops.github.api import GitHubError
 from tests.gitops.github.conftest import make_forge
 
 LABELS = ["hotfix", "task:2.1"]

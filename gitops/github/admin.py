@@ -1,0 +1,177 @@
+"""Repository setup and approvals on GitHub: environments with required reviewers, labels, who
+approved a gate, and approving a run's pending deployment.
+
+Gates map to environments: a checkpoint gate ("1.1") waits in the checkpoint environment,
+a production gate ("deploy-6.1") in `production`; phase gates ("phase-2") have none: merging
+the phase PR approves them.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from gitops.errors import UsageError
+from gitops.github.api import GitHubError, GitHubSettings, translated
+
+if TYPE_CHECKING:
+    from github import Github
+    from github.Repository import Repository
+
+PRODUCTION = "production"
+PLAN_NOTE = (
+    "Required reviewers on environments work in public repositories on every plan; in private "
+    "repositories they need GitHub Enterprise. Without them a job does not wait for anybody. "
+    "Fallback: gate by PR merge: leave the environments without reviewers and protect the default "
+    "branch instead (require a review); a phase advances only when its PR is merged."
+)
+LABEL_COLORS = {"hotfix": ("d73a4a", "A task failed: the pipeline is paused until it is fixed"),
+                "gitops": ("0e8a16", "Written by the gitops pipeline")}
+TASK_LABEL = ("c5def5", "HotFixes of one task of the task list")
+
+
+def checkpoint_environment(project: str) -> str:
+    """The default environment of checkpoint gates, e.g. `b-1006-checkpoint`."""
+    return f"{project}-checkpoint"
+
+
+def environment_for(gate: str, checkpoint_env: str) -> str | None:
+    """The environment a gate waits in; None for phase gates (approved by merging the PR)."""
+    if gate.startswith("phase-"):
+        return None
+    return PRODUCTION if gate.startswith("deploy-") else checkpoint_env
+
+
+def reviewer_params(gh: Github, names: Sequence[str], settings: GitHubSettings) -> list[Any]:
+    """`ReviewerParams` for user logins and `org/team` slugs, looked up through the API."""
+    from github.EnvironmentProtectionRuleReviewer import ReviewerParams
+
+    params = []
+    for name in names:
+        if "/" in name:
+            org, slug = name.split("/", 1)
+            with translated(f"looking up team {name}", settings, "Give teams as org/team-slug."):
+                _, team = gh.requester.requestJsonAndCheck("GET", f"/orgs/{org}/teams/{slug}")
+            params.append(ReviewerParams("Team", int(team["id"])))
+        else:
+            with translated(f"looking up user {name}", settings, "Give users by their GitHub login."):
+                params.append(ReviewerParams("User", gh.get_user(name).id))
+    return params
+
+
+def ensure_environment(repo: Repository, name: str, reviewers: list[Any], settings: GitHubSettings) -> str:
+    """Create the environment, or set its reviewers when they differ; say what was done."""
+    from github import GithubException, UnknownObjectException
+
+    wanted = sorted((r.type, r.id) for r in reviewers)
+    with translated(f"reading environment {name}", settings):
+        try:
+            current = repo.get_environment(name)
+        except UnknownObjectException:
+            current = None
+    wait = 0
+    if current is not None:
+        rules = current.protection_rules or []
+        have = sorted((r.type, r.reviewer.id) for rule in rules for r in _rule_reviewers(rule))
+        if not reviewers or have == wanted:
+            return f"environment {name}: already set up" + (" (reviewers kept)" if have and not reviewers else "")
+        wait = next((rule.wait_timer for rule in rules if rule.type == "wait_timer"), 0)  # a PUT replaces all
+    verb = "created" if current is None else "updated"
+    with translated(f"setting up environment {name}", settings, "Setting up environments needs administration: write."):
+        try:
+            repo.create_environment(name, wait_timer=wait, reviewers=reviewers)
+        except GithubException as exc:
+            # Reviewers refused (a private repository without Enterprise): make the environment anyway,
+            # but never strip the reviewers of one that exists.
+            if current is not None or exc.status not in (403, 404, 422):
+                raise
+            repo.create_environment(name)
+            return (f"environment {name}: {verb} WITHOUT required reviewers: GitHub refused them "
+                    f"(HTTP {exc.status}). {PLAN_NOTE}")
+    return f"environment {name}: {verb}" + (f" with {len(reviewers)} required reviewer(s)" if reviewers else "")
+
+
+def _rule_reviewers(rule: Any) -> list[Any]:
+    if rule.type != "required_reviewers":
+        return []
+    return list(rule.reviewers or [])
+
+
+def ensure_labels(repo: Repository, names: Sequence[str], settings: GitHubSettings) -> str:
+    """Create the labels that do not exist yet (existing ones are left as people made them)."""
+    with translated("listing labels", settings):
+        present = {label.name for label in repo.get_labels()}
+    missing = [name for name in dict.fromkeys(names) if name not in present]
+    for name in missing:
+        color, description = LABEL_COLORS.get(name, TASK_LABEL)
+        with translated(f"creating label {name}", settings):
+            repo.create_label(name, color, description)
+    kept = len(set(names) & present)
+    created = f"{len(missing)} created" + (f" ({', '.join(missing)})" if missing else "")
+    return f"labels: {created}, {kept} already present"
+
+
+def approver(gh: Github, repo: Repository, run_id: int, environment: str, settings: GitHubSettings) -> str | None:
+    """The login that approved this run's deployment to the environment, if anybody did."""
+    with translated(f"reading the approvals of run {run_id}", settings):
+        _, approvals = gh.requester.requestJsonAndCheck("GET", f"{repo.url}/actions/runs/{run_id}/approvals")
+    for approval in reversed(approvals or []):
+        names = {env.get("name") for env in approval.get("environments", [])}
+        if approval.get("state") == "approved" and environment in names:
+            return (approval.get("user") or {}).get("login")
+    return None
+
+
+def waiting_run(repo: Repository, workflow: str, settings: GitHubSettings) -> int:
+    """The newest run of the workflow (`.github/workflows/b-1006.yml`) that waits for an approval."""
+    with translated("looking for a waiting workflow run", settings):
+        for run in repo.get_workflow_runs(status="waiting"):
+            if run.path == workflow or run.path.startswith(f"{workflow}@"):
+                return run.id
+    raise UsageError(
+        f"No run of {workflow} waits for an approval in {settings.repository}. "
+        f"See {settings.server_url}/{settings.repository}/actions, or pass --run-id."
+    )
+
+
+def approve_pending(
+    gh: Github, repo: Repository, run_id: int, environment: str, comment: str, settings: GitHubSettings
+) -> str:
+    """Approve the run's deployment waiting for the environment; return the run's web page."""
+    with translated(f"reading run {run_id}", settings, "Check --run-id / GITHUB_RUN_ID."):
+        run = repo.get_workflow_run(run_id)
+        url = run.url
+    with translated(f"reading the pending deployments of run {run_id}", settings):
+        _, pending = gh.requester.requestJsonAndCheck("GET", f"{url}/pending_deployments")
+    page = settings.run_url(run_id)
+    match = [p for p in pending or [] if (p.get("environment") or {}).get("name") == environment]
+    if not match:
+        waiting = ", ".join(sorted((p.get("environment") or {}).get("name", "?") for p in pending or []))
+        raise UsageError(
+            f"Run {run_id} has no deployment waiting for environment {environment} "
+            f"({'it waits for: ' + waiting if waiting else 'nothing waits'}). "
+            f"Check the run ({page}) or pass the --run-id of the run that waits."
+        )
+    not_reviewer = (
+        f"The token's user may not approve environment {environment}: it is not one of its required "
+        f"reviewers ({_reviewer_names(match[0]) or 'none listed'}). Approve in the run page ({page}) as a "
+        "reviewer, or have an admin add you: `gitops setup-github --reviewer YOUR-LOGIN`."
+    )
+    if match[0].get("current_user_can_approve") is False:
+        raise GitHubError(not_reviewer, 403)
+    env_id = int(match[0]["environment"]["id"])
+    body = {"environment_ids": [env_id], "state": "approved", "comment": comment}
+    try:
+        with translated(f"approving run {run_id} for environment {environment}", settings):
+            gh.requester.requestJsonAndCheck("POST", f"{url}/pending_deployments", input=body)
+    except GitHubError as exc:
+        if exc.status in (403, 422):
+            raise GitHubError(f"{exc} {not_reviewer}", exc.status) from exc
+        raise
+    return page or url
+
+
+def _reviewer_names(pending: dict[str, Any]) -> str:
+    names = []
+    for entry in pending.get("reviewers") or []:
+        who = entry.get("reviewer") or {}
+        names.append(who.get("login") or who.get("slug") or who.get("name") or "?")
+    return ", ".join(names)

@@ -1,0 +1,287 @@
+"""The GitHub Actions job graph of a task list, as a plain document that `gitops.github.render` writes.
+
+One job per task, a gate job after each checkpoint, a `plan` job first and a `report` job
+last. The graph is fixed by the task list; what runs in a given workflow run is decided by
+the state that `plan` reads, through each job's `if:` (see `_task_condition`).
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from gitops.errors import TaskListError
+from gitops.model import Task, TaskList
+from gitops.plan.policy import checkpoint_reasons, deploy_gate, needs_deploy_approval
+
+BASE_BRANCH = "main"
+PYTHON_VERSION = "3.11"
+# Pinned to full commit SHAs (a tag can be moved; a SHA cannot); the version goes in a comment.
+ACTIONS = {
+    "checkout": ("actions/checkout", "11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
+    "setup-python": ("actions/setup-python", "a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
+}
+# Checkpoint gates wait behind this environment (required reviewers, set by `gitops setup-github`).
+CHECKPOINT_ENV = "{slug}-checkpoint"
+PRODUCTION_ENV = "production"
+SHORT_JOB_MINUTES = 30  # plan, gate and report jobs; task jobs keep GitHub's 6-hour default
+
+# Written into `env:` and read as shell variables: an expression expanded inside `run:`
+# would be pasted into the script as code (template injection), so none appears there.
+TOKEN_ENV = {"GITHUB_TOKEN": "${{ github.token }}"}
+DISPATCH_ENV = {
+    "APPROVE_GATE": "${{ inputs.approve }}",
+    "RESUME_REASON": "${{ inputs.resume }}",
+    "RETRY_TASK": "${{ inputs.retry }}",
+}
+
+
+def slug(tasklist_path: str) -> str:
+    """The project slug: the task list's file stem, lowercased (`migration/B-1006.md` -> `b-1006`)."""
+    return re.sub(r"[^a-z0-9_.-]+", "-", Path(tasklist_path).stem.lower()).strip("-") or "tasklist"
+
+
+def workflow_path(tasklist_path: str) -> str:
+    """Where the workflow of a task list lives, relative to the repository root."""
+    return f".github/workflows/{slug(tasklist_path)}.yml"
+
+
+def job_id(prefix: str, task_id: str) -> str:
+    """A stable job id: `task-1-1`, `gate-1-1`."""
+    return f"{prefix}-" + re.sub(r"[^A-Za-z0-9_-]", "-", task_id)
+
+
+def workflow(tasklist: TaskList, tasklist_path: str) -> dict[str, Any]:
+    """The workflow document (YAML-ready) for a task list at `tasklist_path` in the repository."""
+    name = slug(tasklist_path)
+    jobs: dict[str, Any] = {"plan": _plan_job(tasklist_path)}
+    for task in tasklist.tasks.values():
+        kinds = ("task", "gate") if checkpoint_reasons(tasklist, task) else ("task",)
+        for kind in kinds:
+            key = job_id(kind, task.id)
+            if key in jobs:
+                raise TaskListError(f"{tasklist_path}: Task {task.id} and another task both make job "
+                                    f"id {key}; rename one of them")
+            jobs[key] = (_task_job if kind == "task" else _gate_job)(tasklist, task, tasklist_path)
+    jobs["report"] = _report_job(list(jobs), tasklist_path)
+    return {
+        "name": f"gitops: {tasklist.title}",
+        "on": {
+            # Only main: state commits go to gitops/<slug>/phase-<n> (made with GITHUB_TOKEN they
+            # start no run anyway, and with another token every state commit would start one);
+            # merging the phase PR pushes to main, which is what advances the pipeline.
+            "push": {"branches": [BASE_BRANCH]},
+            "workflow_dispatch": {"inputs": _dispatch_inputs()},
+        },
+        "permissions": {},
+        # One run per project at a time, never cancelled: a run may be waiting at a gate, and a
+        # cancelled task job would leave its task "running" in state.json.
+        "concurrency": {"group": f"gitops-{name}", "cancel-in-progress": False},
+        "defaults": {"run": {"shell": "bash"}},
+        "jobs": jobs,
+    }
+
+
+def _dispatch_inputs() -> dict[str, Any]:
+    def text(description: str) -> dict[str, Any]:
+        return {"description": description, "required": False, "type": "string", "default": ""}
+
+    return {
+        "retry": text("HotFix done: the task id to retry (e.g. 2.1)"),
+        "resume": text("Clear a halt: why it is safe to go on"),
+        # Only what GitHub can prove: a merged phase PR. A checkpoint's approval is read in its own
+        # gate job (gitops.github.commands.approver_from_forge); the next run's gate job asks again.
+        "approve": text("Record a phase gate whose PR is merged (e.g. phase-2) if its run did not"),
+    }
+
+
+def _gitops(tasklist_path: str, args: str) -> str:
+    # `gitops` is on PATH once the Bootstrap step ran (scripts/bootstrap appends to $GITHUB_PATH).
+    return f"gitops --forge github --tasklist {shlex.quote(tasklist_path)} {args}"
+
+
+def _setup_steps(history: bool = False) -> list[dict[str, Any]]:
+    """Checkout, Python, bootstrap; `history`: the whole history, so that run-task can merge
+    the phase branch into the checkout (gitops.state.git_store.GitStateStore.sync_worktree)."""
+    repo, sha, _ = ACTIONS["checkout"]
+    python, python_sha, _ = ACTIONS["setup-python"]
+    checkout: dict[str, Any] = {"persist-credentials": False}
+    if history:
+        checkout["fetch-depth"] = 0
+    return [
+        # No job keeps the token in .git/config: the jobs that push hand it to git through the
+        # environment (gitops.state.git_store.github_auth_env), only for the git calls that need it.
+        {"uses": f"{repo}@{sha}", "with": checkout},
+        {"uses": f"{python}@{python_sha}", "with": {"python-version": PYTHON_VERSION}},
+        {"name": "Bootstrap", "run": "scripts/bootstrap"},
+    ]
+
+
+def _plan_job(tasklist_path: str) -> dict[str, Any]:
+    gitops = _gitops(tasklist_path, "").rstrip()
+    dispatch = "\n".join([
+        'if [ -n "$RESUME_REASON" ]; then',
+        f'  {gitops} resume --reason "$RESUME_REASON" --by "$GITHUB_ACTOR"',
+        "fi",
+        'if [ -n "$APPROVE_GATE" ]; then',
+        f'  {gitops} approve "$APPROVE_GATE" --recorded',
+        "fi",
+        'if [ -n "$RETRY_TASK" ]; then',
+        f'  {gitops} retry "$RETRY_TASK"',
+        "fi",
+    ]) + "\n"
+    # `gitops status --outputs` writes key=value lines for $GITHUB_OUTPUT: no jq, no parsing in bash.
+    outputs = ("current_phase", "done", "pending", "awaiting", "proceed")
+    return {
+        "name": "Plan",
+        "runs-on": "ubuntu-latest",
+        "timeout-minutes": SHORT_JOB_MINUTES,
+        "permissions": _permissions(
+            actions=("read", "approve --recorded: deployment reviews of this run"),
+            contents=("write", "state commits (retry, resume, approve)"),
+            pull_requests=("read", "approve --recorded: the merged phase PR"),
+        ),
+        "outputs": {key: f"${{{{ steps.plan.outputs.{key} }}}}" for key in outputs},
+        "steps": [
+            *_setup_steps(),
+            {"name": "Apply the dispatch inputs", "if": "${{ github.event_name == 'workflow_dispatch' }}",
+             "env": {**DISPATCH_ENV, **TOKEN_ENV}, "run": dispatch},
+            {"name": "Read the state", "id": "state", "if": "${{ github.event_name == 'push' }}",
+             "env": dict(TOKEN_ENV), "run": f'{gitops} status --outputs >> "$GITHUB_OUTPUT"\n'},
+            # Merging the phase PR is the approval of the next phase's gate; --recorded checks the merge.
+            {"name": "Record a merged phase PR",
+             "if": "${{ github.event_name == 'push' && steps.state.outputs.phase_gate == 'pending' }}",
+             "env": {"PHASE_GATE": "phase-${{ steps.state.outputs.current_phase }}", **TOKEN_ENV},
+             "run": f'{gitops} approve "$PHASE_GATE" --recorded\n'},
+            {"name": "Plan", "id": "plan", "env": dict(TOKEN_ENV),
+             "run": f'{gitops} plan --json\n{gitops} status --outputs | tee -a "$GITHUB_OUTPUT"\n'},
+        ],
+    }
+
+
+def _permissions(**granted: tuple[str, str]) -> dict[str, str]:
+    """Job permissions, sorted, each with the reason it is needed (written as a YAML comment)."""
+    return {key.replace("_", "-"): f"{level} # {why}" for key, (level, why) in sorted(granted.items())}
+
+
+def _contains(output: str, task_id: str) -> str:
+    # fromJSON makes a list, and contains(list, x) compares whole items: on the raw string,
+    # contains() would be a substring test and "1.10" would count as "1.1".
+    return f"contains(fromJSON(needs.plan.outputs.{output}), '{task_id}')"
+
+
+def _dependency_met(tasklist: TaskList, dep: str) -> str:
+    """A dependency is met when it was done before this run, or finished (and passed its gate) in it."""
+    task = tasklist.tasks[dep]
+    last = job_id("gate", dep) if checkpoint_reasons(tasklist, task) else job_id("task", dep)
+    return f"({_contains('done', dep)} || needs.{last}.result == 'success')"
+
+
+def _task_condition(tasklist: TaskList, task: Task) -> str:
+    """When a task job runs; GitHub's implicit success() would skip it whenever a need was skipped.
+
+    `!cancelled()` replaces that implicit check, so a dependency that is skipped because it was
+    done in an earlier run does not skip its dependents. A skipped job is not a passed one,
+    though: a dependency counts only when plan lists it as done, or when its job (its gate job,
+    for a checkpoint) succeeded in this run. A task whose dependency failed or was skipped for
+    any other reason is skipped too, so skips never cascade into tasks running out of order.
+    The task itself runs only when plan lists it as pending, in the current phase, while the
+    pipeline may proceed; `gitops run-task` then re-checks all of it against the newest state.
+    """
+    parts = [
+        "!cancelled()",
+        "needs.plan.result == 'success'",
+        "needs.plan.outputs.proceed == 'true'",
+        f"needs.plan.outputs.current_phase == '{task.phase}'",
+        _contains("pending", task.id),
+        *(_dependency_met(tasklist, dep) for dep in task.dependencies),
+    ]
+    return "${{ " + " && ".join(parts) + " }}"
+
+
+def _task_needs(tasklist: TaskList, task: Task, tasklist_path: str) -> list[str]:
+    needs = ["plan"]
+    for dep in task.dependencies:
+        if dep not in tasklist.tasks:
+            raise TaskListError(f"{tasklist_path}: Task {task.id} depends on unknown Task {dep}; "
+                                "fix it (see `gitops lint`) and render again")
+        needs.append(job_id("task", dep))
+        if checkpoint_reasons(tasklist, tasklist.tasks[dep]):
+            needs.append(job_id("gate", dep))
+    return needs
+
+
+def _name(text: str) -> str:
+    # Job names are expanded as expressions; task list text must stay text.
+    text = " ".join(text.replace("${{", "$ {{").split())
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _task_job(tasklist: TaskList, task: Task, tasklist_path: str) -> dict[str, Any]:
+    production = needs_deploy_approval(tasklist, task)
+    permissions = {"contents": ("write", "the state commit"), "issues": ("write", "the HotFix issue when the task fails")}
+    steps = _setup_steps(history=True)
+    if production:
+        # The job starts only once a reviewer approved the production environment; record it.
+        permissions["actions"] = ("read", "approve --recorded: the production deployment review")
+        steps.append({"name": "Record the production approval", "env": dict(TOKEN_ENV),
+                      "run": _gitops(tasklist_path, f"approve {deploy_gate(task.id)} --recorded") + "\n"})
+    steps.append({"name": f"Run Task {task.id}", "env": dict(TOKEN_ENV),
+                  "run": _gitops(tasklist_path, f"run-task {task.id}") + "\n"})
+    job: dict[str, Any] = {
+        "name": _name(f"Task {task.id}: {task.title}"),
+        "needs": _task_needs(tasklist, task, tasklist_path),
+        "if": _task_condition(tasklist, task),
+        "runs-on": "ubuntu-latest",
+    }
+    if production:
+        job["environment"] = PRODUCTION_ENV
+    job["permissions"] = _permissions(**permissions)
+    job["steps"] = steps
+    return job
+
+
+def _gate_job(tasklist: TaskList, task: Task, tasklist_path: str) -> dict[str, Any]:
+    # Runs after its task passed in this run, or when plan found the task awaiting approval
+    # (its gate job of an earlier run was cancelled or timed out).
+    condition = ("${{ !cancelled() && needs.plan.result == 'success' && needs.plan.outputs.proceed == 'true' && "
+                 f"(needs.{job_id('task', task.id)}.result == 'success' || {_contains('awaiting', task.id)}) }}}}")
+    prompt = task.when_ready_prompt or f"Task {task.id} complete. Proceed?"
+    return {
+        "name": _name(f"Checkpoint {task.id}: {prompt}"),
+        "needs": ["plan", job_id("task", task.id)],
+        "if": condition,
+        "runs-on": "ubuntu-latest",
+        "environment": CHECKPOINT_ENV.format(slug=slug(tasklist_path)),
+        "timeout-minutes": SHORT_JOB_MINUTES,
+        "permissions": _permissions(
+            actions=("read", "approve --recorded: the checkpoint deployment review"),
+            contents=("write", "the state commit"),
+        ),
+        "steps": [
+            *_setup_steps(),
+            {"name": f"Record the approval of checkpoint {task.id}", "env": dict(TOKEN_ENV),
+             "run": _gitops(tasklist_path, f"approve {task.id} --recorded") + "\n"},
+        ],
+    }
+
+
+def _report_job(needs: list[str], tasklist_path: str) -> dict[str, Any]:
+    return {
+        "name": "Report",
+        "needs": needs,
+        "if": "${{ always() }}",
+        "runs-on": "ubuntu-latest",
+        "timeout-minutes": SHORT_JOB_MINUTES,
+        "permissions": _permissions(
+            contents=("read", "checkout and the phase branch's state"),
+            issues=("write", "the sticky comment (PR comments are issue comments)"),
+            pull_requests=("write", "open or update the phase PR"),
+        ),
+        "steps": [
+            *_setup_steps(),
+            {"name": "Update the phase PR and its comment", "env": dict(TOKEN_ENV),
+             "run": _gitops(tasklist_path, "report") + "\n"},
+        ],
+    }

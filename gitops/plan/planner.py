@@ -1,0 +1,159 @@
+"""The pure planner: what runs next (`next_step`). How each event changes the state is
+`gitops.plan.transitions.apply`. Neither does I/O, so every transition is tested on tiny graphs.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+from gitops.model import GateStatus, TaskList
+from gitops.plan.policy import checkpoint_reasons, deploy_gate, needs_deploy_approval
+from gitops.plan.readiness import (
+    FINAL,
+    gate_status,
+    is_ready,
+    status_of,
+    unsigned_criteria,
+)
+
+
+class StepKind(str, enum.Enum):
+    RUN = "run"  # a task is ready and has a handler or Run command
+    MANUAL = "manual"  # a task is ready and a person must do it
+    GATE = "gate"  # a checkpoint, phase or production gate waits for approval
+    PAUSED = "paused"  # a HotFix is open
+    HALTED = "halted"  # too many consecutive failures
+    FINISHED = "finished"
+    BLOCKED = "blocked"  # nothing can move (should not happen with a valid task list)
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: StepKind
+    message: str  # the next step, in words
+    task: str | None = None
+    gate: str | None = None
+    prompt: str | None = None  # the When Ready Prompt shown at a gate
+    reasons: tuple[str, ...] = ()
+    unsigned: tuple[str, ...] = ()  # manual criteria a person must sign off at this gate
+    command: str | None = None  # the command that moves the pipeline on
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "message": self.message,
+            "task": self.task,
+            "gate": self.gate,
+            "prompt": self.prompt,
+            "reasons": list(self.reasons),
+            "unsigned": list(self.unsigned),
+            "command": self.command,
+        }
+
+
+def next_step(tasklist: TaskList, state: Mapping[str, Any], runnable: frozenset[str]) -> Step:
+    """The single next thing the local pipeline does, in task-list order."""
+    if state.get("halted"):
+        halted = state["halted"]
+        return Step(
+            StepKind.HALTED,
+            f"The pipeline is halted: {halted['reason']}. Read the open HotFix issues, then clear the halt.",
+            command='gitops resume --reason "..."',
+        )
+    if state.get("paused_by"):
+        return _paused_step(state)
+    for slot in _slots(tasklist):
+        step = slot_step(tasklist, state, slot, runnable)
+        if step is not None:
+            return step
+    if all(status_of(state, t) in FINAL for t in tasklist.tasks):
+        return Step(StepKind.FINISHED, f"All {len(tasklist.tasks)} tasks are done.")
+    waiting = [t for t in tasklist.tasks if status_of(state, t) not in FINAL]
+    return Step(
+        StepKind.BLOCKED,
+        "No task can run: " + ", ".join(f"Task {t} ({status_of(state, t)})" for t in waiting),
+    )
+
+
+def _slots(tasklist: TaskList) -> Iterator[tuple[str, str]]:
+    """("phase", gate) / ("deploy", task) / ("task", task) / ("gate", task) in pipeline order."""
+    for index, phase in enumerate(tasklist.phases):
+        if index:
+            yield "phase", phase.gate_id
+        for task_id in phase.task_ids:
+            if needs_deploy_approval(tasklist, tasklist.tasks[task_id]):
+                yield "deploy", task_id
+            yield "task", task_id
+            yield "gate", task_id
+
+
+def slot_step(tasklist: TaskList, state: Mapping[str, Any], slot: tuple[str, str], runnable: frozenset[str]) -> Step | None:
+    kind, name = slot
+    if kind == "phase" and gate_status(state, name) == GateStatus.PENDING.value:
+        number = name.removeprefix("phase-")
+        return Step(
+            StepKind.GATE,
+            f"Phase {int(number) - 1} is complete. Approve {name} to start Phase {number} "
+            f"(on GitHub: merge the phase PR).",
+            gate=name,
+            prompt=f"Phase {int(number) - 1} complete. Start Phase {number}?",
+            reasons=("phase boundary",),
+            command=f"gitops approve {name}",
+        )
+    if kind == "deploy" and gate_status(state, deploy_gate(name)) == GateStatus.PENDING.value:
+        gate = deploy_gate(name)
+        return Step(
+            StepKind.GATE,
+            f"Task {name} deploys to production: approve {gate} before it runs.",
+            task=name,
+            gate=gate,
+            prompt=f"Deploy Task {name}: {tasklist.tasks[name].title}?",
+            reasons=("production environment: approval before the task runs",),
+            command=f"gitops approve {gate}",
+        )
+    if kind == "task" and is_ready(tasklist, state, tasklist.tasks[name]):
+        task = tasklist.tasks[name]
+        if name in runnable:
+            return Step(StepKind.RUN, f"Run Task {name}: {task.title}.", task=name, command="gitops run")
+        return Step(
+            StepKind.MANUAL,
+            f"Task {name} ({task.title}) needs a person: it has no handler and no **Run** command. "
+            f"Do its steps, then sign off its {len(task.done_when)} criteria at its checkpoint.",
+            task=name,
+            command=f"gitops approve {name} --by NAME",
+        )
+    if kind == "gate" and gate_status(state, name) == GateStatus.PENDING.value:
+        return _task_gate_step(tasklist, state, name)
+    return None
+
+
+def _task_gate_step(tasklist: TaskList, state: Mapping[str, Any], task_id: str) -> Step:
+    task = tasklist.tasks[task_id]
+    unsigned = tuple(unsigned_criteria(state, task_id))
+    reasons = tuple(checkpoint_reasons(tasklist, task))
+    if unsigned:
+        reasons += ("manual criteria need a person's sign-off",)
+        message = (
+            f"Task {task_id} needs a person to sign off {len(unsigned)} manual "
+            f"criteri{'on' if len(unsigned) == 1 else 'a'} at its checkpoint."
+        )
+        command = f"gitops approve {task_id} --by NAME"
+    else:
+        message = f"Task {task_id} passed its checks; its checkpoint waits for approval."
+        command = f"gitops approve {task_id}"
+    prompt = task.when_ready_prompt or f"Task {task_id} complete. Proceed?"
+    return Step(StepKind.GATE, message, task=task_id, gate=task_id, prompt=prompt, reasons=reasons, unsigned=unsigned, command=command)
+
+
+def _paused_step(state: Mapping[str, Any]) -> Step:
+    hotfix = next((h for h in state["hotfixes"] if h["id"] == state["paused_by"]), None)
+    task = hotfix["task"] if hotfix else "?"
+    where = f" ({hotfix['issue']})" if hotfix and hotfix.get("issue") else ""
+    return Step(
+        StepKind.PAUSED,
+        f"Task {task} failed; the pipeline is paused by {state['paused_by']}{where}. "
+        f"Fix the cause, then retry the task.",
+        task=task,
+        command=f"gitops retry {task}",
+    )

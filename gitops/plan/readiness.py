@@ -1,0 +1,59 @@
+"""Readiness: whether a task may run now, and why not; read by the planner and the transitions."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from gitops.model import CheckStatus, GateStatus, Task, TaskList, TaskStatus
+from gitops.plan.policy import deploy_gate, needs_deploy_approval
+
+FINAL = (TaskStatus.DONE.value, TaskStatus.SKIPPED.value)
+
+
+def ready_tasks(tasklist: TaskList, state: Mapping[str, Any]) -> list[str]:
+    """Tasks whose dependencies, phase gate and production approval all allow them to run."""
+    return [t for t in tasklist.tasks if is_ready(tasklist, state, tasklist.tasks[t])]
+
+
+def why_not_ready(tasklist: TaskList, state: Mapping[str, Any], task_id: str) -> str | None:
+    """None when the task may run now; else the reason, in words."""
+    if state.get("halted"):
+        return "the pipeline is halted (gitops resume --reason ...)"
+    if state.get("paused_by"):
+        return f"the pipeline is paused by {state['paused_by']} (gitops retry ...)"
+    task = tasklist.tasks[task_id]
+    status = status_of(state, task_id)
+    if status != TaskStatus.PENDING.value:
+        return f"Task {task_id} is {status.replace('_', ' ')}"
+    for dep in task.dependencies:
+        if status_of(state, dep) != TaskStatus.DONE.value:
+            return f"its dependency Task {dep} is {status_of(state, dep).replace('_', ' ')}"
+    gate = phase_gate(tasklist, task)
+    if gate and gate_status(state, gate) != GateStatus.APPROVED.value:
+        return f"gate {gate} is not approved"
+    if needs_deploy_approval(tasklist, task) and gate_status(state, deploy_gate(task_id)) != GateStatus.APPROVED.value:
+        return f"production gate {deploy_gate(task_id)} is not approved"
+    return None
+
+
+def is_ready(tasklist: TaskList, state: Mapping[str, Any], task: Task) -> bool:
+    return why_not_ready(tasklist, state, task.id) is None
+
+
+def unsigned_criteria(state: Mapping[str, Any], task_id: str) -> list[str]:
+    checks = state["tasks"].get(task_id, {}).get("checks", [])
+    return [c["criterion"] for c in checks if c["status"] == CheckStatus.MANUAL.value and not c.get("approved_by")]
+
+
+def phase_gate(tasklist: TaskList, task: Task) -> str | None:
+    if not tasklist.phases or tasklist.phases[0].number == task.phase:
+        return None
+    return f"phase-{task.phase}"
+
+
+def status_of(state: Mapping[str, Any], task_id: str) -> str:
+    return state["tasks"].get(task_id, {}).get("status", TaskStatus.PENDING.value)
+
+
+def gate_status(state: Mapping[str, Any], gate: str) -> str | None:
+    record = state["gates"].get(gate)
+    return record["status"] if record else None

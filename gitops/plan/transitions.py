@@ -1,0 +1,323 @@
+"""Transitions: how each event (a task started or finished, an approval, a retry, a resume)
+changes the state, and the derived keys recomputed after every change. Pure: no I/O.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Union
+
+from gitops.errors import PipelineStopped, UsageError
+from gitops.model import CheckStatus, GateStatus, Task, TaskList, TaskStatus
+from gitops.plan.policy import checkpoint_reasons, deploy_gate, needs_deploy_approval
+from gitops.plan.readiness import (
+    FINAL,
+    gate_status,
+    phase_gate,
+    ready_tasks,
+    status_of,
+    unsigned_criteria,
+    why_not_ready,
+)
+from gitops.state.file import new_task_record
+
+
+# ---------------------------------------------------------------- events and actions
+@dataclass(frozen=True)
+class Started:
+    task: str
+    commit: str | None = None
+    run_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Finished:
+    task: str
+    checks: list[dict[str, Any]]
+    error: str | None = None
+    updates: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Approved:
+    gate: str
+    by: str
+    auto: bool = False  # --auto-approve: never signs off a manual criterion
+
+
+@dataclass(frozen=True)
+class Retried:
+    task: str
+
+
+@dataclass(frozen=True)
+class Resumed:
+    reason: str
+    by: str
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """No event: bring derived keys and gates up to date (a task list edit, a first run)."""
+
+
+Event = Union[Started, Finished, Approved, Retried, Resumed, Refresh]
+
+
+@dataclass(frozen=True)
+class OpenIssue:
+    hotfix: str  # "T-HotFix-1"
+
+
+@dataclass(frozen=True)
+class CloseIssue:
+    task: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class PostProgress:
+    phase: int | None
+
+
+Action = Union[OpenIssue, CloseIssue, PostProgress]
+
+
+def apply(tasklist: TaskList, state: Mapping[str, Any], event: Event, now: str) -> tuple[dict[str, Any], list[Action]]:
+    """Return the state after `event` and the actions to carry out. Raises on an impossible event."""
+    new = copy.deepcopy(dict(state))
+    _ensure_tasks(tasklist, new)
+    handler = _HANDLERS[type(event)]
+    actions = handler(tasklist, new, event, now)
+    sync(tasklist, new)
+    if _without_clock(new) != _without_clock(state):
+        new["last_updated"] = now
+    return new, actions
+
+
+def _started(tasklist: TaskList, state: dict[str, Any], event: Started, now: str) -> list[Action]:
+    reason = why_not_ready(tasklist, state, event.task)
+    if reason:
+        raise UsageError(f"Task {event.task} cannot start: {reason}. See `gitops status`.")
+    record = state["tasks"][event.task]
+    record.update(
+        status=TaskStatus.RUNNING.value,
+        attempts=record["attempts"] + 1,
+        started_at=now,
+        finished_at=None,
+        error=None,
+        checks=[],
+        commit=event.commit,
+        run_url=event.run_url,
+        mlflow_run_id=None,
+    )
+    state["start_time"] = state.get("start_time") or now
+    return []
+
+
+def _finished(tasklist: TaskList, state: dict[str, Any], event: Finished, now: str) -> list[Action]:
+    record = state["tasks"][event.task]
+    if record["status"] != TaskStatus.RUNNING.value:
+        raise UsageError(f"Task {event.task} is {record['status']}, not running: its result cannot be recorded.")
+    record.update(checks=list(event.checks), finished_at=now, error=event.error)
+    _merge_updates(state, event.updates)
+    failed = event.error is not None or any(c["status"] == CheckStatus.FAILED.value for c in event.checks)
+    task = tasklist.tasks[event.task]
+    if failed:
+        return _fail(tasklist, state, task, now)
+    state["consecutive_failures"] = 0
+    manual = any(c["status"] == CheckStatus.MANUAL.value for c in event.checks)
+    if checkpoint_reasons(tasklist, task) or manual:
+        record["status"] = TaskStatus.AWAITING_APPROVAL.value
+        state["gates"][task.id] = {"status": GateStatus.PENDING.value, "approved_by": None, "at": None}
+    else:
+        record["status"] = TaskStatus.DONE.value
+    actions: list[Action] = [PostProgress(task.phase)]
+    if any(h["task"] == task.id for h in state["hotfixes"]):
+        actions.insert(0, CloseIssue(task.id, f"Task {task.id} passed on attempt {record['attempts']}."))
+    return actions
+
+
+def _fail(tasklist: TaskList, state: dict[str, Any], task: Task, now: str) -> list[Action]:
+    record = state["tasks"][task.id]
+    record["status"] = TaskStatus.FAILED.value
+    state["consecutive_failures"] += 1
+    hotfix_id = f"T-HotFix-{len(state['hotfixes']) + 1}"
+    state["hotfixes"].append(
+        {
+            "id": hotfix_id,
+            "task": task.id,
+            "attempt": record["attempts"],
+            "status": "open",
+            "issue": None,
+            "error": record["error"] or failed_summary(record["checks"]),
+            "opened_at": now,
+            "resolved_at": None,
+        }
+    )
+    state["paused_by"] = hotfix_id
+    limit = tasklist.safety.max_consecutive_failures
+    if state["consecutive_failures"] >= limit:
+        state["halted"] = {
+            "reason": f"{state['consecutive_failures']} consecutive failures "
+            f"(safety rule: stop execution after {limit})",
+            "at": now,
+        }
+    return [OpenIssue(hotfix_id), PostProgress(task.phase)]
+
+
+def failed_summary(checks: list[dict[str, Any]]) -> str:
+    failed = [c for c in checks if c["status"] == CheckStatus.FAILED.value]
+    return "\n".join(f"- {c['criterion']}: {c['evidence']}" for c in failed) or "a check failed"
+
+
+def _approved(tasklist: TaskList, state: dict[str, Any], event: Approved, now: str) -> list[Action]:
+    gates = state["gates"]
+    if event.gate not in gates:
+        raise UsageError(_not_waiting(tasklist, state, event.gate))
+    if gates[event.gate]["status"] != GateStatus.PENDING.value:
+        raise UsageError(f"Gate {event.gate} is already {gates[event.gate]['status']} (by {gates[event.gate]['approved_by']}).")
+    record = state["tasks"].get(event.gate)
+    if record is not None:
+        unsigned = unsigned_criteria(state, event.gate)
+        if unsigned and event.auto:
+            raise UsageError(
+                f"Task {event.gate} has {len(unsigned)} manual criteria; --auto-approve never signs them off. "
+                f"A person checks them and runs `gitops approve {event.gate} --by NAME`."
+            )
+        for check in record["checks"]:
+            if check["status"] == CheckStatus.MANUAL.value and not check.get("approved_by"):
+                check["approved_by"] = event.by
+        record["status"] = TaskStatus.DONE.value
+    gates[event.gate] = {"status": GateStatus.APPROVED.value, "approved_by": event.by, "at": now}
+    return [PostProgress(state.get("current_phase"))]
+
+
+def _not_waiting(tasklist: TaskList, state: Mapping[str, Any], gate: str) -> str:
+    if gate in tasklist.tasks:
+        status = status_of(state, gate)
+        if status != TaskStatus.DONE.value:
+            return f"Gate {gate} is not waiting: Task {gate} is {status.replace('_', ' ')}. Run `gitops run` first."
+        return f"Task {gate} has no checkpoint: it advances on its own."
+    known = sorted(set(state["gates"]) | {p.gate_id for p in tasklist.phases[1:]})
+    if gate in known:
+        return f"Gate {gate} is not waiting yet: the tasks before it are not all done. See `gitops status`."
+    return f"Unknown gate {gate!r}. Gates are task ids (e.g. 1.1), phase-N and deploy-<task>: {', '.join(known) or 'none open'}."
+
+
+def _retried(tasklist: TaskList, state: dict[str, Any], event: Retried, now: str) -> list[Action]:
+    if state.get("halted"):
+        raise PipelineStopped(
+            f"The pipeline is halted ({state['halted']['reason']}). "
+            'A person clears the halt first: gitops resume --reason "..."'
+        )
+    record = state["tasks"][event.task]
+    if record["status"] != TaskStatus.FAILED.value:
+        raise UsageError(f"Task {event.task} is {record['status'].replace('_', ' ')}, not failed: there is nothing to retry.")
+    for hotfix in state["hotfixes"]:
+        if hotfix["task"] == event.task and hotfix["status"] == "open":
+            hotfix.update(status="resolved", resolved_at=now)
+            if state.get("paused_by") == hotfix["id"]:
+                state["paused_by"] = None
+    record["status"] = TaskStatus.PENDING.value
+    return []
+
+
+def _resumed(tasklist: TaskList, state: dict[str, Any], event: Resumed, now: str) -> list[Action]:
+    if not state.get("halted"):
+        raise UsageError("The pipeline is not halted: there is nothing to resume. See `gitops status`.")
+    if not event.reason.strip():
+        raise UsageError('Say why the pipeline may go on: gitops resume --reason "..."')
+    state["halted"] = None
+    state["consecutive_failures"] = 0
+    state.setdefault("resumes", []).append({"reason": event.reason, "at": now, "by": event.by})
+    return []
+
+
+def _refresh(tasklist: TaskList, state: dict[str, Any], event: Refresh, now: str) -> list[Action]:
+    return []
+
+
+_HANDLERS = {Started: _started, Finished: _finished, Approved: _approved, Retried: _retried, Resumed: _resumed, Refresh: _refresh}
+
+
+def sync(tasklist: TaskList, state: dict[str, Any]) -> None:
+    """Recompute the derived keys (seed's summary keys, current phase/task) and open reached gates."""
+    _ensure_tasks(tasklist, state)
+    _open_gates(tasklist, state)
+    order = list(tasklist.tasks)
+    statuses = {t: status_of(state, t) for t in order}
+    state["total_tasks"] = len(order)
+    state["completed_tasks"] = [t for t in order if statuses[t] == TaskStatus.DONE.value]
+    state["completed_count"] = len(state["completed_tasks"])
+    state["blocked_tasks"] = _blocked(tasklist, statuses)
+    state["current_phase"] = next((tasklist.tasks[t].phase for t in order if statuses[t] not in FINAL), None)
+    state["current_task"] = _current_task(tasklist, state, statuses)
+    state["tasklist_sha256"] = tasklist.sha256
+    counts = {s.value: 0 for s in CheckStatus}
+    for t in order:
+        for check in state["tasks"][t]["checks"]:
+            counts[check["status"]] += 1
+    state["test_results"] = {**state.get("test_results", {}), **counts}
+
+
+def _ensure_tasks(tasklist: TaskList, state: dict[str, Any]) -> None:
+    for task_id in tasklist.tasks:
+        state["tasks"].setdefault(task_id, new_task_record())
+
+
+def _open_gates(tasklist: TaskList, state: dict[str, Any]) -> None:
+    pending = {"status": GateStatus.PENDING.value, "approved_by": None, "at": None}
+    for index, phase in enumerate(tasklist.phases[1:], start=1):
+        earlier = [t for p in tasklist.phases[:index] for t in p.task_ids]
+        if phase.gate_id not in state["gates"] and all(status_of(state, t) in FINAL for t in earlier):
+            state["gates"][phase.gate_id] = dict(pending)
+    for task in tasklist.tasks.values():
+        gate = deploy_gate(task.id)
+        if not needs_deploy_approval(tasklist, task) or gate in state["gates"]:
+            continue
+        deps_done = all(status_of(state, d) == TaskStatus.DONE.value for d in task.dependencies)
+        entry = phase_gate(tasklist, task)
+        phase_open = entry is None or gate_status(state, entry) == GateStatus.APPROVED.value
+        if status_of(state, task.id) == TaskStatus.PENDING.value and deps_done and phase_open:
+            state["gates"][gate] = dict(pending)
+
+
+def _blocked(tasklist: TaskList, statuses: Mapping[str, str]) -> list[str]:
+    """Pending tasks that cannot run because a task they depend on (transitively) failed."""
+    blocked: list[str] = []
+    for task_id in tasklist.tasks:
+        if statuses[task_id] == TaskStatus.PENDING.value and _depends_on_failure(tasklist, statuses, task_id, set()):
+            blocked.append(task_id)
+    return blocked
+
+
+def _depends_on_failure(tasklist: TaskList, statuses: Mapping[str, str], task_id: str, seen: set[str]) -> bool:
+    for dep in tasklist.tasks[task_id].dependencies:
+        if dep in seen or dep not in tasklist.tasks:
+            continue
+        seen.add(dep)
+        if statuses[dep] == TaskStatus.FAILED.value or _depends_on_failure(tasklist, statuses, dep, seen):
+            return True
+    return False
+
+
+def _current_task(tasklist: TaskList, state: Mapping[str, Any], statuses: Mapping[str, str]) -> str | None:
+    for wanted in (TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.AWAITING_APPROVAL):
+        found = next((t for t in tasklist.tasks if statuses[t] == wanted.value), None)
+        if found:
+            return found
+    ready = ready_tasks(tasklist, state)
+    return ready[0] if ready else None
+
+
+def _merge_updates(state: dict[str, Any], updates: Mapping[str, Any]) -> None:
+    for key, value in updates.items():
+        if key == "performance_metrics" and isinstance(value, Mapping):
+            state[key] = {**state.get(key, {}), **value}
+        else:
+            state[key] = copy.deepcopy(value)
+
+
+def _without_clock(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if k != "last_updated"}

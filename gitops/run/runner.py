@@ -1,0 +1,378 @@
+"""The runner: carries out what the planner decides, one state transition at a time.
+
+Every transition goes through `state.update` (lock, re-read, apply, atomic write), so the
+result of a task is in state.json before anything is posted; forge notifications that fail
+are reported and sent again on the next command, never lost.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+from gitops.errors import UsageError, WorkNotPushed
+from gitops.forge.base import Forge
+from gitops.github import job_summary as actions_log
+from gitops.handlers import Check, Registry, TaskContext
+from gitops.model import TaskList, TaskStatus
+from gitops.plan import planner, readiness, transitions
+from gitops.plan.planner import Step, StepKind
+from gitops.redact import Redactor
+from gitops.run.execute import TaskResult, check_record, run_command, run_handler, run_manual
+from gitops.state import file as state_io
+from gitops.state.store import LocalStore, StateStore
+from gitops.ui.reports import hotfix_issue, progress_markdown
+
+EXIT_OK, EXIT_STOPPED = 0, 1
+
+
+class UI(Protocol):
+    """What the runner tells a person; the CLI draws it with rich, tests record it."""
+
+    def task_started(self, task_id: str, title: str, attempt: int) -> None: ...
+
+    def task_finished(self, task_id: str, result: TaskResult, seconds: float) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+    def confirm(self, step: Step, approver: str) -> bool | None:
+        """Ask at a gate; None when there is no terminal to ask in."""
+
+
+class Tracker(Protocol):
+    """Where each task execution is logged as a run (MLflow: gitops/tracking.py)."""
+
+    def log_task(self, tasklist: TaskList, task_id: str, state: Mapping[str, Any], result: TaskResult, seconds: float) -> str | None:
+        """Log one execution (params, metrics, evidence); return its run id."""
+
+    def close(self, state: Mapping[str, Any]) -> None:
+        """End the pipeline run (the parent run) of this session."""
+
+
+@dataclass
+class Outcome:
+    step: Step
+    exit_code: int
+    ran: list[str] = field(default_factory=list)
+    stopped_at: str | None = None  # --until reached
+
+
+@dataclass
+class Runner:
+    tasklist: TaskList
+    state_path: Path
+    root: Path  # commands run here
+    work_dir: Path  # .gitops/ beside state.json
+    forge: Forge
+    registry: Registry
+    ui: UI
+    environ: Mapping[str, str]
+    clock: Callable[[], str]
+    tracker: Tracker | None = None
+    store: StateStore | None = None  # default: LocalStore(state_path)
+    # On GitHub only the report job may write to the phase PR; task and gate jobs leave it alone.
+    post_progress: bool = True
+    # How the next step reads where people act (GitHub: which environment or PR), and a task's
+    # MLflow run as a link; both default to the plain local forms.
+    step_text: Callable[[Step], str] | None = None
+    run_link: Callable[[str], str] | None = None
+    # A task job's set-up before its task starts (GitHub: merge the phase branch into the
+    # checkout); returns what it did. Raising WorkNotPushed fails the task with its message.
+    prepare: Callable[[], str] | None = None
+    tasklist_changed: bool = False  # set by current(): state.json was written for another version
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            self.store = LocalStore(self.state_path)
+        self.redactor = Redactor.from_environ(self.environ)
+
+    # ------------------------------------------------------------ state
+    def new_state(self) -> dict[str, Any]:
+        fresh = state_io.new_state(self.tasklist, self.clock())
+        transitions.sync(self.tasklist, fresh)
+        return fresh
+
+    def current(self) -> dict[str, Any]:
+        """The state on disk (or a fresh one in memory), checked to belong to this task list."""
+        found = self.store.read()
+        if found is None:
+            return self.new_state()
+        self._check_owner(found)
+        self.tasklist_changed = found.get("tasklist_sha256") != self.tasklist.sha256
+        transitions.sync(self.tasklist, found)
+        return found
+
+    def _check_owner(self, found: Mapping[str, Any]) -> None:
+        mine = self._tasklist_ref()
+        if found.get("tasklist") not in (mine, None):
+            raise UsageError(
+                f"{self.state_path} records the run of {found['tasklist']}, not {mine}. "
+                "Pass --state with another file for this task list."
+            )
+
+    def _tasklist_ref(self) -> str:
+        path = Path(self.tasklist.path)
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)
+
+    def transition(self, event: transitions.Event, notify: bool = True) -> tuple[dict[str, Any], list[transitions.Action]]:
+        """Apply one event to the newest state on disk; then carry out the planner's actions."""
+        actions: list[transitions.Action] = []
+
+        def change(latest: dict[str, Any]) -> dict[str, Any]:
+            self._check_owner(latest)
+            new, produced = transitions.apply(self.tasklist, latest, event, self.clock())
+            actions[:] = produced
+            return new
+
+        new = self.store.update(change, create=self._fresh_for_disk)
+        if notify:
+            self._carry_out(actions, new)
+        return new, actions
+
+    def _fresh_for_disk(self) -> dict[str, Any]:
+        fresh = self.new_state()
+        fresh["tasklist"] = self._tasklist_ref()
+        return fresh
+
+    # ------------------------------------------------------------ forge effects
+    def _carry_out(self, actions: list[transitions.Action], state: dict[str, Any]) -> None:
+        for action in actions:
+            try:
+                if isinstance(action, transitions.OpenIssue):
+                    self._open_issue(action.hotfix, state)
+                elif isinstance(action, transitions.CloseIssue):
+                    self.forge.close_issue(f"hotfix:{action.task}", action.comment)
+                elif isinstance(action, transitions.PostProgress) and self.post_progress:
+                    self._post_progress(state)
+            except Exception as exc:  # noqa: BLE001 - the result is in state; only the notice failed
+                self.ui.note(f"warning: could not update the forge ({exc}); it is retried on the next command")
+
+    def _open_issue(self, hotfix_id: str, state: dict[str, Any]) -> None:
+        title, body = hotfix_issue(self.tasklist, state, hotfix_id)
+        task = next(h["task"] for h in state["hotfixes"] if h["id"] == hotfix_id)
+        url = self.forge.open_issue(f"hotfix:{task}", title, body, ["hotfix", f"task:{task}"])
+
+        def record(latest: dict[str, Any]) -> dict[str, Any]:
+            for hotfix in latest["hotfixes"]:
+                if hotfix["id"] == hotfix_id:
+                    hotfix["issue"] = url
+            return latest
+
+        self.store.update(record)
+        self.ui.note(f"{hotfix_id} opened: {url}")
+
+    def _post_progress(self, state: dict[str, Any]) -> None:
+        """The sticky progress comment on the PR people act on, and the PR of a finished phase."""
+        step = planner.next_step(self.tasklist, state, self.runnable())
+        body = progress_markdown(self.tasklist, state, (self.step_text or _message)(step), self.run_link)
+        waiting = [g for g, r in state["gates"].items() if g.startswith("phase-") and r["status"] == "pending"]
+        finished = [int(g.removeprefix("phase-")) - 1 for g in waiting]
+        if state.get("current_phase") is None:
+            # Every task is done: no gate follows the last phase, but its PR still has to bring
+            # the final state.json to the base branch (and is where its comment belongs).
+            finished.append(self.tasklist.phases[-1].number)
+        for phase in finished:
+            self.forge.open_phase_pr(phase, f"{state['project']}: Phase {phase} complete", body)
+        phase = finished[0] if finished else state.get("current_phase") or self.tasklist.phases[-1].number
+        self.forge.upsert_comment(f"phase:{phase}", body)
+
+    def report(self) -> Step:
+        """Post the progress comment and open the PR of a finished phase (the workflow's report job)."""
+        self.flush_notifications()
+        state = self.current()
+        self._post_progress(state)
+        return planner.next_step(self.tasklist, state, self.runnable())
+
+    def flush_notifications(self) -> None:
+        """Open HotFix issues whose notice failed earlier (idempotent on the forge)."""
+        found = self.store.read()
+        for hotfix in (found or {}).get("hotfixes", []):
+            if hotfix["status"] == "open" and not hotfix.get("issue"):
+                self._carry_out([transitions.OpenIssue(hotfix["id"])], found)
+
+    # ------------------------------------------------------------ commands
+    def runnable(self) -> frozenset[str]:
+        """Tasks the engine can execute: a registered handler or a **Run** command."""
+        with_run = {t.id for t in self.tasklist.tasks.values() if t.run}
+        return frozenset(with_run | (self.registry.ids() & set(self.tasklist.tasks)))
+
+    def plan(self) -> Step:
+        return planner.next_step(self.tasklist, self.current(), self.runnable())
+
+    def run(self, approver: str, auto_approve: bool = False, until: str | None = None, only: str | None = None) -> Outcome:
+        """Execute until finished, a gate nobody approves, a failure or a halt."""
+        for task_id in filter(None, (until, only)):
+            self._known(task_id)
+        self.flush_notifications()
+        ran: list[str] = []
+        while True:
+            state = self.current()
+            step = planner.next_step(self.tasklist, state, self.runnable())
+            if until and state["tasks"][until]["status"] == TaskStatus.DONE.value:
+                return Outcome(step, EXIT_OK, ran, stopped_at=until)
+            if only and only in ran:
+                return Outcome(step, _exit_for(step), ran)
+            if only and step.task != only and step.kind in (StepKind.RUN, StepKind.MANUAL):
+                reason = readiness.why_not_ready(self.tasklist, state, only) or "another step comes first"
+                raise UsageError(f"Task {only} cannot run now: {reason}. Next step: {step.message}")
+            if step.kind in (StepKind.RUN, StepKind.MANUAL):
+                self.execute(step.task)
+                ran.append(step.task)
+            elif step.kind is StepKind.GATE and self._pass_gate(step, approver, auto_approve):
+                continue
+            else:
+                return Outcome(step, _exit_for(step), ran)
+
+    def _pass_gate(self, step: Step, approver: str, auto_approve: bool) -> bool:
+        if auto_approve and not step.unsigned:
+            self.approve(step.gate, f"{approver} (--auto-approve)", auto=True)
+            return True
+        answer = self.ui.confirm(step, approver)
+        if answer:
+            self.approve(step.gate, approver)
+            return True
+        return False
+
+    def execute(self, task_id: str) -> TaskResult:
+        """Run one task now (it must be ready) and record its result."""
+        task = self._known(task_id)
+        unprepared = self._prepare()  # before the first state write: the checkout is still clean
+        state, _ = self.transition(transitions.Started(task_id, self.environ.get("GITHUB_SHA"), self._run_url()))
+        record = state["tasks"][task_id]
+        manual = task_id not in self.runnable()
+        if manual:
+            self.ui.note(f"☐ Task {task_id}: {task.title} is manual: it is handed to a person.")
+        else:
+            self.ui.task_started(task_id, task.title, record["attempts"])
+        began = time.perf_counter()
+        if unprepared is not None:
+            result = TaskResult([check_record(c.text, Check.skipped("the task did not start")) for c in task.done_when],
+                                unprepared)
+        else:
+            result = self._redacted(self._execute(task_id, state, record["attempts"]))
+        seconds = time.perf_counter() - began
+        try:
+            state, actions = self.transition(transitions.Finished(task_id, result.checks, result.error, result.updates),
+                                             notify=False)
+        except WorkNotPushed as exc:  # the task's files did not go out: it failed, and the state says why
+            result = replace(result, error=str(exc))
+            state, actions = self.transition(transitions.Finished(task_id, result.checks, result.error, result.updates),
+                                             notify=False)
+        if not manual:
+            self.ui.task_finished(task_id, result, seconds)
+            self._track(task_id, state, result, seconds)
+        if self.environ.get("GITHUB_ACTIONS") == "true":
+            actions_log.report_task(self.environ, self.tasklist, task_id, result.checks, result.error)
+        self._carry_out(actions, state)
+        return result
+
+    def _prepare(self) -> str | None:
+        """Run `prepare`; the reason the task cannot run, or None."""
+        if self.prepare is None:
+            return None
+        try:
+            self.ui.note(self.prepare())
+        except WorkNotPushed as exc:
+            return f"the task did not start: {exc}"
+        return None
+
+    def _redacted(self, result: TaskResult) -> TaskResult:
+        """Secrets out of what is recorded: state.json is committed and posted."""
+        redact = self.redactor.redact
+        checks = [{**c, "evidence": redact(c["evidence"])} for c in result.checks]
+        error = redact(result.error) if result.error else result.error
+        return TaskResult(checks, error, result.updates, result.log)
+
+    def _track(self, task_id: str, state: Mapping[str, Any], result: TaskResult, seconds: float) -> None:
+        """Log the execution; a tracking failure is reported and never touches the result."""
+        if self.tracker is None:
+            return
+        try:
+            run_id = self.tracker.log_task(self.tasklist, task_id, state, result, seconds)
+        except Exception as exc:  # noqa: BLE001
+            self.ui.note(f"warning: Task {task_id} was not tracked ({exc}); its result is in {self.state_path}")
+            return
+        if run_id:
+
+            def record(latest: dict[str, Any]) -> dict[str, Any]:
+                latest["tasks"][task_id]["mlflow_run_id"] = run_id
+                return latest
+
+            self.store.update(record)
+
+    def _execute(self, task_id: str, state: Mapping[str, Any], attempt: int) -> TaskResult:
+        task = self.tasklist.tasks[task_id]
+        workdir = self.work_dir / "work" / task_id
+        if task_id in self.registry.ids():
+            try:
+                handler = self.registry.resolve(task_id)
+            except Exception:  # noqa: BLE001 - an import error is a task failure, not a crash
+                error = f"the handler of Task {task_id} cannot be loaded:\n{traceback.format_exc()}"
+                reason = "not checked: the handler could not be loaded"
+                return TaskResult([check_record(c.text, Check.skipped(reason)) for c in task.done_when], error)
+            workdir.mkdir(parents=True, exist_ok=True)
+            ctx = TaskContext(task, self.root, workdir, attempt, self.environ, state, self.ui.note)
+            return run_handler(handler, ctx)
+        if task.run:
+            log = self.work_dir / "logs" / f"task-{task_id}-attempt-{attempt}.log"
+            return run_command(task, self.root, log, self.environ)
+        return run_manual(task)
+
+    def approve(self, gate: str, by: str, auto: bool = False) -> dict[str, Any]:
+        state, _ = self.transition(transitions.Approved(gate, by, auto))
+        self.ui.note(f"Gate {gate} approved by {by}.")
+        return state
+
+    def record_approval(self, gate: str, by: str | None) -> bool:
+        """Record an approval the forge already holds (a gate job); idempotent. False: not given yet."""
+        record = self.current()["gates"].get(gate)
+        if record and record["status"] == "approved":
+            self.ui.note(f"Gate {gate} was already approved by {record['approved_by']}.")
+            return True
+        if not by:
+            self.ui.note(f"Gate {gate} is not approved on the forge yet: nothing to record.")
+            return False
+        self.approve(gate, by)
+        return True
+
+    def retry(self, task_id: str, execute: bool = True) -> Outcome:
+        """The HotFix is done: resolve it and run the task again (on GitHub: its job runs it)."""
+        self._known(task_id)
+        self.transition(transitions.Retried(task_id))
+        state = self.current()
+        step = planner.next_step(self.tasklist, state, self.runnable())
+        if execute and step.task == task_id and step.kind in (StepKind.RUN, StepKind.MANUAL):
+            self.execute(task_id)
+        after = planner.next_step(self.tasklist, self.current(), self.runnable())
+        return Outcome(after, _exit_for(after), [task_id])
+
+    def resume(self, reason: str, by: str) -> Step:
+        self.transition(transitions.Resumed(reason, by))
+        return self.plan()
+
+    def _known(self, task_id: str):
+        if task_id not in self.tasklist.tasks:
+            raise UsageError(
+                f"{self.tasklist.path} has no Task {task_id}. Tasks: {', '.join(self.tasklist.tasks)}."
+            )
+        return self.tasklist.tasks[task_id]
+
+    def _run_url(self) -> str | None:
+        env = self.environ
+        if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+            server = env.get("GITHUB_SERVER_URL", "https://github.com")
+            return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+        return None
+
+
+def _exit_for(step: Step) -> int:
+    return EXIT_STOPPED if step.kind in (StepKind.PAUSED, StepKind.HALTED, StepKind.BLOCKED) else EXIT_OK
+
+
+def _message(step: Step) -> str:
+    return step.message

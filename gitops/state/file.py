@@ -1,0 +1,311 @@
+"""state.json on disk: the initial state, validated reads, atomic writes and locked updates.
+
+The state is a plain JSON dict checked against `gitops.state.schema`. Writes go through
+`update()`, which holds a file lock for the whole read-modify-write so concurrent local
+processes never lose an update; on disk a file is replaced atomically, so lock-free readers
+(`read()`) always see a complete document.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from contextlib import suppress
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from gitops.errors import StateError, TaskListError
+from gitops.model import TaskList, TaskStatus
+from gitops.state.schema import (
+    SCHEMA_VERSION,
+    Problem,
+    find_problem,
+)
+
+# --- validation -------------------------------------------------------------------------
+
+
+def _restore_hint(path: str) -> str:
+    return f"restore the file from git (git checkout -- {path})"
+
+
+def _file_message(path: str, problem: Problem) -> str:
+    if problem.kind == "newer":
+        return f"{path}: {problem.describe()}. Upgrade gitops (pip install -U gitops-tasklists)."
+    if problem.kind == "missing":
+        return f"{path}: {problem.describe()}. Add it or {_restore_hint(path)}."
+    return f"{path}: {problem.describe()}. Fix the value or {_restore_hint(path)}."
+
+
+def validate(data: object, path: str) -> dict:
+    """Check a state document against schema 1 and return it; StateError names file and key."""
+    problem = find_problem(data)
+    if problem:
+        raise StateError(_file_message(path, problem))
+    return data  # type: ignore[return-value]
+
+
+# --- the initial state ------------------------------------------------------------------
+
+
+def _seed_defaults(tasklist: TaskList) -> dict:
+    """The seed's "Current State" keys, as an empty block would set them."""
+    return {
+        "project": Path(tasklist.path).stem,
+        "current_task": None,
+        "completed_tasks": [],
+        "blocked_tasks": [],
+        "total_tasks": 0,
+        "completed_count": 0,
+        "start_time": None,
+        "last_updated": None,
+        "test_results": {"passed": 0, "failed": 0},
+        "performance_metrics": {},
+        "compatibility_issues": [],
+        "rollback_ready": False,
+    }
+
+
+def new_task_record() -> dict:
+    """The record of a task that has not run yet."""
+    return {
+        "status": TaskStatus.PENDING.value,
+        "attempts": 0,
+        "started_at": None,
+        "finished_at": None,
+        "commit": None,
+        "run_url": None,
+        "mlflow_run_id": None,
+        "error": None,
+        "checks": [],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A fresh, mutable copy of a parsed JSON value (the task list may hold frozen mappings)."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def new_state(tasklist: TaskList, now: str) -> dict:
+    """The state before anything ran: the task list's Current State block plus engine keys."""
+    state = {**_seed_defaults(tasklist), **_plain(tasklist.initial_state or {})}
+    state.update(
+        schema_version=SCHEMA_VERSION,
+        tasklist=tasklist.path,
+        tasklist_sha256=tasklist.sha256,
+        current_phase=tasklist.phases[0].number if tasklist.phases else None,
+        total_tasks=len(tasklist.tasks),
+        consecutive_failures=0,
+        last_updated=now,
+        halted=None,
+        paused_by=None,
+        tasks={task_id: new_task_record() for task_id in tasklist.tasks},
+        gates={},
+        hotfixes=[],
+        resumes=[],
+    )
+    problem = find_problem(state)
+    if problem:
+        line = tasklist.initial_state_line or 1
+        raise TaskListError(
+            f"{tasklist.path}:{line}: Current State block: {problem.describe()}. "
+            "Fix the value in the task list."
+        )
+    return state
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def dumps(state: dict) -> str:
+    """The canonical text of a state: keys sorted, 2-space indent, trailing newline."""
+    return json.dumps(state, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    data: dict = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKey(key)
+        data[key] = value
+    return data
+
+
+def _decode(raw: bytes, path: str) -> str:
+    try:
+        # utf-8-sig: tolerate the byte-order mark some editors add; save() drops it.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise StateError(
+            f"{path}: not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start}). "
+            f"Restore the file from git (git checkout -- {path})."
+        ) from None
+    if not text.strip():
+        raise StateError(
+            f"{path} is empty. Restore it from git (git checkout -- {path}), "
+            "or delete it to start the pipeline from the beginning."
+        )
+    return text
+
+
+def _conflict_line(text: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "=======":
+            return number
+    return None
+
+
+def _parse(text: str, path: str) -> object:
+    conflict = _conflict_line(text)
+    if conflict:
+        raise StateError(
+            f"{path}:{conflict}: git merge conflict markers. Resolve the conflict, "
+            f"or {_restore_hint(path)}."
+        )
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as error:
+        raise StateError(
+            f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}. "
+            f"Fix the syntax or {_restore_hint(path)}."
+        ) from None
+    except _DuplicateKey as error:
+        problem = f'duplicate key "{error}" in one JSON object'
+    except (ValueError, RecursionError) as error:  # an integer too long to convert, deep nesting
+        problem = f"not valid JSON ({error})"
+    raise StateError(f"{path}: {problem}. Fix it or {_restore_hint(path)}.")
+
+
+def load(path: Path) -> dict | None:
+    """The validated state in `path`, or None when the file does not exist; never writes."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise StateError(f"{name}: cannot read the file ({error.strerror}). Check that it is a readable file.") from None
+    return validate(_parse(_decode(raw, name), name), name)
+
+
+def read(path: Path) -> dict | None:
+    """The state without taking the lock (for status and plan); writes are atomic, so it is whole."""
+    return load(path)
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def _umask() -> int:
+    # os.umask() can only be read by setting it, which races with other threads; Linux shows it.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def _mode_for(path: Path) -> int:
+    """Keep an existing file's permissions; mkstemp alone would make every state.json 0600."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, _mode_for(path))
+        os.replace(temp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable after a crash (POSIX only; Windows cannot open directories).
+    if os.name != "posix":
+        return
+    with suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def save(path: Path, state: dict) -> bool:
+    """Validate and write `state` atomically, only if it differs from the file; True if written."""
+    path = Path(path)
+    problem = find_problem(state)
+    if problem:
+        raise StateError(
+            f"{path}: refusing to write an invalid state: {problem.describe()}. "
+            "This is a bug in gitops or a handler; the file was not changed."
+        )
+    data = dumps(state).encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass  # missing or unreadable: write it
+    _write_atomically(path, data)
+    return True
+
+
+def update(
+    path: Path,
+    change: Callable[[dict], dict],
+    *,
+    create: Callable[[], dict] | None = None,
+    lock_timeout: float = 30.0,
+) -> dict:
+    """Read-modify-write under an exclusive file lock: apply `change` to the newest state."""
+    # Imported here: filelock pulls in asyncio (~30 ms), and read-only commands never lock.
+    import filelock
+
+    path = Path(path)
+    lock = filelock.FileLock(f"{path}.lock", timeout=lock_timeout)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise StateError(
+            f"{lock.lock_file}: another gitops process holds the lock on {path} "
+            f"(waited {lock_timeout:g} s). Wait for it to finish, then try again."
+        ) from None
+    try:
+        # Do not call update() from inside `change`: the lock is not re-entrant across instances.
+        return _apply(path, change, create)
+    finally:
+        lock.release()
+
+
+def _apply(path: Path, change: Callable[[dict], dict], create: Callable[[], dict] | None) -> dict:
+    current = load(path)  # a corrupt file raises here, before anything is written
+    if current is None:
+        if create is None:
+            raise StateError(f"{path} does not exist. Run `gitops run` first to create it.")
+        current = create()
+    new = change(copy.deepcopy(current))
+    if not isinstance(new, dict):
+        raise TypeError(f"the change function must return the new state dict, got {type(new).__name__}")
+    save(path, new)
+    return new

@@ -1,0 +1,358 @@
+"""state.json on a branch of the git remote: every update is a commit, pushed without force.
+
+`GitStateStore` is the StateStore of the GitHub Actions jobs. It never checks anything out:
+the newest commit is fetched into a private ref, the new state.json is written with git
+plumbing (hash-object, a temporary index, write-tree, commit-tree) and pushed by SHA. A push
+that loses a race is rejected by the remote as a non-fast-forward; the store then fetches
+again and re-applies the caller's change to the newer state (DESIGN §5), with exponential
+backoff and jitter, so concurrent jobs never lose an update and history stays linear.
+
+A task job's store also carries the task's work (`worktree=True`): `sync_worktree` first
+merges the phase branch into the job's checkout, so a task sees what earlier tasks of its
+phase changed (and main's newer commits, such as a HotFix); then every state commit also
+holds the files the task changed in the checkout (`git status`, .gitignore respected), so the
+phase PR shows the work beside the state. Two jobs that change one file differently do not
+overwrite each other: the second fails with a conflict naming the file.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import json
+import os
+import random
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from gitops.errors import GitopsError, StateError, WorkNotPushed
+from gitops.state import file as state_io
+from gitops.state.schema import find_problem
+
+# `git push --porcelain` reasons that mean "someone else moved the branch first".
+RACE_REASONS = ("non-fast-forward", "fetch first", "stale info", "cannot lock ref",
+                "failed to update ref", "incorrect old value")
+
+
+class GitSyncError(GitopsError):
+    """A git command failed for a reason other than a lost race (network, permissions)."""
+
+
+class WorkConflict(GitSyncError, WorkNotPushed):
+    """A file this job changed was changed differently on the phase branch since the job began."""
+
+
+class LostRace(Exception):
+    """The remote branch moved between our fetch and our push."""
+
+
+def github_auth_env(token: str, server_url: str = "https://github.com", environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Git config in environment variables that sends `token` to `server_url` (as actions/checkout does).
+
+    Passed to git through GIT_CONFIG_COUNT/KEY/VALUE (git >= 2.31): the token never lands in
+    .git/config, on a command line (visible in `ps`), or in a remote URL that git may print.
+    """
+    env = dict(os.environ if environ is None else environ)
+    count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    env.update({
+        "GIT_CONFIG_COUNT": str(count + 1),
+        f"GIT_CONFIG_KEY_{count}": f"http.{server_url.rstrip('/')}/.extraheader",
+        f"GIT_CONFIG_VALUE_{count}": f"AUTHORIZATION: basic {basic}",
+    })
+    return env
+
+
+def phase_branch(project_slug: str, phase: int) -> str:
+    """The branch that holds a phase's state commits and becomes its PR: `gitops/b-1006/phase-1`."""
+    return f"gitops/{project_slug}/phase-{phase}"
+
+
+def phase_store(repo_dir: Path, project_slug: str, phases: Sequence[int], *, remote: str = "origin",
+                base: str = "main", **options: Any) -> "GitStateStore":
+    """The store of the phase in progress, as base's state.json says (merging a phase PR moves it on)."""
+    state = GitStateStore(repo_dir, remote, base, base=base, **options).read()
+    phase = state.get("current_phase") if state else None
+    if phase is None:  # nothing recorded yet: the first phase; every task final: the last one
+        phase = phases[-1] if state else phases[0]
+    return GitStateStore(repo_dir, remote, phase_branch(project_slug, phase), base=base, **options)
+
+
+class GitStateStore:
+    """The newest state.json of `branch` on `remote` (created from `base` on first write)."""
+
+    def __init__(
+        self,
+        repo_dir: Path,
+        remote: str,
+        branch: str,
+        path: str = "state.json",
+        base: str = "main",
+        author: tuple[str, str] = ("gitops", "gitops@users.noreply.github.com"),
+        max_attempts: int = 8,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        local_path: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        worktree: bool = False,
+    ):
+        self.repo_dir = Path(repo_dir)
+        self.remote, self.branch, self.path, self.base = remote, branch, path, base
+        self.author = author
+        self.max_attempts, self.backoff, self.max_backoff = max_attempts, backoff, max_backoff
+        self.local_path = Path(local_path) if local_path else self.repo_dir / path
+        self.environ = dict(os.environ if environ is None else environ)
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.worktree = worktree  # each state commit also carries the checkout's changed files
+        # What this store pushed of the task's work, path -> blob (None: deleted): a later change
+        # or deletion of such a file must follow, and is compared with it, not with the checkout.
+        self._carried: dict[str, str | None] = {}
+        self._pending: dict[str, str | None] = {}
+
+    # ------------------------------------------------------------ StateStore
+    def read(self) -> dict | None:
+        """The state on the branch, else on base; None when neither has the file."""
+        with self._fetched() as (ref, _tip, where):
+            return self._load(ref, where) if ref else None
+
+    def update(self, change: Callable[[dict], dict], create: Callable[[], dict] | None = None) -> dict:
+        """Apply `change` to the newest state and push it as one commit; retried on a lost race."""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                new = self._attempt(change, create)
+            except WorkConflict:
+                self.worktree = False  # from now on this store records the state alone (Runner.execute)
+                raise
+            except LostRace:
+                if attempt == self.max_attempts:
+                    break
+                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+                self.sleep(delay * self.rng.uniform(0.5, 1.5))
+                continue
+            self.local_path.parent.mkdir(parents=True, exist_ok=True)
+            state_io.save(self.local_path, new)  # later steps of the same job see it
+            return new
+        raise GitSyncError(
+            f"{self.remote}/{self.branch}: {self.path} could not be updated: {self.max_attempts} pushes "
+            "in a row lost a race with other writers. Re-run the job; if it persists, raise max_attempts."
+        )
+
+    # ------------------------------------------------------------ one try
+    def _attempt(self, change: Callable[[dict], dict], create: Callable[[], dict] | None) -> dict:
+        with self._fetched() as (ref, tip, where):
+            current = self._load(ref, where) if ref else None
+            loaded = current is not None
+            if current is None:
+                if create is None:
+                    raise StateError(f"{where} has no {self.path}. Run `gitops run` first to create it.")
+                current = create()
+            new = change(copy.deepcopy(current))
+            if not isinstance(new, dict):
+                raise TypeError(f"the change function must return the new state dict, got {type(new).__name__}")
+            problem = find_problem(new)
+            if problem:
+                raise StateError(f"{self.branch}:{self.path}: refusing to commit an invalid state: "
+                                 f"{problem.describe()}. This is a bug in gitops or a handler; nothing was pushed.")
+            if loaded and state_io.dumps(new) == state_io.dumps(current):
+                return new  # nothing changed: no empty commit, no new branch
+            commit = self._commit(tip, state_io.dumps(new), describe(current, new, self.branch))
+            self._push(commit)
+            self._carried.update(self._pending)
+            return new
+
+    def _commit(self, parent: str | None, text: str, message: str) -> str:
+        blob = self._git("hash-object", "-w", "--stdin", input=text)
+        with tempfile.TemporaryDirectory(prefix="gitops-index-") as temp:
+            env = {"GIT_INDEX_FILE": str(Path(temp) / "index")}
+            if parent:
+                self._git("read-tree", parent, env=env)
+            self._git("update-index", "--add", "--cacheinfo", f"100644,{blob},{self.path}", env=env)
+            work = self._work(parent) if self.worktree else {}
+            self._pending = {path: entry[1] if entry else None for path, entry in work.items()}
+            for path, entry in work.items():
+                if entry is None:
+                    self._git("update-index", "--force-remove", "--", path, env=env)
+                else:
+                    self._git("update-index", "--add", "--cacheinfo", f"{entry[0]},{entry[1]},{path}", env=env)
+            tree = self._git("write-tree", env=env)
+        parents = ["-p", parent] if parent else []
+        return self._git("commit-tree", tree, *parents, "-m", message, env=self._identity())
+
+    def _identity(self) -> dict[str, str]:
+        name, email = self.author
+        return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+
+    def _push(self, commit: str) -> None:
+        # Never --force: the remote accepts only a fast-forward of the tip it has now, so a
+        # writer that raced with another one is rejected here instead of overwriting it.
+        result = self._run("push", "--porcelain", "--no-verify", self.remote, f"{commit}:refs/heads/{self.branch}")
+        if result.returncode == 0:
+            return
+        output = result.stdout + result.stderr
+        if any(reason in output for reason in RACE_REASONS):
+            raise LostRace()
+        raise GitSyncError(f"git push to {self.remote}/{self.branch} failed: {self._redact(output.strip())}")
+
+    # ------------------------------------------------------------ the task's work
+    def sync_worktree(self) -> str:
+        """Merge the phase branch into the job's checkout (a local merge, never pushed); say what happened."""
+        with self._fetched() as (ref, tip, where):
+            if ref is None or where != self._branch_label():
+                return f"{self.remote}/{self.branch} does not exist yet: the task runs on the checkout as it is"
+            if self._run("merge-base", "--is-ancestor", tip, "HEAD").returncode == 0:
+                return f"the checkout already holds {where} ({tip[:12]})"
+            self._unshallow()
+            merged = self._run("merge", "--no-edit", "--no-ff", "-m", f"gitops: the work of {where}", tip,
+                               env=self._identity())
+            if merged.returncode != 0:
+                conflicts = self._run("diff", "--name-only", "--diff-filter=U").stdout.split()
+                self._run("merge", "--abort")
+                self.worktree = False  # the task will not run: its state is recorded alone
+                raise WorkConflict(
+                    f"{where} ({tip[:12]}) does not merge into this checkout"
+                    + (f": both changed {', '.join(conflicts)}" if conflicts else f": {self._redact(merged.stderr.strip())}")
+                    + f". Merge {self.base} into {self.branch}, resolve the conflicts, push, and run the job again."
+                )
+            return f"merged {where} ({tip[:12]}) into the checkout: the task sees its phase's earlier work"
+
+    def _unshallow(self) -> None:
+        """A merge needs history: fetch it if the checkout is shallow (actions/checkout's default depth 1)."""
+        if self._git("rev-parse", "--is-shallow-repository") != "true":
+            return
+        fetched = self._run("fetch", "--quiet", "--unshallow", "--no-tags", self.remote)
+        if fetched.returncode != 0:
+            raise GitSyncError(f"the checkout is shallow and its history could not be fetched "
+                               f"({self._redact(fetched.stderr.strip())}): check out with fetch-depth: 0 "
+                               "(`gitops render` writes that into the task jobs)")
+
+    def _work(self, parent: str | None) -> dict[str, tuple[str, str] | None]:
+        """The checkout's changed files as index entries ((mode, blob), None: deleted), checked against `parent`."""
+        listing = self._run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+        if listing.returncode != 0:
+            raise GitSyncError(f"git status failed in {self.repo_dir}: {listing.stderr.strip()}")
+        entries: dict[str, tuple[str, str] | None] = {}
+        conflicts = []
+        # A path ending in "/" is a folder git will not list into (a nested repository): skipped.
+        changed = {item[3:] for item in filter(None, listing.stdout.split("\0")) if not item.endswith("/")}
+        for path in sorted(changed | set(self._carried)):
+            if path == self.path or path.startswith(".gitops/"):
+                continue  # the state is written above; engine work files are not the task's work
+            entry = self._entry(path)
+            ours, now = (entry[1] if entry else None), self._blob(parent, path)
+            began = self._carried[path] if path in self._carried else self._blob("HEAD", path)
+            if now == ours:
+                continue  # already there (an earlier commit of this job, or the same change)
+            if now != began:
+                conflicts.append(path)
+            entries[path] = entry
+        if conflicts:
+            raise WorkConflict(
+                f"{self.remote}/{self.branch} changed {', '.join(sorted(conflicts))} since this job began, and so "
+                "did this task: nothing was pushed. Run the task again on the new branch tip (retry it)."
+            )
+        return entries
+
+    def _entry(self, path: str) -> tuple[str, str] | None:
+        """The index entry of the checkout's `path`, (mode, blob); None when the file is gone."""
+        file = self.repo_dir / path
+        if file.is_symlink():
+            return "120000", self._git("hash-object", "-w", "--stdin", input=os.readlink(file))
+        if not file.exists():
+            return None
+        return ("100755" if os.access(file, os.X_OK) else "100644"), self._git("hash-object", "-w", "--", path)
+
+    def _blob(self, commit: str | None, path: str) -> str | None:
+        if commit is None:
+            return None
+        found = self._run("rev-parse", "--verify", "--quiet", f"{commit}:{path}")
+        return found.stdout.strip() if found.returncode == 0 else None
+
+    # ------------------------------------------------------------ reading
+    @contextlib.contextmanager
+    def _fetched(self) -> Iterator[tuple[str | None, str | None, str]]:
+        """(ref, commit, label) of the branch tip, else of base; (None, None, label) if neither exists."""
+        # A private ref per call (not FETCH_HEAD), so processes sharing a clone do not race.
+        ref = f"refs/gitops/fetch/{uuid.uuid4().hex}"
+        try:
+            yield self._fetch_into(ref)
+        finally:
+            self._run("update-ref", "-d", ref)
+
+    def _fetch_into(self, ref: str) -> tuple[str | None, str | None, str]:
+        for name, label in ((self.branch, self._branch_label()), (self.base, f"{self.remote}/{self.base}")):
+            # --refmap= : no opportunistic update of refs/remotes/* (shared by every process).
+            result = self._run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=",
+                               self.remote, f"+refs/heads/{name}:{ref}")
+            if result.returncode == 0:
+                return ref, self._git("rev-parse", ref), label
+            if self._run("ls-remote", "--exit-code", "--heads", self.remote, f"refs/heads/{name}").returncode != 2:
+                raise GitSyncError(f"git fetch {self.remote} {name} failed: {self._redact(result.stderr.strip())}")
+        return None, None, f"{self.remote} (neither {self.branch} nor {self.base} exists)"
+
+    def _branch_label(self) -> str:
+        return f"{self.remote}/{self.branch}"
+
+    def _load(self, ref: str, where: str) -> dict | None:
+        result = self._run("cat-file", "blob", f"{ref}:{self.path}", text=False)
+        if result.returncode != 0:
+            return None  # the commit has no state.json yet
+        return parse(result.stdout, f"{self.path} on {where}", self.branch)
+
+    # ------------------------------------------------------------ git
+    def _run(self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None, text: bool = True) -> subprocess.CompletedProcess:
+        full_env = {**self.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
+        return subprocess.run(
+            ["git", "-c", "gc.auto=0", "-c", "maintenance.auto=false", *args],
+            cwd=self.repo_dir, env=full_env, input=input, capture_output=True, text=text, check=False,
+        )
+
+    def _git(self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None) -> str:
+        result = self._run(*args, input=input, env=env)
+        if result.returncode != 0:
+            raise GitSyncError(f"git {args[0]} failed in {self.repo_dir}: {self._redact(result.stderr.strip())}")
+        return result.stdout.strip()
+
+    def _redact(self, text: str) -> str:
+        """Git output with every credential this store was given replaced by ***."""
+        for key, value in self.environ.items():
+            if value and len(value) >= 8 and (key.startswith("GIT_CONFIG_VALUE_") or "TOKEN" in key):
+                text = text.replace(value, "***")
+                text = text.replace(value.rsplit(" ", 1)[-1], "***")
+        return text
+
+
+def parse(raw: bytes, where: str, branch: str) -> dict:
+    """A state.json blob from git, validated; StateError names the branch and the file."""
+    hint = (f"Push a commit to {branch} that restores a valid file (`git log -p FETCH_HEAD` after "
+            f"`git fetch origin {branch}` shows its history); gitops never overwrites it.")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise StateError(f"{where}: not valid JSON ({exc}). {hint}") from None
+    problem = find_problem(data)
+    if problem:
+        raise StateError(f"{where}: {problem.describe()}. {hint}")
+    return data
+
+
+def describe(old: Mapping, new: Mapping, branch: str) -> str:
+    """A commit message naming what changed: task and gate statuses, halts and pauses."""
+    changes = []
+    for kind, key in (("Task", "tasks"), ("gate", "gates")):
+        before, after = old.get(key, {}), new.get(key, {})
+        for name in after:
+            was = before.get(name, {}).get("status")
+            if was != after[name].get("status"):
+                changes.append(f"{kind} {name} {was or 'new'} -> {after[name].get('status')}")
+    for key in ("halted", "paused_by"):
+        if old.get(key) != new.get(key):
+            changes.append(f"{key} {'cleared' if not new.get(key) else 'set'}")
+    subject = "; ".join(changes[:4]) + (f" (+{len(changes) - 4} more)" if len(changes) > 4 else "")
+    return f"gitops: {subject or 'update state'}\n\nState of {new.get('project', '?')} on {branch}.\n"

@@ -1,0 +1,28 @@
+"""Where state.json lives: a file on this machine, or a branch of the git remote (gitsync)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Protocol
+
+from gitops.state import file as state_io
+
+
+class StateStore(Protocol):
+    """Read the newest state; apply a change to the newest state without losing anyone's update."""
+
+    def read(self) -> dict | None: ...
+
+    def update(self, change: Callable[[dict], dict], create: Callable[[], dict] | None = None) -> dict: ...
+
+
+class LocalStore:
+    """state.json on disk, under a file lock (several local processes may write it)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def read(self) -> dict | None:
+        return state_io.read(self.path)
+
+    def update(self, change: Callable[[dict], dict], create: Callable[[], dict] | None = None) -> dict:
+        return state_io.update(self.path, change, create=create)

@@ -1,0 +1,93 @@
+"""Read a process task list (Markdown) into a TaskList, reporting problems as diagnostics.
+
+The parts live beside this module: `markdown` (blocks with line numbers), `fields`
+(`**Name**: value` and value readers), `header`, `tasks` (the task area) and `sections`.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+
+from gitops.errors import TaskListError
+from gitops.model import Diagnostic, Severity, TaskList
+from gitops.tasklist.diagnostics import Sink
+from gitops.tasklist.fields import parse_hours
+from gitops.tasklist.header import read_header
+from gitops.tasklist.markdown import Block, read_blocks
+from gitops.tasklist.sections import read_sections
+from gitops.tasklist.task_area import read_tasks, task_area, warn_ignored_headings
+
+__all__ = ["load", "parse", "parse_hours"]
+
+
+def parse(text: str, path: str) -> tuple[TaskList, list[Diagnostic]]:
+    """Parse task-list Markdown; never raises, problems come back as diagnostics."""
+    blocks, lines = read_blocks(text)
+    sink = Sink(path)
+    start, end = task_area(blocks)
+    if start == len(blocks):
+        sink.error(1, "no Phase or Task headings found; add headings like "
+                      "`## Phase 1: Title` and `### Task 1.1: Title`")
+    header = read_header(blocks[:start], sink)
+    phases, tasks = read_tasks(blocks[start:end], sink)
+    warn_ignored_headings(blocks, end, sink)
+    extras = read_sections(blocks, start, end, lines, sink)
+    tasklist = TaskList(
+        path=path,
+        title=_title(blocks, path),
+        header=header,
+        phases=phases,
+        tasks=MappingProxyType(tasks),
+        sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
+        **extras,  # type: ignore[arg-type]
+    )
+    return tasklist, sorted(sink.diagnostics, key=lambda d: (d.line, d.severity != Severity.ERROR))
+
+
+def load(path: str | Path) -> tuple[TaskList, list[Diagnostic]]:
+    """Read and parse a task-list file; raises TaskListError when it cannot be used at all."""
+    name = str(path)
+    data = _read_bytes(Path(path), name)
+    tasklist, diagnostics = parse(_decode(data, name), name)
+    if not tasklist.tasks:
+        raise TaskListError(f"{name}: no tasks found; a task list needs headings like "
+                            "`## Phase 1: Title` followed by `### Task 1.1: Title`")
+    return replace(tasklist, sha256=hashlib.sha256(data).hexdigest()), diagnostics
+
+
+def _title(blocks: list[Block], path: str) -> str:
+    for block in blocks:
+        if block.level == 1:
+            return block.text
+    return Path(path).stem
+
+
+def _decode(data: bytes, name: str) -> str:
+    # PowerShell's `>` writes UTF-16 with a byte order mark: say so rather than "binary".
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise TaskListError(f"{name}: is UTF-16 text; save the task list as UTF-8")
+    if b"\0" in data:
+        raise TaskListError(f"{name}: looks like a binary file, not a Markdown task list; "
+                            "pass the task list's .md file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TaskListError(f"{name}: is not UTF-8 text (invalid byte at offset {exc.start}); "
+                            "save the task list as UTF-8") from None
+
+
+def _read_bytes(path: Path, name: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise TaskListError(f"{name}: no such file; check the path or pass --tasklist PATH") from None
+    except IsADirectoryError:
+        raise TaskListError(f"{name}: is a directory; pass the task list's Markdown file "
+                            "inside it") from None
+    except (OSError, ValueError) as exc:
+        # ValueError: a path with a NUL byte; OSError: permissions, a FIFO, a broken disk.
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise TaskListError(f"{name}: cannot be read ({reason}); check the path and its "
+                            "permissions") from None

@@ -1,0 +1,162 @@
+"""What `gitops status` and `gitops plan` show: one JSON shape, drawn with rich for people."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Mapping
+
+from rich.console import Console
+from rich.table import Table
+
+from gitops.model import TaskList
+from gitops.plan import readiness
+from gitops.plan.planner import Step
+from gitops.plan.policy import checkpoint_reasons, needs_deploy_approval
+from gitops.plan.quality import quality_gates
+from gitops.ui.reports import STATUS_ICON
+
+
+def status_json(
+    tasklist: TaskList,
+    state: Mapping[str, Any],
+    step: Step,
+    state_path: str,
+    tasklist_changed: bool = False,
+    run_link: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
+    """The stable `gitops status --json` document."""
+    total = state["total_tasks"]
+    done = state["completed_count"]
+    tasks = []
+    for task in tasklist.tasks.values():
+        record = state["tasks"][task.id]
+        counts: dict[str, int] = {}
+        for check in record["checks"]:
+            counts[check["status"]] = counts.get(check["status"], 0) + 1
+        tasks.append(
+            {
+                "id": task.id,
+                "title": task.title,
+                "phase": task.phase,
+                "status": record["status"],
+                "attempts": record["attempts"],
+                "checks": counts,
+                "criteria": len(task.done_when),
+                "mlflow_run_id": record.get("mlflow_run_id"),
+                "mlflow_run": run_link(record["mlflow_run_id"]) if run_link and record.get("mlflow_run_id") else None,
+            }
+        )
+    return {
+        "project": state["project"],
+        "tasklist": tasklist.path,
+        "state": state_path,
+        "progress": {"done": done, "total": total, "percent": round(100 * done / total) if total else 100},
+        "current_phase": state["current_phase"],
+        "current_task": state["current_task"],
+        "halted": state["halted"],
+        "paused_by": state["paused_by"],
+        "consecutive_failures": state["consecutive_failures"],
+        "tasks": tasks,
+        "gates": state["gates"],
+        "hotfixes": [h for h in state["hotfixes"] if h["status"] == "open"],
+        "quality_gates": [g.to_json() for g in quality_gates(tasklist, state)],
+        "next": step.to_json(),
+        "tasklist_changed": tasklist_changed,
+        "mlflow": run_link("<run id>") if run_link else None,
+    }
+
+
+def step_outputs(doc: Mapping[str, Any]) -> dict[str, str]:
+    """The plan job's step outputs (`gitops status --outputs`): one line each, JSON lists compact."""
+    phase = doc["current_phase"]
+    gate = doc["gates"].get(f"phase-{phase}", {}).get("status", "") if phase is not None else ""
+
+    def ids(status: str) -> str:
+        return json.dumps([t["id"] for t in doc["tasks"] if t["status"] == status], separators=(",", ":"))
+
+    # Tasks may start: not halted, not paused by a HotFix, the current phase's gate (if any) approved.
+    proceed = doc["halted"] is None and doc["paused_by"] is None and phase is not None and gate in ("", "approved")
+    return {
+        "current_phase": "" if phase is None else str(phase),
+        "phase_gate": gate,
+        "done": ids("done"),
+        "pending": ids("pending"),
+        "awaiting": ids("awaiting_approval"),
+        "proceed": "true" if proceed else "false",
+    }
+
+
+def plan_json(tasklist: TaskList, state: Mapping[str, Any], step: Step, runnable: frozenset[str]) -> dict[str, Any]:
+    """The stable `gitops plan --json` document: the next step and every task's policy."""
+    tasks = []
+    for task in tasklist.tasks.values():
+        tasks.append(
+            {
+                "id": task.id,
+                "status": state["tasks"][task.id]["status"],
+                "executor": "handler-or-run" if task.id in runnable else "manual",
+                "run": task.run,
+                "ready": readiness.why_not_ready(tasklist, state, task.id) is None,
+                "waiting_for": readiness.why_not_ready(tasklist, state, task.id),
+                "checkpoint": checkpoint_reasons(tasklist, task),
+                "production_approval": needs_deploy_approval(tasklist, task),
+            }
+        )
+    return {"next": step.to_json(), "tasks": tasks, "max_consecutive_failures": tasklist.safety.max_consecutive_failures}
+
+
+def print_status(console: Console, doc: Mapping[str, Any]) -> None:
+    progress = doc["progress"]
+    console.print(
+        f"[bold]{doc['project']}[/bold]  {progress['done']}/{progress['total']} tasks done "
+        f"({progress['percent']}%)  ·  phase {doc['current_phase'] or '-'}  ·  {doc['tasklist']}"
+    )
+    table = Table(box=None, pad_edge=False)
+    for column in ("Task", "Title", "Status", "Checks", "Attempts", "MLflow run"):
+        table.add_column(column)
+    for task in doc["tasks"]:
+        checks = ", ".join(f"{n} {s}" for s, n in sorted(task["checks"].items())) or "-"
+        run = (task["mlflow_run_id"] or "-")[:8]
+        table.add_row(task["id"], task["title"], f"{STATUS_ICON.get(task['status'], '')} {task['status']}", checks, str(task["attempts"]), run)
+    console.print(table)
+    if doc.get("mlflow"):
+        console.print(f"MLflow runs: {doc['mlflow']}")
+    if doc["tasklist_changed"]:
+        console.print("[yellow]The task list changed since state.json was last written.[/yellow]")
+    waiting = [g for g, r in doc["gates"].items() if r["status"] == "pending"]
+    approved = [f"{g} ({r['approved_by']})" for g, r in doc["gates"].items() if r["status"] == "approved"]
+    if waiting:
+        console.print(f"[yellow]Gates waiting[/yellow]: {', '.join(waiting)}")
+    if approved:
+        console.print(f"Gates approved: {', '.join(approved)}")
+    for hotfix in doc["hotfixes"]:
+        console.print(f"[red]{hotfix['id']}[/red] open for Task {hotfix['task']}: {hotfix.get('issue') or 'issue not posted yet'}")
+    if doc["halted"]:
+        console.print(f"[bold red]Halted[/bold red]: {doc['halted']['reason']}")
+    console.print("Quality gates: " + "  ".join(f"{_mark(g['status'])} {g['name']}" for g in doc["quality_gates"]))
+    print_step(console, doc["next"])
+
+
+def print_plan(console: Console, doc: Mapping[str, Any]) -> None:
+    table = Table(box=None, pad_edge=False)
+    for column in ("Task", "Status", "Executor", "Waiting for", "Checkpoint"):
+        table.add_column(column)
+    for task in doc["tasks"]:
+        checkpoint = "; ".join(task["checkpoint"]) or "auto-advance"
+        if task["production_approval"]:
+            checkpoint = "production approval before it runs; " + checkpoint
+        table.add_row(task["id"], task["status"], task["executor"], task["waiting_for"] or "ready", checkpoint)
+    console.print(table)
+    console.print(f"Halt after {doc['max_consecutive_failures']} consecutive failures.")
+    print_step(console, doc["next"])
+
+
+def print_step(console: Console, step: Mapping[str, Any]) -> None:
+    console.print(f"[bold]Next[/bold]: {step['message']}")
+    for criterion in step["unsigned"]:
+        console.print(f"  [ ] {criterion}")
+    if step["command"]:
+        console.print(f"  → [cyan]{step['command']}[/cyan]")
+
+
+def _mark(status: str) -> str:
+    return {"met": "✅", "failing": "❌", "in progress": "…"}.get(status, "·")

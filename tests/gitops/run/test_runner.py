@@ -1,0 +1,143 @@
+"""The runner with Python handlers and a recording forge: exceptions become HotFixes, forge
+failures never lose a result and are sent again later."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gitops.errors import WorkNotPushed
+from gitops.forge.local import LocalForge
+from gitops.handlers import Check, Handler, Registry
+from gitops.run.runner import Runner
+from gitops.state.store import LocalStore
+from tests.gitops.builders import task, tasklist
+from tests.gitops.test_bench import QuietUI
+
+
+def explode(ctx):
+    raise ValueError("the disk is full")
+
+
+RAISING = Handler(action=explode, checks={})
+PASSING = Handler(action=lambda ctx: None, checks={"criterion 1": lambda ctx: Check.passed("3 files measured", files=3)})
+
+
+class FlakyForge(LocalForge):
+    """A LocalForge whose first `fail` calls raise, like a GitHub outage."""
+
+    def __init__(self, root: Path, fail: int):
+        super().__init__(root)
+        self.fail = fail
+        self.calls: list[str] = []
+
+    def open_issue(self, marker, title, body, labels):
+        self.calls.append(marker)
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("forge unreachable")
+        return super().open_issue(marker, title, body, labels)
+
+
+def make(folder: Path, refs: dict[str, str], forge=None) -> Runner:
+    tl = tasklist(task("1.1", criteria=1), task("1.2", criteria=1))
+    return Runner(
+        tasklist=tl,
+        state_path=folder / "state.json",
+        root=folder,
+        work_dir=folder / ".gitops",
+        forge=forge or LocalForge(folder / ".gitops" / "forge"),
+        registry=Registry(refs),
+        ui=QuietUI(),
+        environ={},
+        clock=lambda: "2026-11-24T00:00:00+00:00",
+    )
+
+
+def read(folder: Path) -> dict:
+    return json.loads((folder / "state.json").read_text())
+
+
+def test_an_exception_in_a_handler_becomes_a_hotfix_with_the_traceback(tmp_path):
+    runner = make(tmp_path, {"1.1": "tests.gitops.run.test_runner:RAISING"})
+    outcome = runner.run("ada")
+    assert outcome.exit_code == 1 and outcome.step.kind.value == "paused"
+    state = read(tmp_path)
+    assert "ValueError: the disk is full" in state["tasks"]["1.1"]["error"]
+    issue = (tmp_path / ".gitops" / "forge" / "issues" / "hotfix-1.1.md").read_text()
+    assert "Traceback (most recent call last)" in issue and "ValueError: the disk is full" in issue
+
+
+def test_a_handler_that_cannot_be_imported_is_a_task_failure(tmp_path):
+    runner = make(tmp_path, {"1.1": "tests.gitops.no_such_module:HANDLER"})
+    assert runner.run("ada").exit_code == 1
+    error = read(tmp_path)["tasks"]["1.1"]["error"]
+    assert error.startswith("the handler of Task 1.1 cannot be loaded:")
+    assert "No module named 'tests.gitops.no_such_module'" in error
+
+
+def test_check_metrics_are_recorded(tmp_path):
+    runner = make(tmp_path, {"1.1": "tests.gitops.run.test_runner:PASSING", "1.2": "tests.gitops.run.test_runner:PASSING"})
+    assert runner.run("ada").exit_code == 0
+    check = read(tmp_path)["tasks"]["1.1"]["checks"][0]
+    assert check == {"criterion": "criterion 1 of 1.1", "status": "passed", "evidence": "3 files measured", "metrics": {"files": 3}}
+
+
+def test_a_forge_failure_keeps_the_result_and_the_issue_is_opened_on_the_next_command(tmp_path):
+    forge = FlakyForge(tmp_path / "forge", fail=1)
+    runner = make(tmp_path, {"1.1": "tests.gitops.run.test_runner:RAISING"}, forge)
+    runner.run("ada")
+    state = read(tmp_path)
+    assert state["tasks"]["1.1"]["status"] == "failed"
+    assert state["hotfixes"][0]["issue"] is None
+    runner.run("ada")  # still paused, but the notice goes out now
+    assert read(tmp_path)["hotfixes"][0]["issue"].endswith("hotfix-1.1.md")
+    runner.run("ada")
+    assert forge.calls == ["hotfix:1.1", "hotfix:1.1"]  # sent again once, never duplicated
+
+
+class ConflictingStore(LocalStore):
+    """A LocalStore whose first write of a finished task refuses, as GitStateStore does on a WorkConflict."""
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        self.refused = 0
+
+    def update(self, change, create=None):
+        def guarded(current):
+            new = change(current)
+            if not self.refused and any(t.get("finished_at") for t in new["tasks"].values()):
+                self.refused += 1
+                raise WorkNotPushed("origin/gitops/x/phase-1 changed README.md since this job began, and so did this task")
+            return new
+
+        return super().update(guarded, create)
+
+
+def test_work_that_cannot_be_pushed_fails_the_task_and_the_state_says_why(tmp_path):
+    runner = make(tmp_path, {"1.1": "tests.gitops.run.test_runner:PASSING"})
+    runner.store = store = ConflictingStore(tmp_path / "state.json")
+    result = runner.execute("1.1")
+    assert store.refused == 1 and result.failed
+    record = read(tmp_path)["tasks"]["1.1"]
+    assert record["status"] == "failed" and record["error"].endswith("changed README.md since this job began, and so did this task")
+    assert record["checks"][0]["status"] == "passed"  # what the task measured is kept
+    assert (tmp_path / ".gitops" / "forge" / "issues" / "hotfix-1.1.md").exists()
+
+
+
+def test_a_task_whose_set_up_fails_does_not_run_and_fails_with_the_reason(tmp_path):
+    runner = make(tmp_path, {"1.1": "tests.gitops.run.test_runner:RAISING"})  # would raise if it ran
+
+    def prepare():
+        raise WorkNotPushed("origin/gitops/x/phase-1 does not merge into this checkout: both changed README.md")
+
+    runner.prepare = prepare
+    result = runner.execute("1.1")
+    record = read(tmp_path)["tasks"]["1.1"]
+    assert result.failed and record["status"] == "failed"
+    assert record["error"] == ("the task did not start: origin/gitops/x/phase-1 does not merge into this checkout: "
+                               "both changed README.md")
+    assert [c["status"] for c in record["checks"]] == ["skipped"]
+    assert (tmp_path / ".gitops" / "forge" / "issues" / "hotfix-1.1.md").exists()
+    runner.prepare = lambda: "merged origin/gitops/x/phase-1"
+    assert runner.retry("1.1").exit_code == 1 and "ValueError: the disk is full" in read(tmp_path)["tasks"]["1.1"]["error"]

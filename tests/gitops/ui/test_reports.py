@@ -1,0 +1,69 @@
+"""What people read: the HotFix issue from the task list's template and the progress comment."""
+from __future__ import annotations
+
+from gitops.github.commands import step_text
+from gitops.plan import planner, transitions
+from gitops.plan.planner import StepKind
+from gitops.plan.transitions import Finished, Refresh, Started
+from gitops.state import file as state_io
+from gitops.ui.reports import MAX_BODY, hotfix_issue, progress_markdown, task_graph
+from tests.gitops.builders import task, tasklist
+
+NOW = "2026-11-24T00:00:00+00:00"
+
+
+def run(tl, state, task_id, status="passed", evidence="measured 3"):
+    checks = [{"criterion": c.text, "status": status, "evidence": evidence, "metrics": {}} for c in tl.tasks[task_id].done_when]
+    state, _ = transitions.apply(tl, state, Started(task_id), NOW)
+    state, _ = transitions.apply(tl, state, Finished(task_id, checks, None if status == "passed" else "boom"), NOW)
+    return state
+
+
+def fresh(tl):
+    return transitions.apply(tl, state_io.new_state(tl, NOW), Refresh(), NOW)[0]
+
+
+def test_progress_has_the_table_the_graph_the_evidence_and_run_links():
+    tl = tasklist(task("1.1"), task("1.2", deps=("1.1",)), task("2.1", deps=("1.2",)))
+    state = run(tl, fresh(tl), "1.1", evidence="3 files | pinned")
+    state["tasks"]["1.1"]["mlflow_run_id"] = "abcdef0123456789"
+    body = progress_markdown(tl, state, "Run Task 1.2.", run_link=lambda r: f"http://mlflow/#/runs/{r}")
+    assert body.startswith("## test: 1/3 tasks done\n\n**Next step**: Run Task 1.2.\n")
+    assert "| 1.1 | Do 1.1 | ✅ done | 2/2 | 1 | [abcdef01](http://mlflow/#/runs/abcdef0123456789) |" in body
+    assert "<details><summary>Task 1.1: done (attempt 1)</summary>" in body
+    assert "| criterion 1 of 1.1 | passed | 3 files \\| pinned |" in body
+    assert "Task 1.2:" not in body.split("```")[-1]  # no evidence section for a task that has not run
+
+
+def test_the_task_graph_is_mermaid_with_phases_dependencies_and_status():
+    tl = tasklist(task("1.1"), task("1.2", deps=("1.1",)), task("2.1", deps=("1.2",)))
+    graph = task_graph(tl, run(tl, fresh(tl), "1.1"))
+    assert graph.splitlines()[:4] == ["```mermaid", "flowchart LR", '  subgraph phase1["Phase 1: Phase 1"]', '    t1_1["1.1 Do 1.1"]:::done']
+    assert "  t1_1 --> t1_2" in graph and "  t1_2 --> t2_1" in graph and graph.endswith("```")
+
+
+def test_a_huge_body_is_capped_below_githubs_limit():
+    tl = tasklist(task("1.1"))
+    state = run(tl, fresh(tl), "1.1", evidence="x" * 100)
+    state["tasks"]["1.1"]["checks"] *= 2000
+    assert len(progress_markdown(tl, state, "next")) <= MAX_BODY
+
+
+def test_the_hotfix_issue_comes_from_the_default_template_when_the_list_has_none():
+    tl = tasklist(task("1.1"))
+    state = run(tl, fresh(tl), "1.1", status="failed", evidence="exit 3")
+    title, body = hotfix_issue(tl, state, "T-HotFix-1")
+    assert title == "T-HotFix-1 Fix Task 1.1: Do 1.1"
+    assert "**Depends on**: Task 1.1" in body and "boom" in body and "`gitops retry 1.1`" in body
+
+
+def test_on_github_the_next_step_names_the_environment_or_the_pr():
+    text = step_text("b-1006", "https://github.com/o/r/actions/runs/7")
+    gate = planner.Step(StepKind.GATE, "Task 1.1 passed its checks; its checkpoint waits for approval.", task="1.1", gate="1.1")
+    assert text(gate).endswith(
+        "A reviewer approves the `b-1006-checkpoint` environment on [the waiting run](https://github.com/o/r/actions/runs/7) "
+        "(Review deployments), or runs `gitops --forge github approve 1.1`.")
+    phase = planner.Step(StepKind.GATE, "x", gate="phase-2")
+    assert text(phase) == "Merge this PR to start Phase 2 (the merge approves gate phase-2)."
+    paused = planner.Step(StepKind.PAUSED, "Task 2.1 failed.", task="2.1")
+    assert text(paused) == "Task 2.1 failed. Push the fix, then run the workflow with input `retry=2.1`."
