@@ -44,6 +44,20 @@ class Check:
         return cls(CheckStatus.MANUAL, what_to_check)
 
 
+@dataclass(frozen=True)
+class TaskResult:
+    """What one execution of a task produced; the planner records it in state."""
+
+    checks: list[dict[str, Any]]
+    error: str | None = None
+    updates: Mapping[str, Any] = field(default_factory=dict)
+    log: str | None = None  # path of the full log, when there is one
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or any(c["status"] == CheckStatus.FAILED.value for c in self.checks)
+
+
 @dataclass
 class TaskContext:
     """What a handler may use: the task, where to work, the attempt, the environment."""

@@ -19,7 +19,7 @@ from gitops.plan.readiness import (
     unsigned_criteria,
     why_not_ready,
 )
-from gitops.state.file import new_task_record
+from gitops.state.document import new_task_record
 
 
 # ---------------------------------------------------------------- events and actions

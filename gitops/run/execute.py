@@ -7,30 +7,15 @@ from __future__ import annotations
 
 import subprocess
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from gitops.handlers import Check, Handler, TaskContext, match_checks
-from gitops.model import CheckStatus, Task
+from gitops.handlers import Check, Handler, TaskContext, TaskResult, match_checks
+from gitops.model import Task
 
 # Shared state keys a handler may set through its action's return value.
 HANDLER_KEYS = frozenset({"performance_metrics", "compatibility_issues", "rollback_ready", "test_results"})
 TAIL_LINES = 30
-
-
-@dataclass(frozen=True)
-class TaskResult:
-    """What one execution of a task produced; the planner records it in state."""
-
-    checks: list[dict[str, Any]]
-    error: str | None = None
-    updates: Mapping[str, Any] = field(default_factory=dict)
-    log: str | None = None  # path of the full log, when there is one
-
-    @property
-    def failed(self) -> bool:
-        return self.error is not None or any(c["status"] == CheckStatus.FAILED.value for c in self.checks)
 
 
 def check_record(criterion: str, check: Check) -> dict[str, Any]:

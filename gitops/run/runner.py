@@ -15,13 +15,13 @@ from typing import Any, Callable, Mapping, Protocol
 from gitops.errors import UsageError, WorkNotPushed
 from gitops.forge.base import Forge
 from gitops.github import job_summary as actions_log
-from gitops.handlers import Check, Registry, TaskContext
+from gitops.handlers import Check, Registry, TaskContext, TaskResult
 from gitops.model import TaskList, TaskStatus
 from gitops.plan import planner, readiness, transitions
 from gitops.plan.planner import Step, StepKind
 from gitops.redact import Redactor
-from gitops.run.execute import TaskResult, check_record, run_command, run_handler, run_manual
-from gitops.state import file as state_io
+from gitops.run.execute import check_record, run_command, run_handler, run_manual
+from gitops.state import document
 from gitops.state.store import LocalStore, StateStore
 from gitops.ui.reports import hotfix_issue, progress_markdown
 
@@ -90,7 +90,7 @@ class Runner:
 
     # ------------------------------------------------------------ state
     def new_state(self) -> dict[str, Any]:
-        fresh = state_io.new_state(self.tasklist, self.clock())
+        fresh = document.new_state(self.tasklist, self.clock())
         transitions.sync(self.tasklist, fresh)
         return fresh
 

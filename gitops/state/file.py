@@ -13,12 +13,10 @@ import os
 import tempfile
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable
 
-from gitops.errors import StateError, TaskListError
-from gitops.model import TaskList, TaskStatus
+from gitops.errors import StateError
 from gitops.state.schema import (
-    SCHEMA_VERSION,
     Problem,
     find_problem,
 )
@@ -47,76 +45,6 @@ def validate(data: object, path: str) -> dict:
 
 
 # --- the initial state ------------------------------------------------------------------
-
-
-def _seed_defaults(tasklist: TaskList) -> dict:
-    """The seed's "Current State" keys, as an empty block would set them."""
-    return {
-        "project": Path(tasklist.path).stem,
-        "current_task": None,
-        "completed_tasks": [],
-        "blocked_tasks": [],
-        "total_tasks": 0,
-        "completed_count": 0,
-        "start_time": None,
-        "last_updated": None,
-        "test_results": {"passed": 0, "failed": 0},
-        "performance_metrics": {},
-        "compatibility_issues": [],
-        "rollback_ready": False,
-    }
-
-
-def new_task_record() -> dict:
-    """The record of a task that has not run yet."""
-    return {
-        "status": TaskStatus.PENDING.value,
-        "attempts": 0,
-        "started_at": None,
-        "finished_at": None,
-        "commit": None,
-        "run_url": None,
-        "mlflow_run_id": None,
-        "error": None,
-        "checks": [],
-    }
-
-
-def _plain(value: Any) -> Any:
-    """A fresh, mutable copy of a parsed JSON value (the task list may hold frozen mappings)."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
-
-
-def new_state(tasklist: TaskList, now: str) -> dict:
-    """The state before anything ran: the task list's Current State block plus engine keys."""
-    state = {**_seed_defaults(tasklist), **_plain(tasklist.initial_state or {})}
-    state.update(
-        schema_version=SCHEMA_VERSION,
-        tasklist=tasklist.path,
-        tasklist_sha256=tasklist.sha256,
-        current_phase=tasklist.phases[0].number if tasklist.phases else None,
-        total_tasks=len(tasklist.tasks),
-        consecutive_failures=0,
-        last_updated=now,
-        halted=None,
-        paused_by=None,
-        tasks={task_id: new_task_record() for task_id in tasklist.tasks},
-        gates={},
-        hotfixes=[],
-        resumes=[],
-    )
-    problem = find_problem(state)
-    if problem:
-        line = tasklist.initial_state_line or 1
-        raise TaskListError(
-            f"{tasklist.path}:{line}: Current State block: {problem.describe()}. "
-            "Fix the value in the task list."
-        )
-    return state
 
 
 # --- reading ----------------------------------------------------------------------------

@@ -9,9 +9,8 @@ import importlib.metadata
 import re
 from typing import Any, Mapping
 
-from gitops.handlers import normalize
+from gitops.handlers import TaskResult, normalize
 from gitops.model import TaskList
-from gitops.run.execute import TaskResult
 
 
 def metric_key(index: int, criterion: str, name: str) -> str:

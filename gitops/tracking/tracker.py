@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gitops.errors import GitopsError
+from gitops.handlers import TaskResult
 from gitops.model import TaskList
-from gitops.run.execute import TaskResult
 from gitops.tracking.run_record import run_metrics, run_params, summary, task_report
 
 DEFAULT_DB = "mlflow.db"

@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from gitops.cli import main
-
 from tests.conftest import DATA
 
 

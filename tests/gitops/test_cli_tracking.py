@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from gitops.cli import main
-
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from gitops.handlers import Registry, TaskContext
-from gitops.run.execute import TaskResult, run_handler
+from gitops.handlers import Registry, TaskContext, TaskResult
+from gitops.run.execute import run_handler
 from gitops.tasklist import parser
 from migration.bench_compare import MEASURES
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from tests.gitops.github.fake_github import FakeGitHub, HTTPFail, LIMIT, now, too_long
+from tests.gitops.github.fake_github import LIMIT, FakeGitHub, HTTPFail, now, too_long
 
 REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 Answer = tuple[int, Any]

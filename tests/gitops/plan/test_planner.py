@@ -15,7 +15,7 @@ from gitops.plan.transitions import (
     Retried,
     Started,
 )
-from gitops.state import file as state_io
+from gitops.state import document
 from tests.gitops.builders import task, tasklist
 
 NOW = "2026-11-24T00:00:00+00:00"
@@ -23,7 +23,7 @@ ALL = frozenset({"1.1", "1.2", "1.3", "2.1", "2.2", "3.1"})
 
 
 def fresh(tl):
-    state, _ = transitions.apply(tl, state_io.new_state(tl, NOW), Refresh(), NOW)
+    state, _ = transitions.apply(tl, document.new_state(tl, NOW), Refresh(), NOW)
     return state
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from gitops.model import Header, TaskList  # noqa: E402
+from gitops.state import document
 from gitops.state import file as state  # noqa: E402
 
 EMPTY = TaskList(path="writers.md", title="writers", header=Header(), phases=(), tasks={})
@@ -48,7 +49,7 @@ def main(path: Path, writer: int, updates: int, go: Path) -> None:
     while not go.exists():
         time.sleep(0.005)
     for i in range(updates):
-        state.update(path, _adding(f"{writer}.{i}"), create=lambda: state.new_state(EMPTY, "t0"))
+        state.update(path, _adding(f"{writer}.{i}"), create=lambda: document.new_state(EMPTY, "t0"))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import pytest
 
 from gitops.errors import StateError, TaskListError
 from gitops.model import Criterion, Header, Phase, Task, TaskList
+from gitops.state import document
 from gitops.state import file as state
 from gitops.state.schema import MAX_DEPTH
 
@@ -61,7 +62,7 @@ def make_tasklist(initial_state: dict | None = None) -> TaskList:
 
 def full_state() -> dict:
     """A valid state that uses every part of the schema."""
-    data = state.new_state(make_tasklist(SEED_BLOCK), NOW)
+    data = document.new_state(make_tasklist(SEED_BLOCK), NOW)
     data["tasks"]["1.1"].update(status="done", attempts=2, started_at=NOW, finished_at=NOW)
     data["tasks"]["1.1"]["checks"] = [
         {"criterion": "env works", "status": "passed", "evidence": "pytest: 12 passed",
@@ -99,7 +100,7 @@ def message_of(data: object) -> str:
 def test_new_state_from_dataclasses_without_block() -> None:
     pending = {"status": "pending", "attempts": 0, "started_at": None, "finished_at": None, "commit": None,
                "run_url": None, "mlflow_run_id": None, "error": None, "checks": []}
-    assert state.new_state(make_tasklist(), NOW) == {
+    assert document.new_state(make_tasklist(), NOW) == {
         "schema_version": 1,
         "project": "B-1006",
         "tasklist": "migration/B-1006.md",
@@ -127,7 +128,7 @@ def test_new_state_from_dataclasses_without_block() -> None:
 
 
 def test_new_state_from_seed_block_corrects_total_tasks() -> None:
-    data = state.new_state(make_tasklist(SEED_BLOCK), NOW)
+    data = document.new_state(make_tasklist(SEED_BLOCK), NOW)
     assert data["total_tasks"] == 3
     assert data["project"] == "B-1006-DSPy-3.0-Migration"
     assert data["start_time"] is None
@@ -140,7 +141,7 @@ def test_new_state_from_seed_block_corrects_total_tasks() -> None:
 
 def test_new_state_keeps_extra_block_keys_but_owns_engine_keys() -> None:
     block = {"owner": "ana", "tasks": "ignored", "schema_version": 7, "test_results": {"passed": 3}}
-    data = state.new_state(make_tasklist(block), NOW)
+    data = document.new_state(make_tasklist(block), NOW)
     assert data["owner"] == "ana"
     assert data["schema_version"] == 1
     assert set(data["tasks"]) == {"1.1", "1.2", "2.1"}
@@ -149,7 +150,7 @@ def test_new_state_keeps_extra_block_keys_but_owns_engine_keys() -> None:
 
 def test_new_state_does_not_share_the_block() -> None:
     block = {"test_results": {"passed": 0}, "compatibility_issues": []}
-    data = state.new_state(make_tasklist(block), NOW)
+    data = document.new_state(make_tasklist(block), NOW)
     data["test_results"]["passed"] = 5
     data["compatibility_issues"].append("x")
     assert block == {"test_results": {"passed": 0}, "compatibility_issues": []}
@@ -157,13 +158,13 @@ def test_new_state_does_not_share_the_block() -> None:
 
 def test_new_state_without_phases_or_tasks() -> None:
     empty = TaskList(path="plan.md", title="", header=Header(), phases=(), tasks={})
-    data = state.new_state(empty, NOW)
+    data = document.new_state(empty, NOW)
     assert (data["current_phase"], data["total_tasks"], data["tasks"], data["project"]) == (None, 0, {}, "plan")
 
 
 def test_new_state_rejects_a_bad_block_value_naming_the_task_list() -> None:
     with pytest.raises(TaskListError) as caught:
-        state.new_state(make_tasklist({"rollback_ready": "no"}), NOW)
+        document.new_state(make_tasklist({"rollback_ready": "no"}), NOW)
     assert str(caught.value) == (
         'migration/B-1006.md:40: Current State block: key "rollback_ready": expected true or false, '
         'got "no". Fix the value in the task list.'

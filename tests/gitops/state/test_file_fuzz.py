@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from gitops.errors import StateError
 from gitops.model import Criterion, Header, Phase, Task, TaskList
+from gitops.state import document
 from gitops.state import file as state
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -27,7 +28,7 @@ def valid_state() -> dict:
     tasks = {"1.1": Task("1.1", "Set up", 1, 3, done_when=(Criterion("works", 4),)), "2.1": Task("2.1", "Go", 2, 9)}
     tasklist = TaskList(path="plan.md", title="plan", header=Header(), tasks=tasks, sha256="0" * 64,
                         phases=(Phase(1, "One", 1, ("1.1",)), Phase(2, "Two", 8, ("2.1",))))
-    data = state.new_state(tasklist, "t0")
+    data = document.new_state(tasklist, "t0")
     data["tasks"]["1.1"]["checks"] = [
         {"criterion": "works", "status": "passed", "evidence": "ok", "metrics": {"n": 1}, "approved_by": None}
     ]

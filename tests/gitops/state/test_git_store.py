@@ -11,6 +11,7 @@ import pytest
 
 from gitops.errors import StateError
 from gitops.model import Header, TaskList
+from gitops.state import document
 from gitops.state import file as state_io
 from gitops.state import git_store as gitsync
 from gitops.state.git_store import GitStateStore, GitSyncError, github_auth_env
@@ -29,7 +30,7 @@ def git(cwd: Path, *args: str, input: str | None = None) -> str:
 
 
 def initial() -> dict:
-    return state_io.new_state(EMPTY, "t0")
+    return document.new_state(EMPTY, "t0")
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from gitops.model import Diagnostic, Severity
 from gitops.tasklist.lint import format_diagnostics, lint
 from gitops.tasklist.parser import load, parse

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from gitops.handlers import TaskResult
 from gitops.run import processes
-from gitops.run.execute import TaskResult
 from gitops.tracking import server as tracking_server
 from gitops.tracking.server import healthy
 from gitops.tracking.tracker import MlflowTracker

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from gitops.forge.local import LocalForge
-from gitops.handlers import Check, Handler, Registry
-from gitops.run.execute import TaskResult
+from gitops.handlers import Check, Handler, Registry, TaskResult
 from gitops.run.runner import Runner
 from gitops.tracking.run_record import metric_key, package_version
 from gitops.tracking.tracker import MlflowTracker, TrackingError, run_link, tracking_uri

@@ -5,7 +5,7 @@ from gitops.github.commands import step_text
 from gitops.plan import planner, transitions
 from gitops.plan.planner import StepKind
 from gitops.plan.transitions import Finished, Refresh, Started
-from gitops.state import file as state_io
+from gitops.state import document
 from gitops.ui.reports import MAX_BODY, hotfix_issue, progress_markdown, task_graph
 from tests.gitops.builders import task, tasklist
 
@@ -20,7 +20,7 @@ def run(tl, state, task_id, status="passed", evidence="measured 3"):
 
 
 def fresh(tl):
-    return transitions.apply(tl, state_io.new_state(tl, NOW), Refresh(), NOW)[0]
+    return transitions.apply(tl, document.new_state(tl, NOW), Refresh(), NOW)[0]
 
 
 def test_progress_has_the_table_the_graph_the_evidence_and_run_links():
