@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
@@ -32,6 +34,58 @@ class GateStatus(str, enum.Enum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+
+
+class GateKind(str, enum.Enum):
+    CHECKPOINT = "checkpoint"  # after a task, named by the task: "1.1"
+    PHASE = "phase"  # before a phase other than the first: "phase-2"
+    DEPLOY = "deploy"  # before a production task runs: "deploy-6.1"
+
+
+_GATE_PREFIX = {GateKind.PHASE: "phase-", GateKind.DEPLOY: "deploy-"}
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A gate id, the key of `state["gates"]` and what `gitops approve` takes, as a value."""
+
+    kind: GateKind
+    subject: str  # the task id, or the phase number as written
+
+    @classmethod
+    def parse(cls, text: str) -> Gate:
+        """`phase-2`, `deploy-6.1` or a task id; anything else is a checkpoint of that name."""
+        if text.startswith("phase-") and text.removeprefix("phase-").isdigit():
+            return cls(GateKind.PHASE, text.removeprefix("phase-"))
+        if text.startswith("deploy-") and len(text) > len("deploy-"):
+            return cls(GateKind.DEPLOY, text.removeprefix("deploy-"))
+        return cls(GateKind.CHECKPOINT, text)
+
+    @classmethod
+    def checkpoint(cls, task_id: str) -> Gate:
+        return cls(GateKind.CHECKPOINT, task_id)
+
+    @classmethod
+    def phase(cls, number: int) -> Gate:
+        return cls(GateKind.PHASE, str(number))
+
+    @classmethod
+    def deploy(cls, task_id: str) -> Gate:
+        return cls(GateKind.DEPLOY, task_id)
+
+    @property
+    def id(self) -> str:
+        return _GATE_PREFIX.get(self.kind, "") + self.subject
+
+    @property
+    def phase_number(self) -> int:
+        """The phase a phase gate opens."""
+        if self.kind is not GateKind.PHASE:
+            raise ValueError(f"{self.id} is not a phase gate")
+        return int(self.subject)
+
+    def __str__(self) -> str:
+        return self.id
 
 
 class Severity(str, enum.Enum):
@@ -91,7 +145,7 @@ class Phase:
     @property
     def gate_id(self) -> str:
         """The gate that opens this phase (locally; on GitHub: merging the previous phase's PR)."""
-        return f"phase-{self.number}"
+        return Gate.phase(self.number).id
 
     @property
     def is_production(self) -> bool:
@@ -144,6 +198,16 @@ class TaskList:
     safety: SafetyRules = SafetyRules()
     sha256: str = ""
 
+    @property
+    def project(self) -> str:
+        """The project's name, state.json's `project` key: the file name (`migration/B-1006.md` -> `B-1006`)."""
+        return Path(self.path).stem
+
+    @property
+    def slug(self) -> str:
+        """The project in names GitHub and git accept: workflow file, environments, branches (`b-1006`)."""
+        return project_slug(self.path)
+
     def task(self, task_id: str) -> Task:
         return self.tasks[task_id]
 
@@ -158,3 +222,8 @@ class TaskList:
 
     def dependents(self, task_id: str) -> list[str]:
         return [t.id for t in self.tasks.values() if task_id in t.dependencies]
+
+
+def project_slug(tasklist_path: str) -> str:
+    """`migration/B-1006.md` -> `b-1006`: lower case, runs of other characters as one `-`."""
+    return re.sub(r"[^a-z0-9_.-]+", "-", Path(tasklist_path).stem.lower()).strip("-") or "tasklist"

@@ -74,14 +74,10 @@ class Context:
         )
 
     def github_step_text(self, tasklist: TaskList):
-        from gitops.github import workflow
         from gitops.github.commands import step_text
+        from gitops.github.run_url import current_run_url
 
-        env = os.environ
-        run = None
-        if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
-            run = f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
-        return step_text(workflow.slug(tasklist.path), run)
+        return step_text(tasklist.slug, current_run_url(os.environ))
 
     def run_link(self, root: Path):
         from gitops.tracking.tracker import (  # light: mlflow itself is not imported
@@ -112,7 +108,6 @@ class Context:
     def git_store(self, tasklist: TaskList, root: Path, worktree: bool = False):
         """On GitHub, state.json lives on the phase branch: each write is a commit pushed there
         (with the checkout's changed files, when `worktree`)."""
-        from gitops.github import workflow
         from gitops.state import git_store as gitsync
 
         env = os.environ
@@ -121,7 +116,7 @@ class Context:
                            "env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}) or use --forge local.")
         return gitsync.phase_store(
             root,
-            workflow.slug(tasklist.path),
+            tasklist.slug,
             [p.number for p in tasklist.phases],
             path=str(self.config.state.relative_to(root)),
             local_path=self.config.state,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from gitops.errors import UsageError
 from gitops.github.api import GitHubError, GitHubSettings, translated
+from gitops.model import Gate, GateKind
 
 if TYPE_CHECKING:
     from github import Github
@@ -35,9 +36,10 @@ def checkpoint_environment(project: str) -> str:
 
 def environment_for(gate: str, checkpoint_env: str) -> str | None:
     """The environment a gate waits in; None for phase gates (approved by merging the PR)."""
-    if gate.startswith("phase-"):
+    kind = Gate.parse(gate).kind
+    if kind is GateKind.PHASE:
         return None
-    return PRODUCTION if gate.startswith("deploy-") else checkpoint_env
+    return PRODUCTION if kind is GateKind.DEPLOY else checkpoint_env
 
 
 def reviewer_params(gh: Github, names: Sequence[str], settings: GitHubSettings) -> list[Any]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from gitops.errors import BadInput, GitopsError
+from gitops.github.run_url import run_url
 
 if TYPE_CHECKING:
     from github import Github
@@ -83,7 +84,7 @@ class GitHubSettings:
     def run_url(self, run_id: int | None = None) -> str | None:
         """The web page of a workflow run (this job's run by default)."""
         number = run_id or self.run_id
-        return f"{self.server_url}/{self.repository}/actions/runs/{number}" if number else None
+        return run_url(self.server_url, self.repository, number) if number else None
 
 
 def _tuning(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -20,32 +20,27 @@ from gitops.github.admin import (
 )
 from gitops.github.api import GitHubSettings, connect, translated
 from gitops.github.forge import GitHubForge
-from gitops.model import TaskList
+from gitops.model import Gate, GateKind, TaskList
 from gitops.plan.planner import Step, StepKind
-
-
-def project_name(tasklist: TaskList) -> str:
-    """The project's slug, as the rendered workflow names it (`migration/B-1006.md` -> `b-1006`)."""
-    return workflow.slug(tasklist.path)
+from gitops.state.git_store import phase_branch
 
 
 def forge_for(tasklist: TaskList, environ: Mapping[str, str]) -> GitHubForge:
     """The GitHubForge of this task list's project (PyGithub is loaded on its first call)."""
-    return GitHubForge.from_environ(environ, project_name(tasklist))
+    return GitHubForge.from_environ(environ, tasklist.slug)
 
 
 def gate_environment(tasklist: TaskList, gate: str, checkpoint_env: str | None = None) -> str:
     """The environment whose pending deployment a gate is; phase gates and unknown gates are errors."""
-    project = project_name(tasklist)
+    project = tasklist.slug
     environment = environment_for(gate, checkpoint_env or checkpoint_environment(project))
     if environment is None:
-        phase = gate.removeprefix("phase-")
-        finished = int(phase) - 1 if phase.isdigit() else "N"
+        finished = Gate.parse(gate).phase_number - 1
         raise UsageError(
             f"Gate {gate} is a phase gate: it is approved by merging the PR of phase {finished} "
-            f"(branch gitops/{project}/phase-{finished}), not with `gitops approve --forge github`."
+            f"(branch {phase_branch(project, finished)}), not with `gitops approve --forge github`."
         )
-    if gate.removeprefix("deploy-") not in tasklist.tasks:
+    if Gate.parse(gate).subject not in tasklist.tasks:
         raise UsageError(
             f"Unknown gate {gate!r}. Gates are task ids (e.g. 1.1), deploy-<task> and phase-N; "
             f"tasks: {', '.join(tasklist.tasks)}."
@@ -81,7 +76,7 @@ def setup_github(
     **transport: object,
 ) -> list[str]:
     """Create the checkpoint and production environments and the labels; return what was done."""
-    project = project_name(tasklist)
+    project = tasklist.slug
     environment = checkpoint_env or checkpoint_environment(project)
     settings = GitHubSettings.from_environ(environ, **transport)
     forge = GitHubForge(settings, project, environ, environment, reviewers)
@@ -115,10 +110,11 @@ def approver_from_forge(forge: Forge, gate: str, environ: Mapping[str, str], not
 
 def gate_job(gate: str) -> str | None:
     """The workflow job that runs behind the gate's environment: gate-<id>, task-<id> for deploy-<id>."""
-    if gate.startswith("phase-"):
+    parsed = Gate.parse(gate)
+    if parsed.kind is GateKind.PHASE:
         return None
-    if gate.startswith("deploy-"):
-        return workflow.job_id("task", gate.removeprefix("deploy-"))
+    if parsed.kind is GateKind.DEPLOY:
+        return workflow.job_id("task", parsed.subject)
     return workflow.job_id("gate", gate)
 
 
@@ -128,9 +124,10 @@ def step_text(project: str, run_url: str | None) -> Callable[[Step], str]:
 
     def text(step: Step) -> str:
         gate = step.gate or ""
-        if step.kind is StepKind.GATE and gate.startswith("phase-"):
-            return f"Merge this PR to start Phase {gate.removeprefix('phase-')} (the merge approves gate {gate})."
-        if step.kind is StepKind.GATE and gate.startswith("deploy-"):
+        kind = Gate.parse(gate).kind
+        if step.kind is StepKind.GATE and kind is GateKind.PHASE:
+            return f"Merge this PR to start Phase {Gate.parse(gate).phase_number} (the merge approves gate {gate})."
+        if step.kind is StepKind.GATE and kind is GateKind.DEPLOY:
             return (f"A release reviewer approves the `{PRODUCTION}` environment{on_run}: Task {step.task} deploys "
                     f"next (or `gitops --forge github approve {gate}`).")
         if step.kind is StepKind.GATE:

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 from gitops.github import admin as github_admin
 from gitops.github import job_summary as actions
 from gitops.github.api import MAX_BODY, GitHubError, GitHubSettings, connect, translated
+from gitops.model import Gate
 from gitops.redact import Redactor
+from gitops.state.git_store import phase_branch
 
 if TYPE_CHECKING:
     from github import Github
@@ -84,7 +86,7 @@ class GitHubForge:
 
     def phase_branch(self, phase: int) -> str:
         """The branch whose PR ends a phase: `gitops/<project>/phase-<n>`."""
-        return f"gitops/{self.project}/phase-{phase}"
+        return phase_branch(self.project, phase)
 
     # ------------------------------------------------------------ Forge protocol
     def open_issue(self, marker: str, title: str, body: str, labels: Sequence[str]) -> str:
@@ -227,7 +229,7 @@ class GitHubForge:
     def _record_approval(self, gate: str) -> str | None:
         environment = github_admin.environment_for(gate, self.checkpoint_env)
         if environment is None:
-            phase = int(gate.removeprefix("phase-")) - 1
+            phase = Gate.parse(gate).phase_number - 1
             pull = self._find_pull(phase)
             if pull is None or pull.merged_at is None:
                 return None

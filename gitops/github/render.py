@@ -11,10 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from gitops.github.workflow import ACTIONS, job_id, slug, workflow, workflow_path
+from gitops.github.workflow import ACTIONS, workflow
 from gitops.model import TaskList
 
-__all__ = ["ACTIONS", "check", "job_id", "render", "slug", "workflow_path", "write"]
+__all__ = ["check", "render", "write"]
 
 
 def render(tasklist: TaskList, *, tasklist_path: str) -> str:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 from typing import Any
 
 from gitops.errors import TaskListError
-from gitops.model import Task, TaskList
+from gitops.model import Task, TaskList, project_slug
 from gitops.plan.policy import checkpoint_reasons, deploy_gate, needs_deploy_approval
 
 BASE_BRANCH = "main"
@@ -37,14 +36,9 @@ DISPATCH_ENV = {
 }
 
 
-def slug(tasklist_path: str) -> str:
-    """The project slug: the task list's file stem, lowercased (`migration/B-1006.md` -> `b-1006`)."""
-    return re.sub(r"[^a-z0-9_.-]+", "-", Path(tasklist_path).stem.lower()).strip("-") or "tasklist"
-
-
 def workflow_path(tasklist_path: str) -> str:
     """Where the workflow of a task list lives, relative to the repository root."""
-    return f".github/workflows/{slug(tasklist_path)}.yml"
+    return f".github/workflows/{project_slug(tasklist_path)}.yml"
 
 
 def job_id(prefix: str, task_id: str) -> str:
@@ -54,7 +48,7 @@ def job_id(prefix: str, task_id: str) -> str:
 
 def workflow(tasklist: TaskList, tasklist_path: str) -> dict[str, Any]:
     """The workflow document (YAML-ready) for a task list at `tasklist_path` in the repository."""
-    name = slug(tasklist_path)
+    name = project_slug(tasklist_path)
     jobs: dict[str, Any] = {"plan": _plan_job(tasklist_path)}
     for task in tasklist.tasks.values():
         kinds = ("task", "gate") if checkpoint_reasons(tasklist, task) else ("task",)
@@ -253,7 +247,7 @@ def _gate_job(tasklist: TaskList, task: Task, tasklist_path: str) -> dict[str, A
         "needs": ["plan", job_id("task", task.id)],
         "if": condition,
         "runs-on": "ubuntu-latest",
-        "environment": CHECKPOINT_ENV.format(slug=slug(tasklist_path)),
+        "environment": CHECKPOINT_ENV.format(slug=project_slug(tasklist_path)),
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": _permissions(
             actions=("read", "approve --recorded: the checkpoint deployment review"),

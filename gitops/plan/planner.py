@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
-from gitops.model import GateStatus, TaskList
+from gitops.model import Gate, GateStatus, TaskList
 from gitops.plan.policy import checkpoint_reasons, deploy_gate, needs_deploy_approval
 from gitops.plan.readiness import (
     FINAL,
@@ -91,13 +91,13 @@ def _slots(tasklist: TaskList) -> Iterator[tuple[str, str]]:
 def slot_step(tasklist: TaskList, state: Mapping[str, Any], slot: tuple[str, str], runnable: frozenset[str]) -> Step | None:
     kind, name = slot
     if kind == "phase" and gate_status(state, name) == GateStatus.PENDING.value:
-        number = name.removeprefix("phase-")
+        number = Gate.parse(name).phase_number
         return Step(
             StepKind.GATE,
-            f"Phase {int(number) - 1} is complete. Approve {name} to start Phase {number} "
+            f"Phase {number - 1} is complete. Approve {name} to start Phase {number} "
             f"(on GitHub: merge the phase PR).",
             gate=name,
-            prompt=f"Phase {int(number) - 1} complete. Start Phase {number}?",
+            prompt=f"Phase {number - 1} complete. Start Phase {number}?",
             reasons=("phase boundary",),
             command=f"gitops approve {name}",
         )

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from gitops.model import Task, TaskList
+from gitops.model import Gate, Task, TaskList
 
 
 def checkpoint_reasons(tasklist: TaskList, task: Task) -> list[str]:
@@ -36,4 +36,4 @@ def needs_deploy_approval(tasklist: TaskList, task: Task) -> bool:
 
 
 def deploy_gate(task_id: str) -> str:
-    return f"deploy-{task_id}"
+    return Gate.deploy(task_id).id

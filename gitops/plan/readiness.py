@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from gitops.model import CheckStatus, GateStatus, Task, TaskList, TaskStatus
+from gitops.model import CheckStatus, Gate, GateStatus, Task, TaskList, TaskStatus
 from gitops.plan.policy import deploy_gate, needs_deploy_approval
 
 FINAL = (TaskStatus.DONE.value, TaskStatus.SKIPPED.value)
@@ -47,7 +47,7 @@ def unsigned_criteria(state: Mapping[str, Any], task_id: str) -> list[str]:
 def phase_gate(tasklist: TaskList, task: Task) -> str | None:
     if not tasklist.phases or tasklist.phases[0].number == task.phase:
         return None
-    return f"phase-{task.phase}"
+    return Gate.phase(task.phase).id
 
 
 def status_of(state: Mapping[str, Any], task_id: str) -> str:

@@ -15,8 +15,9 @@ from typing import Any, Callable, Mapping, Protocol
 from gitops.errors import UsageError, WorkNotPushed
 from gitops.forge.base import Forge
 from gitops.github import job_summary as actions_log
+from gitops.github.run_url import current_run_url
 from gitops.handlers import Check, Registry, TaskContext, TaskResult
-from gitops.model import TaskList, TaskStatus
+from gitops.model import Gate, GateKind, TaskList, TaskStatus
 from gitops.plan import planner, readiness, transitions
 from gitops.plan.planner import Step, StepKind
 from gitops.redact import Redactor
@@ -170,8 +171,8 @@ class Runner:
         """The sticky progress comment on the PR people act on, and the PR of a finished phase."""
         step = planner.next_step(self.tasklist, state, self.runnable())
         body = progress_markdown(self.tasklist, state, (self.step_text or _message)(step), self.run_link)
-        waiting = [g for g, r in state["gates"].items() if g.startswith("phase-") and r["status"] == "pending"]
-        finished = [int(g.removeprefix("phase-")) - 1 for g in waiting]
+        waiting = [Gate.parse(g) for g, r in state["gates"].items() if r["status"] == "pending"]
+        finished = [g.phase_number - 1 for g in waiting if g.kind is GateKind.PHASE]
         if state.get("current_phase") is None:
             # Every task is done: no gate follows the last phase, but its PR still has to bring
             # the final state.json to the base branch (and is where its comment belongs).
@@ -363,11 +364,7 @@ class Runner:
         return self.tasklist.tasks[task_id]
 
     def _run_url(self) -> str | None:
-        env = self.environ
-        if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
-            server = env.get("GITHUB_SERVER_URL", "https://github.com")
-            return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
-        return None
+        return current_run_url(self.environ)
 
 
 def _exit_for(step: Step) -> int:

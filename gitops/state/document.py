@@ -4,7 +4,6 @@ Pure values; `gitops.state.file` reads and writes them, `gitops.state.schema` sa
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 from gitops.errors import TaskListError
@@ -15,7 +14,7 @@ from gitops.state.schema import SCHEMA_VERSION, find_problem
 def _seed_defaults(tasklist: TaskList) -> dict:
     """The seed's "Current State" keys, as an empty block would set them."""
     return {
-        "project": Path(tasklist.path).stem,
+        "project": tasklist.project,
         "current_task": None,
         "completed_tasks": [],
         "blocked_tasks": [],

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gitops.errors import GitopsError
+from gitops.github.run_url import current_run_url
 from gitops.handlers import TaskResult
 from gitops.model import TaskList
 from gitops.tracking.run_record import run_metrics, run_params, summary, task_report
@@ -211,7 +212,7 @@ class MlflowTracker:
         mine = self._find_parents()
         if not mine:
             tags = {PIPELINE_TAG: self.pipeline_run, "gitops.kind": "pipeline"}
-            if url := _actions_url(self.environ):
+            if url := current_run_url(self.environ):
                 tags["gitops.run_url"] = url
             name = f"pipeline {self.pipeline_run}"
             created = client.create_run(self.experiment_id, tags=tags, run_name=name).info.run_id
@@ -269,8 +270,4 @@ def _git(root: Path, *args: str) -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def _actions_url(environ: Mapping[str, str]) -> str | None:
-    if environ.get("GITHUB_RUN_ID") and environ.get("GITHUB_REPOSITORY"):
-        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
-        return f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{environ['GITHUB_RUN_ID']}"
-    return None
+

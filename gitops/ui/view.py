@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping
 from rich.console import Console
 from rich.table import Table
 
-from gitops.model import TaskList
+from gitops.model import Gate, TaskList
 from gitops.plan import readiness
 from gitops.plan.planner import Step
 from gitops.plan.policy import checkpoint_reasons, needs_deploy_approval
@@ -68,7 +68,7 @@ def status_json(
 def step_outputs(doc: Mapping[str, Any]) -> dict[str, str]:
     """The plan job's step outputs (`gitops status --outputs`): one line each, JSON lists compact."""
     phase = doc["current_phase"]
-    gate = doc["gates"].get(f"phase-{phase}", {}).get("status", "") if phase is not None else ""
+    gate = doc["gates"].get(Gate.phase(phase).id, {}).get("status", "") if phase is not None else ""
 
     def ids(status: str) -> str:
         return json.dumps([t["id"] for t in doc["tasks"] if t["status"] == status], separators=(",", ":"))

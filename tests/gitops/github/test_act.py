@@ -21,7 +21,7 @@ from typing import Iterator
 
 import pytest
 
-from gitops.github import render
+from gitops.github import render, workflow
 from gitops.tasklist import parser
 from tests.conftest import DATA, ROOT
 from tests.gitops.github.conftest import BOT_TOKEN
@@ -62,7 +62,7 @@ def repo(tmp_path: Path) -> Path:
     (work / "pyproject.toml").write_text(f'[tool.gitops]\ntasklist = "{TASKLIST}"\nstate = "state.json"\n')
     (work / ".gitignore").write_text(".gitops/\n.venv/\nmlflow.db\n")
     tasklist, _ = parser.load(work / TASKLIST)
-    render.write(tasklist, work / render.workflow_path(TASKLIST), tasklist_path=TASKLIST)
+    render.write(tasklist, work / workflow.workflow_path(TASKLIST), tasklist_path=TASKLIST)
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
     git(work, "init", "-q", "-b", "main")
     git(work, "add", "-A")
@@ -74,7 +74,7 @@ def repo(tmp_path: Path) -> Path:
 
 def act(repo: Path, api: StandIn, run_id: int, event: str, *extra: str) -> str:
     """Run the workflow with act on the host (the jobs see the stand-in as GitHub); return the log."""
-    _, setup_python_sha, _ = render.ACTIONS["setup-python"]
+    _, setup_python_sha, _ = workflow.ACTIONS["setup-python"]
     job_env = {
         "GITHUB_API_URL": api.url, "GITHUB_SERVER_URL": api.url, "GITHUB_REPOSITORY": REPOSITORY,
         "GITHUB_RUN_ID": str(run_id), "GITOPS_VENV": sys.prefix,
@@ -85,7 +85,7 @@ def act(repo: Path, api: StandIn, run_id: int, event: str, *extra: str) -> str:
     }
     scratch = repo.parent
     command = [
-        str(ACT), event, "-W", render.workflow_path(TASKLIST),
+        str(ACT), event, "-W", workflow.workflow_path(TASKLIST),
         "-P", "ubuntu-latest=-self-hosted",
         "--action-cache-path", str(scratch / "act-cache"), "--no-cache-server", "--actor", "ada",
         "--local-repository", f"actions/setup-python@{setup_python_sha}={FIXTURES / 'setup-python'}",
@@ -123,7 +123,7 @@ def bob_approves_the_checkpoint(api: StandIn, run_id: int) -> None:
     gh = api.github
     gh.environments["act-e2e-checkpoint"] = {"id": 500, "wait_timer": 0, "reviewers": [("User", gh.users["bob"])],
                                              "prevent_self_review": False, "created_at": "", "updated_at": ""}
-    gh.add_run(run_id, render.workflow_path(TASKLIST))
+    gh.add_run(run_id, workflow.workflow_path(TASKLIST))
     gh.runs[run_id]["approvals"].append({"state": "approved", "comment": "", "user": gh.user("bob"),
                                          "environments": [gh.environment("act-e2e-checkpoint")]})
 

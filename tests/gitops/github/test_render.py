@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitops.github import render
+from gitops.github import render, workflow
+from gitops.model import project_slug
 from gitops.tasklist import parser
 from tests.conftest import ROOT
 from tests.gitops.builders import task, tasklist
@@ -56,9 +57,9 @@ def test_header_names_generator_command_source_and_hash(text, b1006):
 
 
 def test_slug_and_path():
-    assert render.slug("migration/B-1006.md") == "b-1006"
-    assert render.workflow_path("lists/My Plan.md") == ".github/workflows/my-plan.yml"
-    assert render.job_id("gate", "1.1") == "gate-1-1"
+    assert project_slug("migration/B-1006.md") == "b-1006"
+    assert workflow.workflow_path("lists/My Plan.md") == ".github/workflows/my-plan.yml"
+    assert workflow.job_id("gate", "1.1") == "gate-1-1"
 
 
 def test_triggers_permissions_and_concurrency(doc):
@@ -73,9 +74,9 @@ def test_triggers_permissions_and_concurrency(doc):
 def test_one_job_per_task_a_gate_per_checkpoint_plan_and_report(doc, b1006):
     expected = ["plan"]
     for task_id in b1006.tasks:
-        expected.append(render.job_id("task", task_id))
+        expected.append(workflow.job_id("task", task_id))
         if task_id in CHECKPOINTS:
-            expected.append(render.job_id("gate", task_id))
+            expected.append(workflow.job_id("gate", task_id))
     assert list(doc["jobs"]) == [*expected, "report"]
     assert doc["jobs"]["report"]["needs"] == expected
     assert doc["jobs"]["report"]["if"] == "${{ always() }}"
@@ -107,7 +108,7 @@ def test_task_and_gate_conditions(doc):
 
 def test_environments(doc):
     environments = {job_id: job.get("environment") for job_id, job in doc["jobs"].items() if job.get("environment")}
-    gates = {render.job_id("gate", t): "b-1006-checkpoint" for t in CHECKPOINTS}
+    gates = {workflow.job_id("gate", t): "b-1006-checkpoint" for t in CHECKPOINTS}
     assert environments == {**gates, "task-6-1": "production", "task-6-2": "production"}
     run = [s["run"] for s in doc["jobs"]["task-6-1"]["steps"] if "run" in s]
     assert run[-2:] == [
@@ -132,8 +133,8 @@ def test_least_privilege_permissions(doc, text):
 def test_actions_pinned_to_commit_shas_with_the_version_in_a_comment(doc, text):
     uses = [step["uses"] for _, step in steps(doc) if "uses" in step]
     assert uses and all(SHA.match(u) for u in uses)
-    assert set(uses) == {f"{repo}@{sha}" for repo, sha, _ in render.ACTIONS.values()}
-    for repo, sha, version in render.ACTIONS.values():
+    assert set(uses) == {f"{repo}@{sha}" for repo, sha, _ in workflow.ACTIONS.values()}
+    for repo, sha, version in workflow.ACTIONS.values():
         assert text.count(f"uses: {repo}@{sha} # {version}\n") == len(doc["jobs"])
     checkouts = [(job, step) for job, step in steps(doc) if step.get("uses", "").startswith("actions/checkout@")]
     assert len(checkouts) == len(doc["jobs"])
