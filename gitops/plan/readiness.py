@@ -57,3 +57,18 @@ def status_of(state: Mapping[str, Any], task_id: str) -> str:
 def gate_status(state: Mapping[str, Any], gate: str) -> str | None:
     record = state["gates"].get(gate)
     return record["status"] if record else None
+
+
+def phases_to_merge(tasklist: TaskList, state: Mapping[str, Any]) -> list[int]:
+    """Finished phases whose PR is what a person acts on: each phase before a pending phase gate,
+    and the last phase once every task is done (no gate follows it, but its PR still brings the
+    final state.json to the base branch)."""
+    finished = [
+        previous.number
+        for previous, phase in zip(tasklist.phases, tasklist.phases[1:])
+        if gate_status(state, phase.gate_id) == GateStatus.PENDING.value
+    ]
+    if tasklist.phases and state.get("current_phase") is None:
+        finished.append(tasklist.phases[-1].number)
+    return finished
+

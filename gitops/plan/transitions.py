@@ -36,6 +36,7 @@ class Finished:
     checks: list[dict[str, Any]]
     error: str | None = None
     updates: Mapping[str, Any] = field(default_factory=dict)
+    mlflow_run_id: str | None = None  # logged before the result is written, so one write records both
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def _finished(tasklist: TaskList, state: dict[str, Any], event: Finished, now: s
     record = state["tasks"][event.task]
     if record["status"] != TaskStatus.RUNNING.value:
         raise UsageError(f"Task {event.task} is {record['status']}, not running: its result cannot be recorded.")
-    record.update(checks=list(event.checks), finished_at=now, error=event.error)
+    record.update(checks=list(event.checks), finished_at=now, error=event.error, mlflow_run_id=event.mlflow_run_id)
     _merge_updates(state, event.updates)
     failed = event.error is not None or any(c["status"] == CheckStatus.FAILED.value for c in event.checks)
     task = tasklist.tasks[event.task]

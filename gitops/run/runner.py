@@ -17,7 +17,7 @@ from gitops.forge.base import Forge
 from gitops.github import job_summary as actions_log
 from gitops.github.run_url import current_run_url
 from gitops.handlers import Check, Registry, TaskContext, TaskResult
-from gitops.model import Gate, GateKind, TaskList, TaskStatus
+from gitops.model import TaskList, TaskStatus
 from gitops.plan import planner, readiness, transitions
 from gitops.plan.planner import Step, StepKind
 from gitops.redact import Redactor
@@ -171,12 +171,7 @@ class Runner:
         """The sticky progress comment on the PR people act on, and the PR of a finished phase."""
         step = planner.next_step(self.tasklist, state, self.runnable())
         body = progress_markdown(self.tasklist, state, (self.step_text or _message)(step), self.run_link)
-        waiting = [Gate.parse(g) for g, r in state["gates"].items() if r["status"] == "pending"]
-        finished = [g.phase_number - 1 for g in waiting if g.kind is GateKind.PHASE]
-        if state.get("current_phase") is None:
-            # Every task is done: no gate follows the last phase, but its PR still has to bring
-            # the final state.json to the base branch (and is where its comment belongs).
-            finished.append(self.tasklist.phases[-1].number)
+        finished = readiness.phases_to_merge(self.tasklist, state)
         for phase in finished:
             self.forge.open_phase_pr(phase, f"{state['project']}: Phase {phase} complete", body)
         phase = finished[0] if finished else state.get("current_phase") or self.tasklist.phases[-1].number
@@ -258,15 +253,14 @@ class Runner:
             result = self._redacted(self._execute(task_id, state, record["attempts"]))
         seconds = time.perf_counter() - began
         try:
-            state, actions = self.transition(transitions.Finished(task_id, result.checks, result.error, result.updates),
-                                             notify=False)
+            state, actions = self._finish(task_id, state, result, seconds, manual)
         except WorkNotPushed as exc:  # the task's files did not go out: it failed, and the state says why
+            # Tracked again: the first MLflow run keeps what the task measured, the state points
+            # at this one, which records the failure.
             result = replace(result, error=str(exc))
-            state, actions = self.transition(transitions.Finished(task_id, result.checks, result.error, result.updates),
-                                             notify=False)
+            state, actions = self._finish(task_id, state, result, seconds, manual)
         if not manual:
             self.ui.task_finished(task_id, result, seconds)
-            self._track(task_id, state, result, seconds)
         if self.environ.get("GITHUB_ACTIONS") == "true":
             actions_log.report_task(self.environ, self.tasklist, task_id, result.checks, result.error)
         self._carry_out(actions, state)
@@ -289,22 +283,30 @@ class Runner:
         error = redact(result.error) if result.error else result.error
         return TaskResult(checks, error, result.updates, result.log)
 
-    def _track(self, task_id: str, state: Mapping[str, Any], result: TaskResult, seconds: float) -> None:
+    def _finish(
+        self, task_id: str, started: dict[str, Any], result: TaskResult, seconds: float, manual: bool
+    ) -> tuple[dict[str, Any], list[transitions.Action]]:
+        """Track the execution, then record its result and run id in one state write.
+
+        The tracker is shown the state as the result will leave it (applied in memory to the state
+        this task started from: only this task's record and the project name are read), so the
+        run id needs no write of its own (on GitHub each write is a commit and a push).
+        """
+        finished = transitions.Finished(task_id, result.checks, result.error, result.updates)
+        if not manual:
+            preview, _ = transitions.apply(self.tasklist, started, finished, self.clock())
+            finished = replace(finished, mlflow_run_id=self._track(task_id, preview, result, seconds))
+        return self.transition(finished, notify=False)
+
+    def _track(self, task_id: str, state: Mapping[str, Any], result: TaskResult, seconds: float) -> str | None:
         """Log the execution; a tracking failure is reported and never touches the result."""
         if self.tracker is None:
-            return
+            return None
         try:
-            run_id = self.tracker.log_task(self.tasklist, task_id, state, result, seconds)
+            return self.tracker.log_task(self.tasklist, task_id, state, result, seconds)
         except Exception as exc:  # noqa: BLE001
             self.ui.note(f"warning: Task {task_id} was not tracked ({exc}); its result is in {self.state_path}")
-            return
-        if run_id:
-
-            def record(latest: dict[str, Any]) -> dict[str, Any]:
-                latest["tasks"][task_id]["mlflow_run_id"] = run_id
-                return latest
-
-            self.store.update(record)
+            return None
 
     def _execute(self, task_id: str, state: Mapping[str, Any], attempt: int) -> TaskResult:
         task = self.tasklist.tasks[task_id]

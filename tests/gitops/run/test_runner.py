@@ -141,3 +141,46 @@ def test_a_task_whose_set_up_fails_does_not_run_and_fails_with_the_reason(tmp_pa
     assert (tmp_path / ".gitops" / "forge" / "issues" / "hotfix-1.1.md").exists()
     runner.prepare = lambda: "merged origin/gitops/x/phase-1"
     assert runner.retry("1.1").exit_code == 1 and "ValueError: the disk is full" in read(tmp_path)["tasks"]["1.1"]["error"]
+
+
+class CountingStore(LocalStore):
+    """A LocalStore that counts writes: on GitHub each one is a commit and a push."""
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        self.writes = 0
+
+    def update(self, change, create=None):
+        self.writes += 1
+        return super().update(change, create)
+
+
+class RecordingTracker:
+    def __init__(self):
+        self.seen: list[tuple[str, str]] = []
+
+    def log_task(self, tasklist, task_id, state, result, seconds):
+        self.seen.append((task_id, state["tasks"][task_id]["status"]))
+        return f"run-{len(self.seen)}"
+
+    def close(self, state):
+        pass
+
+
+def test_a_tracked_task_is_recorded_in_one_write_per_transition(tmp_path):
+    runner = make(tmp_path, {"1.1": "tests.gitops.run.test_runner:PASSING"})
+    runner.store = store = CountingStore(tmp_path / "state.json")
+    runner.tracker = tracker = RecordingTracker()
+    runner.execute("1.1")
+    assert store.writes == 2  # started, finished (with its MLflow run id)
+    assert tracker.seen == [("1.1", "done")]  # the tracker saw the result the state records
+    assert read(tmp_path)["tasks"]["1.1"]["mlflow_run_id"] == "run-1"
+
+
+def test_work_that_cannot_be_pushed_is_tracked_again_as_the_failure_the_state_records(tmp_path):
+    runner = make(tmp_path, {"1.1": "tests.gitops.run.test_runner:PASSING"})
+    runner.store = ConflictingStore(tmp_path / "state.json")
+    runner.tracker = tracker = RecordingTracker()
+    runner.execute("1.1")
+    assert tracker.seen == [("1.1", "done"), ("1.1", "failed")]
+    assert read(tmp_path)["tasks"]["1.1"]["mlflow_run_id"] == "run-2"
