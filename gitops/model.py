@@ -208,21 +208,6 @@ class TaskList:
         """The project in names GitHub and git accept: workflow file, environments, branches (`b-1006`)."""
         return project_slug(self.path)
 
-    def task(self, task_id: str) -> Task:
-        return self.tasks[task_id]
-
-    def phase(self, number: int) -> Phase:
-        for phase in self.phases:
-            if phase.number == number:
-                return phase
-        raise KeyError(number)
-
-    def order(self) -> list[str]:
-        return list(self.tasks)
-
-    def dependents(self, task_id: str) -> list[str]:
-        return [t.id for t in self.tasks.values() if task_id in t.dependencies]
-
 
 def project_slug(tasklist_path: str) -> str:
     """`migration/B-1006.md` -> `b-1006`: lower case, runs of other characters as one `-`."""

@@ -57,12 +57,7 @@ class Resumed:
     by: str
 
 
-@dataclass(frozen=True)
-class Refresh:
-    """No event: bring derived keys and gates up to date (a task list edit, a first run)."""
-
-
-Event = Union[Started, Finished, Approved, Retried, Resumed, Refresh]
+Event = Union[Started, Finished, Approved, Retried, Resumed]
 
 
 @dataclass(frozen=True)
@@ -235,11 +230,7 @@ def _resumed(tasklist: TaskList, state: dict[str, Any], event: Resumed, now: str
     return []
 
 
-def _refresh(tasklist: TaskList, state: dict[str, Any], event: Refresh, now: str) -> list[Action]:
-    return []
-
-
-_HANDLERS = {Started: _started, Finished: _finished, Approved: _approved, Retried: _retried, Resumed: _resumed, Refresh: _refresh}
+_HANDLERS = {Started: _started, Finished: _finished, Approved: _approved, Retried: _retried, Resumed: _resumed}
 
 
 def sync(tasklist: TaskList, state: dict[str, Any]) -> None:

@@ -125,11 +125,6 @@ def load(path: Path) -> dict | None:
     return validate(_parse(_decode(raw, name), name), name)
 
 
-def read(path: Path) -> dict | None:
-    """The state without taking the lock (for status and plan); writes are atomic, so it is whole."""
-    return load(path)
-
-
 # --- writing ----------------------------------------------------------------------------
 
 

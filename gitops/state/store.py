@@ -22,7 +22,7 @@ class LocalStore:
         self.path = Path(path)
 
     def read(self) -> dict | None:
-        return state_io.read(self.path)
+        return state_io.load(self.path)
 
     def update(self, change: Callable[[dict], dict], create: Callable[[], dict] | None = None) -> dict:
         return state_io.update(self.path, change, create=create)

@@ -21,11 +21,6 @@ def lint(tasklist: TaskList, parse_diagnostics: list[Diagnostic],
     return sorted(found, key=lambda d: (d.line, d.severity != Severity.ERROR))
 
 
-def format_diagnostics(diagnostics: list[Diagnostic]) -> str:
-    """Compiler-style lines, `PATH:LINE: error|warning: message`, one per diagnostic."""
-    return "\n".join(str(diagnostic) for diagnostic in diagnostics)
-
-
 def _error(tasklist: TaskList, line: int, message: str) -> Diagnostic:
     return Diagnostic(tasklist.path, line, Severity.ERROR, message)
 

@@ -184,13 +184,13 @@ def test_round_trip(path: Path) -> None:
     data = full_state()
     assert state.save(path, data) is True
     assert state.load(path) == data
-    assert state.read(path) == data
+    assert state.load(path) == data
     assert path.read_text(encoding="utf-8") == state.dumps(data)
 
 
 def test_load_missing_file_is_none(path: Path) -> None:
     assert state.load(path) is None
-    assert state.read(path) is None
+    assert state.load(path) is None
 
 
 def test_save_writes_only_when_content_changed(path: Path) -> None:
@@ -590,11 +590,11 @@ def test_a_reader_never_sees_a_partial_file(path: Path) -> None:
     counters: list[int] = []
 
     def poll() -> None:
-        data = state.read(path)  # raises StateError on a torn or invalid file
+        data = state.load(path)  # raises StateError on a torn or invalid file
         if data is not None:
             counters.append(data["performance_metrics"].get("counter", 0))
 
     run_writers(path, poll)
     assert counters, "the reader never saw the file"
     assert counters == sorted(counters)  # every read saw a complete, later-or-equal state
-    assert state.read(path)["performance_metrics"]["counter"] == WRITERS * UPDATES
+    assert state.load(path)["performance_metrics"]["counter"] == WRITERS * UPDATES

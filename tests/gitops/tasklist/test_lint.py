@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitops.model import Diagnostic, Severity
-from gitops.tasklist.lint import format_diagnostics, lint
+from gitops.tasklist.lint import lint
 from gitops.tasklist.parser import load, parse
 
 DATA = Path(__file__).parents[2] / "data" / "parser"
@@ -187,10 +187,3 @@ def test_sorted_by_line_then_errors_first() -> None:
              Diagnostic("t.md", 1, Severity.WARNING, "first")]
     assert [d.message for d in lint(tasklist, given)] == ["first", "e", "w"]
 
-
-def test_format_diagnostics() -> None:
-    diagnostics = [Diagnostic("B-1006.md", 42, Severity.ERROR, "duplicate task id 2.1"),
-                   Diagnostic("B-1006.md", 43, Severity.WARNING, "header count")]
-    assert format_diagnostics(diagnostics) == (
-        "B-1006.md:42: error: duplicate task id 2.1\nB-1006.md:43: warning: header count")
-    assert format_diagnostics([]) == ""

@@ -153,7 +153,7 @@ def test_b1006_has_14_tasks_in_6_phases() -> None:
         ("1.1", "1.2"), ("2.1", "2.2", "2.3"), ("3.1", "3.2", "3.3"), ("4.1", "4.2"),
         ("5.1", "5.2"), ("6.1", "6.2"),
     ]
-    assert tasklist.phase(2).title == "Constitution-Aware Testing and Compatibility"
+    assert next(p for p in tasklist.phases if p.number == 2).title == "Constitution-Aware Testing and Compatibility"
     assert (tasklist.header.total_tasks, tasklist.header.total_phases) == (14, 6)
     assert tasklist.header.estimated_hours == 31.0
     assert tasklist.initial_state is not None and tasklist.initial_state["total_tasks"] == 14

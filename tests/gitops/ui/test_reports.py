@@ -4,7 +4,7 @@ from __future__ import annotations
 from gitops.github.commands import step_text
 from gitops.plan import planner, transitions
 from gitops.plan.planner import StepKind
-from gitops.plan.transitions import Finished, Refresh, Started
+from gitops.plan.transitions import Finished, Started
 from gitops.state import document
 from gitops.ui.reports import MAX_BODY, hotfix_issue, progress_markdown, task_graph
 from tests.gitops.builders import task, tasklist
@@ -20,7 +20,9 @@ def run(tl, state, task_id, status="passed", evidence="measured 3"):
 
 
 def fresh(tl):
-    return transitions.apply(tl, document.new_state(tl, NOW), Refresh(), NOW)[0]
+    state = document.new_state(tl, NOW)
+    transitions.sync(tl, state)
+    return state
 
 
 def test_progress_has_the_table_the_graph_the_evidence_and_run_links():
