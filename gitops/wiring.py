@@ -108,19 +108,19 @@ class Context:
     def git_store(self, tasklist: TaskList, root: Path, worktree: bool = False):
         """On GitHub, state.json lives on the phase branch: each write is a commit pushed there
         (with the checkout's changed files, when `worktree`)."""
-        from gitops.state import git_store as gitsync
+        from gitops.state import git_store
 
         env = os.environ
         if not env.get("GITHUB_TOKEN"):
             raise BadInput("--forge github needs GITHUB_TOKEN to push state commits; set it (in a workflow: "
                            "env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}) or use --forge local.")
-        return gitsync.phase_store(
+        return git_store.phase_store(
             root,
             tasklist.slug,
             [p.number for p in tasklist.phases],
             path=str(self.config.state.relative_to(root)),
             local_path=self.config.state,
-            environ=gitsync.github_auth_env(env["GITHUB_TOKEN"], env.get("GITHUB_SERVER_URL", "https://github.com")),
+            environ=git_store.github_auth_env(env["GITHUB_TOKEN"], env.get("GITHUB_SERVER_URL", "https://github.com")),
             author=("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"),
             worktree=worktree,
         )

@@ -1,4 +1,4 @@
-"""state.json on disk: the initial state, validated reads, atomic writes and locked updates.
+"""state.json on disk: validated reads, atomic writes and locked updates.
 
 The state is a plain JSON dict checked against `gitops.state.schema`. Writes go through
 `update()`, which holds a file lock for the whole read-modify-write so concurrent local

@@ -1,4 +1,4 @@
-"""Where state.json lives: a file on this machine, or a branch of the git remote (gitsync)."""
+"""Where state.json lives: a file on this machine, or a branch of the git remote (git_store)."""
 from __future__ import annotations
 
 from pathlib import Path

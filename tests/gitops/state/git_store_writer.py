@@ -1,4 +1,4 @@
-"""A separate OS process for the gitsync concurrency test: `python gitsync_writer.py CLONE BRANCH K N GO_FILE`.
+"""A separate OS process for the git_store concurrency test: `python git_store_writer.py CLONE BRANCH K N GO_FILE`.
 
 Waits until GO_FILE exists (so that all writers start together), then makes N updates of
 state.json on BRANCH of the clone's `origin`, each adding task "wK.i" and incrementing
