@@ -14,8 +14,6 @@ import yaml
 from gitops.github.workflow import ACTIONS, workflow
 from gitops.model import TaskList
 
-__all__ = ["check", "render", "write"]
-
 
 def render(tasklist: TaskList, *, tasklist_path: str) -> str:
     """The workflow YAML for a task list; `tasklist_path` is its path from the repository root."""

@@ -5,7 +5,7 @@ import math
 from typing import Callable, Iterator
 
 from gitops.model import Diagnostic, Severity, Task, TaskList
-from gitops.tasklist.parser import parse_hours
+from gitops.tasklist.fields import parse_hours
 
 _Check = Callable[[TaskList], Iterator[Diagnostic]]
 

@@ -13,13 +13,10 @@ from types import MappingProxyType
 from gitops.errors import TaskListError
 from gitops.model import Diagnostic, Severity, TaskList
 from gitops.tasklist.diagnostics import Sink
-from gitops.tasklist.fields import parse_hours
 from gitops.tasklist.header import read_header
 from gitops.tasklist.markdown import Block, read_blocks
 from gitops.tasklist.sections import read_sections
 from gitops.tasklist.task_area import read_tasks, task_area, warn_ignored_headings
-
-__all__ = ["load", "parse", "parse_hours"]
 
 
 def parse(text: str, path: str) -> tuple[TaskList, list[Diagnostic]]:

@@ -11,9 +11,8 @@ import pytest
 
 from gitops.errors import StateError
 from gitops.model import Header, TaskList
-from gitops.state import document
+from gitops.state import document, git_store
 from gitops.state import file as state_io
-from gitops.state import git_store
 from gitops.state.git_store import GitStateStore, GitSyncError, github_auth_env
 
 WRITER = Path(__file__).with_name("git_store_writer.py")

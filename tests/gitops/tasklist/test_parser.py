@@ -8,7 +8,8 @@ import pytest
 
 from gitops.errors import TaskListError
 from gitops.model import Criterion, Diagnostic, HotFixTemplate, SafetyRules, Severity
-from gitops.tasklist.parser import load, parse, parse_hours
+from gitops.tasklist.fields import parse_hours
+from gitops.tasklist.parser import load, parse
 
 DATA = Path(__file__).parents[2] / "data" / "parser"
 REPO = Path(__file__).parents[3]
