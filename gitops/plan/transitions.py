@@ -276,22 +276,23 @@ def _open_gates(tasklist: TaskList, state: dict[str, Any]) -> None:
 
 
 def _blocked(tasklist: TaskList, statuses: Mapping[str, str]) -> list[str]:
-    """Pending tasks that cannot run because a task they depend on (transitively) failed."""
-    blocked: list[str] = []
-    for task_id in tasklist.tasks:
-        if statuses[task_id] == TaskStatus.PENDING.value and _depends_on_failure(tasklist, statuses, task_id, set()):
-            blocked.append(task_id)
-    return blocked
+    """Pending tasks that cannot run because a task they depend on (transitively) failed.
 
-
-def _depends_on_failure(tasklist: TaskList, statuses: Mapping[str, str], task_id: str, seen: set[str]) -> bool:
-    for dep in tasklist.tasks[task_id].dependencies:
-        if dep in seen or dep not in tasklist.tasks:
-            continue
-        seen.add(dep)
-        if statuses[dep] == TaskStatus.FAILED.value or _depends_on_failure(tasklist, statuses, dep, seen):
-            return True
-    return False
+    A walk from the failed tasks along their dependents, with a stack rather than recursion:
+    a chain of thousands of tasks is a valid task list.
+    """
+    dependents: dict[str, list[str]] = {}
+    for task in tasklist.tasks.values():
+        for dep in task.dependencies:
+            dependents.setdefault(dep, []).append(task.id)
+    reached: set[str] = set()
+    stack = [t for t in tasklist.tasks if statuses[t] == TaskStatus.FAILED.value]
+    while stack:
+        for dependent in dependents.get(stack.pop(), ()):
+            if dependent not in reached:
+                reached.add(dependent)
+                stack.append(dependent)
+    return [t for t in tasklist.tasks if statuses[t] == TaskStatus.PENDING.value and t in reached]
 
 
 def _current_task(tasklist: TaskList, state: Mapping[str, Any], statuses: Mapping[str, str]) -> str | None:

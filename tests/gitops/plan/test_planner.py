@@ -304,3 +304,13 @@ def test_tasks_already_running_finish_after_a_failure_pauses_the_pipeline():
     assert state["paused_by"] == "T-HotFix-1"
     with pytest.raises(UsageError, match="Task 1.3 cannot start: the pipeline is paused by T-HotFix-1"):
         transitions.apply(tl, state, Started("1.3"), NOW)
+
+
+def test_a_failure_at_the_head_of_a_long_chain_blocks_every_task_after_it_without_recursion():
+    n = 3000  # far past Python's recursion limit (1000)
+    tl = tasklist(*(task(f"1.{i}", deps=(f"1.{i - 1}",) if i > 1 else ()) for i in range(1, n + 1)))
+    state = fresh(tl)
+    state, _ = transitions.apply(tl, state, Started("1.1"), NOW)
+    state, _ = transitions.apply(tl, state, Finished("1.1", [], "boom"), NOW)
+    assert state["blocked_tasks"] == [f"1.{i}" for i in range(2, n + 1)]
+    assert planner.next_step(tl, state, frozenset()).kind is StepKind.PAUSED
