@@ -31,7 +31,7 @@ def read_sections(blocks: list[Block], start: int, end: int, lines: list[str],
         name = section.heading.text.lower()
         if "current state" in name and "initial_state" not in extras:
             extras.update(_read_state(section, sink))
-        elif "hotfix" in name and "hotfix_template" not in extras:
+        elif _is_hotfix_template(section.heading) and "hotfix_template" not in extras:
             extras["hotfix_template"] = _read_hotfix(section, lines)
         elif "quality gates" in name and "quality_gates" not in extras:
             extras["quality_gates"] = tuple(_gate_name(i) for i in _items(section))
@@ -120,6 +120,21 @@ def _string_end(source: str, index: int) -> int:
 
 # ---------------------------------------------------------------------------------------
 # HotFix template, Quality Gates, Safety Rules
+
+
+_TEMPLATE_TASK_RE = re.compile(r"\bt-hotfix-", re.I)
+
+
+def _is_hotfix_template(heading: Block) -> bool:
+    """`## HotFix Task Template`, or the template task itself (`### T-HotFix-<n> ...`).
+
+    A document title (`# HotFix drill for the payments DB`) or HotFix prose (`## HotFix Process`)
+    is not a template: taking one would post the whole section as every HotFix issue.
+    """
+    name = heading.text.lower()
+    if heading.level <= 1:
+        return False
+    return ("hotfix" in name and "template" in name) or bool(_TEMPLATE_TASK_RE.search(name))
 
 
 def _read_hotfix(section: _Section, lines: list[str]) -> HotFixTemplate:

@@ -138,6 +138,23 @@ def test_seed_hotfix_template() -> None:
     assert body[-1] == '**When Ready Prompt**: "HotFix complete - retry original task?"'
 
 
+@pytest.mark.parametrize(
+    "heading",
+    ["# HotFix drill for the payments DB", "## HotFix Process", "### Hotfix policy: who gets paged"],
+)
+def test_a_heading_that_only_mentions_hotfix_is_not_the_template(heading: str) -> None:
+    text = f"{heading}\n\nSecret runbook text.\n\n## Phase 1: A\n### Task 1.1: B\n**Done when**:\n- [ ] ok\n"
+    tasklist, _ = parse(text, "t.md")
+    assert tasklist.hotfix_template is None
+
+
+def test_the_template_is_found_by_its_own_heading_after_a_title_that_mentions_hotfix() -> None:
+    text = ("# HotFix drill\n\n## Phase 1: A\n### Task 1.1: B\n**Done when**:\n- [ ] ok\n\n"
+            "## HotFix Template\n\n**Priority**: Critical\n")
+    template = parse(text, "t.md")[0].hotfix_template
+    assert template is not None and (template.heading, template.body) == ("HotFix Template", "**Priority**: Critical")
+
+
 def test_load_hashes_the_file_bytes() -> None:
     tasklist, _ = load(SEED)
     assert tasklist.sha256 == hashlib.sha256(SEED.read_bytes()).hexdigest()
