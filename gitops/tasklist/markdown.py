@@ -15,7 +15,6 @@ _MD = MarkdownIt("commonmark")
 # `[0-9]{1,9}`, not `\d+`: `\d` matches other scripts' digits and int() refuses >4300 digits.
 _PHASE_RE = re.compile(r"phase\s+([0-9]{1,9})(?!\.?[0-9])\s*[:.\-–—]?\s*(.*)", re.I | re.S)
 _TASK_RE = re.compile(r"task\s+([0-9]{1,9})\.([0-9]{1,9})(?!\.?[0-9])\s*[:\-–—]?\s*(.*)", re.I | re.S)
-_ANCHOR_RE = re.compile(r"\s*\{#[^}]*\}\s*$")
 
 
 @dataclass
@@ -67,6 +66,20 @@ def _blocks(tokens: list[Token], lines: list[str]) -> list[Block]:
     return blocks
 
 
+def without_anchor(text: str) -> str:
+    """The heading text without a trailing `{#anchor}` attribute.
+
+    What `\\s*\\{#[^}]*\\}\\s*$` removes, found from the end: that regex retries from every `{#`
+    and took quadratic time on a heading of many `{#`.
+    """
+    stripped = text.rstrip()
+    if not stripped.endswith("}"):
+        return text
+    previous = stripped.rfind("}", 0, len(stripped) - 1)
+    start = stripped.find("{#", previous + 1, len(stripped) - 1)
+    return text if start < 0 else stripped[:start].rstrip()
+
+
 def _heading_block(token: Token, inline: Token, lines: list[str]) -> Block:
     assert token.map is not None and inline.map is not None
     first, last = token.map[0] + 1, token.map[1]
@@ -75,7 +88,7 @@ def _heading_block(token: Token, inline: Token, lines: list[str]) -> Block:
     if token.markup in ("-", "=") and content and all(split_field(line) for line in content):
         return Block("paragraph", first, inline.map[1], lines=content)
     block = Block("heading", first, last, level=int(token.tag[1:]), raw=inline.content,
-                  text=_ANCHOR_RE.sub("", strip_emoji(_plain(inline))))
+                  text=without_anchor(strip_emoji(_plain(inline))))
     _classify(block)
     return block
 
