@@ -37,7 +37,7 @@ _TYPE_NAMES = {
 @functools.cache
 def schema() -> Mapping[str, Any]:
     """state.schema.json, parsed (read once per process)."""
-    text = resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    text = resources.files("gitops.state").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
     return json.loads(text)
 
 
@@ -100,9 +100,12 @@ def find_problem(data: object) -> Problem | None:
     if unwritable:
         return unwritable
     # The first error jsonschema yields, not best_match(): iter_errors is lazy and walks the
-    # schema in its written order (type, required, then properties as listed), so this is the
-    # first problem in that order, as before. best_match ranks by a heuristic its docs say
-    # "may change ... from version to version":
+    # schema in its written order (type, required, then properties as listed; maps and lists
+    # in the document's order), so this is the first problem in that order, as before and
+    # the same on every run. best_match ranks by a heuristic its docs say "may change ...
+    # from version to version":
     # https://python-jsonschema.readthedocs.io/en/stable/api/jsonschema/exceptions/#jsonschema.exceptions.best_match
+    # (Maps are "patternProperties": {"": ...} in the schema, not "additionalProperties":
+    # jsonschema walks the latter through a set, in an order that changes between runs.)
     error = next(_validator().iter_errors(data), None)
     return None if error is None else _problem(error)
