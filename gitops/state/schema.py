@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Mapping
 
 from gitops.state.problem import Problem, child, key_path, show
@@ -37,6 +36,8 @@ _TYPE_NAMES = {
 @functools.cache
 def schema() -> Mapping[str, Any]:
     """state.schema.json, parsed (read once per process)."""
+    from importlib import resources  # ~7 ms (pathlib, zipfile): only when a state is validated
+
     text = resources.files("gitops.state").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
     return json.loads(text)
 
@@ -66,10 +67,9 @@ def _validator() -> Validator:
 def _expected(subschema: Mapping[str, Any]) -> str:
     """`an integer >= 0`, `a string or null`: what a subschema's type and minimum accept."""
     types = subschema.get("type", [])
-    names = [
-        f"an integer >= {subschema['minimum']}" if name == "integer" and "minimum" in subschema else _TYPE_NAMES.get(name, name)
-        for name in ([types] if isinstance(types, str) else types)
-    ]
+    names = [_TYPE_NAMES.get(name, name) for name in ([types] if isinstance(types, str) else types)]
+    if "minimum" in subschema and "an integer" in names:
+        names[names.index("an integer")] = f"an integer >= {subschema['minimum']}"
     return " or ".join(names)
 
 

@@ -50,6 +50,8 @@ def _not_json(value: object, where: str, depth: int) -> Problem | None:
 
 
 def _is_utf8(text: str) -> bool:
+    if text.isascii():  # most strings: no surrogates possible, and no bytes copy to build
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

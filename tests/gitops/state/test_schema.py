@@ -204,5 +204,6 @@ def test_check_jsonschema_accepts_what_a_local_run_writes(tmp_path: Path, monkey
     # ... and it does check them: a value gitops would reject fails it too.
     broken = tmp_path / "broken.json"
     broken.write_text(snapshots[1].read_text().replace('"attempts": 3', '"attempts": "3"', 1))
-    result = subprocess.run([tool, "--schemafile", str(SCHEMA_PATH), str(broken)], capture_output=True, text=True, check=False)
+    result = subprocess.run([tool, "--schemafile", str(SCHEMA_PATH), str(broken)],
+                            capture_output=True, text=True, check=False)
     assert result.returncode == 1 and "attempts" in result.stdout, result.stdout + result.stderr
