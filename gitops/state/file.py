@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from gitops.errors import StateError
-from gitops.state.schema import (
-    Problem,
-    find_problem,
-)
+from gitops.state.problem import Problem
+from gitops.state.schema import find_problem
 
 # --- validation -------------------------------------------------------------------------
 

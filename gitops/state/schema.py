@@ -1,287 +1,111 @@
 """The state.json schema (version 1) and its checker: the first problem in a document, and where.
 
-The schema is declarative (Scalar, Nullable, ListOf, MapOf, Record); `find_problem` walks a
-document against `STATE` after checking that it is strict JSON that `json.dumps` can write.
+`state.schema.json` (next to this file, shipped as package data) *is* the definition: editors
+and `check-jsonschema` read it too. `find_problem` checks that a document is strict JSON that
+`json.dumps` can write back (`gitops.state.strict_json`), then validates it with jsonschema
+and turns the first error into a `Problem`, the words state.json messages are built from.
 """
 from __future__ import annotations
 
-import enum
+import functools
 import json
-import math
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Union
+from typing import TYPE_CHECKING, Any, Mapping
 
-from gitops.model import CheckStatus, GateStatus, TaskStatus
+from gitops.state.problem import Problem, child, key_path, show
+from gitops.state.strict_json import find_unwritable
 
-SCHEMA_VERSION = 1
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
-# Deeper documents are rejected: nothing the engine writes comes close, and it keeps
-# deepcopy/json.dumps clear of Python's recursion limit.
-MAX_DEPTH = 64
+SCHEMA_VERSION = 1  # the schema's schema_version maximum; tests check that they agree
+SCHEMA_FILE = "state.schema.json"
 
-
-# --- schema -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Scalar:
-    """A JSON scalar (or free-form container) of the given Python types."""
-
-    types: tuple[type, ...]
-    name: str  # "a string", "an integer >= 0": used in "expected ..." messages
-    minimum: int | None = None
-    choices: tuple[str, ...] = ()
+# "expected ..." words for each JSON type, in the schema's order ("a string or null").
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "a list",
+    "null": "null",
+}
 
 
-@dataclass(frozen=True)
-class Nullable:
-    inner: Spec
+@functools.cache
+def schema() -> Mapping[str, Any]:
+    """state.schema.json, parsed (read once per process)."""
+    from importlib import resources  # ~7 ms (pathlib, zipfile): only when a state is validated
+
+    text = resources.files("gitops.state").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
 
 
-@dataclass(frozen=True)
-class ListOf:
-    item: Spec
+def _strict_integer(checker: object, instance: object) -> bool:
+    # JSON Schema counts 1.0 as an integer (https://json-schema.org/draft/2020-12/json-schema-validation#section-6.1.1),
+    # and so does jsonschema's Draft 2020-12 type checker. gitops counts with Python ints
+    # (`attempts + 1`) and always accepted only 1, never 1.0: the one place where it is
+    # stricter than the published schema (docs/state.md).
+    return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-@dataclass(frozen=True)
-class MapOf:
-    """A JSON object with arbitrary string keys, every value matching `value`."""
+@functools.cache
+def _validator() -> Validator:
+    """The compiled validator, built on first use."""
+    # Imported here: jsonschema (with referencing and attrs) takes tens of ms to import, and
+    # `gitops lint` and `gitops status` before the first run never validate a state.
+    from jsonschema import Draft202012Validator, validators
 
-    value: Spec
-
-
-@dataclass(frozen=True)
-class Record:
-    """A JSON object with known keys; unknown keys are allowed and kept (forward compatibility)."""
-
-    required: Mapping[str, Spec]
-    optional: Mapping[str, Spec] = field(default_factory=dict)
-
-
-Spec = Union[Scalar, Nullable, ListOf, MapOf, Record]
+    # A validator class with another type checker is how jsonschema customises types:
+    # https://python-jsonschema.readthedocs.io/en/stable/validate/#validating-with-additional-types
+    type_checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer)
+    strict = validators.extend(Draft202012Validator, type_checker=type_checker)
+    return strict(schema())
 
 
-def _enum(values: type[enum.Enum]) -> Scalar:
-    return Scalar((str,), "a string", choices=tuple(member.value for member in values))
+def _expected(subschema: Mapping[str, Any]) -> str:
+    """`an integer >= 0`, `a string or null`: what a subschema's type and minimum accept."""
+    types = subschema.get("type", [])
+    names = [_TYPE_NAMES.get(name, name) for name in ([types] if isinstance(types, str) else types)]
+    if "minimum" in subschema and "an integer" in names:
+        names[names.index("an integer")] = f"an integer >= {subschema['minimum']}"
+    return " or ".join(names)
 
 
-STRING = Scalar((str,), "a string")
-COUNT = Scalar((int,), "an integer >= 0", minimum=0)
-BOOLEAN = Scalar((bool,), "true or false")
-NUMBER = Scalar((int, float), "a number")
-OBJECT = Scalar((dict,), "an object")  # free-form: any JSON object
-LIST = Scalar((list,), "a list")  # free-form: any JSON list
-OPT_STRING = Nullable(STRING)
-
-CHECK = Record(
-    required={
-        "criterion": STRING,
-        "status": _enum(CheckStatus),
-        "evidence": STRING,
-        "metrics": MapOf(NUMBER),
-    },
-    optional={"approved_by": OPT_STRING},
-)
-
-TASK = Record(
-    required={
-        "status": _enum(TaskStatus),
-        "attempts": COUNT,
-        "started_at": OPT_STRING,
-        "finished_at": OPT_STRING,
-        "commit": OPT_STRING,
-        "run_url": OPT_STRING,
-        "mlflow_run_id": OPT_STRING,
-        "error": OPT_STRING,
-        "checks": ListOf(CHECK),
-    }
-)
-
-GATE = Record(required={"status": _enum(GateStatus), "approved_by": OPT_STRING, "at": OPT_STRING})
-
-HOTFIX = Record(
-    required={
-        "id": STRING,
-        "task": STRING,
-        "attempt": COUNT,
-        "status": Scalar((str,), "a string", choices=("open", "resolved")),
-        "issue": OPT_STRING,
-        "error": STRING,
-    },
-    optional={"opened_at": OPT_STRING, "resolved_at": OPT_STRING},
-)
-
-RESUME = Record(required={"reason": STRING, "at": STRING, "by": STRING})
-
-STATE = Record(
-    required={
-        "schema_version": Scalar((int,), "an integer >= 1", minimum=1),
-        "project": STRING,
-        "tasklist": STRING,
-        "tasklist_sha256": STRING,
-        "current_task": OPT_STRING,
-        "current_phase": Nullable(Scalar((int,), "an integer")),
-        "completed_tasks": ListOf(STRING),
-        "blocked_tasks": ListOf(STRING),
-        "total_tasks": COUNT,
-        "completed_count": COUNT,
-        "consecutive_failures": COUNT,
-        "start_time": OPT_STRING,
-        "last_updated": OPT_STRING,
-        "test_results": OBJECT,
-        "performance_metrics": OBJECT,
-        "compatibility_issues": LIST,
-        "rollback_ready": BOOLEAN,
-        "halted": Nullable(Record(required={"reason": STRING, "at": STRING})),
-        "paused_by": OPT_STRING,
-        "tasks": MapOf(TASK),
-        "gates": MapOf(GATE),
-        "hotfixes": ListOf(HOTFIX),
-        "resumes": ListOf(RESUME),
-    }
-)
-
-
-# --- checking ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """What is wrong and where: `where` is a key path like `tasks.1.1.checks[0].status`."""
-
-    where: str
-    text: str  # "expected a string, got 5"; empty for kind "missing"
-    kind: str = "invalid"  # "invalid" | "missing" | "newer" (schema_version from a newer gitops)
-
-    def describe(self) -> str:
-        """The problem in words, without the file name or a fix: `key "x" is missing`."""
-        if self.kind == "newer":
-            return f"schema_version {self.text} is newer than this gitops understands ({SCHEMA_VERSION})"
-        if self.kind == "missing":
-            return f'key "{self.where}" is missing'
-        return f'key "{self.where}": {self.text}' if self.where else self.text
-
-
-def _child(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _show(value: object) -> str:
-    """A value as it appears in JSON, shortened; containers by kind."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = f"a Python {type(value).__name__}"
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _is_a(value: object, types: tuple[type, ...]) -> bool:
-    # JSON booleans are not numbers, although Python's bool is an int.
-    if isinstance(value, bool):
-        return bool in types
-    return isinstance(value, types)
-
-
-def _types(spec: Scalar | ListOf | MapOf | Record) -> tuple[type, ...]:
-    if isinstance(spec, Scalar):
-        return spec.types
-    return (list,) if isinstance(spec, ListOf) else (dict,)
-
-
-def _name(spec: Spec) -> str:
-    if isinstance(spec, Nullable):
-        return _name(spec.inner) + " or null"
-    if isinstance(spec, Scalar):
-        return spec.name
-    return "a list" if isinstance(spec, ListOf) else "an object"
-
-
-def _check(spec: Spec, value: Any, where: str, expected: str = "") -> Problem | None:
-    """The first place where `value` does not match `spec`, or None."""
-    expected = expected or _name(spec)
-    if isinstance(spec, Nullable):
-        return None if value is None else _check(spec.inner, value, where, expected)
-    if not _is_a(value, _types(spec)):
-        return Problem(where, f"expected {expected}, got {_show(value)}")
-    if isinstance(spec, Scalar):
-        return _check_scalar(spec, value, where, expected)
-    if isinstance(spec, ListOf):
-        return _first(spec.item, ((f"{where}[{i}]", item) for i, item in enumerate(value)))
-    if isinstance(spec, MapOf):
-        return _first(spec.value, ((_child(where, key), item) for key, item in value.items()))
-    return _check_record(spec, value, where)
-
-
-def _first(spec: Spec, children: Iterable[tuple[str, object]]) -> Problem | None:
-    return next(filter(None, (_check(spec, item, where) for where, item in children)), None)
-
-
-def _check_scalar(spec: Scalar, value: Any, where: str, expected: str) -> Problem | None:
-    if spec.choices and value not in spec.choices:
-        return Problem(where, f"{_show(value)} is not one of {', '.join(spec.choices)}")
-    if spec.minimum is not None and value < spec.minimum:
-        return Problem(where, f"expected {expected}, got {_show(value)}")
-    return None
-
-
-def _check_record(spec: Record, value: dict, where: str) -> Problem | None:
-    missing = next((key for key in spec.required if key not in value), None)
-    if missing is not None:
-        return Problem(_child(where, missing), "", kind="missing")
-    present = {**spec.required, **{k: s for k, s in spec.optional.items() if k in value}}
-    checks = (_check(s, value[key], _child(where, key)) for key, s in present.items())
-    return next(filter(None, checks), None)
-
-
-def _json_problem(data: object) -> Problem | None:
-    """The first value that cannot be written as strict JSON (NaN, a set, ...), or None."""
-    # Iterative, so that a deeply nested document cannot exhaust Python's stack.
-    stack: list[tuple[object, str, int]] = [(data, "", 0)]
-    while stack:
-        value, where, depth = stack.pop()
-        problem = _not_json(value, where, depth)
-        if problem:
-            return problem
-        if isinstance(value, dict):
-            stack.extend((v, _child(where, k), depth + 1) for k, v in reversed(value.items()))
-        elif isinstance(value, list):
-            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in reversed(list(enumerate(value))))
-    return None
-
-
-def _not_json(value: object, where: str, depth: int) -> Problem | None:
-    if depth > MAX_DEPTH:
-        return Problem(where, f"nested more than {MAX_DEPTH} levels deep")
-    if isinstance(value, float) and not math.isfinite(value):
-        return Problem(where, f"{value} is not a JSON number")
-    if isinstance(value, str) and not _is_utf8(value):
-        return Problem(where, "contains an unpaired surrogate escape (\\ud800-\\udfff)")
-    if isinstance(value, dict):
-        bad_key = next((k for k in value if not isinstance(k, str) or not _is_utf8(k)), None)
-        if bad_key is not None:
-            return Problem(where, f"key {bad_key!r} is not a valid JSON object key")
-    elif not isinstance(value, (str, int, float, list, type(None))):
-        return Problem(where, f"a Python {type(value).__name__} is not a JSON value")
-    return None
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+def _problem(error: ValidationError) -> Problem:
+    where = key_path(error.absolute_path)
+    if error.validator == "required":
+        # One error per missing key, in the schema's order; this is the first of them.
+        missing = next((key for key in error.validator_value if key not in error.instance), None)
+        if missing is not None:
+            return Problem(child(where, missing), "", kind="missing")
+    if error.validator == "enum":
+        return Problem(where, f"{show(error.instance)} is not one of {', '.join(map(str, error.validator_value))}")
+    if error.validator in ("type", "minimum", "maximum"):
+        return Problem(where, f"expected {_expected(error.schema)}, got {show(error.instance)}")
+    return Problem(where, error.message)  # a keyword these words do not cover yet: jsonschema's own
 
 
 def find_problem(data: object) -> Problem | None:
     """The first schema problem in a state document, or None when it is valid."""
     if not isinstance(data, dict):
-        return Problem("", f"expected a JSON object at the top level, got {_show(data)}")
+        return Problem("", f"expected a JSON object at the top level, got {show(data)}")
     version = data.get("schema_version")
-    if _is_a(version, (int,)) and version > SCHEMA_VERSION:
-        return Problem("schema_version", f"{version}", kind="newer")
-    return _json_problem(data) or _check(STATE, data, "")
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        # Before anything else: a newer layout may differ anywhere, and upgrading is the fix.
+        text = f"schema_version {version} is newer than this gitops understands ({SCHEMA_VERSION})"
+        return Problem("schema_version", text, kind="newer")
+    unwritable = find_unwritable(data)
+    if unwritable:
+        return unwritable
+    # The first error jsonschema yields, not best_match(): iter_errors is lazy and walks the
+    # schema in its written order (type, required, then properties as listed; maps and lists
+    # in the document's order), so this is the first problem in that order, as before and
+    # the same on every run. best_match ranks by a heuristic its docs say "may change ...
+    # from version to version":
+    # https://python-jsonschema.readthedocs.io/en/stable/api/jsonschema/exceptions/#jsonschema.exceptions.best_match
+    # (Maps are "patternProperties": {"": ...} in the schema, not "additionalProperties":
+    # jsonschema walks the latter through a set, in an order that changes between runs.)
+    error = next(_validator().iter_errors(data), None)
+    return None if error is None else _problem(error)

@@ -17,7 +17,7 @@ from gitops.errors import StateError, TaskListError
 from gitops.model import Criterion, Header, Phase, Task, TaskList
 from gitops.state import document
 from gitops.state import file as state
-from gitops.state.schema import MAX_DEPTH
+from gitops.state.strict_json import MAX_DEPTH
 
 WRITER = Path(__file__).with_name("state_writer.py")
 NOW = "2025-01-02T03:04:05Z"
