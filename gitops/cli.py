@@ -58,9 +58,8 @@ def lint(obj: Context, path: Path | None, with_handlers: bool) -> None:
         # Say what was checked: a task list with no registry has nothing to import, and a silent
         # pass would read as "the handlers are fine".
         registry = obj.registry(tasklist)
-        known = registry.ids() & set(tasklist.tasks) if registry is not None else frozenset()
-        handlers = f", {len(known)} handler(s) checked" if registry is not None else (
-            ", no handler registry ([tool.gitops] handlers applies to the configured task list only)")
+        handlers = (f", {len(registry.ids() & set(tasklist.tasks))} handler(s) checked" if registry is not None
+                    else ", no handler registry ([tool.gitops] handlers applies to the configured task list only)")
     click.echo(f"{tasklist.path}: {len(tasklist.tasks)} tasks in {len(tasklist.phases)} phases, "
                f"{errors} error(s), {warnings} warning(s){handlers}", err=True)
     sys.exit(1 if errors else 0)

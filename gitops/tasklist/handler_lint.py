@@ -35,8 +35,9 @@ def registry_diagnostics(tasklist: TaskList, registry: Registry) -> Iterator[Dia
 
 def handler_diagnostics(tasklist: TaskList, registry: Registry) -> Iterator[Diagnostic]:
     """Import each registered handler of a task in the list and match its checks (may be slow)."""
-    for task_id in sorted(registry.ids() & set(tasklist.tasks), key=list(tasklist.tasks).index):
-        yield from _handler(tasklist, registry, tasklist.tasks[task_id])
+    for task in tasklist.tasks.values():
+        if task.id in registry.refs:
+            yield from _handler(tasklist, registry, task)
 
 
 def _handler(tasklist: TaskList, registry: Registry, task: Task) -> Iterator[Diagnostic]:
