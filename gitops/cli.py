@@ -42,16 +42,26 @@ def main(ctx: click.Context, tasklist: str | None, state: str | None, forge: str
 
 @main.command()
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--handlers", "with_handlers", is_flag=True,
+              help="Also import every registered handler and match its checks to its task's Done-when "
+                   "criteria (slow: handlers may import dspy).")
 @click.pass_obj
-def lint(obj: Context, path: Path | None) -> None:
+def lint(obj: Context, path: Path | None, with_handlers: bool) -> None:
     """Check a task list; exit 1 on errors."""
-    tasklist, diagnostics = obj.tasklist(path.resolve() if path else None)
+    tasklist, diagnostics = obj.tasklist(path.resolve() if path else None, handlers=with_handlers)
     for diagnostic in diagnostics:
         click.echo(str(diagnostic))
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = len(diagnostics) - errors
+    handlers = ""
+    if with_handlers:
+        # Say what was checked: a task list with no registry has nothing to import, and a silent
+        # pass would read as "the handlers are fine".
+        registry = obj.registry(tasklist)
+        handlers = (f", {len(registry.ids() & set(tasklist.tasks))} handler(s) checked" if registry is not None
+                    else ", no handler registry ([tool.gitops] handlers applies to the configured task list only)")
     click.echo(f"{tasklist.path}: {len(tasklist.tasks)} tasks in {len(tasklist.phases)} phases, "
-               f"{errors} error(s), {warnings} warning(s)", err=True)
+               f"{errors} error(s), {warnings} warning(s){handlers}", err=True)
     sys.exit(1 if errors else 0)
 
 

@@ -110,11 +110,17 @@ def match_checks(handler: Handler, task: Task) -> tuple[list[CheckFn | None], li
     return paired, unmatched
 
 
+class RegistryError(Exception):
+    """A registry entry that names no Handler: not "module:attribute", a missing attribute, or
+    another kind of object. Import failures stay ImportError (or whatever the module raised)."""
+
+
 class Registry:
     """Task id -> handler reference, loaded from a light module; handlers import lazily."""
 
-    def __init__(self, refs: Mapping[str, str]):
+    def __init__(self, refs: Mapping[str, str], module: str | None = None):
         self.refs = dict(refs)
+        self.module = module  # the registry module's name, for messages that say where to fix an entry
 
     @classmethod
     def from_module(cls, module_name: str | None) -> "Registry":
@@ -131,7 +137,7 @@ class Registry:
         refs = getattr(module, "HANDLERS", None)
         if not isinstance(refs, Mapping):
             raise BadInput(f"{module_name} has no HANDLERS mapping of task id -> 'module:attribute'.")
-        return cls(refs)
+        return cls(refs, module_name)
 
     def ids(self) -> frozenset[str]:
         return frozenset(self.refs)
@@ -139,8 +145,14 @@ class Registry:
     def resolve(self, task_id: str) -> Handler:
         """Import the handler of a task (this may import heavy libraries)."""
         ref = self.refs[task_id]
-        module_name, _, attribute = ref.partition(":")
-        handler = getattr(importlib.import_module(module_name), attribute)
+        module_name, colon, attribute = ref.partition(":") if isinstance(ref, str) else ("", "", "")
+        if not (module_name and colon and attribute):
+            raise RegistryError(f"{ref!r} is not a 'module:attribute' string")
+        module = importlib.import_module(module_name)
+        try:
+            handler = getattr(module, attribute)
+        except AttributeError:
+            raise RegistryError(f"{module_name} has no attribute {attribute!r}") from None
         if not isinstance(handler, Handler):
-            raise TypeError(f"{ref} is a {type(handler).__name__}, not a gitops.handlers.Handler")
+            raise RegistryError(f"{ref} is a {type(handler).__name__}, not a gitops.handlers.Handler")
         return handler

@@ -7,30 +7,43 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitops.config import Config
 from gitops.errors import BadInput, TaskListError
-from gitops.model import Severity, TaskList
+from gitops.model import Diagnostic, Severity, TaskList
 from gitops.ui.terminal import RichUI
+
+if TYPE_CHECKING:
+    from gitops.handlers import Registry
 
 
 @dataclass
 class Context:
     config: Config
 
-    def tasklist(self, path: Path | None = None) -> tuple[TaskList, list]:
-        """Parse and lint; refuse to go on when the task list has errors."""
-        from gitops.tasklist import lint, parser
+    def tasklist(self, path: Path | None = None, handlers: bool = False) -> tuple[TaskList, list[Diagnostic]]:
+        """Parse and lint. `handlers`: also import every registered handler and match its checks
+        to its task's criteria (slow: a handler may import dspy; `status`/`plan`/`run` never do)."""
+        from gitops.tasklist import handler_lint, lint, parser
 
         tasklist, diagnostics = parser.load(path or self.config.tasklist)
-        return tasklist, lint.lint(tasklist, diagnostics, self.handler_ids(tasklist))
+        registry = self.registry(tasklist)
+        found: list[Diagnostic] = []
+        if registry is not None:
+            found.extend(handler_lint.registry_diagnostics(tasklist, registry))
+            if handlers:
+                found.extend(handler_lint.handler_diagnostics(tasklist, registry))
+        ids = registry.ids() if registry is not None else None
+        return tasklist, lint.lint(tasklist, diagnostics, ids, found)
 
-    def handler_ids(self, tasklist: TaskList) -> frozenset[str] | None:
+    def registry(self, tasklist: TaskList) -> Registry | None:
+        """The handler registry of the configured task list; None for any other task list."""
         if Path(tasklist.path).resolve() != self.config.tasklist:
             return None  # the configured handlers belong to the configured task list only
         from gitops.handlers import Registry
 
-        return Registry.from_module(self.config.handlers).ids()
+        return Registry.from_module(self.config.handlers)
 
     def runner(self, console, post_progress: bool | None = None, task_work: bool = False):
         """The engine for the configured task list, forge and state store.

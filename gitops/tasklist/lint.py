@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from gitops.model import Diagnostic, Severity, Task, TaskList
 from gitops.tasklist.fields import parse_hours
@@ -11,9 +11,11 @@ _Check = Callable[[TaskList], Iterator[Diagnostic]]
 
 
 def lint(tasklist: TaskList, parse_diagnostics: list[Diagnostic],
-         handler_ids: frozenset[str] | None = None) -> list[Diagnostic]:
-    """All diagnostics for a task list (the parser's plus these checks), by line then severity."""
-    found = list(parse_diagnostics)
+         handler_ids: frozenset[str] | None = None,
+         handler_diagnostics: Iterable[Diagnostic] = ()) -> list[Diagnostic]:
+    """All diagnostics for a task list (the parser's, the handler lint's (handler_lint.py) plus
+    these checks), by line then severity."""
+    found = [*parse_diagnostics, *handler_diagnostics]
     for check in _CHECKS:
         found.extend(check(tasklist))
     if handler_ids is not None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops.handlers import Check, Handler, Registry, TaskContext, match_checks
+from gitops.handlers import Check, Handler, Registry, RegistryError, TaskContext, match_checks
 from gitops.model import Criterion, Task
 from gitops.run.execute import run_command, run_handler, run_manual
 
@@ -122,5 +122,5 @@ def test_manual_tasks_have_every_criterion_manual():
 def test_registry_resolves_lazily_and_rejects_non_handlers():
     registry = Registry({"1.1": "tests.gitops.run.test_execute:TASK"})
     assert registry.ids() == frozenset({"1.1"})
-    with pytest.raises(TypeError, match="is a Task, not a gitops.handlers.Handler"):
+    with pytest.raises(RegistryError, match="is a Task, not a gitops.handlers.Handler"):
         registry.resolve("1.1")
