@@ -111,8 +111,10 @@ class Context:
         if not extras.installed("mlflow"):
             if mode == "on":
                 extras.require("mlflow", "MLflow tracking (GITOPS_TRACKING=on)", otherwise="set GITOPS_TRACKING=off")
-            self.tracking_note = (f"note: MLflow tracking is off: mlflow is not installed "
-                                  f"({extras.install_command('mlflow')} turns it on; GITOPS_TRACKING=off hides this note)")
+            self.tracking_note = (
+                f"note: MLflow tracking is off: mlflow is not installed "
+                f"({extras.install_command('mlflow')} turns it on; GITOPS_TRACKING=off hides this note)"
+            )
             return None
         from gitops.tracking.tracker import MlflowTracker
 

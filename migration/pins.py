@@ -73,7 +73,8 @@ def project_requirements(pyproject: Path, dspy_version: str, extras: tuple[str, 
     optional = project.get("optional-dependencies", {})
     own = canonicalize_name(project.get("name", ""))
     declared: list[str] = []
-    pending = list(project.get("dependencies", [])) + [f"{project.get('name', '')}[{e}]" for e in (MIGRATION_EXTRA, *extras)]
+    wanted = [f"{project.get('name', '')}[{extra}]" for extra in (MIGRATION_EXTRA, *extras)]
+    pending = [*project.get("dependencies", []), *wanted]
     seen: set[str] = set()
     while pending:
         line = pending.pop(0)

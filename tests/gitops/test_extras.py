@@ -25,7 +25,8 @@ from tests.conftest import DATA
 from tests.gitops.builders import task, tasklist
 from tests.gitops.test_bench import QuietUI
 
-GITHUB_MISSING = "error: the GitHub forge needs PyGithub: pip install 'gitops-tasklists[github]', or use --forge local\n"
+GITHUB_MISSING = ("error: the GitHub forge needs PyGithub: pip install 'gitops-tasklists[github]', "
+                  "or use --forge local\n")
 MLFLOW_MISSING = ("error: MLflow tracking (GITOPS_TRACKING=on) needs mlflow: pip install 'gitops-tasklists[mlflow]', "
                   "or set GITOPS_TRACKING=off\n")
 TRACKING_NOTE = ("note: MLflow tracking is off: mlflow is not installed (pip install 'gitops-tasklists[mlflow]' "

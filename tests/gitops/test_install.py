@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 # What the distribution is built from ([tool.setuptools.packages.find] and `readme`).
 SOURCES = ("pyproject.toml", "README.md", "gitops", "migration", "assistant")
 EXTRAS = ("dspy", "mlflow", "github")  # import names of [b1006], [mlflow], [github]
-GITHUB_MISSING = "error: the GitHub forge needs PyGithub: pip install 'gitops-tasklists[github]', or use --forge local\n"
+GITHUB_MISSING = ("error: the GitHub forge needs PyGithub: pip install 'gitops-tasklists[github]', "
+                  "or use --forge local\n")
 MLFLOW_MISSING = ("error: MLflow tracking (GITOPS_TRACKING=on) needs mlflow: pip install 'gitops-tasklists[mlflow]', "
                   "or set GITOPS_TRACKING=off\n")
 TRACKING_NOTE = ("note: MLflow tracking is off: mlflow is not installed (pip install 'gitops-tasklists[mlflow]' "
