@@ -116,7 +116,7 @@ def run(obj: Context, auto_approve: bool, until: str | None, only: str | None, b
 
     out = console()
     runner = obj.runner(out)
-    with tracking_session(runner, out):
+    with tracking_session(runner, out, obj.tracking_note):
         outcome = runner.run(by or default_approver(), auto_approve, until, only)
     if outcome.stopped_at:
         out.print(f"Stopped after Task {outcome.stopped_at} (--until).")
@@ -133,7 +133,7 @@ def run_task(obj: Context, task_id: str) -> None:
     """Execute one task (what a workflow job calls); exit 1 if it failed."""
     out = console()
     runner = obj.runner(out, task_work=True)
-    with tracking_session(runner, out):
+    with tracking_session(runner, out, obj.tracking_note):
         result = runner.execute(task_id)
     sys.exit(1 if result.failed else 0)
 
@@ -193,7 +193,7 @@ def retry(obj: Context, task_id: str) -> None:
     out = console()
     # On GitHub the task's own job re-runs it, with the job's permissions, not this one's.
     runner = obj.runner(out)
-    with tracking_session(runner, out):
+    with tracking_session(runner, out, obj.tracking_note):
         outcome = runner.retry(task_id, execute=obj.config.forge != "github")
     print_step(out, outcome.step.to_json())
     sys.exit(outcome.exit_code)

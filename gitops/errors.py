@@ -32,3 +32,7 @@ class PipelineStopped(GitopsError):
 
 class WorkNotPushed(GitopsError):
     """The files a task changed could not go to its phase branch; the store then records the state alone."""
+
+
+class MissingExtra(BadInput):
+    """A feature's optional dependencies are not installed; the message names the extra (gitops/extras.py)."""

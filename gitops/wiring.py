@@ -7,8 +7,9 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
+from gitops import extras
 from gitops.config import Config
 from gitops.errors import BadInput, TaskListError
 from gitops.model import Diagnostic, Severity, TaskList
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 @dataclass
 class Context:
     config: Config
+    tracking_note: str | None = None  # why this command does not track (set by `tracker`)
 
     def tasklist(self, path: Path | None = None, handlers: bool = False) -> tuple[TaskList, list[Diagnostic]]:
         """Parse and lint. `handlers`: also import every registered handler and match its checks
@@ -102,8 +104,25 @@ class Context:
         return lambda run_id: run_link(uri, None, run_id)
 
     def tracker(self, root: Path):
-        """MLflow tracking (cheap to make: mlflow loads on the first logged task); GITOPS_TRACKING=off opts out."""
-        if os.environ.get("GITOPS_TRACKING", "").lower() in ("off", "0", "false", "no"):
+        """MLflow tracking, per GITOPS_TRACKING (see `tracking_mode`); cheap to make: mlflow loads
+        on the first logged task.
+
+        The engine installs without mlflow (the [mlflow] extra), so by default tracking follows
+        the install: off with a one-line note when mlflow is missing. Asked for explicitly
+        (GITOPS_TRACKING=on), a missing mlflow is an error that names the extra: silently not
+        tracking what someone set up to track would lose the runs. GITOPS_TRACKING alone
+        decides: an MLFLOW_TRACKING_URI left in a shell for another project does not.
+        """
+        mode = tracking_mode(os.environ)
+        if mode == "off":
+            return None
+        if not extras.installed("mlflow"):
+            if mode == "on":
+                extras.require("mlflow", "MLflow tracking (GITOPS_TRACKING=on)", otherwise="set GITOPS_TRACKING=off")
+            self.tracking_note = (
+                f"note: MLflow tracking is off: mlflow is not installed "
+                f"({extras.install_command('mlflow')} turns it on; GITOPS_TRACKING=off hides this note)"
+            )
             return None
         from gitops.tracking.tracker import MlflowTracker
 
@@ -145,6 +164,23 @@ class Context:
             return str(path.relative_to(repo_root(self.config.root).resolve()))
         except ValueError:
             return str(path)
+
+
+TRACKING_OFF = frozenset({"off", "0", "false", "no"})
+TRACKING_ON = frozenset({"on", "1", "true", "yes"})
+
+
+def tracking_mode(environ: Mapping[str, str]) -> str:
+    """GITOPS_TRACKING as "on", "off" or "auto" (unset or empty: auto, on when mlflow is installed)."""
+    value = environ.get("GITOPS_TRACKING", "").strip().lower()
+    if value in TRACKING_OFF:
+        return "off"
+    if value in TRACKING_ON:
+        return "on"
+    if value in ("", "auto"):
+        return "auto"
+    raise BadInput(f"GITOPS_TRACKING is {environ['GITOPS_TRACKING']!r}: set it to on, off or auto "
+                   "(auto, the default: track when mlflow is installed).")
 
 
 def now() -> str:

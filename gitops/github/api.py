@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from gitops.errors import BadInput, GitopsError
+from gitops.extras import require
 from gitops.github.run_url import run_url
 
 if TYPE_CHECKING:
@@ -50,6 +51,9 @@ class GitHubSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **transport: Any) -> GitHubSettings:
         """Read GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL, GITHUB_SERVER_URL and GITHUB_RUN_ID."""
+        # Every command that talks to the API starts here: say which extra is missing before
+        # asking for a token that could not be used anyway.
+        require("github", "the GitHub forge", otherwise="use --forge local")
         repository = environ.get("GITHUB_REPOSITORY", "").strip()
         if not repository:
             raise BadInput(

@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Mapping
 
+from gitops.extras import missing_hint
 from gitops.handlers import Check, Handler, TaskContext, TaskResult, match_checks
 from gitops.model import Task
 
@@ -77,8 +78,11 @@ def run_handler(handler: Handler, ctx: TaskContext) -> TaskResult:
         return TaskResult([check_record(c.text, Check.skipped("not checked: handler error")) for c in task.done_when], error)
     try:
         updates = dict(handler.action(ctx) or {})
-    except Exception:  # noqa: BLE001 - a handler's failure is data, never a crash
+    except Exception as exc:  # noqa: BLE001 - a handler's failure is data, never a crash
         error = f"the action of Task {task.id} raised:\n{traceback.format_exc()}"
+        hint = missing_hint(exc, getattr(handler.action, "__module__", None) or "")
+        if hint:  # a lazy import of an extra's library: say which extra, after the traceback
+            error += hint
         reason = "not checked: the action failed (see the error)"
         return TaskResult([check_record(c.text, Check.skipped(reason)) for c in task.done_when], error)
     bad_keys = sorted(set(updates) - HANDLER_KEYS)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from gitops.errors import UsageError, WorkNotPushed
+from gitops.extras import missing_hint
 from gitops.forge.base import Forge
 from gitops.github import job_summary as actions_log
 from gitops.github.run_url import current_run_url
@@ -314,8 +315,11 @@ class Runner:
         if task_id in self.registry.ids():
             try:
                 handler = self.registry.resolve(task_id)
-            except Exception:  # noqa: BLE001 - an import error is a task failure, not a crash
+            except Exception as exc:  # noqa: BLE001 - an import error is a task failure, not a crash
                 error = f"the handler of Task {task_id} cannot be loaded:\n{traceback.format_exc()}"
+                hint = missing_hint(exc, self.registry.refs[task_id].partition(":")[0])
+                if hint:  # a missing extra is said in one line: the traceback adds nothing
+                    error = f"the handler of Task {task_id} cannot be loaded: {hint}"
                 reason = "not checked: the handler could not be loaded"
                 return TaskResult([check_record(c.text, Check.skipped(reason)) for c in task.done_when], error)
             workdir.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Mapping
 
 from gitops.errors import GitopsError
+from gitops.extras import install_command
 from gitops.run import processes
 
 HOST = "127.0.0.1"
@@ -182,7 +183,8 @@ def mlflow_executable() -> str:
     beside = Path(sys.executable).with_name("mlflow")
     found = str(beside) if beside.exists() else shutil.which("mlflow")
     if not found:
-        raise ServerError("mlflow is not installed in this environment: run scripts/bootstrap first.")
+        raise ServerError(f"the MLflow server needs mlflow, which is not installed here: {install_command('mlflow')} "
+                          "(in this repository: scripts/bootstrap).")
     return found
 
 

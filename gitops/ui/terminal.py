@@ -51,8 +51,14 @@ class RichUI:
 
 
 @contextlib.contextmanager
-def tracking_session(runner, out):
-    """End the pipeline's parent run when the command ends; a tracking failure is only a warning."""
+def tracking_session(runner, out, note: str | None = None):
+    """End the pipeline's parent run when the command ends; a tracking failure is only a warning.
+
+    `note`: why nothing is tracked (mlflow not installed), said once, on stderr, by the commands
+    that execute tasks; `status --json` and `plan` stay quiet.
+    """
+    if note:
+        click.echo(note, err=True)
     try:
         yield
     finally:

@@ -40,6 +40,20 @@ def test_project_requirements_swap_the_dspy_range_for_the_version_and_keep_extra
     assert pins.project_requirements(pyproject, "2.6.27", ("test",))[-1] == "pytest>=8"
 
 
+def test_project_requirements_take_the_b1006_extra_and_expand_the_extras_it_names(tmp_path: Path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\nname = "Gitops_Tasklists"\ndependencies = ["click>=8.1"]\n'
+        '[project.optional-dependencies]\nmlflow = ["mlflow[auth]>=3.4"]\ngithub = ["pygithub>=2.10"]\n'
+        'b1006 = ["dspy>=2.6.27,<3.1", "gitops-tasklists[mlflow]", "packaging>=24"]\n'
+        'all = ["gitops-tasklists[b1006,github,mlflow]"]\n'
+    )
+    assert pins.project_requirements(pyproject, "3.0.1") == ["dspy==3.0.1", "click>=8.1", "packaging>=24",
+                                                              "mlflow[auth]>=3.4"]
+    assert pins.project_requirements(pyproject, "3.0.1", ("all",)) == ["dspy==3.0.1", "click>=8.1", "packaging>=24",
+                                                                       "mlflow[auth]>=3.4", "pygithub>=2.10"]
+
+
 def test_an_environment_keeps_every_pin_but_dspy_when_its_dspy_allows_them():
     chosen = pins.environment_pins(CONSTRAINTS, ["litellm>=1.0", "pydantic-core"], "dspy 2.6.27")
     assert chosen == pins.Pins(("click==8.5.1", "litellm==1.50.0", "Pydantic_Core==2.50.4"), ())
