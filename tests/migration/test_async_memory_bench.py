@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from assistant.memory_rehydrator import MemoryRehydrator
-from migration import memory_evidence as measure
-from migration import memory_workload as workload
+from migration.memory import evidence as measure
+from migration.memory import workload as workload
 
 QUERIES = workload.queries(32)
 GROUP = "memory: 32 rehydrations on a 20k-event store"

@@ -12,8 +12,8 @@ import pytest
 from gitops.handlers import Registry, TaskContext, match_checks
 from gitops.run.execute import run_handler
 from gitops.tasklist import parser
-from migration import async_memory_tasks as tasks
-from migration import memory_evidence as measure
+from migration.tasks import t4_1_async_memory_rehydrator as tasks
+from migration.memory import evidence as measure
 from migration.handlers import HANDLERS
 from tests.conftest import ROOT
 

@@ -1,12 +1,14 @@
-"""migration.bench_compare and perf_report on fixed pytest-benchmark JSON: ratios, verdicts, derived text."""
+"""migration.evidence.bench_compare and perf_report on fixed pytest-benchmark JSON: ratios, verdicts, derived text."""
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 
-from migration import bench_compare, perf_report
-from migration.bench_compare import MEASURES, analysis, compare, metrics, opportunities, show, verdict
+from migration.evidence import bench_compare
+
+from migration.evidence import perf_report
+from migration.evidence.bench_compare import MEASURES, analysis, compare, metrics, opportunities, show, verdict
 
 # Per test: (median seconds, min seconds); memory tests carry their numbers in extra_info.
 PRODUCTION = {"test_docsqa_forward": 0.004, "test_adapter_format": 0.0002, "test_adapter_parse": 0.00001,

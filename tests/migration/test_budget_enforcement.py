@@ -12,7 +12,7 @@ import pytest
 from gitops.handlers import TaskContext
 from gitops.run.execute import run_handler
 from gitops.tasklist import parser
-from migration import budget_enforcement as task
+from migration.tasks import t3_3_budget_enforcement as task
 from tests.conftest import ROOT
 
 TASKLIST, _ = parser.load(ROOT / "migration" / "B-1006.md")

@@ -1,10 +1,10 @@
-"""migration.compat_diff on fixed probe reports: every difference becomes one issue of the right severity."""
+"""migration.evidence.compat_diff on fixed probe reports: every difference becomes one issue of the right severity."""
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from migration.compat_diff import (
+from migration.evidence.compat_diff import (
     changed_leaves,
     compare,
     counts,

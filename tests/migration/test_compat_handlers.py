@@ -1,7 +1,7 @@
 """Tasks 2.2 and 2.3: registration, and every check run on fixed measurements (no environments needed).
 
 The probe reports in tests/data/compat/ were captured from a real run of
-migration/compat_probe.py under dspy 2.6.27 and 3.0.1; the benchmark JSON is synthetic.
+migration/probes/compat.py under dspy 2.6.27 and 3.0.1; the benchmark JSON is synthetic.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 
 from gitops.handlers import Registry, TaskContext, match_checks
 from gitops.tasklist import parser
-from migration import module_compatibility as compat
-from migration import performance_benchmarks as perf
+from migration.tasks import t2_2_module_compatibility as compat
+from migration.tasks import t2_3_performance_benchmarks as perf
 from tests.conftest import DATA, ROOT
 from tests.migration.test_bench_compare import MEMORY, PRODUCTION, bench_json, candidate
 
@@ -51,7 +51,7 @@ def test_every_criterion_has_exactly_one_check(task_id: str) -> None:
 
 
 def test_the_handler_modules_do_not_import_dspy() -> None:
-    code = "import sys, migration.module_compatibility, migration.performance_benchmarks; print('dspy' in sys.modules)"
+    code = "import sys, migration.tasks.t2_2_module_compatibility, migration.tasks.t2_3_performance_benchmarks; print('dspy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert out.strip() == "False"
 
@@ -134,6 +134,6 @@ def test_task_2_3_rejects_a_wrong_environment_and_a_stale_page(tmp_path: Path) -
 def test_the_probe_runs_modules_with_a_forward_of_their_own() -> None:
     from assistant.qa import DocsQA
     from assistant.validation import BestOfN
-    from migration.compat_probe import own_forward
+    from migration.probes.compat import own_forward
 
     assert own_forward(DocsQA) and not own_forward(BestOfN)

@@ -15,7 +15,7 @@ import pytest
 from gitops.handlers import Registry, TaskContext, TaskResult
 from gitops.run.execute import run_handler
 from gitops.tasklist import parser
-from migration.bench_compare import MEASURES
+from migration.evidence.bench_compare import MEASURES
 
 pytestmark = pytest.mark.slow
 

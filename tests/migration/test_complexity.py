@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from migration.complexity import Complexity, measure, measure_all, reduction, total
+from migration.evidence.complexity import Complexity, measure, measure_all, reduction, total
 from tests.conftest import ROOT
 
 pytest.importorskip("radon")

@@ -11,7 +11,7 @@ import pytest
 from gitops.handlers import Registry, TaskContext, match_checks
 from gitops.run.execute import run_handler
 from gitops.tasklist import parser
-from migration import constitution_testing as task
+from migration.tasks import t2_1_constitution_testing as task
 from migration.constitution import pytest_plugin
 from migration.constitution.overhead import read_benchmark
 from migration.handlers import HANDLERS

@@ -19,8 +19,8 @@ from gitops.forge.local import LocalForge
 from gitops.handlers import Registry, TaskContext
 from gitops.run.runner import Runner
 from gitops.tasklist import parser
-from migration import setup_environments
-from migration.environments import Environment, SetupError, uv_command
+from migration.tasks import t1_1_environments as setup_environments
+from migration.environments.environment import Environment, SetupError, uv_command
 from tests.conftest import ROOT
 from tests.gitops.test_bench import QuietUI
 
@@ -44,7 +44,7 @@ def runner(root: Path, environ: dict[str, str]) -> Runner:
     return Runner(
         tasklist=tasklist, state_path=root / "state.json", root=root, work_dir=root / ".gitops",
         forge=LocalForge(root / ".gitops" / "forge"),
-        registry=Registry({"1.1": "migration.setup_environments:HANDLER", "1.2": "migration.configure_dspy3:HANDLER"}),
+        registry=Registry({"1.1": "migration.tasks.t1_1_environments:HANDLER", "1.2": "migration.tasks.t1_2_configure_dspy3:HANDLER"}),
         ui=QuietUI(), environ=environ, clock=lambda: "2026-11-24T00:00:00+00:00",
     )
 
@@ -97,7 +97,7 @@ def test_task_1_1_builds_two_isolated_environments(pipeline):
 def test_the_project_imports_in_both_environments_with_each_dspy(pipeline):
     root = pipeline["root"]
     for name, version in (("production", "2.6.27"), ("candidate", "3.0.1")):
-        proc = Environment(name, root).run("import dspy, migration.pins as p; print(dspy.__version__, p.__file__)")
+        proc = Environment(name, root).run("import dspy, migration.environments.pins as p; print(dspy.__version__, p.__file__)")
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.split() == [version, str(root.resolve() / "migration" / "pins.py")]
 

@@ -1,4 +1,4 @@
-"""migration.env_pytest: the test-tools folder beside an environment (fake uv) and JUnit summaries."""
+"""migration.environments.pytest_tools: the test-tools folder beside an environment (fake uv) and JUnit summaries."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from migration.env_pytest import TOOLS, ensure_test_tools, junit_summary, tools_dir
-from migration.environments import Environment, SetupError
+from migration.environments.pytest_tools import TOOLS, ensure_test_tools, junit_summary, tools_dir
+from migration.environments.environment import Environment, SetupError
 
 FAKE_UV = """
 import json, os, sys

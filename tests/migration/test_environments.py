@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from migration import environments
-from migration.environments import Environment, SetupError, uv_command, uv_counts, write_if_changed
-from migration.setup_environments import pin_dspy
+from migration.environments import environment
+from migration.environments.environment import Environment, SetupError, uv_command, uv_counts, write_if_changed
+from migration.tasks.t1_1_environments import pin_dspy
 
 FAKE_UV = Path(__file__).with_name("fake_uv.py")
 PYPROJECT = '[project]\nname = "x"\ndependencies = ["click>=8.1", "dspy>=2.6.27,<3.1"]\n'
@@ -85,7 +85,7 @@ def test_the_run_environment_drops_leaks_and_sets_the_cache_and_offline_switches
     assert made["DSPY_CACHEDIR"] == str(repo / ".venvs" / "production" / "dspy-cache")
     assert made["VIRTUAL_ENV"] == str(repo / ".venvs" / "production")
     assert made["PATH"] == f"{repo / '.venvs' / 'production' / 'bin'}:/usr/bin"
-    assert {k: made[k] for k in environments.FIXED_ENV} == environments.FIXED_ENV
+    assert {k: made[k] for k in environment.FIXED_ENV} == environment.FIXED_ENV
 
 
 def test_uv_summary_lines_are_counted():

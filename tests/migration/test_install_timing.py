@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from migration import install_timing
-from migration.environments import Environment, Setup, SetupError
+from migration.environments import install_timing
+from migration.environments.environment import Environment, Setup, SetupError
 
 MEASURED = {"scope": "full", "what": "the candidate's requirements.lock (3 packages)", "packages": 3, "uv_seconds": 15.0,
             "pip_seconds": 60.0, "uv_measured": "the candidate's own sync", "uv_cache_warm": True, "ratio": 4.0}

@@ -14,8 +14,8 @@ from gitops.run import processes
 from gitops.run.execute import run_handler
 from gitops.tasklist import parser
 from gitops.tracking import server as tracking_server
-from migration import mlflow_lab as lab
-from migration import mlflow_setup
+from migration.tracking import mlflow_lab as lab
+from migration.tasks import t5_1_mlflow_setup as mlflow_setup
 from migration.handlers import HANDLERS
 from tests.conftest import ROOT
 

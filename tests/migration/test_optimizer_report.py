@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migration.optimizer_report import BEGIN, END, render_table, replace_section
+from migration.evidence.optimizer_report import BEGIN, END, render_table, replace_section
 
 
 def outcome(score: float, calls: int = 10, demos: int = 0) -> dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migration import pins
+from migration.environments import pins
 
 CONSTRAINTS = """# Pins for every install.
 click==8.5.1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from migration.pytest_runs import read_junit, start_all, wait_all
+from migration.environments.pytest_run import read_junit, start_all, wait_all
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="5">

@@ -1,6 +1,6 @@
 """Task 5.1's DSPy 3.0 measurement, run in the candidate environment of Task 1.1.
 
-`python -m migration.mlflow_autolog_probe URI EXPERIMENT ARTIFACTS` traces the lab program
+`python -m migration.probes.mlflow_autolog URI EXPERIMENT ARTIFACTS` traces the lab program
 with `mlflow.dspy.autolog` into the tracking store URI (the experiment's artifacts under the
 ARTIFACTS folder) and prints one JSON line: what `mlflow_lab.autolog_traces` found and the
 versions of dspy and mlflow it ran with.
@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from migration import mlflow_lab as lab
+from migration.tracking import mlflow_lab as lab
 
 
 def main(argv: list[str]) -> None:

@@ -20,9 +20,9 @@ from typing import Any, Mapping
 
 from gitops.handlers import Check, Handler, TaskContext
 from gitops.tracking import server as tracking_server
-from migration import mlflow_lab as lab
-from migration.environments import Environment
-from migration.setup_environments import CANDIDATE, VERSIONS
+from migration.tracking import mlflow_lab as lab
+from migration.environments.environment import Environment
+from migration.environments.sides import CANDIDATE, VERSIONS
 
 MODEL_NAME = "b1006-qa"
 EXPERIMENT = "B-1006 Task 5.1"
@@ -110,7 +110,7 @@ def autolog_in_candidate(ctx: TaskContext, uri: str, artifacts: Path) -> dict[st
     env = Environment(CANDIDATE, ctx.root, ctx.environ)
     setup = env.create(VERSIONS[CANDIDATE])
     ctx.log(f"{env.path}: {'verified' if setup.reused else 'built'} in {setup.seconds:.1f} s")
-    return env.json(["-m", "migration.mlflow_autolog_probe", uri, EXPERIMENT, str(artifacts.resolve())], timeout=300)
+    return env.json(["-m", "migration.probes.mlflow_autolog", uri, EXPERIMENT, str(artifacts.resolve())], timeout=300)
 
 
 def model_versions() -> dict[str, Any]:

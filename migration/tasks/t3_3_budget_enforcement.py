@@ -1,6 +1,6 @@
 """Task 3.3: hard optimizer budgets (`assistant.budget`) with constitution checks on every stop.
 
-The action runs `migration/budget_probe.py` in both environments of Task 1.1 (GEPA and
+The action runs `migration/probes/budget.py` in both environments of Task 1.1 (GEPA and
 SIMBA in the candidate, SIMBA in production, where GEPA does not exist), then the overhead
 benchmark `tests/assistant/test_budget_bench.py` with pytest-benchmark in each environment,
 one after the other: the overhead differs by DSPy version (3.0.1's callback dispatch and
@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration import budget_probe
-from migration.env_pytest import run_pytest
-from migration.environments import Environment
-from migration.setup_environments import CANDIDATE, PRODUCTION, VERSIONS
+from migration.probes import budget as budget_probe
+from migration.environments.pytest_tools import run_pytest
+from migration.environments.environment import Environment
+from migration.environments.sides import CANDIDATE, PRODUCTION, SIDES, VERSIONS
 
 RECORD = "budgets.json"
 BENCH = "tests/assistant/test_budget_bench.py"
@@ -29,7 +29,6 @@ N = 20  # GEPA's max_metric_calls and the guard's metric-call limit: FACTS.md sa
 MAX_OVERHEAD = 0.05
 DOC = "docs/budgets.md"
 PLANS = {CANDIDATE: ["gepa", "simba"], PRODUCTION: ["simba"]}
-SIDES = (PRODUCTION, CANDIDATE)  # the benchmark's order: one environment at a time, less noise
 
 
 def read_benchmark(path: Path, dspy_version: str) -> dict[str, Any]:

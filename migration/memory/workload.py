@@ -23,7 +23,7 @@ from assistant.memory_rehydrator import AsyncMemoryRehydrator, EpisodicEvent, Me
 from assistant.ranking import words
 
 T = TypeVar("T")
-CORPUS = Path(__file__).with_name("B-1006.md")
+CORPUS = Path(__file__).resolve().parents[1] / "B-1006.md"
 EVENTS = 20_000  # episodic events (about 25 words each)
 DOCUMENTS = 4_000  # long-term memories (about 120 words each)
 SESSIONS = 200

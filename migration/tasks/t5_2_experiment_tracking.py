@@ -14,7 +14,7 @@ from typing import Any
 
 from gitops.handlers import Check, Handler, TaskContext
 from gitops.tracking.tracker import run_link
-from migration import mlflow_lab as lab
+from migration.tracking import mlflow_lab as lab
 
 # Two LM configurations to compare: name -> how many of the devset questions it answers right.
 CANDIDATES = {"dummy-lm-strong": len(lab.QUESTIONS), "dummy-lm-weak": len(lab.QUESTIONS) // 2}

@@ -1,7 +1,7 @@
 """Isolated uv environments under `<root>/.venvs/<name>`: create, inspect, run code in them.
 
 Each environment is the project's runtime dependencies with one dspy version, pinned by
-constraints.txt where that dspy allows it (see `migration.pins`), locked with
+constraints.txt where that dspy allows it (see `migration.environments.pins`), locked with
 `uv pip compile` and installed with `uv pip sync --compile-bytecode` (these machines set
 PYTHONDONTWRITEBYTECODE=1, so without it every `import dspy` recompiles). The project
 source is made importable by a `.pth` file naming the root rather than by an editable
@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from migration import pins
+from migration.environments import pins
 
 FORMAT = 1  # bump when the layout of an environment changes: old ones are then rebuilt
 STAMP = "gitops-env.json"
@@ -45,7 +45,7 @@ print(json.dumps({"executable": sys.executable, "prefix": sys.prefix, "base_pref
     "dspy_version": dspy.__version__, "dspy_file": dspy.__file__, "cache_dir": dspy.clients.DISK_CACHE_DIR,
     "module_files": sorted({f for f in files if f})}))
 """
-VERSIONS = """
+VERSIONS_SCRIPT = """
 import json, sys
 from importlib import metadata
 def version(name):
@@ -193,7 +193,7 @@ class Environment:
 
     def versions(self, *packages: str) -> dict[str, str | None]:
         """Installed versions (None: absent) read from this environment's metadata."""
-        return self.json(["-c", VERSIONS, *(packages or ("dspy", "mlflow", "litellm"))])
+        return self.json(["-c", VERSIONS_SCRIPT, *(packages or ("dspy", "mlflow", "litellm"))])
 
     def check(self) -> tuple[bool, str]:
         """`uv pip check`: are the installed packages' requirements consistent?"""

@@ -13,17 +13,16 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration import bench_compare, perf_report
-from migration.bench_compare import MEASURES, VERDICTS, show
-from migration.env_pytest import run_pytest
-from migration.environments import SetupError
-from migration.module_compatibility import ready_environments
-from migration.setup_environments import CANDIDATE, PRODUCTION, VERSIONS
+from migration.evidence import bench_compare
+from migration.evidence import perf_report
+from migration.evidence.bench_compare import MEASURES, VERDICTS, show
+from migration.environments.pytest_tools import run_pytest
+from migration.environments.environment import SetupError
+from migration.environments.sides import CANDIDATE, PRODUCTION, SIDES, VERSIONS, ready_environments
 
-BENCH = Path(__file__).resolve().parent / "benchmarks" / "bench_assistant.py"
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_assistant.py"
 RECORD = "performance.json"
 DOC = Path("docs") / "performance.md"
-SIDES = (PRODUCTION, CANDIDATE)
 IMPORT_ROUNDS = 3
 # Short runs keep the task near a minute: in-process benchmarks get 0.3 s and at least 10 rounds each.
 PYTEST_ARGS = ("-q", "-o", "addopts=", "--benchmark-enable", "--benchmark-max-time=0.3", "--benchmark-min-rounds=10",

@@ -28,9 +28,9 @@ from migration.constitution import (
 )
 from migration.constitution.articles import Scope
 from migration.constitution.overhead import read_benchmark
-from migration.environments import Environment, SetupError
-from migration.pytest_runs import PytestRun, start_all, tail, wait_all
-from migration.setup_environments import CANDIDATE
+from migration.environments.environment import Environment, SetupError
+from migration.environments.pytest_run import PytestRun, start_all, tail, wait_all
+from migration.environments.sides import CANDIDATE
 
 SUITE = ("tests/migration/test_constitution.py", "tests/migration/test_constitution_plugin.py")
 ASSISTANT = "tests/assistant"

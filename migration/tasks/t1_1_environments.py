@@ -14,22 +14,18 @@ from typing import Any, Mapping
 from packaging.requirements import Requirement
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration import dspy3_probes, install_timing, pins
-from migration.environments import Environment, uv_counts, write_if_changed
+from migration.probes import dspy3 as dspy3_probes
+from migration.environments import install_timing
+from migration.environments import pins
+from migration.environments.environment import Environment, uv_counts, write_if_changed
+from migration.environments.sides import CANDIDATE, PRODUCTION, VERSIONS, environments
 
-PRODUCTION, CANDIDATE = "production", "candidate"
-VERSIONS = {PRODUCTION: "2.6.27", CANDIDATE: "3.0.1"}
 REPORT = "environments.json"
 DOC = Path("docs") / "environments.md"
 # What docs/environments.md must name: the commands this module runs and the variables it sets.
 DOC_TERMS = (".venvs/production", ".venvs/candidate", "uv venv", "uv pip compile", "uv pip sync",
              "--compile-bytecode", "uv pip check", "DSPY_CACHEDIR", "LITELLM_LOCAL_MODEL_COST_MAP",
              "MLFLOW_DISABLE_TELEMETRY", "GITOPS_PIP_BASELINE", "constraints.txt", "_gitops_project.pth")
-
-
-def environments(ctx: TaskContext) -> dict[str, Environment]:
-    """The two environments of B-1006 under the repository root."""
-    return {name: Environment(name, ctx.root, ctx.environ) for name in VERSIONS}
 
 
 def pin_dspy(constraints: Path) -> bool:
@@ -42,16 +38,16 @@ def action(ctx: TaskContext) -> Mapping[str, Any]:
     changed = pin_dspy(ctx.root / "constraints.txt")
     ctx.log(f"constraints.txt: dspy=={VERSIONS[CANDIDATE]} {'pinned' if changed else 'already pinned'}")
     setups = {}
-    for name, env in environments(ctx).items():
+    for name, env in environments(ctx.root, ctx.environ).items():
         setups[name] = env.create(VERSIONS[name])
         ctx.log(f"{env.path}: {'reused' if setups[name].reused else 'created'} in {setups[name].seconds:.1f} s")
     scope = ctx.environ.get("GITOPS_PIP_BASELINE", "full")
-    comparison = install_timing.compare(environments(ctx)[CANDIDATE], setups[CANDIDATE], scope, ctx.workdir / "timing")
+    comparison = install_timing.compare(environments(ctx.root, ctx.environ)[CANDIDATE], setups[CANDIDATE], scope, ctx.workdir / "timing")
     report = {"pinned_now": changed, "setups": {n: s.as_dict() for n, s in setups.items()},
               "uv_vs_pip": comparison.as_dict() if comparison else None}
     (ctx.workdir / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     # The time each environment took to build (recorded when it was built), not this run's check.
-    metrics = {f"env_{name}_create_seconds": env.stamp()["seconds"] for name, env in environments(ctx).items()}
+    metrics = {f"env_{name}_create_seconds": env.stamp()["seconds"] for name, env in environments(ctx.root, ctx.environ).items()}
     if comparison:
         metrics.update(env_uv_install_seconds=comparison.uv_seconds, env_pip_install_seconds=comparison.pip_seconds,
                        env_pip_over_uv=comparison.ratio)
@@ -74,7 +70,7 @@ def check_pinned(ctx: TaskContext) -> Check:
 
 def check_created(ctx: TaskContext) -> Check:
     """The candidate's python imports dspy 3.0.1 from its own prefix; with the build and uv/pip timings."""
-    envs = environments(ctx)
+    envs = environments(ctx.root, ctx.environ)
     seen = envs[CANDIDATE].inspect()
     timing = report(ctx)["uv_vs_pip"]
     lines = [(f"{envs[CANDIDATE].python}: dspy.__version__ == {seen['dspy_version']} (from {seen['dspy_file']}); "
@@ -105,7 +101,7 @@ def fits(requirement: Requirement, version: str | None) -> bool:
 def check_dependencies(ctx: TaskContext) -> Check:
     """`uv pip check` in both environments, and every project requirement installed at a fitting version."""
     lines, problems, checked = [], [], 0
-    for name, env in environments(ctx).items():
+    for name, env in environments(ctx.root, ctx.environ).items():
         consistent, output = env.check()
         checked += uv_counts(output).get("checked", 0)
         wanted = [Requirement(r) for r in pins.project_requirements(ctx.root / "pyproject.toml", VERSIONS[name])]
@@ -125,7 +121,7 @@ def check_dependencies(ctx: TaskContext) -> Check:
 
 def check_basic(ctx: TaskContext) -> Check:
     """A Predict with DummyLM runs in the candidate."""
-    env = environments(ctx)[CANDIDATE]
+    env = environments(ctx.root, ctx.environ)[CANDIDATE]
     result = env.json([dspy3_probes.__file__, "predict"])["predict"]
     if result.get("ok") and result.get("answer") == "4" and result.get("dspy_version") == VERSIONS[CANDIDATE]:
         return Check.passed(f"candidate: dspy {result['dspy_version']}: dspy.configure(lm=DummyLM) + "
@@ -168,7 +164,7 @@ def foreign_files(seen: Mapping[str, Any], root: Path) -> list[str]:
 
 def check_isolated(ctx: TaskContext) -> Check:
     """Separate prefixes and caches; nothing imported from elsewhere; production still 2.6.27."""
-    envs = environments(ctx)
+    envs = environments(ctx.root, ctx.environ)
     seen = {name: env.inspect() for name, env in envs.items()}
     problems, lines, outside = [], [], 0
     for name, env in envs.items():

@@ -2,7 +2,7 @@
 
 Both actions run the memory benchmark (tests/migration/test_async_memory_bench.py, every
 variant in one pytest-benchmark run); 4.1 also probes the async memory's threads and runs
-the sync class's tests, 4.2 runs the fault scenarios of migration/memory_faults.py. What
+the sync class's tests, 4.2 runs the fault scenarios of migration/memory/faults.py. What
 they measured goes to `<workdir>/evidence.json` and into `performance_metrics`; each check
 reads it back, or reads the source with `ast`, and cites the numbers.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration import memory_evidence as measure
-from migration import memory_faults
+from migration.memory import evidence as measure
+from migration.memory import faults as memory_faults
 
 EVIDENCE = "evidence.json"
 # Percent less time than the sync class. Only SQLite's share of a rehydration runs in parallel

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration import complexity
-from migration.env_pytest import junit_summary, run_pytest
-from migration.environments import Environment
-from migration.setup_environments import CANDIDATE, PRODUCTION, VERSIONS
+from migration.evidence import complexity
+from migration.environments.pytest_tools import junit_summary, run_pytest
+from migration.environments.environment import Environment
+from migration.environments.sides import CANDIDATE, PRODUCTION, SIDES, VERSIONS
 
 RECORD = "assertions.json"
 BASELINE = Path("tests") / "data" / "assertions_baseline"
@@ -49,7 +49,6 @@ NATIVE_TESTS = (
 PAIRED = re.compile(r"[\[-]baseline[\]-]")  # a test id run against the old framework (its twin: "shim")
 TOLERANCE = 10.0  # percent a validated call may take longer than with the custom framework
 FRAMEWORK = "framework"  # the benchmark scenario without an LM: reported, not compared
-SIDES = (PRODUCTION, CANDIDATE)
 
 
 def inventory(root: Path) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Task 3.2: GEPA, SIMBA and MIPROv2 beside BootstrapFewShot, compared on the held-out dev set.
 
-The action runs `migration/optimizer_probes.py` in both environments of Task 1.1 at once:
+The action runs `migration/probes/optimizers.py` in both environments of Task 1.1 at once:
 in the candidate (DSPy 3.0.1) every optimizer through `assistant.optimization.optimize`,
 with a small budget of metric calls; in production (2.6.27) the existing loop and GEPA,
 which must refuse. It keeps the record in `<workdir>/optimizers.json`, writes the score
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration import optimizer_probes
-from migration.environments import Environment, write_if_changed
-from migration.optimizer_report import DOC, render_table, replace_section
-from migration.setup_environments import CANDIDATE, PRODUCTION, VERSIONS
+from migration.probes import optimizers as optimizer_probes
+from migration.environments.environment import Environment, write_if_changed
+from migration.evidence.optimizer_report import DOC, render_table, replace_section
+from migration.environments.sides import CANDIDATE, PRODUCTION, VERSIONS
 
 RECORD = "optimizers.json"
 NEW = ("gepa", "simba", "miprov2")

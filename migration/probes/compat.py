@@ -8,7 +8,7 @@ the components of Task 2.2 (ModelSwitcher, optimization loop, dashboard, role re
 `Assistant.from_repo(...).ask`) and a few dspy behaviours the assistant depends on.
 Imports only the standard library at module level. A part that raises is recorded with its
 error and never stops the others. Each part's `result` holds only values that should be
-equal across versions (no timings, no temporary paths): `migration.compat_diff` compares them.
+equal across versions (no timings, no temporary paths): `migration.evidence.compat_diff` compares them.
 """
 from __future__ import annotations
 

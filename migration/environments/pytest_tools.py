@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from migration.environments import LEAKY_ENV, Environment, SetupError, uv_command
+from migration.environments.environment import LEAKY_ENV, Environment, SetupError, uv_command
 
 TOOLS = ("pytest", "pytest-benchmark", "hypothesis")
 STAMP = "gitops-test-tools.txt"

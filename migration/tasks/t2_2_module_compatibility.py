@@ -1,8 +1,8 @@
 """Task 2.2: run every assistant module under DSPy 2.6.27 and 3.0.1 and record every difference.
 
-The action runs `migration/compat_probe.py` and the assistant's own test suite in both
+The action runs `migration/probes/compat.py` and the assistant's own test suite in both
 environments of Task 1.1 (four subprocesses at once), compares the results with
-`migration.compat_diff`, writes `<workdir>/compatibility.json` and docs/compatibility.md,
+`migration.evidence.compat_diff`, writes `<workdir>/compatibility.json` and docs/compatibility.md,
 and returns the issues for `state.json` `compatibility_issues`. Each check reads that
 record: a check fails when its part failed under 3.0.1 or changed behaviour (an issue of
 severity high or medium); form-only differences (low) pass and are named in the evidence.
@@ -15,28 +15,17 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration import compat_probe, compat_report
-from migration.compat_diff import COMPONENTS, compare, counts
-from migration.env_pytest import ensure_test_tools, run_suite
-from migration.environments import Environment
-from migration.setup_environments import CANDIDATE, PRODUCTION, VERSIONS
+from migration.probes import compat as compat_probe
+from migration.evidence import compat_report
+from migration.evidence.compat_diff import COMPONENTS, compare, counts
+from migration.environments.pytest_tools import ensure_test_tools, run_suite
+from migration.environments.environment import Environment
+from migration.environments.sides import CANDIDATE, PRODUCTION, SIDES, VERSIONS, ready_environments
 
 RECORD = "compatibility.json"
 DOC = Path("docs") / "compatibility.md"
 SUITE = Path("tests") / "assistant"
 FAILING = ("high", "medium")
-SIDES = (PRODUCTION, CANDIDATE)
-
-
-def ready_environments(ctx: TaskContext) -> dict[str, Environment]:
-    """Both environments of Task 1.1, verified (or built: `Environment.create` is idempotent)."""
-    envs = {name: Environment(name, ctx.root, ctx.environ) for name in SIDES}
-    for name, env in envs.items():
-        existed = env.exists()
-        setup = env.create(VERSIONS[name])
-        done = "verified" if setup.reused else "rebuilt (its inputs had changed)" if existed else "built (run Task 1.1 first)"
-        ctx.log(f"{env.path}: {done} in {setup.seconds:.1f} s")
-    return envs
 
 
 def action(ctx: TaskContext) -> Mapping[str, Any]:

@@ -1,7 +1,7 @@
 """Task 1.2: configure DSPy 3 in the candidate environment and probe what it offers.
 
 The action makes sure the candidate exists (Task 1.1 built it; this only verifies), then runs
-`migration/dspy3_probes.py` inside it: `dspy.configure`, the assertion APIs and their
+`migration/probes/dspy3.py` inside it: `dspy.configure`, the assertion APIs and their
 replacements, MLflow autologging, and the GEPA, SIMBA and MIPROv2 optimizers compiling a
 tiny program on DummyLM. The probes' outcomes and timings go to `<workdir>/probes.json`;
 each check reads its probe there and reports what was measured.
@@ -12,9 +12,9 @@ import json
 from typing import Any, Mapping
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration import dspy3_probes
-from migration.environments import Environment
-from migration.setup_environments import CANDIDATE, VERSIONS
+from migration.probes import dspy3 as dspy3_probes
+from migration.environments.environment import Environment
+from migration.environments.sides import CANDIDATE, VERSIONS
 
 PROBES = ("configure", "assertions", "mlflow", "gepa", "simba", "miprov2")
 OPTIMIZERS = ("gepa", "simba", "miprov2")

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from migration.environments import Environment, Setup, SetupError, uv_command, uv_counts
+from migration.environments.environment import Environment, Setup, SetupError, uv_command, uv_counts
 
 SCOPES = ("full", "dspy", "off")
 RECORD = "install-timing.json"
