@@ -15,7 +15,7 @@ HANDLERS: dict[str, str] = {
     "3.2": "migration.tasks.t3_2_enhanced_optimizers:HANDLER",
     "3.3": "migration.tasks.t3_3_budget_enforcement:HANDLER",
     "4.1": "migration.tasks.t4_1_async_memory_rehydrator:HANDLER_4_1",
-    "4.2": "migration.tasks.t4_1_async_memory_rehydrator:HANDLER_4_2",
+    "4.2": "migration.tasks.t4_2_background_flusher:HANDLER_4_2",
     "5.1": "migration.tasks.t5_1_mlflow_setup:HANDLER",
     "5.2": "migration.tasks.t5_2_experiment_tracking:HANDLER",
 }

@@ -1,41 +1,63 @@
-"""Run pytest in a subprocess and read what it did from its JUnit XML.
+"""Run pytest in a subprocess and read what it did from its JUnit XML: the one way handlers run tests.
 
-Handlers that judge test suites start them here (several at once when they are independent)
-and count results from `--junitxml`, never from pytest's terminal output.
+`run_pytest` runs in an environment of Task 1.1 (with its test tools, see
+`migration.environments.pytest_tools`) or, without one, in the engine's own interpreter.
+Results are counted from `--junitxml`, never from pytest's terminal output; a thread pool
+runs several at once when they are independent.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
+import xml.etree.ElementTree as ElementTree
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any
+
+from migration.environments.environment import Environment
+from migration.environments.pytest_tools import ensure_test_tools
 
 OUTCOMES = ("passed", "failed", "error", "skipped")
+MESSAGE_CHARS = 500  # of a failure's message kept in a record
 
 
 @dataclass(frozen=True)
 class Case:
     """One test case of a JUnit report."""
 
-    id: str  # "tests/migration/test_x.py::test_y[param]" rebuilt from classname and name
+    classname: str  # JUnit's dotted module (and class): "tests.assistant.test_qa.TestRoles"
+    name: str  # "test_role[coder]"
     outcome: str  # one of OUTCOMES
     message: str = ""
+
+    @property
+    def id(self) -> str:
+        """The pytest node id, `path::name` rebuilt from the dotted classname (`tests/x/test_y.py::Class::test`)."""
+        parts = self.classname.split(".")
+        module_end = next((i for i in range(len(parts), 0, -1) if parts[i - 1].startswith("test")), len(parts))
+        return "::".join(["/".join(parts[:module_end]) + ".py", *parts[module_end:], self.name])
+
+    @property
+    def junit_id(self) -> str:
+        """`classname::name` as JUnit writes them: the form Tasks 2.2 and 3.1 keep in their records."""
+        return f"{self.classname}::{self.name}".lstrip(":")
 
 
 @dataclass(frozen=True)
 class PytestRun:
-    """A finished pytest subprocess and its JUnit cases."""
+    """A finished pytest subprocess and the cases of its JUnit report."""
 
-    name: str
     command: tuple[str, ...]
     returncode: int
     seconds: float
-    log: Path
+    stdout: str
+    stderr: str
     cases: tuple[Case, ...]
+    reported: bool  # pytest wrote the JUnit report asked for (False too when none was asked for)
 
     def counts(self) -> dict[str, int]:
         """Cases per outcome, every outcome present."""
@@ -44,74 +66,60 @@ class PytestRun:
 
     def summary(self) -> str:
         """`N passed, N failed, ...` in pytest's words."""
-        counts = self.counts()
-        return ", ".join(f"{n} {o}" for o, n in counts.items() if n) or "no tests"
+        return ", ".join(f"{n} {o}" for o, n in self.counts().items() if n) or "no tests"
 
     def not_passed(self) -> list[Case]:
         """Failed and erroring cases."""
         return [case for case in self.cases if case.outcome in ("failed", "error")]
 
-
-def case_id(testcase: ET.Element) -> str:
-    """`path::name` from JUnit's dotted classname (`tests.migration.test_x` or `...test_x.TestClass`)."""
-    classname, name = testcase.get("classname", ""), testcase.get("name", "")
-    parts = classname.split(".")
-    module_end = next((i for i in range(len(parts), 0, -1) if parts[i - 1].startswith("test")), len(parts))
-    path = "/".join(parts[:module_end]) + ".py"
-    return "::".join([path, *parts[module_end:], name])
+    def as_record(self) -> dict[str, Any]:
+        """Counts, the ids (`junit_id`) of failed and erroring tests and their messages, for a task's record."""
+        failed = self.not_passed()
+        return {"tests": len(self.cases), "passed": self.counts()["passed"], "failed": [c.junit_id for c in failed],
+                "skipped": self.counts()["skipped"],
+                "messages": {c.junit_id: c.message.strip()[:MESSAGE_CHARS] for c in failed}}
 
 
 def read_junit(path: Path) -> tuple[Case, ...]:
     """The test cases of a JUnit XML file written by pytest."""
     cases = []
-    for testcase in ET.parse(path).getroot().iter("testcase"):
+    for testcase in ElementTree.parse(path).getroot().iter("testcase"):
         outcome, message = "passed", ""
         for tag in ("failure", "error", "skipped"):
             found = testcase.find(tag)
             if found is not None:
-                outcome, message = tag.replace("failure", "failed"), found.get("message", "") or (found.text or "")
+                outcome, message = tag.replace("failure", "failed"), found.get("message") or found.text or ""
                 break
-        cases.append(Case(case_id(testcase), outcome, message))
+        cases.append(Case(testcase.get("classname", ""), testcase.get("name", ""), outcome, message))
     return tuple(cases)
 
 
-class Started:
-    """A pytest subprocess under way; `wait` turns it into a PytestRun."""
+def run_pytest(args: Sequence[str], junit: Path | None = None, *, env: Environment | None = None,
+               root: Path | None = None, environ: Mapping[str, str] | None = None, timeout: float = 300) -> PytestRun:
+    """`python -m pytest -p no:cacheprovider ARGS [--junitxml=JUNIT]`, and the cases of its report.
 
-    def __init__(self, name: str, args: Sequence[str], root: Path, workdir: Path, env: Mapping[str, str]):
-        self.name, self.began = name, time.perf_counter()
-        self.junit, self.log = workdir / f"{name}.junit.xml", workdir / f"{name}.log"
-        self.junit.unlink(missing_ok=True)
-        self.command = (sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", f"--junitxml={self.junit}")
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(self.command, cwd=root, env=dict(env), stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT)
-
-    def wait(self, timeout: float = 900) -> PytestRun:
-        """Wait for pytest to end; read its JUnit report (no report: no cases)."""
-        try:
-            returncode = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            returncode = self.proc.wait()
-        cases = read_junit(self.junit) if self.junit.exists() else ()
-        return PytestRun(self.name, self.command, returncode, round(time.perf_counter() - self.began, 2), self.log, cases)
-
-
-def start_all(runs: Mapping[str, Sequence[str]], root: Path, workdir: Path, env: Mapping[str, str],
-              envs: Mapping[str, Mapping[str, str]] | None = None) -> list[Started]:
-    """Start every named pytest run at once, each with `env` plus its own extras from `envs`."""
-    return [Started(name, args, root, workdir, {**env, **(envs or {}).get(name, {})}) for name, args in runs.items()]
-
-
-def wait_all(started: Sequence[Started]) -> dict[str, PytestRun]:
-    """Wait for every started run."""
-    return {run.name: run.wait() for run in started}
-
-
-def tail(path: Path, lines: int = 15) -> str:
-    """The last lines of a log, for evidence."""
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").rstrip().splitlines()[-lines:])
-    except OSError:
-        return f"(no log at {path})"
+    With `env`: in that environment with its test tools and the repository's pytest config
+    (its folder is the working directory, so only sys.path imports code); `environ` adds
+    variables to the environment's own. Without: in the engine's interpreter at `root`, with
+    exactly `environ`. A timeout raises `subprocess.TimeoutExpired`.
+    """
+    command = ["-m", "pytest", "-p", "no:cacheprovider", *args]
+    if junit is not None:
+        junit.unlink(missing_ok=True)
+        command.append(f"--junitxml={junit}")
+    began = time.perf_counter()
+    if env is not None:
+        config = ["--rootdir", str(env.root), "-c", str(env.root / "pyproject.toml")]
+        command[2:2] = config
+        tools = {"PYTHONPATH": str(ensure_test_tools(env))}
+        proc = env.run(command, env={**(environ or {}), **tools}, timeout=timeout)
+        command.insert(0, str(env.python))
+    else:
+        if root is None:
+            raise ValueError("run_pytest needs `root` (where to run) when no environment is given")
+        command.insert(0, sys.executable)
+        proc = subprocess.run(command, cwd=root, env=dict(os.environ if environ is None else environ), capture_output=True, text=True,
+                              errors="replace", timeout=timeout)
+    reported = junit is not None and junit.exists()
+    return PytestRun(tuple(command), proc.returncode, round(time.perf_counter() - began, 2), proc.stdout, proc.stderr,
+                     read_junit(junit) if reported and junit is not None else (), reported)

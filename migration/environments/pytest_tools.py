@@ -1,4 +1,4 @@
-"""Run pytest inside an environment of Task 1.1 without changing it, and summarise the run.
+"""The test tools (pytest and its plugins) of an environment of Task 1.1, kept beside it.
 
 The environments hold the project's runtime dependencies only, and `uv pip sync` (Task 1.1)
 removes anything else it finds: installing pytest into them would make the next
@@ -13,9 +13,7 @@ import hashlib
 import os
 import shutil
 import subprocess
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
-from typing import Any, Mapping, Sequence
 
 from migration.environments.environment import LEAKY_ENV, Environment, SetupError, uv_command
 
@@ -53,40 +51,3 @@ def ensure_test_tools(env: Environment) -> Path:
     os.replace(scratch, folder)
     return folder
 
-
-def run_pytest(env: Environment, args: Sequence[str], timeout: float = 300,
-               extra: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m pytest ARGS` in `env` with its test tools, the repository's pytest config, no cache."""
-    folder = ensure_test_tools(env)
-    config = ["--rootdir", str(env.root), "-c", str(env.root / "pyproject.toml"), "-p", "no:cacheprovider"]
-    return env.run(["-m", "pytest", *config, *args], env={**(extra or {}), "PYTHONPATH": str(folder)}, timeout=timeout)
-
-
-def junit_summary(xml_text: str) -> dict[str, Any]:
-    """Counts, failing test ids and their messages from a JUnit XML report."""
-    root = ElementTree.fromstring(xml_text)
-    cases = list(root.iter("testcase"))
-    failed: list[str] = []
-    messages: dict[str, str] = {}
-    skipped = 0
-    for case in cases:
-        test = f"{case.get('classname', '')}::{case.get('name', '')}".lstrip(":")
-        problem = case.find("failure")
-        problem = problem if problem is not None else case.find("error")
-        if problem is not None:
-            failed.append(test)
-            messages[test] = (problem.get("message") or problem.text or "").strip()[:500]
-        elif case.find("skipped") is not None:
-            skipped += 1
-    return {"tests": len(cases), "passed": len(cases) - len(failed) - skipped, "failed": failed,
-            "skipped": skipped, "messages": messages}
-
-
-def run_suite(env: Environment, suite: Path, junit: Path, timeout: float = 300) -> dict[str, Any]:
-    """Run a test folder in `env`; the JUnit summary plus the exit status and the output's tail."""
-    junit.unlink(missing_ok=True)
-    proc = run_pytest(env, [str(suite), "-q", f"--junitxml={junit}"], timeout)
-    if not junit.exists():
-        raise SetupError(f"pytest in {env.name} wrote no report (exit {proc.returncode}):\n{(proc.stderr + proc.stdout)[-3000:]}")
-    summary = junit_summary(junit.read_text(encoding="utf-8"))
-    return {**summary, "exit_status": proc.returncode, "tail": proc.stdout.strip().splitlines()[-1:]}

@@ -1,11 +1,11 @@
 """Measurements behind Tasks 4.1 and 4.2: the benchmark run, a thread probe, imports, tests.
 
-`run_benchmark` runs tests/migration/test_async_memory_bench.py under pytest-benchmark in a
+`run_benchmark` runs tests/migration/memory/test_async_memory_bench.py under pytest-benchmark in a
 subprocess (every variant in one run) and summarizes its JSON; `usable_cores` counts the CPUs
 the benchmark may use; `probe` opens the async memory on a file and in memory and records
 which threads touched SQLite; `third_party_imports` reads the memory modules' imports with
 `ast`; `sync_api` lists MemoryRehydrator's public signatures in any version of its source;
-`junit_counts` reads a pytest junit report.
+`classes_in` and `calls` read a source file's classes and attribute uses with `ast`.
 """
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ import subprocess
 import sys
 import threading
 import tomllib
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from assistant.memory_rehydrator import AsyncMemoryRehydrator, EpisodicEvent, MemoryKind, MemoryRehydrator
+from migration.environments.pytest_run import run_pytest
 
-BENCH = Path("tests") / "migration" / "test_async_memory_bench.py"
+BENCH = Path("tests") / "migration" / "memory" / "test_async_memory_bench.py"
 SYNC_TESTS = Path("tests") / "assistant" / "test_memory_rehydrator.py"
 SOURCE = Path("assistant") / "memory_rehydrator.py"
 PROBE_LTM_LIMIT = 2  # the probe's semaphore
@@ -41,20 +41,15 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def pytest_run(root: Path, environ: Mapping[str, str], args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
-    return subprocess.run(command, cwd=root, env=dict(environ), capture_output=True, text=True, timeout=timeout)
-
-
 def run_benchmark(root: Path, workdir: Path, environ: Mapping[str, str], variants: tuple[str, ...] = VARIANTS) -> dict[str, Any]:
     """Run `variants` in one pytest-benchmark run (interleaved blocks); their stats in ms, keyed by variant."""
     report = workdir / "benchmark.json"
     report.unlink(missing_ok=True)
-    args = [str(BENCH), "--benchmark-enable", f"--benchmark-json={report}"]
-    proc = pytest_run(root, {**environ, "GITOPS_MEMORY_BENCH_VARIANTS": ",".join(variants)}, args, timeout=300)
-    (workdir / "benchmark.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
-    if proc.returncode != 0 or not report.exists():
-        raise RuntimeError(f"the memory benchmark failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+    args = ["-q", str(BENCH), "--benchmark-enable", f"--benchmark-json={report}"]
+    run = run_pytest(args, root=root, environ={**environ, "GITOPS_MEMORY_BENCH_VARIANTS": ",".join(variants)}, timeout=300)
+    (workdir / "benchmark.log").write_text(run.stdout + run.stderr, encoding="utf-8")
+    if run.returncode != 0 or not report.exists():
+        raise RuntimeError(f"the memory benchmark failed (exit {run.returncode}):\n{run.stdout[-3000:]}{run.stderr[-2000:]}")
     return summarize(json.loads(report.read_text(encoding="utf-8")), variants)
 
 
@@ -193,10 +188,11 @@ def sync_api(source: str) -> dict[str, str]:
     }
 
 
-def junit_counts(path: Path) -> dict[str, int]:
-    """tests, failures, errors and skipped from a pytest junit XML report."""
-    root = ElementTree.parse(path).getroot()
-    suite = root if root.tag == "testsuite" else root.find("testsuite")
-    if suite is None:
-        raise RuntimeError(f"{path} has no <testsuite>: pytest did not run")
-    return {key: int(suite.get(key, 0)) for key in ("tests", "failures", "errors", "skipped")}
+def classes_in(path: Path) -> dict[str, ast.ClassDef]:
+    """The top-level classes of a Python file, by name."""
+    return {n.name: n for n in ast.parse(path.read_text(encoding="utf-8")).body if isinstance(n, ast.ClassDef)}
+
+
+def calls(path: Path, dotted: str) -> int:
+    """How many times `path` mentions `dotted` (e.g. "asyncio.to_thread") as an attribute."""
+    return sum(isinstance(n, ast.Attribute) and ast.unparse(n) == dotted for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))

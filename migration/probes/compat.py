@@ -125,6 +125,7 @@ def lm_calls(lm: Any) -> list[list[dict[str, str]]]:
 def run_module(cls: type, root: Path) -> dict[str, Any]:
     """Construct one assistant module and run it once on fixed inputs with ExtractiveLM."""
     import dspy
+
     from assistant.offline_lm import ExtractiveLM
     from assistant.retrieval import DocRetriever
     from assistant.roles import DEFAULT_PROMPTS
@@ -162,6 +163,7 @@ def model_switcher() -> dict[str, Any]:
     import threading
 
     import dspy
+
     from assistant.model_switcher import ModelSwitcher, TaskType
     from assistant.offline_lm import ExtractiveLM
 
@@ -192,6 +194,7 @@ def model_switcher() -> dict[str, Any]:
 def optimization(root: Path, reports: list[Any]) -> dict[str, Any]:
     """BootstrapFewShot compile and evaluation before and after, on the shipped devset; the compiled program's prompt."""
     import dspy
+
     from assistant.devset import load_devset
     from assistant.model_switcher import ModelSwitcher
     from assistant.offline_lm import ExtractiveLM

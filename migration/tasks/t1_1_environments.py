@@ -14,11 +14,10 @@ from typing import Any, Mapping
 from packaging.requirements import Requirement
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration.probes import dspy3 as dspy3_probes
-from migration.environments import install_timing
-from migration.environments import pins
-from migration.environments.environment import Environment, uv_counts, write_if_changed
+from migration.environments import install_timing, pins
+from migration.environments.environment import uv_counts, write_if_changed
 from migration.environments.sides import CANDIDATE, PRODUCTION, VERSIONS, environments
+from migration.probes import dspy3 as dspy3_probes
 
 REPORT = "environments.json"
 DOC = Path("docs") / "environments.md"

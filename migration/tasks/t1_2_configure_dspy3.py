@@ -12,9 +12,9 @@ import json
 from typing import Any, Mapping
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration.probes import dspy3 as dspy3_probes
 from migration.environments.environment import Environment
 from migration.environments.sides import CANDIDATE, VERSIONS
+from migration.probes import dspy3 as dspy3_probes
 
 PROBES = ("configure", "assertions", "mlflow", "gepa", "simba", "miprov2")
 OPTIMIZERS = ("gepa", "simba", "miprov2")

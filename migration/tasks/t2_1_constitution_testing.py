@@ -13,8 +13,9 @@ import ast
 import json
 import os
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from gitops.handlers import Check, Handler, TaskContext
 from migration.constitution import (
@@ -29,13 +30,13 @@ from migration.constitution import (
 from migration.constitution.articles import Scope
 from migration.constitution.overhead import read_benchmark
 from migration.environments.environment import Environment, SetupError
-from migration.environments.pytest_run import PytestRun, start_all, tail, wait_all
+from migration.environments.pytest_run import PytestRun, run_pytest
 from migration.environments.sides import CANDIDATE
 
-SUITE = ("tests/migration/test_constitution.py", "tests/migration/test_constitution_plugin.py")
+SUITE = ("tests/migration/constitution/test_constitution.py", "tests/migration/constitution/test_pytest_plugin.py")
 ASSISTANT = "tests/assistant"
 CONFTEST = Path("tests/assistant/conftest.py")
-BENCHMARK = "tests/migration/test_constitution_overhead.py"
+BENCHMARK = "tests/migration/constitution/test_overhead.py"
 DOC = Path("docs/constitution.md")
 DOC_TERMS = ("tests/assistant/conftest.py", "-p migration.constitution.pytest_plugin", pytest_plugin.REPORT_VARIABLE,
              pytest_plugin.SWITCH_VARIABLE, pytest_plugin.EXEMPT_MARKER, "constitution.operation(", "guarded(",
@@ -62,7 +63,40 @@ def changed_outcomes(on: Mapping[str, str], off: Mapping[str, str]) -> list[str]
     return sorted(case for case in on.keys() | off.keys() if on.get(case) != off.get(case))
 
 
-def rerun_changed(runs: Mapping[str, PytestRun], ctx: TaskContext, env: Mapping[str, str]) -> dict[str, PytestRun]:
+def log_path(ctx: TaskContext, name: str) -> Path:
+    """Where the output of the pytest run `name` is kept."""
+    return ctx.workdir / f"{name}.log"
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a log, for evidence."""
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").rstrip().splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {path})"
+
+
+def run_logged(ctx: TaskContext, name: str, args: Sequence[str], env: Mapping[str, str]) -> PytestRun:
+    """One pytest run in the engine's interpreter; its JUnit and its output go to `<workdir>/<name>.*`."""
+    run = run_pytest(args, ctx.workdir / f"{name}.junit.xml", root=ctx.root, environ=env, timeout=900)
+    log_path(ctx, name).write_text(run.stdout + run.stderr, encoding="utf-8")
+    return run
+
+
+def start(pool: ThreadPoolExecutor, ctx: TaskContext, runs: Mapping[str, Sequence[str]], env: Mapping[str, str],
+          extra: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Future[PytestRun]]:
+    """Start every named run at once, each with `env` plus its own variables from `extra`."""
+    return {name: pool.submit(run_logged, ctx, name, args, {**env, **(extra or {}).get(name, {})})
+            for name, args in runs.items()}
+
+
+def finish(started: Mapping[str, Future[PytestRun]]) -> dict[str, PytestRun]:
+    """Wait for every started run."""
+    return {name: future.result() for name, future in started.items()}
+
+
+def rerun_changed(runs: Mapping[str, PytestRun], ctx: TaskContext, env: Mapping[str, str],
+                  pool: ThreadPoolExecutor) -> dict[str, PytestRun]:
     """Run the tests that ended differently with and without the plugin once more, both ways.
 
     A test that differs only once is flaky, not changed by the plugin.
@@ -71,8 +105,8 @@ def rerun_changed(runs: Mapping[str, PytestRun], ctx: TaskContext, env: Mapping[
     changed = changed_outcomes({c.id: c.outcome for c in on.cases}, {c.id: c.outcome for c in off.cases})
     if not changed:
         return {}
-    return wait_all(start_all({"rerun-with-constitution": changed, "rerun-without-constitution": changed}, ctx.root,
-                              ctx.workdir, env, {"rerun-without-constitution": {pytest_plugin.SWITCH_VARIABLE: "off"}}))
+    return finish(start(pool, ctx, {"rerun-with-constitution": changed, "rerun-without-constitution": changed}, env,
+                        {"rerun-without-constitution": {pytest_plugin.SWITCH_VARIABLE: "off"}}))
 
 
 def action(ctx: TaskContext) -> Mapping[str, Any]:
@@ -81,23 +115,22 @@ def action(ctx: TaskContext) -> Mapping[str, Any]:
     env.pop(pytest_plugin.SWITCH_VARIABLE, None)
     plugin_report, bench_json = ctx.workdir / "assistant-constitution.json", ctx.workdir / "benchmark.json"
     guard = Guard(World.of(ctx.root, (ctx.workdir,), ctx.environ))
-    with guarded(guard):
+    with guarded(guard), ThreadPoolExecutor(max_workers=3) as pool:
         for path in (plugin_report, bench_json, ctx.workdir / REPORT):
             operation("write", path=path)
             path.unlink(missing_ok=True)
-        started = start_all({"constitution-suite": SUITE, "assistant-with-constitution": (ASSISTANT,),
-                             "assistant-without-constitution": (ASSISTANT,)}, ctx.root, ctx.workdir, env,
-                            {"assistant-with-constitution": {pytest_plugin.REPORT_VARIABLE: str(plugin_report)},
-                             "assistant-without-constitution": {pytest_plugin.SWITCH_VARIABLE: "off"}})
+        started = start(pool, ctx, {"constitution-suite": SUITE, "assistant-with-constitution": (ASSISTANT,),
+                                    "assistant-without-constitution": (ASSISTANT,)}, env,
+                        {"assistant-with-constitution": {pytest_plugin.REPORT_VARIABLE: str(plugin_report)},
+                         "assistant-without-constitution": {pytest_plugin.SWITCH_VARIABLE: "off"}})
         found_probes = probes(ctx, env)
-        runs = wait_all(started)
-        runs.update(rerun_changed(runs, ctx, env))
+        runs = finish(started)
+        runs.update(rerun_changed(runs, ctx, env, pool))
         # Alone on the machine: the suites above would skew its timings. CPU time, not wall time.
-        runs.update(wait_all(start_all({"benchmark": (BENCHMARK, "--benchmark-enable", f"--benchmark-json={bench_json}",
-                                                      "--benchmark-timer=time.process_time", "--benchmark-disable-gc")},
-                                       ctx.root, ctx.workdir, env)))
+        runs["benchmark"] = run_logged(ctx, "benchmark", (BENCHMARK, "--benchmark-enable", f"--benchmark-json={bench_json}",
+                                                          "--benchmark-timer=time.process_time", "--benchmark-disable-gc"), env)
     found: dict[str, Any] = {
-        "runs": {name: {"returncode": r.returncode, "seconds": r.seconds, "log": str(r.log), "counts": r.counts(),
+        "runs": {name: {"returncode": r.returncode, "seconds": r.seconds, "log": str(log_path(ctx, name)), "counts": r.counts(),
                         "cases": {c.id: [c.outcome, c.message[:500]] for c in r.cases}} for name, r in runs.items()},
         "plugin": json.loads(plugin_report.read_text(encoding="utf-8")) if plugin_report.exists() else None,
         "probes": found_probes,
@@ -106,7 +139,7 @@ def action(ctx: TaskContext) -> Mapping[str, Any]:
     }
     (ctx.workdir / REPORT).write_text(json.dumps(found, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     for name, run in runs.items():
-        ctx.log(f"{name}: {run.summary()} in {run.seconds} s (log: {run.log})")
+        ctx.log(f"{name}: {run.summary()} in {run.seconds} s (log: {log_path(ctx, name)})")
     metrics: dict[str, float] = {}
     if found["overhead"]:
         metrics["constitution_overhead_percent"] = found["overhead"]["overhead_percent"]

@@ -15,17 +15,26 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration.probes import compat as compat_probe
+from migration.environments.environment import Environment, SetupError
+from migration.environments.pytest_run import run_pytest
+from migration.environments.pytest_tools import ensure_test_tools
+from migration.environments.sides import CANDIDATE, PRODUCTION, SIDES, VERSIONS, ready_environments
 from migration.evidence import compat_report
 from migration.evidence.compat_diff import COMPONENTS, compare, counts
-from migration.environments.pytest_tools import ensure_test_tools, run_suite
-from migration.environments.environment import Environment
-from migration.environments.sides import CANDIDATE, PRODUCTION, SIDES, VERSIONS, ready_environments
+from migration.probes import compat as compat_probe
 
 RECORD = "compatibility.json"
 DOC = Path("docs") / "compatibility.md"
 SUITE = Path("tests") / "assistant"
 FAILING = ("high", "medium")
+
+
+def run_suite(env: Environment, suite: Path, junit: Path) -> dict[str, Any]:
+    """Run a test folder in `env`; the JUnit record plus the exit status and the output's last line."""
+    run = run_pytest([str(suite), "-q"], junit, env=env)
+    if not run.reported:
+        raise SetupError(f"pytest in {env.name} wrote no report (exit {run.returncode}):\n{(run.stderr + run.stdout)[-3000:]}")
+    return {**run.as_record(), "exit_status": run.returncode, "tail": run.stdout.strip().splitlines()[-1:]}
 
 
 def action(ctx: TaskContext) -> Mapping[str, Any]:

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration.evidence import bench_compare
-from migration.evidence import perf_report
-from migration.evidence.bench_compare import MEASURES, VERDICTS, show
-from migration.environments.pytest_tools import run_pytest
 from migration.environments.environment import SetupError
+from migration.environments.pytest_run import run_pytest
 from migration.environments.sides import CANDIDATE, PRODUCTION, SIDES, VERSIONS, ready_environments
+from migration.evidence import bench_compare, perf_report
+from migration.evidence.bench_compare import MEASURES, VERDICTS, show
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_assistant.py"
 RECORD = "performance.json"
@@ -42,8 +41,8 @@ def run_benchmarks(ctx: TaskContext) -> dict[str, Any]:
     for side in SIDES:
         out = results_path(ctx, side)
         out.unlink(missing_ok=True)
-        proc = run_pytest(envs[side], [str(BENCH), *PYTEST_ARGS, f"--benchmark-json={out}"],
-                          extra={"BENCH_IMPORT_ROUNDS": str(IMPORT_ROUNDS)})
+        proc = run_pytest([str(BENCH), *PYTEST_ARGS, f"--benchmark-json={out}"], env=envs[side],
+                          environ={"BENCH_IMPORT_ROUNDS": str(IMPORT_ROUNDS)})
         if proc.returncode != 0 or not out.exists():
             raise SetupError(f"the benchmarks failed in .venvs/{side} (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
         reports[side] = json.loads(out.read_text(encoding="utf-8"))

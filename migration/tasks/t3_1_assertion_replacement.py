@@ -12,17 +12,16 @@ from __future__ import annotations
 import ast
 import json
 import re
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration.evidence import complexity
-from migration.environments.pytest_tools import junit_summary, run_pytest
 from migration.environments.environment import Environment
-from migration.environments.sides import CANDIDATE, PRODUCTION, SIDES, VERSIONS
+from migration.environments.pytest_run import run_pytest
+from migration.environments.sides import SIDES, VERSIONS
+from migration.evidence import complexity
 
 RECORD = "assertions.json"
 BASELINE = Path("tests") / "data" / "assertions_baseline"
@@ -89,22 +88,16 @@ def measure(root: Path) -> dict[str, Any]:
 
 def run_tests(env: Environment, workdir: Path, args: list[str], tag: str) -> dict[str, Any]:
     """pytest `args` in `env`; the JUnit summary with the names of the tests that passed."""
-    junit = workdir / f"junit-{tag}-{env.name}.xml"
-    junit.unlink(missing_ok=True)
-    proc = run_pytest(env, [*args, "-q", f"--junitxml={junit}"], timeout=300)
-    if not junit.exists():
+    run = run_pytest([*args, "-q"], workdir / f"junit-{tag}-{env.name}.xml", env=env, timeout=300)
+    if not run.reported:
         return {
             "tests": 0,
             "passed": 0,
-            "failed": [f"pytest wrote no report (exit {proc.returncode})"],
-            "messages": {"pytest": (proc.stderr + proc.stdout)[-2000:]},
+            "failed": [f"pytest wrote no report (exit {run.returncode})"],
+            "messages": {"pytest": (run.stderr + run.stdout)[-2000:]},
             "passed_names": [],
         }
-    cases = ElementTree.parse(junit).iter("testcase")
-    passed = [
-        c.get("name", "") for c in cases if not any(c.find(tag) is not None for tag in ("failure", "error", "skipped"))
-    ]
-    return {**junit_summary(junit.read_text(encoding="utf-8")), "passed_names": passed}
+    return {**run.as_record(), "passed_names": [c.name for c in run.cases if c.outcome == "passed"]}
 
 
 def benchmark(env: Environment, root: Path, workdir: Path) -> dict[str, Any]:
@@ -112,7 +105,6 @@ def benchmark(env: Environment, root: Path, workdir: Path) -> dict[str, Any]:
     output = workdir / f"benchmark-{env.name}.json"
     output.unlink(missing_ok=True)
     run_pytest(
-        env,
         [
             str(root / BENCH),
             "-q",
@@ -124,6 +116,7 @@ def benchmark(env: Environment, root: Path, workdir: Path) -> dict[str, Any]:
             "--benchmark-disable-gc",
             f"--benchmark-json={output}",
         ],
+        env=env,
         timeout=300,
     )
     medians: dict[str, dict[str, float]] = {}

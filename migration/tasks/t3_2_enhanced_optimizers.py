@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration.probes import optimizers as optimizer_probes
 from migration.environments.environment import Environment, write_if_changed
-from migration.evidence.optimizer_report import DOC, render_table, replace_section
 from migration.environments.sides import CANDIDATE, PRODUCTION, VERSIONS
+from migration.evidence.optimizer_report import DOC, render_table, replace_section
+from migration.probes import optimizers as optimizer_probes
 
 RECORD = "optimizers.json"
 NEW = ("gepa", "simba", "miprov2")

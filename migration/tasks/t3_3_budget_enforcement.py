@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops.handlers import Check, Handler, TaskContext
-from migration.probes import budget as budget_probe
-from migration.environments.pytest_tools import run_pytest
 from migration.environments.environment import Environment
+from migration.environments.pytest_run import run_pytest
 from migration.environments.sides import CANDIDATE, PRODUCTION, SIDES, VERSIONS
+from migration.probes import budget as budget_probe
 
 RECORD = "budgets.json"
 BENCH = "tests/assistant/test_budget_bench.py"
@@ -58,8 +58,8 @@ def run_benchmark(env: Environment, root: Path, workdir: Path) -> dict[str, Any]
     out = workdir / f"budget_bench-{env.name}.json"
     out.unlink(missing_ok=True)
     # CPU time of the (single-threaded) workload: other processes on a shared machine do not count.
-    proc = run_pytest(env, [str(root / BENCH), "-q", "--benchmark-enable", "--benchmark-timer=time.process_time",
-                            f"--benchmark-json={out}"], timeout=600)
+    proc = run_pytest([str(root / BENCH), "-q", "--benchmark-enable", "--benchmark-timer=time.process_time",
+                       f"--benchmark-json={out}"], env=env, timeout=600)
     if proc.returncode or not out.exists():
         raise RuntimeError(f"{env.name}: pytest {BENCH} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}")
     return read_benchmark(out, VERSIONS[env.name])

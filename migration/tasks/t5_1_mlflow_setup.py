@@ -20,9 +20,9 @@ from typing import Any, Mapping
 
 from gitops.handlers import Check, Handler, TaskContext
 from gitops.tracking import server as tracking_server
-from migration.tracking import mlflow_lab as lab
 from migration.environments.environment import Environment
 from migration.environments.sides import CANDIDATE, VERSIONS
+from migration.tracking import mlflow_lab as lab
 
 MODEL_NAME = "b1006-qa"
 EXPERIMENT = "B-1006 Task 5.1"

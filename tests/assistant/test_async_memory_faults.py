@@ -23,7 +23,6 @@ from assistant.memory_resilience import (
     call_with_retries,
 )
 from migration.memory import faults as faults
-
 from tests.assistant.test_async_memory import run
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from migration.environments.pytest_tools import TOOLS, ensure_test_tools, junit_summary, tools_dir
 from migration.environments.environment import Environment, SetupError
+from migration.environments.pytest_tools import TOOLS, ensure_test_tools, tools_dir
 
 FAKE_UV = """
 import json, os, sys
@@ -68,16 +68,3 @@ def test_a_failed_install_names_the_command_and_keeps_no_folder(env: Environment
         ensure_test_tools(failing)
     assert not tools_dir(env).exists()
 
-
-def test_junit_summary_counts_and_names_failures() -> None:
-    xml = """<?xml version="1.0"?><testsuites><testsuite name="pytest">
-      <testcase classname="tests.assistant.test_qa" name="test_ok"/>
-      <testcase classname="tests.assistant.test_qa" name="test_bad"><failure message="assert 1 == 2">trace</failure></testcase>
-      <testcase classname="tests.assistant.test_app" name="test_err"><error message="fixture broke"/></testcase>
-      <testcase classname="tests.assistant.test_app" name="test_skip"><skipped message="no"/></testcase>
-    </testsuite></testsuites>"""
-    assert junit_summary(xml) == {
-        "tests": 4, "passed": 1, "skipped": 1,
-        "failed": ["tests.assistant.test_qa::test_bad", "tests.assistant.test_app::test_err"],
-        "messages": {"tests.assistant.test_qa::test_bad": "assert 1 == 2", "tests.assistant.test_app::test_err": "fixture broke"},
-    }

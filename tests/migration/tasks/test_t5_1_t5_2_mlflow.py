@@ -14,9 +14,9 @@ from gitops.run import processes
 from gitops.run.execute import run_handler
 from gitops.tasklist import parser
 from gitops.tracking import server as tracking_server
-from migration.tracking import mlflow_lab as lab
-from migration.tasks import t5_1_mlflow_setup as mlflow_setup
 from migration.handlers import HANDLERS
+from migration.tasks import t5_1_mlflow_setup as mlflow_setup
+from migration.tracking import mlflow_lab as lab
 from tests.conftest import ROOT
 
 TASKLIST, _ = parser.load(ROOT / "migration" / "B-1006.md")

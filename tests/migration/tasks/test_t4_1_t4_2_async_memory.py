@@ -12,9 +12,11 @@ import pytest
 from gitops.handlers import Registry, TaskContext, match_checks
 from gitops.run.execute import run_handler
 from gitops.tasklist import parser
-from migration.tasks import t4_1_async_memory_rehydrator as tasks
-from migration.memory import evidence as measure
 from migration.handlers import HANDLERS
+from migration.memory import evidence as measure
+from migration.memory import record, targets
+from migration.tasks import t4_1_async_memory_rehydrator as t4_1
+from migration.tasks import t4_2_background_flusher as t4_2
 from tests.conftest import ROOT
 
 TASKLIST, _ = parser.load(ROOT / "migration" / "B-1006.md")
@@ -32,12 +34,12 @@ def variant(median: float, minimum: float | None = None, **extra: Any) -> dict[s
 
 
 def evidence_of(ctx: TaskContext) -> dict[str, Any]:
-    return tasks.evidence(ctx)["benchmark"]
+    return record.evidence(ctx)["benchmark"]
 
 
 def recorded(tmp_path: Path, **benchmark: dict[str, Any]) -> TaskContext:
     ctx = context("4.1", tmp_path)
-    tasks.save(ctx, {"benchmark": benchmark})
+    record.save(ctx, {"benchmark": benchmark})
     return ctx
 
 
@@ -49,13 +51,13 @@ def test_every_criterion_has_a_check(task_id: str) -> None:
 
 @pytest.mark.parametrize(("cores", "target"), [(1, 0.0), (2, 30.0), (3, 40.0), (4, 40.0), (64, 40.0)])
 def test_the_target_is_sixty_percent_of_what_the_cores_allow_at_most_forty(cores: int, target: float) -> None:
-    assert tasks.target_pct(cores) == target
+    assert targets.target_pct(cores) == target
 
 
 def improvement_check(tmp_path: Path, cores: int, async_median: float) -> Any:
     ctx = recorded(tmp_path, sync=variant(1000.0, cores=cores), async_bounded=variant(async_median, 500.0, cores=cores),
                    async_unbounded=variant(650.0, cores=cores), async_one_connection=variant(900.0, cores=cores))
-    return tasks.check_improvement(ctx)
+    return t4_1.check_improvement(ctx)
 
 
 @pytest.mark.parametrize(("cores", "passing", "failing"), [(1, 1000.0, 1010.0), (2, 700.0, 710.0), (4, 600.0, 610.0)])
@@ -63,9 +65,9 @@ def test_the_improvement_passes_at_the_cores_target_and_fails_below_it(
         tmp_path: Path, cores: int, passing: float, failing: float) -> None:
     check = improvement_check(tmp_path, cores, passing)
     assert check.status.value == "passed", check.evidence
-    assert check.metrics["cores"] == cores and check.metrics["target_pct"] == tasks.target_pct(cores)
+    assert check.metrics["cores"] == cores and check.metrics["target_pct"] == targets.target_pct(cores)
     check = improvement_check(tmp_path, cores, failing)
-    assert check.status.value == "failed" and f"{tasks.target_pct(cores):g}% less time" in check.evidence
+    assert check.status.value == "failed" and f"{targets.target_pct(cores):g}% less time" in check.evidence
     assert "NOT met" in check.evidence
 
 
@@ -88,25 +90,25 @@ def test_the_evidence_says_what_parallel_speed_up_the_cores_gave(tmp_path: Path)
     parallel = variant(100.0, speedup=1.62)
     ctx = recorded(tmp_path, sync=variant(1000.0), async_bounded=variant(750.0), async_unbounded=variant(700.0),
                    async_one_connection=variant(900.0), parallel=parallel)
-    check = tasks.check_improvement(ctx)
+    check = t4_1.check_improvement(ctx)
     assert check.status.value == "failed"
     assert check.evidence.endswith(" During the run 2 threads hashed x1.62 as fast as one (the parallel speed-up the "
                                    "machine gave; below 2 when other tenants of a shared host take CPU time).")
-    assert tasks.check_bounded_performance(ctx).evidence.endswith("take CPU time).")
-    metrics = tasks.bench_metrics(evidence_of(ctx))
+    assert t4_2.check_bounded_performance(ctx).evidence.endswith("take CPU time).")
+    metrics = targets.bench_metrics(evidence_of(ctx))
     assert metrics["memory_bench_parallel_speedup"] == 1.62 and "memory_parallel_median_ms" not in metrics
 
 
 def test_bounded_concurrency_must_keep_task_4_1_s_target(tmp_path: Path) -> None:
     sync = variant(1000.0)
     ctx = recorded(tmp_path, sync=sync, async_bounded=variant(690.0, 650.0), async_unbounded=variant(600.0))
-    check = tasks.check_bounded_performance(ctx)
+    check = t4_2.check_bounded_performance(ctx)
     assert check.status.value == "passed", check.evidence
     assert check.metrics == {"bound_cost_pct": 15.0, "target_pct": 30.0, "async_bounded_improvement_pct": 31.0,
                              "async_unbounded_improvement_pct": 40.0}
     assert "Task 4.1's target on 2 core(s), 30% less time than sync, is met with the bound in place" in check.evidence
     ctx = recorded(tmp_path, sync=sync, async_bounded=variant(710.0), async_unbounded=variant(600.0))
-    check = tasks.check_bounded_performance(ctx)
+    check = t4_2.check_bounded_performance(ctx)
     assert check.status.value == "failed" and "is NOT met with the bound in place" in check.evidence
 
 
@@ -165,7 +167,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict]]:
         assert result.error is None, result.error
         out[task_id] = {c["criterion"]: c for c in result.checks}
         out[task_id]["updates"] = dict(result.updates)
-        out[task_id]["evidence"] = json.loads((ctx.workdir / tasks.EVIDENCE).read_text(encoding="utf-8"))
+        out[task_id]["evidence"] = json.loads((ctx.workdir / record.EVIDENCE).read_text(encoding="utf-8"))
     return out
 
 

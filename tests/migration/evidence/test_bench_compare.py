@@ -5,9 +5,7 @@ from typing import Any
 
 import pytest
 
-from migration.evidence import bench_compare
-
-from migration.evidence import perf_report
+from migration.evidence import bench_compare, perf_report
 from migration.evidence.bench_compare import MEASURES, analysis, compare, metrics, opportunities, show, verdict
 
 # Per test: (median seconds, min seconds); memory tests carry their numbers in extra_info.

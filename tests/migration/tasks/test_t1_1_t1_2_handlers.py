@@ -11,8 +11,8 @@ import pytest
 from gitops.handlers import TaskContext, match_checks
 from gitops.model import CheckStatus
 from gitops.tasklist import parser
-from migration.tasks import t1_2_configure_dspy3 as configure_dspy3
 from migration.tasks import t1_1_environments as setup_environments
+from migration.tasks import t1_2_configure_dspy3 as configure_dspy3
 from tests.conftest import ROOT
 
 

@@ -13,8 +13,8 @@ from gitops.handlers import TaskContext
 from gitops.model import CheckStatus
 from gitops.run.execute import run_handler
 from gitops.tasklist import parser
-from migration.tasks import t3_1_assertion_replacement as task
 from migration.environments.environment import SetupError, uv_command
+from migration.tasks import t3_1_assertion_replacement as task
 from tests.conftest import ROOT
 
 

@@ -11,10 +11,10 @@ import pytest
 from gitops.handlers import Registry, TaskContext, match_checks
 from gitops.run.execute import run_handler
 from gitops.tasklist import parser
-from migration.tasks import t2_1_constitution_testing as task
 from migration.constitution import pytest_plugin
 from migration.constitution.overhead import read_benchmark
 from migration.handlers import HANDLERS
+from migration.tasks import t2_1_constitution_testing as task
 from tests.conftest import ROOT
 
 TASKLIST, _ = parser.load(ROOT / "migration" / "B-1006.md")

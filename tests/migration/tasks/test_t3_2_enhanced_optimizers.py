@@ -13,9 +13,9 @@ from gitops.handlers import TaskContext
 from gitops.model import CheckStatus
 from gitops.run.execute import run_handler
 from gitops.tasklist import parser
-from migration.tasks import t3_2_enhanced_optimizers as task
 from migration.environments.environment import SetupError, uv_command
 from migration.evidence.optimizer_report import DOC, render_table
+from migration.tasks import t3_2_enhanced_optimizers as task
 from tests.conftest import ROOT
 
 

@@ -19,7 +19,7 @@ from gitops.tasklist import parser
 from migration.tasks import t2_2_module_compatibility as compat
 from migration.tasks import t2_3_performance_benchmarks as perf
 from tests.conftest import DATA, ROOT
-from tests.migration.test_bench_compare import MEMORY, PRODUCTION, bench_json, candidate
+from tests.migration.evidence.test_bench_compare import MEMORY, PRODUCTION, bench_json, candidate
 
 TASKS, _ = parser.load(ROOT / "migration" / "B-1006.md")
 PASSING = {"tests": 3, "passed": 3, "failed": [], "skipped": 0, "messages": {}, "exit_status": 0, "tail": ["3 passed"]}

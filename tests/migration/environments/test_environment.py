@@ -11,7 +11,7 @@ from migration.environments import environment
 from migration.environments.environment import Environment, SetupError, uv_command, uv_counts, write_if_changed
 from migration.tasks.t1_1_environments import pin_dspy
 
-FAKE_UV = Path(__file__).with_name("fake_uv.py")
+FAKE_UV = Path(__file__).parents[1] / "fake_uv.py"
 PYPROJECT = '[project]\nname = "x"\ndependencies = ["click>=8.1", "dspy>=2.6.27,<3.1"]\n'
 CONSTRAINTS = "# pins\nclick==8.5.1\ndspy==2.6.27\nlitellm==1.50.0\n"
 

@@ -19,8 +19,8 @@ from gitops.forge.local import LocalForge
 from gitops.handlers import Registry, TaskContext
 from gitops.run.runner import Runner
 from gitops.tasklist import parser
-from migration.tasks import t1_1_environments as setup_environments
 from migration.environments.environment import Environment, SetupError, uv_command
+from migration.tasks import t1_1_environments as setup_environments
 from tests.conftest import ROOT
 from tests.gitops.test_bench import QuietUI
 
