@@ -1,5 +1,5 @@
 """A tiny real DSPy program, run offline with DummyLM, and the MLflow plumbing that
-Tasks 5.1 and 5.2 measure with it (migration/mlflow_tasks.py).
+Tasks 5.1 and 5.2 measure with it (migration/tasks/t5_1_mlflow_setup.py, t5_2_experiment_tracking.py).
 
 dspy and mlflow are imported inside functions: importing this module stays cheap.
 """
