@@ -99,7 +99,7 @@ def test_the_project_imports_in_both_environments_with_each_dspy(pipeline):
     for name, version in (("production", "2.6.27"), ("candidate", "3.0.1")):
         proc = Environment(name, root).run("import dspy, migration.environments.pins as p; print(dspy.__version__, p.__file__)")
         assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.split() == [version, str(root.resolve() / "migration" / "pins.py")]
+        assert proc.stdout.split() == [version, str(root.resolve() / "migration" / "environments" / "pins.py")]
 
 
 def test_a_second_run_of_task_1_1_reuses_both_environments_and_changes_nothing(pipeline):
