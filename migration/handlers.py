@@ -6,16 +6,16 @@ are automated. Tasks not listed here are manual until their handler lands.
 from __future__ import annotations
 
 HANDLERS: dict[str, str] = {
-    "1.1": "migration.setup_environments:HANDLER",
-    "1.2": "migration.configure_dspy3:HANDLER",
-    "2.1": "migration.constitution_testing:HANDLER",
-    "2.2": "migration.module_compatibility:HANDLER",
-    "2.3": "migration.performance_benchmarks:HANDLER",
-    "3.1": "migration.assertion_replacement:HANDLER",
-    "3.2": "migration.enhanced_optimizers:HANDLER",
-    "3.3": "migration.budget_enforcement:HANDLER",
-    "4.1": "migration.async_memory_tasks:HANDLER_4_1",
-    "4.2": "migration.async_memory_tasks:HANDLER_4_2",
-    "5.1": "migration.mlflow_setup:HANDLER",
-    "5.2": "migration.experiment_tracking:HANDLER",
+    "1.1": "migration.tasks.t1_1_environments:HANDLER",
+    "1.2": "migration.tasks.t1_2_configure_dspy3:HANDLER",
+    "2.1": "migration.tasks.t2_1_constitution_testing:HANDLER",
+    "2.2": "migration.tasks.t2_2_module_compatibility:HANDLER",
+    "2.3": "migration.tasks.t2_3_performance_benchmarks:HANDLER",
+    "3.1": "migration.tasks.t3_1_assertion_replacement:HANDLER",
+    "3.2": "migration.tasks.t3_2_enhanced_optimizers:HANDLER",
+    "3.3": "migration.tasks.t3_3_budget_enforcement:HANDLER",
+    "4.1": "migration.tasks.t4_1_async_memory_rehydrator:HANDLER_4_1",
+    "4.2": "migration.tasks.t4_2_background_flusher:HANDLER_4_2",
+    "5.1": "migration.tasks.t5_1_mlflow_setup:HANDLER",
+    "5.2": "migration.tasks.t5_2_experiment_tracking:HANDLER",
 }

@@ -1,7 +1,7 @@
 """The assistant's benchmarks, run by Task 2.3 in each environment with pytest-benchmark.
 
 Named `bench_*.py` and kept outside `tests/`, so the main test run never collects it; it
-is collected only when named on the command line (see migration/performance_benchmarks.py):
+is collected only when named on the command line (see migration/tasks/t2_3_performance_benchmarks.py):
 
     python -m pytest migration/benchmarks/bench_assistant.py --benchmark-enable --benchmark-json=OUT
 

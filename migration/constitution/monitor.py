@@ -21,8 +21,8 @@ from dspy.utils.callback import BaseCallback
 
 from migration.constitution.articles import Article, Scope
 from migration.constitution.constitution import Constitution, Judgement, default, violations
-from migration.compat_probe import own_forward
 from migration.constitution.model import OutputRecord, Violation, World, violated
+from migration.probes.compat import own_forward
 
 WATCHED = ("assistant.",)  # modules whose class is defined in these packages are judged
 Sink = Callable[[OutputRecord, list[Judgement]], object]  # its return value is ignored

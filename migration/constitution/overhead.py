@@ -1,5 +1,5 @@
 """Read the constitution's overhead from the JSON that pytest-benchmark wrote for
-`tests/migration/test_constitution_overhead.py` (`extra_info`: `variant`, `block`).
+`tests/migration/constitution/test_overhead.py` (`extra_info`: `variant`, `block`).
 
 The variants run in interleaved blocks; within a block they ran minutes apart at most, so
 each block gives one paired ratio of fastest rounds (variant / plain). The overhead is the

@@ -17,8 +17,7 @@ import assistant.memory_rehydrator as module
 from assistant.memory_flusher import FlusherClosedError
 from assistant.memory_rehydrator import AsyncMemoryRehydrator, EpisodicEvent, MemoryKind, MemoryRehydrator
 from assistant.memory_resilience import BreakerState
-from migration.memory_faults import Faults, FlakyStore
-
+from migration.memory.faults import Faults, FlakyStore
 from tests.assistant.test_memory_rehydrator import ticking_clock
 
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """Faults around AsyncMemoryRehydrator: nothing is lost, nothing hangs, memory stays bounded.
 
-The scenarios are the ones the Task 4.2 handler runs (migration/memory_faults.py); each test
+The scenarios are the ones the Task 4.2 handler runs (migration/memory/faults.py); each test
 also runs under `asyncio.timeout`, so a hang fails in seconds.
 """
 
@@ -22,8 +22,7 @@ from assistant.memory_resilience import (
     RetryPolicy,
     call_with_retries,
 )
-from migration import memory_faults as faults
-
+from migration.memory import faults as faults
 from tests.assistant.test_async_memory import run
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from migration.environments import Environment, SetupError, uv_command
-from migration.setup_environments import VERSIONS
+from migration.environments.environment import Environment, SetupError, uv_command
+from migration.environments.sides import VERSIONS
 from tests.conftest import ROOT
 
 # What handlers that run the assistant in the environments read: its source, its docs, its tests.

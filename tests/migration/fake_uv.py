@@ -1,4 +1,4 @@
-"""A stand-in for the uv commands `migration.environments` runs; appends each call to $FAKE_UV_LOG.
+"""A stand-in for the uv commands `migration.environments.environment` runs; appends each call to $FAKE_UV_LOG.
 
 It builds the files uv would (a venv skeleton, dspy metadata with $FAKE_DSPY_REQUIRES, a lock
 that lists the requirements and constraints) and prints uv's summary lines, in milliseconds.

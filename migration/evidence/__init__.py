@@ -1,0 +1,1 @@
+"""Turning measurements into evidence: comparisons, verdicts and the generated reports in docs/."""
