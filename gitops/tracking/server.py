@@ -25,7 +25,7 @@ from typing import Mapping
 
 from gitops.errors import GitopsError
 from gitops.extras import install_command
-from gitops.run import processes
+from gitops.tracking import processes
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 5000

@@ -155,7 +155,7 @@ def test_an_action_that_imports_an_extra_lazily_ends_its_error_with_the_extra(tm
 
 def test_the_migrations_handlers_name_b1006_whichever_of_its_libraries_is_missing():
     lost = ModuleNotFoundError("No module named 'packaging'", name="packaging")
-    assert extras.missing_hint(lost, "migration.setup_environments") == (
-        "migration.setup_environments needs packaging, which is not installed: pip install 'gitops-tasklists[b1006]'")
+    assert extras.missing_hint(lost, "migration.tasks.t1_1_environments") == (
+        "migration.tasks.t1_1_environments needs packaging, which is not installed: pip install 'gitops-tasklists[b1006]'")
     assert extras.missing_hint(lost, "team.handlers") is None  # a team's own dependency: the traceback says it
     assert extras.missing_hint(ValueError("x"), "migration.x") is None

@@ -60,7 +60,7 @@ MIGRATION_TASKS = """# Process Task List: Extras
 
 
 def uv() -> list[str]:
-    from migration.environments import SetupError, uv_command
+    from migration.environments.environment import SetupError, uv_command
 
     try:
         return uv_command(os.environ)
@@ -143,6 +143,6 @@ def test_a_migration_handler_fails_its_task_naming_the_b1006_extra(engine, tmp_p
     run = gitops(engine, tmp_path, "run", GITOPS_TRACKING="off")
     assert run.returncode == 1, run.stdout + run.stderr
     error = json.loads((tmp_path / "state.json").read_text())["tasks"]["1.1"]["error"]
-    assert error.startswith("the handler of Task 1.1 cannot be loaded: migration.setup_environments needs ")
+    assert error.startswith("the handler of Task 1.1 cannot be loaded: migration.tasks.t1_1_environments needs ")
     assert error.endswith(f", which is not installed: {B1006_MISSING}")
     assert "Traceback" not in run.stdout + run.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gitops.handlers import TaskResult
-from gitops.run import processes
+from gitops.tracking import processes
 from gitops.tracking import server as tracking_server
 from gitops.tracking.server import healthy
 from gitops.tracking.tracker import MlflowTracker

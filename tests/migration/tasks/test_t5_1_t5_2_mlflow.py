@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from gitops.handlers import Registry, TaskContext, match_checks
-from gitops.run import processes
 from gitops.run.execute import run_handler
 from gitops.tasklist import parser
+from gitops.tracking import processes
 from gitops.tracking import server as tracking_server
 from migration.handlers import HANDLERS
 from migration.tasks import t5_1_mlflow_setup as mlflow_setup
