@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -112,11 +113,12 @@ def plan(obj: Context, as_json: bool) -> None:
 def run(obj: Context, auto_approve: bool, until: str | None, only: str | None, by: str | None) -> None:
     """Execute locally until done, a gate, a failure or a halt."""
     from gitops.plan.planner import StepKind
+    from gitops.run.run_lock import exclusive_run
     from gitops.ui.view import print_step
 
     out = console()
     runner = obj.runner(out)
-    with tracking_session(runner, out, obj.tracking_note):
+    with exclusive_run(runner.state_path, runner.ui.note), tracking_session(runner, out, obj.tracking_note):
         outcome = runner.run(by or default_approver(), auto_approve, until, only)
     if outcome.stopped_at:
         out.print(f"Stopped after Task {outcome.stopped_at} (--until).")
@@ -188,13 +190,16 @@ def setup_github(obj: Context, reviewers: tuple[str, ...], checkpoint_env: str |
 @click.pass_obj
 def retry(obj: Context, task_id: str) -> None:
     """HotFix done: resolve it and re-run the task."""
+    from gitops.run.run_lock import exclusive_run
     from gitops.ui.view import print_step
 
     out = console()
     # On GitHub the task's own job re-runs it, with the job's permissions, not this one's.
     runner = obj.runner(out)
-    with tracking_session(runner, out, obj.tracking_note):
-        outcome = runner.retry(task_id, execute=obj.config.forge != "github")
+    local = obj.config.forge != "github"
+    with exclusive_run(runner.state_path, runner.ui.note) if local else nullcontext(), \
+            tracking_session(runner, out, obj.tracking_note):
+        outcome = runner.retry(task_id, execute=local)
     print_step(out, outcome.step.to_json())
     sys.exit(outcome.exit_code)
 
