@@ -55,11 +55,18 @@ def running(folder: Path) -> bool:
 def test_a_second_run_waits_for_the_first_and_says_so(tmp_path):
     (tmp_path / "two.md").write_text(TASKLIST)
     first = gitops(tmp_path, tmp_path / "first.log")
-    wait_for(lambda: running(tmp_path), "Task 1.1 to start")
-    second = gitops(tmp_path, tmp_path / "second.log")
-    wait_for(lambda: "waiting for it to finish" in (tmp_path / "second.log").read_text(), "the second run to wait")
-    (tmp_path / "go").touch()
-    assert (first.wait(timeout=60), second.wait(timeout=60)) == (0, 0)
+    second = None
+    try:
+        wait_for(lambda: running(tmp_path), "Task 1.1 to start")
+        second = gitops(tmp_path, tmp_path / "second.log")
+        wait_for(lambda: "waiting for it to finish" in (tmp_path / "second.log").read_text(), "the second run to wait")
+        (tmp_path / "go").touch()
+        assert (first.wait(timeout=60), second.wait(timeout=60)) == (0, 0)
+    finally:
+        (tmp_path / "go").touch()  # never leave a run waiting for it
+        for proc in filter(None, (first, second)):
+            if proc.poll() is None:
+                proc.kill()
     said = (tmp_path / "second.log").read_text()
     assert f"Another `gitops run` (pid {first.pid} on " in said
     assert f"is running this pipeline ({tmp_path / 'state.json'}); waiting for it to finish. Ctrl-C to stop waiting." in said
