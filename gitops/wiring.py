@@ -27,11 +27,12 @@ class Context:
     def tasklist(self, path: Path | None = None, handlers: bool = False) -> tuple[TaskList, list[Diagnostic]]:
         """Parse and lint. `handlers`: also import every registered handler and match its checks
         to its task's criteria (slow: a handler may import dspy; `status`/`plan`/`run` never do)."""
+        from gitops.state import document
         from gitops.tasklist import handler_lint, lint, parser
 
         tasklist, diagnostics = parser.load(path or self.config.tasklist)
         registry = self.registry(tasklist)
-        found: list[Diagnostic] = []
+        found: list[Diagnostic] = document.block_diagnostics(tasklist)  # what `run` would refuse
         if registry is not None:
             found.extend(handler_lint.registry_diagnostics(tasklist, registry))
             if handlers:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from gitops.errors import TaskListError
-from gitops.model import TaskList, TaskStatus
+from gitops.model import Diagnostic, Severity, TaskList, TaskStatus
 from gitops.state.schema import SCHEMA_VERSION, find_problem
 
 
@@ -55,6 +55,27 @@ def _plain(value: Any) -> Any:
 
 def new_state(tasklist: TaskList, now: str) -> dict:
     """The state before anything ran: the task list's Current State block plus engine keys."""
+    state = _unchecked_state(tasklist, now)
+    if problem := _block_problem(state):
+        raise TaskListError(f"{tasklist.path}:{tasklist.initial_state_line or 1}: {problem}")
+    return state
+
+
+def block_diagnostics(tasklist: TaskList) -> list[Diagnostic]:
+    """What `new_state` would refuse in the Current State block, for `gitops lint` to report first."""
+    if tasklist.initial_state is None:
+        return []
+    problem = _block_problem(_unchecked_state(tasklist, "1970-01-01T00:00:00+00:00"))
+    line = tasklist.initial_state_line or 1
+    return [Diagnostic(tasklist.path, line, Severity.ERROR, problem)] if problem else []
+
+
+def _block_problem(state: dict) -> str | None:
+    problem = find_problem(state)
+    return f"Current State block: {problem.describe()}. Fix the value in the task list." if problem else None
+
+
+def _unchecked_state(tasklist: TaskList, now: str) -> dict:
     state = {**_seed_defaults(tasklist), **_plain(tasklist.initial_state or {})}
     state.update(
         schema_version=SCHEMA_VERSION,
@@ -71,11 +92,4 @@ def new_state(tasklist: TaskList, now: str) -> dict:
         hotfixes=[],
         resumes=[],
     )
-    problem = find_problem(state)
-    if problem:
-        line = tasklist.initial_state_line or 1
-        raise TaskListError(
-            f"{tasklist.path}:{line}: Current State block: {problem.describe()}. "
-            "Fix the value in the task list."
-        )
     return state

@@ -45,6 +45,21 @@ def _unknown_dependencies(tasklist: TaskList) -> Iterator[Diagnostic]:
                              f"**Dependencies** or add a Task {dep} heading")
 
 
+def _later_phase_dependencies(tasklist: TaskList) -> Iterator[Diagnostic]:
+    """A task that waits for a task of a later phase never runs: that phase starts only once
+    every task before it is done (its gate), this one included."""
+    order = {phase.number: index for index, phase in enumerate(tasklist.phases)}
+    for task in tasklist.tasks.values():
+        for dep in task.dependencies:
+            other = tasklist.tasks.get(dep)
+            if other is not None and order.get(other.phase, 0) > order.get(task.phase, 0):
+                yield _error(tasklist, _line(task, "dependencies"),
+                             f"Task {task.id} (Phase {task.phase}) depends on Task {dep} of a later phase "
+                             f"(Phase {other.phase}), which starts only after Phase {task.phase} is done: "
+                             f"neither could run. Move Task {task.id} to Phase {other.phase} or later, "
+                             f"or drop the dependency")
+
+
 def _cycles(tasklist: TaskList) -> Iterator[Diagnostic]:
     position = {task_id: index for index, task_id in enumerate(tasklist.tasks)}
     for cycle in _find_cycles(tasklist):
@@ -173,6 +188,7 @@ def _manual_tasks(tasklist: TaskList, handler_ids: frozenset[str]) -> Iterator[D
 
 _CHECKS: tuple[_Check, ...] = (
     _unknown_dependencies,
+    _later_phase_dependencies,
     _cycles,
     _missing_criteria,
     _header_counts,

@@ -1,6 +1,7 @@
 """The task area: Phase and Task headings and the fields under them, read into Phases and Tasks."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
@@ -33,6 +34,9 @@ _READERS: Mapping[str, Reader] = {
     "run": read_run,
 }
 _TASK_FIELDS = frozenset({*_READERS, *LIST_FIELDS})
+# "Task" and then something with a digit (any script's: `\d` matches ١): a heading a person meant
+# as a task. When it is not read as one, its fields would silently join the task above it.
+_TASKLIKE_RE = re.compile(r"task\s+[^\s:]*\d", re.I)
 _ATTRIBUTES = {"status": "status_mark"}  # field key -> Task attribute, where they differ
 
 
@@ -120,6 +124,8 @@ class _TaskWalker:
             self._phase(block)
         elif block.kind == "task":
             self._task(block)
+        elif block.kind == "heading" and _TASKLIKE_RE.match(block.text):
+            self._not_a_task(block)
         elif block.kind == "paragraph":
             self._paragraph(block)
         elif block.kind == "list" and pending is not None:
@@ -149,6 +155,12 @@ class _TaskWalker:
                                               f"`Phase {number}: Title` heading above it")
         self.task = _Draft(block.key, block.title, number, block.line)
         self.drafts.append(self.task)
+
+    def _not_a_task(self, block: Block) -> None:
+        joins = f"would be read as part of Task {self.task.id}" if self.task else "would be ignored"
+        self.sink.error(block.line, f"`{block.text}` is not read as a task: a task id is two numbers in "
+                                    f"ASCII digits, like Task 1.2, and its fields {joins}. Give it an id "
+                                    "like that, or reword the heading if it is not a task")
 
     def _paragraph(self, block: Block) -> None:
         found = read_fields(block.lines, block.line)

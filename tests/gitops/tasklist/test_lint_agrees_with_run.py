@@ -1,0 +1,44 @@
+"""What `gitops run` would refuse or get wrong, `gitops lint` reports first (issue: lint passed,
+then run deadlocked, refused the Current State block, or merged a sub-task into its parent)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gitops.cli import main
+
+TASK_1_1 = "### Task 1.1: First\n**Dependencies**: None\n**Run**: `true`\n\n**Done when**:\n- [ ] ok\n\n"
+
+
+def lint(folder: Path, text: str) -> tuple[int, list[str]]:
+    path = folder / "list.md"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["--tasklist", str(path), "--state", str(folder / "state.json"), "lint"])
+    return result.exit_code, [line.removeprefix(f"{path}:") for line in result.output.splitlines() if ": error: " in line]
+
+
+def test_a_dependency_on_a_later_phase_is_an_error(tmp_path):
+    text = ("# A\n\n## Phase 1: One\n\n### Task 1.1: First\n**Dependencies**: Task 2.1\n**Run**: `true`\n\n"
+            "**Done when**:\n- [ ] ok\n\n## Phase 2: Two\n\n### Task 2.1: Second\n**Dependencies**: None\n"
+            "**Run**: `true`\n\n**Done when**:\n- [ ] ok\n")
+    assert lint(tmp_path, text) == (1, [
+        "6: error: Task 1.1 (Phase 1) depends on Task 2.1 of a later phase (Phase 2), which starts only after "
+        "Phase 1 is done: neither could run. Move Task 1.1 to Phase 2 or later, or drop the dependency"])
+
+
+def test_a_current_state_block_the_state_schema_refuses_is_an_error(tmp_path):
+    text = '# B\n\n## Current State\n```json\n{"rollback_ready": "no"}\n```\n\n## Phase 1: One\n\n' + TASK_1_1
+    assert lint(tmp_path, text) == (1, [
+        '4: error: Current State block: key "rollback_ready": expected true or false, got "no". '
+        "Fix the value in the task list."])
+
+
+@pytest.mark.parametrize("heading", ["Task 1.1.1: Sub step", "Task ١.٢: Arabic digits"])
+def test_a_heading_that_means_a_task_but_is_not_read_as_one_is_an_error(tmp_path, heading):
+    text = f"# C\n\n## Phase 1: One\n\n{TASK_1_1}### {heading}\n**Run**: `false`\n"
+    assert lint(tmp_path, text) == (1, [
+        f"12: error: `{heading}` is not read as a task: a task id is two numbers in ASCII digits, like Task 1.2, "
+        "and its fields would be read as part of Task 1.1. Give it an id like that, or reword the heading "
+        "if it is not a task"])
