@@ -19,7 +19,7 @@ from gitops.plan.readiness import (
     unsigned_criteria,
     why_not_ready,
 )
-from gitops.state.document import new_task_record
+from gitops.state.document import copy_state, new_task_record
 
 
 # ---------------------------------------------------------------- events and actions
@@ -81,7 +81,7 @@ Action = Union[OpenIssue, CloseIssue, PostProgress]
 
 def apply(tasklist: TaskList, state: Mapping[str, Any], event: Event, now: str) -> tuple[dict[str, Any], list[Action]]:
     """Return the state after `event` and the actions to carry out. Raises on an impossible event."""
-    new = copy.deepcopy(dict(state))
+    new = copy_state(state)
     _ensure_tasks(tasklist, new)
     handler = _HANDLERS[type(event)]
     actions = handler(tasklist, new, event, now)
@@ -254,8 +254,10 @@ def sync(tasklist: TaskList, state: dict[str, Any]) -> None:
 
 
 def _ensure_tasks(tasklist: TaskList, state: dict[str, Any]) -> None:
+    records = state["tasks"]
     for task_id in tasklist.tasks:
-        state["tasks"].setdefault(task_id, new_task_record())
+        if task_id not in records:  # not setdefault: that builds a record for every task, every time
+            records[task_id] = new_task_record()
 
 
 def _open_gates(tasklist: TaskList, state: dict[str, Any]) -> None:

@@ -7,15 +7,15 @@ processes never lose an update; on disk a file is replaced atomically, so lock-f
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import tempfile
 from contextlib import suppress
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from gitops.errors import StateError
+from gitops.state.document import copy_state
 from gitops.state.problem import Problem
 from gitops.state.schema import find_problem
 
@@ -34,9 +34,9 @@ def _file_message(path: str, problem: Problem) -> str:
     return f"{path}: {problem.describe()}. Fix the value or {_restore_hint(path)}."
 
 
-def validate(data: object, path: str) -> dict:
+def validate(data: object, path: str, known_valid: Mapping[str, Any] | None = None) -> dict:
     """Check a state document against schema 1 and return it; StateError names file and key."""
-    problem = find_problem(data)
+    problem = find_problem(data, known_valid)
     if problem:
         raise StateError(_file_message(path, problem))
     return data  # type: ignore[return-value]
@@ -49,8 +49,39 @@ def validate(data: object, path: str) -> dict:
 
 
 def dumps(state: dict) -> str:
-    """The canonical text of a state: keys sorted, 2-space indent, trailing newline."""
-    return json.dumps(state, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """The canonical text of a state: keys sorted, 2-space indent, trailing newline.
+
+    Byte for byte `json.dumps(state, sort_keys=True, indent=2, ensure_ascii=False)`, but each
+    task record's text is kept between writes: with an indent, json encodes in pure Python, and
+    re-encoding every record on every write made a transition cost grow with the task list.
+    """
+    tasks = state.get("tasks")
+    if not isinstance(tasks, dict) or not tasks or not all(isinstance(key, str) for key in tasks):
+        return _pretty(state) + "\n"
+    marker = "\x00tasks\x00"
+    head = _pretty({**state, "tasks": marker})
+    if head.count(json.dumps(marker, ensure_ascii=False)) != 1:  # the marker is in someone's text
+        return _pretty(state) + "\n"
+    entries = ",\n".join(f"    {json.dumps(key, ensure_ascii=False)}: {_record_text(tasks[key])}" for key in sorted(tasks))
+    return head.replace(json.dumps(marker, ensure_ascii=False), "{\n" + entries + "\n  }", 1) + "\n"
+
+
+def _pretty(value: object) -> str:
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+# compact JSON of a task record (the C encoder: fast) -> its text at the depth records sit in
+_RECORD_TEXT: dict[str, str] = {}
+
+
+def _record_text(record: object) -> str:
+    compact = json.dumps(record, sort_keys=True, ensure_ascii=False)
+    text = _RECORD_TEXT.get(compact)
+    if text is None:
+        if len(_RECORD_TEXT) > 100_000:  # bounded: a long session must not grow without end
+            _RECORD_TEXT.clear()
+        text = _RECORD_TEXT[compact] = _pretty(record).replace("\n", "\n    ")
+    return text
 
 
 class _DuplicateKey(ValueError):
@@ -91,15 +122,17 @@ def _conflict_line(text: str) -> int | None:
 
 
 def _parse(text: str, path: str) -> object:
-    conflict = _conflict_line(text)
-    if conflict:
-        raise StateError(
-            f"{path}:{conflict}: git merge conflict markers. Resolve the conflict, "
-            f"or {_restore_hint(path)}."
-        )
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as error:
+        # Conflict markers are never valid JSON (a line of them is outside any string), so
+        # they are looked for only here, off the path of every good read.
+        conflict = _conflict_line(text)
+        if conflict:
+            raise StateError(
+                f"{path}:{conflict}: git merge conflict markers. Resolve the conflict, "
+                f"or {_restore_hint(path)}."
+            ) from None
         raise StateError(
             f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}. "
             f"Fix the syntax or {_restore_hint(path)}."
@@ -120,7 +153,22 @@ def load(path: Path) -> dict | None:
         return None
     except OSError as error:
         raise StateError(f"{name}: cannot read the file ({error.strerror}). Check that it is a readable file.") from None
-    return validate(_parse(_decode(raw, name), name), name)
+    if _valid_bytes.get(_key(path)) == raw:
+        return json.loads(raw)  # the very bytes this process checked (or wrote): no duplicate keys
+    known = _valid_bytes.get(_key(path))
+    state = validate(_parse(_decode(raw, name), name), name, json.loads(known) if known else None)
+    _valid_bytes[_key(path)] = raw
+    return state
+
+
+# The bytes of each state file this process last read or wrote valid. A state is read and
+# written several times per transition; checking only what changed since keeps a transition's
+# cost from growing with the task list (see schema._GROWING).
+_valid_bytes: dict[str, bytes] = {}
+
+
+def _key(path: Path) -> str:
+    return os.path.realpath(path)
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -173,10 +221,13 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
-def save(path: Path, state: dict) -> bool:
-    """Validate and write `state` atomically, only if it differs from the file; True if written."""
+def save(path: Path, state: dict, known_valid: Mapping[str, Any] | None = None) -> bool:
+    """Validate and write `state` atomically, only if it differs from the file; True if written.
+
+    `known_valid`: the valid state this one was changed from (only what differs is checked again).
+    """
     path = Path(path)
-    problem = find_problem(state)
+    problem = find_problem(state, known_valid)
     if problem:
         raise StateError(
             f"{path}: refusing to write an invalid state: {problem.describe()}. "
@@ -185,10 +236,12 @@ def save(path: Path, state: dict) -> bool:
     data = dumps(state).encode("utf-8")
     try:
         if path.read_bytes() == data:
+            _valid_bytes[_key(path)] = data
             return False
     except OSError:
         pass  # missing or unreadable: write it
     _write_atomically(path, data)
+    _valid_bytes[_key(path)] = data
     return True
 
 
@@ -225,8 +278,11 @@ def _apply(path: Path, change: Callable[[dict], dict], create: Callable[[], dict
         if create is None:
             raise StateError(f"{path} does not exist. Run `gitops run` first to create it.")
         current = create()
-    new = change(copy.deepcopy(current))
+        before = None  # a new state is checked whole
+    else:
+        before = current
+    new = change(copy_state(current))
     if not isinstance(new, dict):
         raise TypeError(f"the change function must return the new state dict, got {type(new).__name__}")
-    save(path, new)
+    save(path, new, before)
     return new

@@ -119,3 +119,16 @@ def test_load_truncated_or_garbled_state(workdir: Path, cut: int, garbage: bytes
 def test_the_unmodified_state_loads(workdir: Path) -> None:
     check_load(workdir, VALID_BYTES)
     assert state.load(workdir / "state.json") == VALID
+
+
+_LEAF = st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.floats(allow_nan=False)
+_VALUE = st.recursive(_LEAF, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                      max_leaves=10)
+
+
+@given(st.dictionaries(st.text(max_size=6), _VALUE, max_size=4), st.dictionaries(st.text(max_size=4), _VALUE, max_size=4))
+def test_dumps_is_json_dumps_byte_for_byte(top: dict, tasks: dict) -> None:
+    # dumps keeps each task record's text between writes; the file must not differ for it
+    document = {**top, "tasks": tasks}
+    assert state.dumps(document) == json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert state.dumps(document) == state.dumps(document)  # the second call comes from the cache
