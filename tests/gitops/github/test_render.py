@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import yaml
 from gitops.github import render, workflow
 from gitops.model import project_slug
 from gitops.tasklist import parser
-from tests.conftest import ROOT
+from tests.conftest import DATA, ROOT
 from tests.gitops.builders import task, tasklist
 
 TASKLIST = "migration/B-1006.md"
@@ -372,3 +373,21 @@ def test_linters_accept_the_generated_workflows(command, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     if command[0] == "zizmor":
         assert "No findings to report" in result.stdout + result.stderr
+
+
+def test_the_render_command_writes_then_checks_the_workflow(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from gitops.cli import main
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    shutil.copy(DATA / "run_pipeline.md", tmp_path / "run_pipeline.md")
+    monkeypatch.chdir(tmp_path)
+    args = ["--tasklist", "run_pipeline.md", "--state", "state.json", "render"]
+    target = tmp_path / ".github" / "workflows" / "run_pipeline.yml"
+    wrote = CliRunner().invoke(main, args)
+    assert (wrote.exit_code, wrote.output) == (0, f"{target}: written\n")
+    checked = CliRunner().invoke(main, [*args, "--check"])
+    assert (checked.exit_code, checked.output) == (0, f"{target}: in sync with run_pipeline.md\n")
+    target.write_text(target.read_text() + "# edited by hand\n")
+    assert CliRunner().invoke(main, [*args, "--check"]).exit_code == 1
