@@ -32,6 +32,9 @@ NOT_SECRETS = frozenset({"true", "false", "none", "null", "yes", "no", "0", "1"}
 # match a fixed length (Stripe: 24 characters, a JWT's signature lazily), and masking only the
 # matched part would post the rest of the token.
 TOKEN_TAIL = re.compile(r"[A-Za-z0-9_\-+/=.]*")
+# A value a rule masked is masked by value from then on when at least this long (shorter ones,
+# `password: x`, would shred ordinary words).
+MIN_LEARNED_LENGTH = 8
 # A capture group shorter than this is a rule's prefix (GitHub's `(ghp|gho|...)`), not the value.
 MIN_CAPTURED_VALUE = 8
 
@@ -99,6 +102,10 @@ class Redactor:
     values: tuple[str, ...] = field(default=())
     # Called with each value masked (GitHub Actions: print `::add-mask::`); None: nobody is told.
     found: Callable[[str], None] | None = field(default=None, compare=False)
+    # The lines of every value a rule masked: masked by value from then on, as GitHub does with
+    # `::add-mask::`, so a secret found in context (a key's body between its BEGIN and END
+    # lines) stays masked where it appears without it (the same lines listed one by one).
+    learned: set[str] = field(default_factory=set, compare=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], stream: TextIO | None = None) -> Redactor:
@@ -119,7 +126,7 @@ class Redactor:
     def redact(self, text: str) -> str:
         """The text with every secret replaced by ***."""
         masked: list[str] = []
-        for value in self.values:
+        for value in sorted({*self.values, *self.learned}, key=lambda v: (-len(v), v)):
             if value in text:
                 masked.append(value)
                 text = text.replace(value, MASK)
@@ -128,9 +135,11 @@ class Redactor:
         # Line by line, as detect-secrets scans (its keyword rules would run on across line breaks).
         text = "".join(_redact_line(line[: len(line.rstrip("\r\n"))], masked) + line[len(line.rstrip("\r\n")):]
                        for line in text.splitlines(keepends=True))
+        lines = {line for value in masked for line in _secret_lines(value)}
         if self.found is not None:
-            for value in dict.fromkeys(masked):
-                self.found(value)
+            for line in sorted(lines - self.learned):
+                self.found(line)
+        self.learned.update(lines)
         return text
 
     def redact_value(self, value: Any, keep: frozenset[str] = frozenset()) -> Any:
@@ -140,6 +149,8 @@ class Redactor:
         if isinstance(value, Mapping):
             return {k: v if k in keep else self.redact_value(v, keep) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
+            if value and all(isinstance(v, str) for v in value):
+                self.redact("\n".join(value))  # learn what only the lines together reveal
             return [self.redact_value(v, keep) for v in value]
         return value
 
@@ -149,22 +160,16 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     return Redactor.from_environ(environ or {}).redact(text)
 
 
-_announced: set[str] = set()
-
-
 def add_mask(value: str, stream: TextIO | None = None) -> None:
-    """Register a value with GitHub Actions' log masking, once per process and line.
+    """Register one line with GitHub Actions' log masking (GitHub masks a multi-line value line by line)."""
+    escaped = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    print(f"::add-mask::{escaped}", file=stream or sys.stdout)
 
-    GitHub masks a multi-line value line by line, so each line is registered on its own.
-    """
-    out = stream or sys.stdout
-    for line in value.splitlines():
-        line = line.strip()
-        if len(line) < MIN_SECRET_LENGTH or line in _announced or line == MASK:
-            continue
-        _announced.add(line)
-        escaped = line.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        print(f"::add-mask::{escaped}", file=out)
+
+def _secret_lines(value: str) -> list[str]:
+    """The lines of a masked value worth masking by value: not a mask, a key's END line or a short word."""
+    lines = (line.strip() for line in value.splitlines())
+    return [line for line in lines if len(line) >= MIN_LEARNED_LENGTH and MASK not in line and not line.startswith("-----")]
 
 
 def _redact_line(line: str, masked: list[str]) -> str:

@@ -86,9 +86,17 @@ def test_a_short_keyword_value_is_masked_where_it_stands_and_nowhere_else():
 def test_on_github_each_value_masked_is_registered_with_add_mask():
     out = io.StringIO()
     redactor = Redactor.from_environ({"GITHUB_ACTIONS": "true", **ENVIRON}, stream=out)
-    assert redactor.redact(f"used {ENV_SECRET} and api_key: registered-once-{id(out)}") == "used *** and api_key: ***"
-    redactor.redact(f"again {ENV_SECRET}")
-    assert out.getvalue() == f"::add-mask::{ENV_SECRET}\n::add-mask::registered-once-{id(out)}\n"
+    assert redactor.redact(f"used {ENV_SECRET} and api_key: registered-once") == "used *** and api_key: ***"
+    redactor.redact(f"again {ENV_SECRET} and registered-once")
+    assert out.getvalue() == f"::add-mask::registered-once\n::add-mask::{ENV_SECRET}\n"
+
+
+def test_a_value_found_in_context_is_masked_by_value_from_then_on():
+    redactor = Redactor()
+    key = "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(PEM_BODY) + "\n-----END RSA PRIVATE KEY-----"
+    assert redactor.redact(key) == "***"
+    assert redactor.redact(f"line 2 was {PEM_BODY[1]}") == "line 2 was ***"
+    assert Redactor().redact_value(["-----BEGIN RSA PRIVATE KEY-----", *PEM_BODY]) == ["***", "***", "***", "***"]
 
 
 def test_off_github_nothing_is_printed(capsys):
