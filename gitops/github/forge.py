@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 from gitops.github import admin as github_admin
 from gitops.github import job_summary as actions
 from gitops.github.api import MAX_BODY, GitHubError, GitHubSettings, connect, translated
+from gitops.markdown_text import close_open_fence
 from gitops.model import Gate
 from gitops.redact import Redactor
 from gitops.state.git_store import phase_branch
@@ -38,10 +39,9 @@ def cap(text: str, limit: int, link: str | None) -> str:
         return text
     where = f"the full log: {link}" if link else "the full log is in the job's output"
     notice = f"\n\n… (truncated: {{}} characters left out; {where})"
-    kept = text[: limit - len(notice) - 20]
-    if kept.count("```") % 2:
-        kept += "\n```"  # close an open code fence so the notice is not swallowed by it
-    return kept + notice.format(len(text) - len(kept))
+    kept = text[: limit - len(notice) - 40]
+    # Close a code block the cut leaves open (its fence may be longer than ```), or it swallows the notice.
+    return close_open_fence(kept) + notice.format(len(text) - len(kept))
 
 
 class GitHubForge:

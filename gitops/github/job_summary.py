@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Mapping, Sequence, TextIO
 
+from gitops.markdown_text import cell, close_open_fence, code_block, inline
 from gitops.model import TaskList
 from gitops.redact import Redactor
 
@@ -48,7 +49,7 @@ def append_summary(environ: Mapping[str, str], markdown: str) -> bool:
         return False
     text = Redactor.from_environ(environ).redact(markdown.rstrip("\n"))
     if len(text) > MAX_SUMMARY_CHARS:
-        text = text[: MAX_SUMMARY_CHARS - 60] + "\n\n… (truncated; the full text is in the job log)"
+        text = close_open_fence(text[: MAX_SUMMARY_CHARS - 70]) + "\n\n… (truncated; the full text is in the job log)"
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(text + "\n\n")
     return True
@@ -84,12 +85,13 @@ def report_task(
         print(redactor.redact(line), file=out)
     task = tasklist.tasks[task_id]
     rows = "\n".join(
-        f"| {_cell(c['criterion'])} | {c['status']} | {_cell(str(c.get('evidence') or ''))} |" for c in checks
+        f"| {cell(c['criterion'])} | {cell(c['status'])} | {cell(str(c.get('evidence') or ''))} |" for c in checks
     )
     mark = "❌" if error or any(c.get("status") == "failed" for c in checks) else "✅"
-    text = f"### {mark} Task {task_id}: {task.title}\n\n| Criterion | Result | Evidence |\n|---|---|---|\n{rows}\n"
+    text = f"### {mark} Task {task_id}: {inline(task.title)}\n\n| Criterion | Result | Evidence |\n|---|---|---|\n{rows}\n"
     if error:
-        text += f"\n<details><summary>Error</summary>\n\n```text\n{error.strip()[-5000:]}\n```\n</details>\n"
+        # In a code block a `</details>` is text: the block, not the error, ends the element.
+        text += f"\n<details><summary>Error</summary>\n\n{code_block(error.strip()[-5000:])}\n</details>\n"
     append_summary(environ, text)
 
 
@@ -99,8 +101,4 @@ def report_failure(environ: Mapping[str, str], what: str, message: str, stream: 
     what, message = redactor.redact(what), redactor.redact(message)
     if environ.get("GITHUB_ACTIONS") == "true":
         print(annotation("warning", message, title=what), file=stream or sys.stdout)
-    append_summary(environ, f"> [!WARNING]\n> **{what}**: {' '.join(message.split())}")
-
-
-def _cell(text: str) -> str:
-    return " ".join(text.split())[:300].replace("|", "\\|")
+    append_summary(environ, f"> [!WARNING]\n> **{inline(what)}**: {inline(message)}")

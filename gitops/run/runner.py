@@ -28,6 +28,9 @@ from gitops.state.store import LocalStore, StateStore
 from gitops.ui.reports import hotfix_issue, progress_markdown
 
 EXIT_OK, EXIT_STOPPED = 0, 1
+# A check's keys whose values are not free text: the criterion (the task list's words, matched
+# by text) and the status (an enum of state.json).
+CHECK_KEYS_KEPT = frozenset({"criterion", "status"})
 
 
 class UI(Protocol):
@@ -124,6 +127,8 @@ class Runner:
     def transition(self, event: transitions.Event, notify: bool = True) -> tuple[dict[str, Any], list[transitions.Action]]:
         """Apply one event to the newest state on disk; then carry out the planner's actions."""
         actions: list[transitions.Action] = []
+
+        event = self._redacted_event(event)
 
         def change(latest: dict[str, Any]) -> dict[str, Any]:
             self._check_owner(latest)
@@ -251,14 +256,15 @@ class Runner:
             result = TaskResult([check_record(c.text, Check.skipped("the task did not start")) for c in task.done_when],
                                 unprepared)
         else:
-            result = self._redacted(self._execute(task_id, state, record["attempts"]))
+            result = self._execute(task_id, state, record["attempts"])
+        result = self._redacted(result)
         seconds = time.perf_counter() - began
         try:
             state, actions = self._finish(task_id, state, result, seconds, manual)
         except WorkNotPushed as exc:  # the task's files did not go out: it failed, and the state says why
             # Tracked again: the first MLflow run keeps what the task measured, the state points
             # at this one, which records the failure.
-            result = replace(result, error=str(exc))
+            result = self._redacted(replace(result, error=str(exc)))
             state, actions = self._finish(task_id, state, result, seconds, manual)
         if not manual:
             self.ui.task_finished(task_id, result, seconds)
@@ -278,11 +284,28 @@ class Runner:
         return None
 
     def _redacted(self, result: TaskResult) -> TaskResult:
-        """Secrets out of what is recorded: state.json is committed and posted."""
-        redact = self.redactor.redact
-        checks = [{**c, "evidence": redact(c["evidence"])} for c in result.checks]
-        error = redact(result.error) if result.error else result.error
-        return TaskResult(checks, error, result.updates, result.log)
+        """Secrets out of what is recorded: state.json is committed and posted, MLflow keeps it.
+
+        Every string of the checks (evidence, metrics' labels) and of the state updates; a check's
+        criterion and status stay as they are: they are the task list's text and state's enum.
+        """
+        redact = self.redactor.redact_value
+        checks = [redact(c, keep=CHECK_KEYS_KEPT) for c in result.checks]
+        error = self.redactor.redact(result.error) if result.error else result.error
+        return TaskResult(checks, error, redact(dict(result.updates)), result.log)
+
+    def _redacted_event(self, event: transitions.Event) -> transitions.Event:
+        """Every free text an event writes to state (a resume's reason, who approved, a result) redacted."""
+        if isinstance(event, transitions.Finished):
+            result = self._redacted(TaskResult(list(event.checks), event.error, event.updates))
+            return replace(event, checks=result.checks, error=result.error, updates=result.updates)
+        if isinstance(event, transitions.Resumed):
+            return replace(event, reason=self.redactor.redact(event.reason), by=self.redactor.redact(event.by))
+        if isinstance(event, transitions.Approved):
+            return replace(event, by=self.redactor.redact(event.by))
+        if isinstance(event, transitions.Started) and event.run_url:
+            return replace(event, run_url=self.redactor.redact(event.run_url))
+        return event
 
     def _finish(
         self, task_id: str, started: dict[str, Any], result: TaskResult, seconds: float, manual: bool

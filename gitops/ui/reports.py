@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Mapping
 
+from gitops.markdown_text import cell, close_open_fence, code_block, html_text, inline, mermaid_block, mermaid_label
 from gitops.model import TaskList, TaskStatus
 
 MAX_BODY = 60_000  # GitHub rejects bodies over 65,536 characters; leave room for the marker
@@ -44,15 +45,16 @@ def hotfix_issue(tasklist: TaskList, state: Mapping[str, Any], hotfix_id: str) -
     short = f"Task {task.id}: {task.title}"
     template = tasklist.hotfix_template
     heading = template.heading if template else "T-HotFix-<n> Fix <short description>"
+    # The title is an issue's title (plain text); in the body the task's title is Markdown text.
     title = fill_template(heading, number, short, task.id)
-    body = fill_template(template.body if template else DEFAULT_TEMPLATE, number, short, task.id)
+    body = fill_template(template.body if template else DEFAULT_TEMPLATE, number, inline(short), task.id)
     record = state["tasks"][task.id]
     checks = "\n".join(
-        f"| {c['criterion']} | {c['status']} | {_cell(c['evidence'])} |" for c in record["checks"]
+        f"| {cell(c['criterion'])} | {cell(c['status'])} | {cell(c['evidence'])} |" for c in record["checks"]
     )
     details = (
-        f"\n\n## What failed\n\nTask {task.id} ({task.title}) failed on attempt {hotfix['attempt']} "
-        f"at {record.get('finished_at')}.\n\n```text\n{_cap(hotfix['error'], 20_000)}\n```\n"
+        f"\n\n## What failed\n\nTask {task.id} ({inline(task.title)}) failed on attempt {hotfix['attempt']} "
+        f"at {record.get('finished_at')}.\n\n{code_block(_cut(hotfix['error'], 20_000))}\n"
         f"\n| Criterion | Result | Evidence |\n|---|---|---|\n{checks}\n"
         f"\n## When the fix is in\n\n`gitops retry {task.id}` resolves {hotfix_id} and re-runs the task."
     )
@@ -76,14 +78,14 @@ def progress_markdown(
         run = record.get("mlflow_run_id")
         tracked = f"[{run[:8]}]({run_link(run)})" if run and run_link else (run[:8] if run else "")
         rows.append(
-            f"| {task.id} | {task.title} | {STATUS_ICON.get(status, '')} {status} | "
+            f"| {task.id} | {cell(task.title)} | {STATUS_ICON.get(status, '')} {status} | "
             f"{passed}/{len(task.done_when)} | {record['attempts']} | {tracked} |"
         )
     hotfixes = [h for h in state["hotfixes"] if h["status"] == "open"]
     lines = [
-        f"## {state['project']}: {done}/{total} tasks done",
+        f"## {inline(state['project'])}: {done}/{total} tasks done",
         "",
-        f"**Next step**: {next_step}",
+        f"**Next step**: {inline(next_step)}",
         "",
         "| Task | Title | Status | Checks passed | Attempts | MLflow run |",
         "|---|---|---|---|---|---|",
@@ -91,7 +93,8 @@ def progress_markdown(
         "",
     ]
     if hotfixes:
-        lines += ["**Open HotFixes**: " + ", ".join(f"{h['id']} (Task {h['task']}): {h.get('issue') or 'not posted yet'}" for h in hotfixes), ""]
+        lines += ["**Open HotFixes**: " + ", ".join(
+            inline(f"{h['id']} (Task {h['task']}): {h.get('issue') or 'not posted yet'}") for h in hotfixes), ""]
     lines += [task_graph(tasklist, state), ""]
     lines += [_evidence(task, state["tasks"][task.id]) for task in tasklist.tasks.values() if state["tasks"][task.id]["checks"]]
     return _cap("\n".join(lines), MAX_BODY)
@@ -100,36 +103,37 @@ def progress_markdown(
 def task_graph(tasklist: TaskList, state: Mapping[str, Any]) -> str:
     """The dependency graph as a Mermaid flowchart, one subgraph per phase, coloured by status."""
     node = lambda task_id: "t" + task_id.replace(".", "_")  # noqa: E731
-    lines = ["```mermaid", "flowchart LR"]
+    lines = ["flowchart LR"]
     for phase in tasklist.phases:
-        lines.append(f'  subgraph phase{phase.number}["Phase {phase.number}: {_label(phase.title)}"]')
+        lines.append(f'  subgraph phase{phase.number}["Phase {phase.number}: {mermaid_label(phase.title)}"]')
         for task_id in phase.task_ids:
             status = state["tasks"][task_id]["status"]
-            lines.append(f'    {node(task_id)}["{task_id} {_label(tasklist.tasks[task_id].title)}"]:::{status}')
+            lines.append(f'    {node(task_id)}["{task_id} {mermaid_label(tasklist.tasks[task_id].title)}"]:::{status}')
         lines.append("  end")
     for task in tasklist.tasks.values():
         lines += [f"  {node(dep)} --> {node(task.id)}" for dep in task.dependencies if dep in tasklist.tasks]
     lines += [f"  classDef {status} fill:{colour}" for status, colour in GRAPH_COLOURS.items()]
-    return "\n".join([*lines, "```"])
+    return mermaid_block("\n".join(lines))
 
 
 def _evidence(task: Any, record: Mapping[str, Any]) -> str:
-    rows = "\n".join(f"| {_cell(c['criterion'])} | {c['status']} | {_cell(c['evidence'])} |" for c in record["checks"])
+    rows = "\n".join(f"| {cell(c['criterion'])} | {cell(c['status'])} | {cell(c['evidence'])} |" for c in record["checks"])
+    summary = html_text(f"Task {task.id}: {record['status']} (attempt {record['attempts']})")
     return (
-        f"<details><summary>Task {task.id}: {record['status']} (attempt {record['attempts']})</summary>\n\n"
+        f"<details><summary>{summary}</summary>\n\n"
         f"| Criterion | Result | Evidence |\n|---|---|---|\n{rows}\n\n</details>"
     )
 
 
-def _label(text: str) -> str:
-    return text.replace('"', "'").replace("[", "(").replace("]", ")")
-
-
-def _cell(text: str) -> str:
-    return _cap(" ".join(str(text).split()), 300).replace("|", "\\|")
-
-
-def _cap(text: str, limit: int) -> str:
+def _cut(text: str, limit: int) -> str:
+    """Plain text cut to the limit (the notice says where the rest is)."""
     if len(text) <= limit:
         return text
     return text[: limit - 80] + "\n\n… (truncated; the full log is in the task's log file)"
+
+
+def _cap(markdown: str, limit: int) -> str:
+    """Markdown cut to the limit: a code block the cut leaves open is closed before the notice."""
+    if len(markdown) <= limit:
+        return markdown
+    return close_open_fence(markdown[: limit - 90]) + "\n\n… (truncated; the full log is in the task's log file)"

@@ -1,9 +1,12 @@
 """gitops/redact.py: every secret shape GitHub posts could leak is masked; ordinary text is not."""
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from gitops.redact import MASK, Redactor, redact
+from tests.gitops.secret_samples import ENV_SECRET, ENVIRON, PEM_BODY, SAMPLES, hostile_stderr, leaks
 
 CLASSIC = "ghp_" + "A1b2C3d4" * 5
 FINE_GRAINED = "github_pat_11ABCDEFG0" + "x" * 60
@@ -58,3 +61,51 @@ def test_a_secret_that_contains_another_is_masked_whole():
 )
 def test_ordinary_text_is_left_alone(text):
     assert redact(text) == text
+
+
+@pytest.mark.parametrize("text, secret", SAMPLES, ids=[f"sample-{i}" for i in range(len(SAMPLES))])
+def test_every_secret_shape_of_issue_12_is_masked(text, secret):
+    out = Redactor.from_environ(ENVIRON).redact(text)
+    assert secret not in out and secret[-12:] not in out, out
+
+
+def test_all_samples_at_once_leave_nothing():
+    out = Redactor.from_environ(ENVIRON).redact(hostile_stderr())
+    assert leaks(out) == [], out
+
+
+def test_a_private_key_whose_begin_line_was_cut_is_masked_from_its_body_to_its_end_line():
+    tail = "\n".join(PEM_BODY[1:]) + "\n-----END RSA PRIVATE KEY-----\nexit status 1"
+    assert redact(tail) == "***\nexit status 1"
+
+
+def test_a_short_keyword_value_is_masked_where_it_stands_and_nowhere_else():
+    assert redact("password: x\nx marks the spot") == "password: ***\nx marks the spot"
+
+
+def test_on_github_each_value_masked_is_registered_with_add_mask():
+    out = io.StringIO()
+    redactor = Redactor.from_environ({"GITHUB_ACTIONS": "true", **ENVIRON}, stream=out)
+    assert redactor.redact(f"used {ENV_SECRET} and api_key: registered-once") == "used *** and api_key: ***"
+    redactor.redact(f"again {ENV_SECRET} and registered-once")
+    assert out.getvalue() == f"::add-mask::registered-once\n::add-mask::{ENV_SECRET}\n"
+
+
+def test_a_value_found_in_context_is_masked_by_value_from_then_on():
+    redactor = Redactor()
+    key = "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(PEM_BODY) + "\n-----END RSA PRIVATE KEY-----"
+    assert redactor.redact(key) == "***"
+    assert redactor.redact(f"line 2 was {PEM_BODY[1]}") == "line 2 was ***"
+    assert Redactor().redact_value(["-----BEGIN RSA PRIVATE KEY-----", *PEM_BODY]) == ["***", "***", "***", "***"]
+
+
+def test_off_github_nothing_is_printed(capsys):
+    Redactor.from_environ(ENVIRON).redact(f"used {ENV_SECRET}")
+    assert capsys.readouterr().out == ""
+
+
+def test_json_like_values_are_redacted_but_for_the_keys_kept():
+    redactor = Redactor.from_environ(ENVIRON)
+    value = {"criterion": f"uses {ENV_SECRET}", "evidence": [f"saw {ENV_SECRET}", 3], "n": 1.5}
+    assert redactor.redact_value(value, keep=frozenset({"criterion"})) == {
+        "criterion": f"uses {ENV_SECRET}", "evidence": ["saw ***", 3], "n": 1.5}

@@ -8,7 +8,7 @@ import pytest
 
 from gitops.errors import BadInput
 from gitops.github.api import LIMIT, GitHubError, GitHubSettings
-from gitops.github.forge import hidden
+from gitops.github.forge import cap, hidden
 from tests.gitops.github.conftest import make_forge
 
 LABELS = ["hotfix", "task:2.1"]
@@ -189,3 +189,12 @@ def test_settings_come_from_the_actions_variables_and_tuning_variables(environ):
     assert settings.run_url() == f"{environ['GITHUB_SERVER_URL']}/octo/pipeline/actions/runs/77"
     with pytest.raises(BadInput, match="GITOPS_GITHUB_RETRIES is 'many': it must be a int."):
         GitHubSettings.from_environ(environ | {"GITOPS_GITHUB_RETRIES": "many"})
+
+
+def test_a_cut_inside_a_long_fence_closes_that_fence_before_the_notice():
+    """Issue 12 item 7: a block fenced with ```` (its text holds ```) is closed with ````, not ```."""
+    text = "````text\n" + "```\nline\n" * 50 + "````\nafter"
+    out = cap(text, 200, "https://run/1")
+    kept = out.split("\n\n… (truncated")[0]
+    assert kept.endswith("\n````") and kept.startswith("````text\n```\nline\n")
+    assert out.endswith(f"characters left out; the full log: https://run/1)")

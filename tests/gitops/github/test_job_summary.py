@@ -81,3 +81,18 @@ def test_a_failed_notification_is_a_warning_and_a_summary_note(tmp_path):
     assert summary.read_text() == (
         "> [!WARNING]\n> **gitops could not update GitHub (opening issue hotfix:1.1)**: HTTP 502 retry later\n\n"
     )
+
+
+def test_a_hostile_title_and_error_stay_text_in_the_summary(tmp_path):
+    """Issue 12 item 7: ``` in the error cannot end its block, nor `</details>` the element, nor `|` a row."""
+    summary = tmp_path / "summary.md"
+    tl = tasklist(task("1.1", criteria=1, title="Ship | it @ops <i>"))
+    checks = [{"criterion": "criterion 1 of 1.1", "status": "failed", "evidence": "a | b @ada"}]
+    error = "boom\n```\n</details>\n# Pwned @octocat"
+    report_task({"GITHUB_STEP_SUMMARY": str(summary)}, tl, "1.1", checks, error, stream=io.StringIO())
+    z = "\u200b"
+    assert summary.read_text() == (
+        f"### ❌ Task 1.1: Ship | it @{z}ops &lt;i&gt;\n\n| Criterion | Result | Evidence |\n|---|---|---|\n"
+        f"| criterion 1 of 1.1 | failed | a \\| b @{z}ada |\n\n"
+        "<details><summary>Error</summary>\n\n````text\nboom\n```\n</details>\n# Pwned @octocat\n````\n</details>\n\n"
+    )

@@ -69,3 +69,70 @@ def test_on_github_the_next_step_names_the_environment_or_the_pr():
     assert text(phase) == "Merge this PR to start Phase 2 (the merge approves gate phase-2)."
     paused = planner.Step(StepKind.PAUSED, "Task 2.1 failed.", task="2.1")
     assert text(paused) == "Task 2.1 failed. Push the fix, then run the workflow with input `retry=2.1`."
+
+
+# Issue 12 item 7: a hostile title and stderr stay text in the context they are put in.
+HOSTILE_TITLE = 'Deploy | "prod" ``` @ops <b>x</b>'
+HOSTILE_STDERR = "boom\n```\n# Pwned\n![x](https://evil.example/p.png) cc @octocat\n</details>\nend"
+Z = "\u200b"  # after @: shown, not linked, nobody notified
+
+
+def hostile_state():
+    tl = tasklist(task("1.1", criteria=1, title=HOSTILE_TITLE), phase_titles={1: "Ship ``` it | now"})
+    checks = [{"criterion": "criterion 1 of 1.1", "status": "failed", "evidence": "| x | </details> @ada ```", "metrics": {}}]
+    state, _ = transitions.apply(tl, fresh(tl), Started("1.1"), NOW)
+    state, _ = transitions.apply(tl, state, Finished("1.1", checks, HOSTILE_STDERR), NOW)
+    return tl, state
+
+
+def test_a_hostile_title_and_stderr_render_as_text_in_the_hotfix_issue():
+    tl, state = hostile_state()
+    title, body = hotfix_issue(tl, state, "T-HotFix-1")
+    assert title == 'T-HotFix-1 Fix Task 1.1: Deploy | "prod" ``` @ops <b>x</b>'  # an issue title is plain text
+    assert body == (
+        "**Priority**: Critical\n**Depends on**: Task 1.1\n\n**Do**:\n1. Reproduce the error\n2. Fix the issue\n"
+        "3. Add regression test\n4. Re-run failing validation\n\n**Done when**:\n"
+        "- Original task's \"Done when\" criteria pass\n- New regression test passes\n"
+        "\n\n## What failed\n\n"
+        f'Task 1.1 (Deploy | "prod" ``` @{Z}ops &lt;b&gt;x&lt;/b&gt;) failed on attempt 1 at {NOW}.\n\n'
+        "````text\n" + HOSTILE_STDERR + "\n````\n"
+        "\n| Criterion | Result | Evidence |\n|---|---|---|\n"
+        f"| criterion 1 of 1.1 | failed | \\| x \\| &lt;/details&gt; @{Z}ada ``` |\n"
+        "\n## When the fix is in\n\n`gitops retry 1.1` resolves T-HotFix-1 and re-runs the task."
+    )
+
+
+def test_a_hostile_title_and_evidence_render_as_text_in_the_progress_comment():
+    tl, state = hostile_state()
+    assert progress_markdown(tl, state, "Fix @ops's <task> | then retry") == "\n".join([
+        "## test: 0/1 tasks done",
+        "",
+        f"**Next step**: Fix @{Z}ops's &lt;task&gt; | then retry",
+        "",
+        "| Task | Title | Status | Checks passed | Attempts | MLflow run |",
+        "|---|---|---|---|---|---|",
+        f'| 1.1 | Deploy \\| "prod" ``` @{Z}ops &lt;b&gt;x&lt;/b&gt; | ❌ failed | 0/1 | 1 |  |',
+        "",
+        "**Open HotFixes**: T-HotFix-1 (Task 1.1): not posted yet",
+        "",
+        "```mermaid",
+        "flowchart LR",
+        '  subgraph phase1["Phase 1: Ship #96;#96;#96; it | now"]',
+        '    t1_1["1.1 Deploy | #quot;prod#quot; #96;#96;#96; @ops #60;b#62;x#60;/b#62;"]:::failed',
+        "  end",
+        "  classDef pending fill:#eeeeee",
+        "  classDef running fill:#cce5ff",
+        "  classDef awaiting_approval fill:#fff3cd",
+        "  classDef done fill:#d4edda",
+        "  classDef failed fill:#f8d7da",
+        "  classDef skipped fill:#e2e3e5",
+        "```",
+        "",
+        "<details><summary>Task 1.1: failed (attempt 1)</summary>",
+        "",
+        "| Criterion | Result | Evidence |",
+        "|---|---|---|",
+        f"| criterion 1 of 1.1 | failed | \\| x \\| &lt;/details&gt; @{Z}ada ``` |",
+        "",
+        "</details>",
+    ])
