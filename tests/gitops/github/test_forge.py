@@ -197,4 +197,4 @@ def test_a_cut_inside_a_long_fence_closes_that_fence_before_the_notice():
     out = cap(text, 200, "https://run/1")
     kept = out.split("\n\n… (truncated")[0]
     assert kept.endswith("\n````") and kept.startswith("````text\n```\nline\n")
-    assert out.endswith(f"characters left out; the full log: https://run/1)")
+    assert out.endswith("characters left out; the full log: https://run/1)")
