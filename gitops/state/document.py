@@ -38,6 +38,7 @@ def new_task_record() -> dict:
         "finished_at": None,
         "commit": None,
         "run_url": None,
+        "runner": None,
         "mlflow_run_id": None,
         "error": None,
         "checks": [],
