@@ -245,10 +245,11 @@ def resume(obj: Context, reason: str, by: str | None) -> None:
 def render(obj: Context, check: bool) -> None:
     """Write .github/workflows/<project>.yml from the task list; --check fails on drift."""
     from gitops.github import render as renderer
+    from gitops.github.workflow import workflow_path
 
     tasklist = obj.checked_tasklist()
     ref = obj.tasklist_ref(tasklist)
-    target = repo_root(obj.config.root) / renderer.workflow_path(ref)
+    target = repo_root(obj.config.root) / workflow_path(ref)
     if check:
         drift = renderer.check(tasklist, target, tasklist_path=ref)
         for line in drift:

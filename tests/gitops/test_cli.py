@@ -218,3 +218,9 @@ def test_state_of_another_task_list_is_refused(site, tmp_path):
     result = CliRunner().invoke(main, ["--tasklist", str(other.tasklist), "--state", str(site.state_path), "status"])
     assert result.exit_code == 2
     assert "records the run of run_pipeline.md, not run_manual.md" in result.output
+
+
+def test_render_writes_the_workflow_and_check_finds_it_in_sync(site):
+    target = site.folder / ".github" / "workflows" / "run_pipeline.yml"
+    assert site("render") == f"{target}: written\n"
+    assert site("render", "--check") == f"{target}: in sync with run_pipeline.md\n"

@@ -12,7 +12,6 @@ import pytest
 from gitops.tracking.processes import alive
 from tests.gitops.run.live import GITOPS, finish, kill_pid_file, pid_in, task, tasklist, wait_for
 
-
 RSS_WRAPPER = """
 import resource, subprocess, sys
 code = subprocess.call(sys.argv[1:])
