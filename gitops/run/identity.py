@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from typing import Any, Mapping
 
 from gitops.tracking.processes import alive, incarnation
@@ -35,3 +36,22 @@ def local_fate(pid: int, process: str | None) -> str | None:
     if process and now and now != process:
         return "is now another process (the pid was reused after the runner ended)"
     return None
+
+
+# Set in a **Run** command's environment (and so inherited by everything it starts) to its
+# runner's incarnation: when that runner is gone, its orphans are found by it and ended.
+RUNNER_ENV = "GITOPS_RUNNER"
+
+
+def orphan_groups(process: str) -> list[int]:
+    """Process groups of the live processes started for the runner `process` (a kill -9 of gitops
+    leaves its command running). Empty without /proc."""
+    marker = f"{RUNNER_ENV}={process}".encode()
+    groups = set()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                groups.add(os.getpgid(int(environ.parent.name)))
+        except (OSError, ValueError):  # gone meanwhile, or not ours to read
+            continue
+    return sorted(groups)

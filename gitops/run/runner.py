@@ -24,6 +24,7 @@ from gitops.plan.planner import Step, StepKind
 from gitops.plan.stale import Fate, Stale, stale_step, stale_tasks
 from gitops.redact import Redactor
 from gitops.run import identity
+from gitops.run.command import end_group
 from gitops.run.execute import check_record, run_command, run_handler, run_manual
 from gitops.run.signals import Terminated, signal_name
 from gitops.state import document
@@ -150,8 +151,17 @@ class Runner:
         gone = [s for s in self.stale(found) if s.gone] if found is not None else []
         for stale in gone:
             self.ui.note(f"Task {stale.task} was marked running, but {stale.reason}: recording it as failed.")
+            self._end_orphans(found["tasks"][stale.task].get("runner"))
             self.transition(transitions.Interrupted(stale.task, stale.attempt, stale.reason))
         return gone
+
+    def _end_orphans(self, runner: Mapping[str, Any] | None) -> None:
+        """What a dead local runner's command left running (kill -9 ends gitops, not its command)."""
+        if not runner or runner.get("host") != self.whoami["host"] or not runner.get("process"):
+            return
+        for group in identity.orphan_groups(runner["process"]):
+            self.ui.note(f"Ending process group {group}, left running by the task's command.")
+            end_group(group)
 
     def transition(self, event: transitions.Event, notify: bool = True) -> tuple[dict[str, Any], list[transitions.Action]]:
         """Apply one event to the newest state on disk; then carry out the planner's actions."""
@@ -373,7 +383,8 @@ class Runner:
             return run_handler(handler, ctx)
         if task.run:
             log = self.work_dir / "logs" / f"task-{task_id}-attempt-{attempt}.log"
-            return run_command(task, self.root, log, self.environ)
+            marked = {**self.environ, identity.RUNNER_ENV: self.whoami.get("process") or ""}
+            return run_command(task, self.root, log, marked)
         return run_manual(task)
 
     def approve(self, gate: str, by: str, auto: bool = False) -> dict[str, Any]:

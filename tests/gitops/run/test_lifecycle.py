@@ -32,8 +32,11 @@ def test_kill_9_during_a_task_is_recovered_with_a_hotfix_and_retry_works(tmp_pat
         assert "→ gitops run" in said
         assert task(tmp_path)["status"] == "running"  # status changes nothing
 
+        child = pid_in(tmp_path / "child.pid")
+        assert alive(child)  # kill -9 ended gitops, not its command
         code, said = finish(tmp_path, "run")
         assert code == 1
+        wait_for(lambda: not alive(child), "the orphaned command to be ended", timeout=5)
         record = task(tmp_path)
         assert record["status"] == "failed"
         assert record["error"] == (f"its runner is gone: pid {run.pid} on {host} is no longer running "
