@@ -139,7 +139,10 @@ def run_task(obj: Context, task_id: str) -> None:
     out = console()
     runner = obj.runner(out, task_work=True)
     with tracking_session(runner, out, obj.tracking_note):
-        runner.recover()
+        if obj.config.forge != "github":
+            # On GitHub the run's plan job recovered already, and a task job writes no state before
+            # its checkout has taken in the phase branch (Runner.execute's `prepare`).
+            runner.recover()
         result = runner.execute(task_id)
     sys.exit(1 if result.failed else 0)
 
