@@ -12,22 +12,25 @@ import click
 from gitops.config import load_config
 from gitops.errors import GitopsError
 from gitops.model import Severity
+from gitops.run.signals import Terminated, exit_code, sigterm_raises
 from gitops.ui.terminal import console, tracking_session
 from gitops.wiring import Context, default_approver, repo_root
 
 
 class Group(click.Group):
-    """Maps GitopsError to its exit code with the message, ^C to 130; never a traceback for bad input."""
+    """Maps GitopsError to its exit code with the message, ^C to 130 and SIGTERM to 143 (a task
+    being run records the interruption first); never a traceback for bad input."""
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with sigterm_raises():
+                return super().invoke(ctx)
         except GitopsError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+        except (KeyboardInterrupt, Terminated) as stop:
+            click.echo("interrupted" if isinstance(stop, KeyboardInterrupt) else "interrupted by SIGTERM", err=True)
+            ctx.exit(exit_code(stop))
 
 
 @click.group(cls=Group)
@@ -136,6 +139,10 @@ def run_task(obj: Context, task_id: str) -> None:
     out = console()
     runner = obj.runner(out, task_work=True)
     with tracking_session(runner, out, obj.tracking_note):
+        if obj.config.forge != "github":
+            # On GitHub the run's plan job recovered already, and a task job writes no state before
+            # its checkout has taken in the phase branch (Runner.execute's `prepare`).
+            runner.recover()
         result = runner.execute(task_id)
     sys.exit(1 if result.failed else 0)
 
@@ -202,6 +209,23 @@ def retry(obj: Context, task_id: str) -> None:
         outcome = runner.retry(task_id, execute=local)
     print_step(out, outcome.step.to_json())
     sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.pass_obj
+def recover(obj: Context) -> None:
+    """Record running tasks whose runner is gone (kill -9, a cancelled job) as failed, with a HotFix.
+
+    Every command that changes the state does this first; the workflow's plan job runs it alone.
+    """
+    from gitops.ui.view import print_step
+
+    out = console()
+    runner = obj.runner(out)
+    gone = runner.recover()
+    if not gone:
+        out.print("No running task has lost its runner.")
+    print_step(out, runner.plan().to_json())
 
 
 @main.command()

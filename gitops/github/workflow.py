@@ -69,8 +69,9 @@ def workflow(tasklist: TaskList, tasklist_path: str) -> dict[str, Any]:
             "workflow_dispatch": {"inputs": _dispatch_inputs()},
         },
         "permissions": {},
-        # One run per project at a time, never cancelled: a run may be waiting at a gate, and a
-        # cancelled task job would leave its task "running" in state.json.
+        # One run per project at a time, never cancelled in progress: a run may be waiting at a gate.
+        # A job cancelled by hand or timed out leaves its task "running"; the next run's plan job
+        # records it as failed, which relies on runs never overlapping.
         "concurrency": {"group": f"gitops-{name}", "cancel-in-progress": False},
         "defaults": {"run": {"shell": "bash"}},
         "jobs": jobs,
@@ -139,6 +140,9 @@ def _plan_job(tasklist_path: str) -> dict[str, Any]:
         "outputs": {key: f"${{{{ steps.plan.outputs.{key} }}}}" for key in outputs},
         "steps": [
             *_setup_steps(),
+            # Runs never overlap (the concurrency group), so a task still `running` from another run
+            # lost its job (cancelled, timed out): record it as failed first (gitops.plan.stale).
+            {"name": "Record tasks an ended run left running", "env": dict(TOKEN_ENV), "run": f"{gitops} recover\n"},
             {"name": "Apply the dispatch inputs", "if": "${{ github.event_name == 'workflow_dispatch' }}",
              "env": {**DISPATCH_ENV, **TOKEN_ENV}, "run": dispatch},
             {"name": "Read the state", "id": "state", "if": "${{ github.event_name == 'push' }}",

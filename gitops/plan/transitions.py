@@ -1,4 +1,4 @@
-"""Transitions: how each event (a task started or finished, an approval, a retry, a resume)
+"""Transitions: how each event (a task started, finished or interrupted, an approval, a retry, a resume)
 changes the state, and the derived keys recomputed after every change. Pure: no I/O.
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Started:
     task: str
     commit: str | None = None
     run_url: str | None = None
+    runner: Mapping[str, Any] | None = None  # who runs it (gitops.run.identity): a gone runner is recognised
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,15 @@ class Finished:
     error: str | None = None
     updates: Mapping[str, Any] = field(default_factory=dict)
     mlflow_run_id: str | None = None  # logged before the result is written, so one write records both
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The runner of a task's attempt stopped before recording a result: a signal, or it is gone."""
+
+    task: str
+    attempt: int  # the attempt it interrupts: a record that moved on since is left alone
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ class Resumed:
     by: str
 
 
-Event = Union[Started, Finished, Approved, Retried, Resumed]
+Event = Union[Started, Finished, Interrupted, Approved, Retried, Resumed]
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,7 @@ def _started(tasklist: TaskList, state: dict[str, Any], event: Started, now: str
         checks=[],
         commit=event.commit,
         run_url=event.run_url,
+        runner=dict(event.runner) if event.runner is not None else None,
         mlflow_run_id=None,
     )
     state["start_time"] = state.get("start_time") or now
@@ -132,6 +143,26 @@ def _finished(tasklist: TaskList, state: dict[str, Any], event: Finished, now: s
     if any(h["task"] == task.id for h in state["hotfixes"]):
         actions.insert(0, CloseIssue(task.id, f"Task {task.id} passed on attempt {record['attempts']}."))
     return actions
+
+
+def _interrupted(tasklist: TaskList, state: dict[str, Any], event: Interrupted, now: str) -> list[Action]:
+    """A failure like any other (HotFix, pause, the halt count), with the reason as its error.
+
+    Idempotent: the process that judged the runner gone and the runner's own Finished may race,
+    so an attempt that is no longer running (or a later attempt) is left as it is.
+    """
+    record = state["tasks"][event.task]
+    if record["status"] != TaskStatus.RUNNING.value or record["attempts"] != event.attempt:
+        return []
+    task = tasklist.tasks[event.task]
+    skipped = "not checked: the task was interrupted (see the error)"
+    record.update(
+        checks=[{"criterion": c.text, "status": CheckStatus.SKIPPED.value, "evidence": skipped, "metrics": {}}
+                for c in task.done_when],
+        finished_at=now,
+        error=event.reason,
+    )
+    return _fail(tasklist, state, task, now)
 
 
 def _fail(tasklist: TaskList, state: dict[str, Any], task: Task, now: str) -> list[Action]:
@@ -230,7 +261,7 @@ def _resumed(tasklist: TaskList, state: dict[str, Any], event: Resumed, now: str
     return []
 
 
-_HANDLERS = {Started: _started, Finished: _finished, Approved: _approved, Retried: _retried, Resumed: _resumed}
+_HANDLERS = {Started: _started, Finished: _finished, Interrupted: _interrupted, Approved: _approved, Retried: _retried, Resumed: _resumed}
 
 
 def sync(tasklist: TaskList, state: dict[str, Any]) -> None:

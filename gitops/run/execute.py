@@ -5,7 +5,6 @@ traceback, which the planner turns into a HotFix.
 """
 from __future__ import annotations
 
-import subprocess
 import traceback
 from pathlib import Path
 from typing import Any, Mapping
@@ -13,6 +12,7 @@ from typing import Any, Mapping
 from gitops.extras import missing_hint
 from gitops.handlers import Check, Handler, TaskContext, TaskResult, match_checks
 from gitops.model import Task
+from gitops.run.command import run_shell
 
 # Shared state keys a handler may set through its action's return value.
 HANDLER_KEYS = frozenset({"performance_metrics", "compatibility_issues", "rollback_ready", "test_results"})
@@ -39,25 +39,22 @@ def run_manual(task: Task) -> TaskResult:
 
 
 def run_command(task: Task, root: Path, log_path: Path, environ: Mapping[str, str]) -> TaskResult:
-    """Run a task's **Run** command from the repository root; exit 0 passes every criterion."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    """Run a task's **Run** command from the repository root; exit 0 passes every criterion.
+
+    Its output goes to the log as it is written; only a bounded tail of each stream is read back
+    (gitops.run.command), so output of any size costs the same memory.
+    """
     env = {**environ, "GITOPS_TASK_ID": task.id}
     try:
-        proc = subprocess.run(
-            task.run or "", shell=True, cwd=root, env=env, capture_output=True, text=True, errors="replace"
-        )
+        ran = run_shell(task.run or "", root, env, log_path)
     except OSError as exc:  # e.g. the working directory vanished
         return _all_failed(task, f"could not start `{task.run}`: {exc}", str(exc), None)
-    log_path.write_text(
-        f"$ {task.run}\n# exit status {proc.returncode}\n## stdout\n{proc.stdout}\n## stderr\n{proc.stderr}",
-        encoding="utf-8",
-    )
-    output = tail(proc.stdout + proc.stderr, 10)
-    if proc.returncode == 0:
+    output = tail(ran.stdout_tail + ran.stderr_tail, 10)
+    if ran.returncode == 0:
         evidence = f"`{task.run}` exited 0 (log: {log_path})" + (f"\n{output}" if output else "")
         return TaskResult([check_record(c.text, Check.passed(evidence)) for c in task.done_when], log=str(log_path))
-    error = f"`{task.run}` exited {proc.returncode}\n{tail(proc.stderr) or tail(proc.stdout)}".rstrip()
-    evidence = f"`{task.run}` exited {proc.returncode} (log: {log_path})"
+    error = f"`{task.run}` exited {ran.returncode}\n{tail(ran.stderr_tail) or tail(ran.stdout_tail)}".rstrip()
+    evidence = f"`{task.run}` exited {ran.returncode} (log: {log_path})"
     return _all_failed(task, evidence, error, str(log_path))
 
 

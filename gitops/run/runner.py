@@ -21,8 +21,12 @@ from gitops.handlers import Check, Registry, TaskContext, TaskResult
 from gitops.model import TaskList, TaskStatus
 from gitops.plan import planner, readiness, transitions
 from gitops.plan.planner import Step, StepKind
+from gitops.plan.stale import Fate, Stale, stale_step, stale_tasks
 from gitops.redact import Redactor
+from gitops.run import identity
+from gitops.run.command import end_group
 from gitops.run.execute import check_record, run_command, run_handler, run_manual
+from gitops.run.signals import Terminated, signal_name
 from gitops.state import document
 from gitops.state.store import LocalStore, StateStore
 from gitops.ui.reports import hotfix_issue, progress_markdown
@@ -87,11 +91,19 @@ class Runner:
     # checkout); returns what it did. Raising WorkNotPushed fails the task with its message.
     prepare: Callable[[], str] | None = None
     tasklist_changed: bool = False  # set by current(): state.json was written for another version
+    # Who this process is, as a task record names its runner, and what became of a recorded local
+    # runner (gitops.run.identity); tests pass their own.
+    whoami: Mapping[str, Any] | None = None
+    fate: Fate | None = None
 
     def __post_init__(self) -> None:
         if self.store is None:
             self.store = LocalStore(self.state_path)
         self.redactor = Redactor.from_environ(self.environ)
+        if self.whoami is None:
+            self.whoami = identity.this_runner(self.environ)
+        if self.fate is None:
+            self.fate = identity.local_fate
 
     # ------------------------------------------------------------ state
     def new_state(self) -> dict[str, Any]:
@@ -123,6 +135,36 @@ class Runner:
             return str(path.resolve().relative_to(self.root.resolve()))
         except ValueError:
             return str(path)
+
+    def next_step(self, state: Mapping[str, Any]) -> Step:
+        """The planner's next step, unless a running task's runner is gone (gitops.plan.stale)."""
+        return stale_step(self.stale(state), planner.next_step(self.tasklist, state, self.runnable()))
+
+    def stale(self, state: Mapping[str, Any]) -> list[Stale]:
+        """Running tasks of this task list whose runner is gone or cannot be judged from here."""
+        return [s for s in stale_tasks(state, self.whoami, self.fate) if s.task in self.tasklist.tasks]
+
+    def recover(self) -> list[Stale]:
+        """Record every running task whose runner is gone as failed (a HotFix, as any failure).
+
+        Every command that writes the state calls this first, so a task left `running` by kill -9
+        or a cancelled job never blocks run, run-task, retry, resume or approve.
+        """
+        found = self.store.read()
+        gone = [s for s in self.stale(found) if s.gone] if found is not None else []
+        for stale in gone:
+            self.ui.note(f"Task {stale.task} was marked running, but {stale.reason}: recording it as failed.")
+            self._end_orphans(found["tasks"][stale.task].get("runner"))
+            self.transition(transitions.Interrupted(stale.task, stale.attempt, stale.reason))
+        return gone
+
+    def _end_orphans(self, runner: Mapping[str, Any] | None) -> None:
+        """What a dead local runner's command left running (kill -9 ends gitops, not its command)."""
+        if not runner or runner.get("host") != self.whoami["host"] or not runner.get("process"):
+            return
+        for group in identity.orphan_groups(runner["process"]):
+            self.ui.note(f"Ending process group {group}, left running by the task's command.")
+            end_group(group)
 
     def transition(self, event: transitions.Event, notify: bool = True) -> tuple[dict[str, Any], list[transitions.Action]]:
         """Apply one event to the newest state on disk; then carry out the planner's actions."""
@@ -175,7 +217,7 @@ class Runner:
 
     def _post_progress(self, state: dict[str, Any]) -> None:
         """The sticky progress comment on the PR people act on, and the PR of a finished phase."""
-        step = planner.next_step(self.tasklist, state, self.runnable())
+        step = self.next_step(state)
         body = progress_markdown(self.tasklist, state, (self.step_text or _message)(step), self.run_link)
         finished = readiness.phases_to_merge(self.tasklist, state)
         for phase in finished:
@@ -188,7 +230,7 @@ class Runner:
         self.flush_notifications()
         state = self.current()
         self._post_progress(state)
-        return planner.next_step(self.tasklist, state, self.runnable())
+        return self.next_step(state)
 
     def flush_notifications(self) -> None:
         """Open HotFix issues whose notice failed earlier (idempotent on the forge)."""
@@ -204,17 +246,18 @@ class Runner:
         return frozenset(with_run | (self.registry.ids() & set(self.tasklist.tasks)))
 
     def plan(self) -> Step:
-        return planner.next_step(self.tasklist, self.current(), self.runnable())
+        return self.next_step(self.current())
 
     def run(self, approver: str, auto_approve: bool = False, until: str | None = None, only: str | None = None) -> Outcome:
         """Execute until finished, a gate nobody approves, a failure or a halt."""
         for task_id in filter(None, (until, only)):
             self._known(task_id)
         self.flush_notifications()
+        self.recover()
         ran: list[str] = []
         while True:
             state = self.current()
-            step = planner.next_step(self.tasklist, state, self.runnable())
+            step = self.next_step(state)
             if until and state["tasks"][until]["status"] == TaskStatus.DONE.value:
                 return Outcome(step, EXIT_OK, ran, stopped_at=until)
             if only and only in ran:
@@ -232,11 +275,11 @@ class Runner:
 
     def _pass_gate(self, step: Step, approver: str, auto_approve: bool) -> bool:
         if auto_approve and not step.unsigned:
-            self.approve(step.gate, f"{approver} (--auto-approve)", auto=True)
+            self._approve(step.gate, f"{approver} (--auto-approve)", auto=True)
             return True
         answer = self.ui.confirm(step, approver)
         if answer:
-            self.approve(step.gate, approver)
+            self._approve(step.gate, approver)
             return True
         return False
 
@@ -244,7 +287,8 @@ class Runner:
         """Run one task now (it must be ready) and record its result."""
         task = self._known(task_id)
         unprepared = self._prepare()  # before the first state write: the checkout is still clean
-        state, _ = self.transition(transitions.Started(task_id, self.environ.get("GITHUB_SHA"), self._run_url()))
+        started = transitions.Started(task_id, self.environ.get("GITHUB_SHA"), self._run_url(), self.whoami)
+        state, _ = self.transition(started)
         record = state["tasks"][task_id]
         manual = task_id not in self.runnable()
         if manual:
@@ -256,7 +300,11 @@ class Runner:
             result = TaskResult([check_record(c.text, Check.skipped("the task did not start")) for c in task.done_when],
                                 unprepared)
         else:
-            result = self._execute(task_id, state, record["attempts"])
+            try:
+                result = self._execute(task_id, state, record["attempts"])
+            except (KeyboardInterrupt, Terminated) as stop:
+                self._interrupted(task_id, record["attempts"], stop)
+                raise
         result = self._redacted(result)
         seconds = time.perf_counter() - began
         try:
@@ -272,6 +320,14 @@ class Runner:
             actions_log.report_task(self.environ, self.tasklist, task_id, result.checks, result.error)
         self._carry_out(actions, state)
         return result
+
+    def _interrupted(self, task_id: str, attempt: int, stop: BaseException) -> None:
+        """Ctrl-C or SIGTERM while the task ran (its command's process group is already ended):
+        the task fails with the signal as its reason, so that it is retried like any failure."""
+        ended = "; the task's processes were ended" if task_id not in self.registry.ids() else ""
+        who = f"pid {self.whoami['pid']} on {self.whoami['host']}"
+        reason = f"interrupted by {signal_name(stop)}: gitops ({who}) was stopped while the task ran{ended}"
+        self.transition(transitions.Interrupted(task_id, attempt, reason))
 
     def _prepare(self) -> str | None:
         """Run `prepare`; the reason the task cannot run, or None."""
@@ -350,16 +406,22 @@ class Runner:
             return run_handler(handler, ctx)
         if task.run:
             log = self.work_dir / "logs" / f"task-{task_id}-attempt-{attempt}.log"
-            return run_command(task, self.root, log, self.environ)
+            marked = {**self.environ, identity.RUNNER_ENV: self.whoami.get("process") or ""}
+            return run_command(task, self.root, log, marked)
         return run_manual(task)
 
     def approve(self, gate: str, by: str, auto: bool = False) -> dict[str, Any]:
+        self.recover()
+        return self._approve(gate, by, auto)
+
+    def _approve(self, gate: str, by: str, auto: bool = False) -> dict[str, Any]:
         state, _ = self.transition(transitions.Approved(gate, by, auto))
         self.ui.note(f"Gate {gate} approved by {by}.")
         return state
 
     def record_approval(self, gate: str, by: str | None) -> bool:
         """Record an approval the forge already holds (a gate job); idempotent. False: not given yet."""
+        self.recover()
         record = self.current()["gates"].get(gate)
         if record and record["status"] == "approved":
             self.ui.note(f"Gate {gate} was already approved by {record['approved_by']}.")
@@ -367,21 +429,23 @@ class Runner:
         if not by:
             self.ui.note(f"Gate {gate} is not approved on the forge yet: nothing to record.")
             return False
-        self.approve(gate, by)
+        self._approve(gate, by)
         return True
 
     def retry(self, task_id: str, execute: bool = True) -> Outcome:
         """The HotFix is done: resolve it and run the task again (on GitHub: its job runs it)."""
         self._known(task_id)
+        self.recover()
         self.transition(transitions.Retried(task_id))
         state = self.current()
-        step = planner.next_step(self.tasklist, state, self.runnable())
+        step = self.next_step(state)
         if execute and step.task == task_id and step.kind in (StepKind.RUN, StepKind.MANUAL):
             self.execute(task_id)
-        after = planner.next_step(self.tasklist, self.current(), self.runnable())
+        after = self.next_step(self.current())
         return Outcome(after, _exit_for(after), [task_id])
 
     def resume(self, reason: str, by: str) -> Step:
+        self.recover()
         self.transition(transitions.Resumed(reason, by))
         return self.plan()
 

@@ -39,6 +39,7 @@ def new_task_record() -> dict:
         "finished_at": None,
         "commit": None,
         "run_url": None,
+        "runner": None,
         "mlflow_run_id": None,
         "error": None,
         "checks": [],

@@ -57,6 +57,17 @@ def command_line(pid: int) -> str | None:
         return None
 
 
+def incarnation(pid: int) -> str | None:
+    """What tells this process from a later one given the same pid: the boot id and the process's
+    start time (clock ticks after boot, /proc/<pid>/stat field 22). None without /proc or when gone."""
+    fields = _fields(Path(f"/proc/{pid}/stat"))
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    return f"{boot}/{fields[19]}" if fields and len(fields) > 19 else None
+
+
 def group_alive(pgid: int) -> bool:
     """A live (non-zombie) process is left in the group."""
     if not Path("/proc").is_dir():

@@ -218,3 +218,40 @@ def test_state_of_another_task_list_is_refused(site, tmp_path):
     result = CliRunner().invoke(main, ["--tasklist", str(other.tasklist), "--state", str(site.state_path), "status"])
     assert result.exit_code == 2
     assert "records the run of run_pipeline.md, not run_manual.md" in result.output
+
+
+def test_on_github_recover_fails_a_task_left_running_by_an_earlier_run_and_spares_this_runs(site, monkeypatch):
+    from gitops.state import file as state_io
+
+    site("run", "--until", "1.1")
+
+    def left_running_by_run_6(state: dict) -> dict:
+        runner = {"host": "runner-a", "pid": 9, "process": None, "github_run_id": "6", "github_run_attempt": "1"}
+        state["tasks"]["1.2"].update(status="running", attempts=1, runner=runner)
+        return state
+
+    state_io.update(site.state_path, left_running_by_run_6)
+    out = site("status")  # outside the workflow: not decided
+    assert ("Next: Task 1.2 is marked running and runs in workflow run 6 (attempt 1): the workflow's next run "
+            "records it as failed if that run ended (gitops cannot tell from outside the workflow).") in out
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_RUN_ID", "6")
+    monkeypatch.setenv("GITHUB_RUN_ATTEMPT", "1")
+    assert "No running task has lost its runner." in site("recover")  # a job of this very run
+    assert site.state()["tasks"]["1.2"]["status"] == "running"
+    monkeypatch.setenv("GITHUB_RUN_ID", "7")
+    out = site("recover")
+    reason = ("its runner is gone: workflow run 6 (attempt 1) ended while the task ran (cancelled, timed out or its "
+              "runner was lost); workflow runs never overlap, and run 7 (attempt 1) runs now")
+    assert f"Task 1.2 was marked running, but {reason}: recording it as failed." in out
+    assert "T-HotFix-1 opened: " in out
+    state = site.state()
+    assert (state["tasks"]["1.2"]["status"], state["tasks"]["1.2"]["error"], state["paused_by"]) == (
+        "failed", reason, "T-HotFix-1")
+    assert site.issue("1.2").startswith("# T-HotFix-1 Fix Task 1.2")
+
+
+def test_render_writes_the_workflow_and_check_finds_it_in_sync(site):
+    target = site.folder / ".github" / "workflows" / "run_pipeline.yml"
+    assert site("render") == f"{target}: written\n"
+    assert site("render", "--check") == f"{target}: in sync with run_pipeline.md\n"

@@ -147,7 +147,7 @@ def test_actions_pinned_to_commit_shas_with_the_version_in_a_comment(doc, text):
 def test_no_expression_inside_any_run_script(doc):
     for job_id, step in steps(doc):
         assert "${{" not in step.get("run", ""), (job_id, step)
-    dispatch = doc["jobs"]["plan"]["steps"][3]
+    dispatch = doc["jobs"]["plan"]["steps"][4]
     assert dispatch["env"]["RETRY_TASK"] == "${{ inputs.retry }}"
     assert '"$RETRY_TASK"' in dispatch["run"]
 
@@ -159,8 +159,16 @@ def test_plan_job_outputs(doc):
     assert plan["steps"][-1]["run"] == f'{gitops} plan --json\n{gitops} status --outputs | tee -a "$GITHUB_OUTPUT"\n'
 
 
+def test_the_plan_job_first_records_tasks_an_ended_run_left_running(doc):
+    recover = doc["jobs"]["plan"]["steps"][3]
+    assert (recover["name"], recover["run"]) == (
+        "Record tasks an ended run left running", f"gitops --forge github --tasklist {TASKLIST} recover\n")
+    assert "if" not in recover  # on every event: a push, a dispatch
+    assert doc["concurrency"]["cancel-in-progress"] is False  # what makes "another run" mean "an ended run"
+
+
 def test_a_merged_phase_pr_is_recorded_from_step_outputs_without_jq(doc, text):
-    state, merged = doc["jobs"]["plan"]["steps"][4:6]
+    state, merged = doc["jobs"]["plan"]["steps"][5:7]
     assert (state["id"], state["if"]) == ("state", "${{ github.event_name == 'push' }}")
     assert state["run"] == f'gitops --forge github --tasklist {TASKLIST} status --outputs >> "$GITHUB_OUTPUT"\n'
     assert merged["if"] == "${{ github.event_name == 'push' && steps.state.outputs.phase_gate == 'pending' }}"

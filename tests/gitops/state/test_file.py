@@ -99,7 +99,7 @@ def message_of(data: object) -> str:
 
 def test_new_state_from_dataclasses_without_block() -> None:
     pending = {"status": "pending", "attempts": 0, "started_at": None, "finished_at": None, "commit": None,
-               "run_url": None, "mlflow_run_id": None, "error": None, "checks": []}
+               "run_url": None, "runner": None, "mlflow_run_id": None, "error": None, "checks": []}
     assert document.new_state(make_tasklist(), NOW) == {
         "schema_version": 1,
         "project": "B-1006",
