@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from gitops.extras import missing_hint
 from gitops.handlers import Check, Handler, TaskContext, TaskResult, match_checks
 from gitops.model import Task
+from gitops.safe_files import log_refusal, write_log
 
 # Shared state keys a handler may set through its action's return value.
 HANDLER_KEYS = frozenset({"performance_metrics", "compatibility_issues", "rollback_ready", "test_results"})
@@ -40,7 +41,8 @@ def run_manual(task: Task) -> TaskResult:
 
 def run_command(task: Task, root: Path, log_path: Path, environ: Mapping[str, str]) -> TaskResult:
     """Run a task's **Run** command from the repository root; exit 0 passes every criterion."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    if refused := log_refusal(log_path):  # a link at the log: not run (gitops/safe_files.py)
+        return _all_failed(task, f"not run: {refused}", refused, None)
     env = {**environ, "GITOPS_TASK_ID": task.id}
     try:
         proc = subprocess.run(
@@ -48,9 +50,9 @@ def run_command(task: Task, root: Path, log_path: Path, environ: Mapping[str, st
         )
     except OSError as exc:  # e.g. the working directory vanished
         return _all_failed(task, f"could not start `{task.run}`: {exc}", str(exc), None)
-    log_path.write_text(
+    write_log(
+        log_path,
         f"$ {task.run}\n# exit status {proc.returncode}\n## stdout\n{proc.stdout}\n## stderr\n{proc.stderr}",
-        encoding="utf-8",
     )
     output = tail(proc.stdout + proc.stderr, 10)
     if proc.returncode == 0:
