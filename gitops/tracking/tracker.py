@@ -296,7 +296,9 @@ def store_lock(uri: str, timeout: float = STORE_LOCK_TIMEOUT) -> Iterator[None]:
         lock.release()
 
 
-def retrying(call: Callable[[], T], delays: tuple[float, ...] = RETRY_DELAYS, sleep: Callable[[float], None] = time.sleep) -> T:
+def retrying(
+    call: Callable[[], T], delays: tuple[float, ...] = RETRY_DELAYS, sleep: Callable[[float], None] = time.sleep
+) -> T:
     """`call()`, tried again after each delay while it fails with a transient error (TRANSIENT)."""
     for delay in delays:
         try:

@@ -55,7 +55,8 @@ def test_run_in_a_terminal_shows_the_prompt_and_asks(tmp_path):
 def test_parallel_run_task_processes_on_a_fresh_mlflow_store_are_all_tracked(tmp_path):
     # Issue 12 item 8: the first runs against a new SQLite store all create its schema at once.
     tasks = "".join(
-        f"### Task 1.{i}: Check {i}\n**Dependencies**: None\n**Run**: `echo {i}`\n\n**Done when**:\n- [ ] {i} checked\n\n"
+        f"### Task 1.{i}: Check {i}\n**Dependencies**: None\n**Run**: `echo {i}`\n\n"
+        f"**Done when**:\n- [ ] {i} checked\n\n"
         for i in range(1, 9)
     )
     (tmp_path / "eight.md").write_text(f"# Process Task List: Eight checks\n\n## Phase 1: Checks\n\n{tasks}")
@@ -73,4 +74,5 @@ def test_parallel_run_task_processes_on_a_fresh_mlflow_store_are_all_tracked(tmp
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    assert sorted(client.get_run(run_id).data.tags["gitops.task"] for run_id in run_ids) == [f"1.{i}" for i in range(1, 9)]
+    tracked = sorted(client.get_run(run_id).data.tags["gitops.task"] for run_id in run_ids)
+    assert tracked == [f"1.{i}" for i in range(1, 9)]
