@@ -52,9 +52,23 @@ def load_config(
     settings = {**DEFAULTS, **table}
     configured = (root / settings["tasklist"]).resolve()
     chosen = (cwd / tasklist).resolve() if tasklist else configured
-    state_path = (cwd / state).resolve() if state else (root / settings["state"]).resolve()
+    given = cwd / state if state else root / settings["state"]
+    state_path = given.resolve()
+    _refuse_escaping_link(given, state_path, root)
     handlers = settings.get("handlers") if chosen == configured else None
     return Config(root, chosen, state_path, handlers, forge or default_forge(environ))
+
+
+def _refuse_escaping_link(given: Path, resolved: Path, root: Path) -> None:
+    """A state.json that is a link out of the project (dangling or not) is refused: gitops would
+    write the state, and `.gitops/` beside it, wherever the link points."""
+    if not given.is_symlink() or resolved.is_relative_to(root):
+        return
+    raise BadInput(
+        f"{given}: is a symbolic link to {resolved}, outside the project ({root}); gitops writes the "
+        f"state and its .gitops/ folder where the state is. Replace the link with the file itself "
+        f"(or remove it to start afresh), or pass --state {resolved} to use that file on purpose."
+    )
 
 
 def default_forge(environ: Mapping[str, str]) -> str:

@@ -147,11 +147,15 @@ class Context:
         if not env.get("GITHUB_TOKEN"):
             raise BadInput("--forge github needs GITHUB_TOKEN to push state commits; set it (in a workflow: "
                            "env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}) or use --forge local.")
+        if not self.config.state.is_relative_to(root.resolve()):
+            raise BadInput(f"--state {self.config.state} is outside the checkout ({root}): with --forge github the "
+                           "state is committed to the repository. Pass a path inside the checkout (default: "
+                           "state.json), or use --forge local.")
         return git_store.phase_store(
             root,
             tasklist.slug,
             [p.number for p in tasklist.phases],
-            path=str(self.config.state.relative_to(root)),
+            path=str(self.config.state.relative_to(root.resolve())),
             local_path=self.config.state,
             environ=git_store.github_auth_env(env["GITHUB_TOKEN"], env.get("GITHUB_SERVER_URL", "https://github.com")),
             author=("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"),

@@ -39,7 +39,7 @@ def run_shell(command: str, cwd: Path, env: Mapping[str, str], log_path: Path) -
     start; an interruption (KeyboardInterrupt, or any BaseException) ends the group and propagates."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     out_path, err_path = _part(log_path, "stdout"), _part(log_path, "stderr")
-    with out_path.open("wb") as out, err_path.open("wb") as err:
+    with _create(out_path) as out, _create(err_path) as err:
         proc = subprocess.Popen(
             command, shell=True, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
             start_new_session=True,
@@ -72,6 +72,13 @@ def end_group(pgid: int, grace: float = GRACE_SECONDS) -> None:
         pass
 
 
+def _create(path: Path) -> BinaryIO:
+    """A new (or emptied) file, never through a link at `path`: a link committed at a log path
+    must not make gitops write elsewhere (gitops.safe_files checks the folders above it)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(fd, "wb")
+
+
 def _part(log_path: Path, stream: str) -> Path:
     return log_path.with_name(f"{log_path.name}.{stream}")
 
@@ -85,7 +92,7 @@ def _tail(path: Path) -> str:
 
 def _join(log_path: Path, command: str, ending: str, out_path: Path, err_path: Path) -> None:
     """The log as it always read: command, exit status, stdout, stderr; copied in chunks."""
-    with log_path.open("wb") as log:
+    with _create(log_path) as log:
         log.write(f"$ {command}\n{ending}\n## stdout\n".encode())
         _append(log, out_path)
         log.write(b"\n## stderr\n")

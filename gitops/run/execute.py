@@ -13,6 +13,7 @@ from gitops.extras import missing_hint
 from gitops.handlers import Check, Handler, TaskContext, TaskResult, match_checks
 from gitops.model import Task
 from gitops.run.command import run_shell
+from gitops.safe_files import log_refusal
 
 # Shared state keys a handler may set through its action's return value.
 HANDLER_KEYS = frozenset({"performance_metrics", "compatibility_issues", "rollback_ready", "test_results"})
@@ -44,6 +45,8 @@ def run_command(task: Task, root: Path, log_path: Path, environ: Mapping[str, st
     Its output goes to the log as it is written; only a bounded tail of each stream is read back
     (gitops.run.command), so output of any size costs the same memory.
     """
+    if refused := log_refusal(log_path):  # a link at the log: not run (gitops/safe_files.py)
+        return _all_failed(task, f"not run: {refused}", refused, None)
     env = {**environ, "GITOPS_TASK_ID": task.id}
     try:
         ran = run_shell(task.run or "", root, env, log_path)

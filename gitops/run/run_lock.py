@@ -14,6 +14,9 @@ from typing import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
+from gitops.errors import BadInput
+from gitops.safe_files import NotRegular, lock_refusal, read_regular, write_below
+
 
 def lock_path(state_path: Path) -> Path:
     return state_path.with_name(state_path.name + ".run.lock")
@@ -29,13 +32,21 @@ def exclusive_run(state_path: Path, note: Callable[[str], None]) -> Iterator[Non
     lock = FileLock(str(lock_path(state_path)))
     owner = _owner_path(state_path)
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        note(f"Another `gitops run` ({_holder(owner)}) is running this pipeline ({state_path}); "
-             "waiting for it to finish. Ctrl-C to stop waiting.")
-        lock.acquire()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            note(f"Another `gitops run` ({_holder(owner)}) is running this pipeline ({state_path}); "
+                 "waiting for it to finish. Ctrl-C to stop waiting.")
+            lock.acquire()
+    except OSError as exc:  # a link (filelock opens with O_NOFOLLOW), a folder, no permission
+        raise BadInput(lock_refusal(lock_path(state_path), state_path, exc)) from None
     try:
-        owner.write_text(f"pid {os.getpid()} on {socket.gethostname()}\n", encoding="utf-8")
+        # A committed link at the owner file must not make this write land outside the checkout.
+        write_below(owner, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0, "the run lock's owner")
+    except BaseException:
+        lock.release()
+        raise
+    try:
         yield
     finally:
         owner.unlink(missing_ok=True)
@@ -43,7 +54,7 @@ def exclusive_run(state_path: Path, note: Callable[[str], None]) -> Iterator[Non
 
 
 def _holder(owner: Path) -> str:
-    try:
-        return owner.read_text(encoding="utf-8").strip() or "another process"
-    except OSError:
+    try:  # a FIFO put there must not block the waiting run
+        return read_regular(owner, 4096).decode("utf-8", "replace").strip() or "another process"
+    except (OSError, NotRegular):
         return "another process"

@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
+import time
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from gitops.errors import StateError
+from gitops.safe_files import MIB, NotRegular, lock_refusal, read_regular
 from gitops.state.document import copy_state
 from gitops.state.problem import Problem
 from gitops.state.schema import find_problem
+
+# A state grows by a record per task attempt (~2 KB); 64 MiB is far beyond any pipeline, and
+# /dev/zero given as --state would otherwise fill memory.
+STATE_LIMIT = 64 * MIB
+# A temp file this old is left by a killed write: a live write takes milliseconds.
+STALE_TEMP_SECONDS = 600.0
 
 # --- validation -------------------------------------------------------------------------
 
@@ -148,9 +157,12 @@ def load(path: Path) -> dict | None:
     """The validated state in `path`, or None when the file does not exist; never writes."""
     name = str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = read_regular(Path(path), STATE_LIMIT)
     except FileNotFoundError:
         return None
+    except NotRegular as error:
+        raise StateError(f"{name}: {error.what}; the state must be a regular file. Pass --state with the "
+                         "path of state.json (or a new path to start afresh).") from None
     except OSError as error:
         raise StateError(f"{name}: cannot read the file ({error.strerror}). Check that it is a readable file.") from None
     if _valid_bytes.get(_key(path)) == raw:
@@ -235,10 +247,10 @@ def save(path: Path, state: dict, known_valid: Mapping[str, Any] | None = None) 
         )
     data = dumps(state).encode("utf-8")
     try:
-        if path.read_bytes() == data:
+        if read_regular(path, STATE_LIMIT) == data:
             _valid_bytes[_key(path)] = data
             return False
-    except OSError:
+    except (OSError, NotRegular):
         pass  # missing or unreadable: write it
     _write_atomically(path, data)
     _valid_bytes[_key(path)] = data
@@ -265,6 +277,8 @@ def update(
             f"{lock.lock_file}: another gitops process holds the lock on {path} "
             f"(waited {lock_timeout:g} s). Wait for it to finish, then try again."
         ) from None
+    except OSError as error:  # a link (filelock opens with O_NOFOLLOW), a folder, no permission
+        raise StateError(lock_refusal(Path(lock.lock_file), path, error)) from None
     try:
         # Do not call update() from inside `change`: the lock is not re-entrant across instances.
         return _apply(path, change, create)
@@ -284,5 +298,26 @@ def _apply(path: Path, change: Callable[[dict], dict], create: Callable[[], dict
     new = change(copy_state(current))
     if not isinstance(new, dict):
         raise TypeError(f"the change function must return the new state dict, got {type(new).__name__}")
+    remove_stale_temps(path)
     save(path, new, before)
     return new
+
+
+def remove_stale_temps(path: Path, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete the temp files (`.state.json.*.tmp`) that killed writes left; return them.
+
+    Only old ones: a writer that does not hold the lock (git_store saves its local copy) may
+    be between its temp file and the rename right now.
+    """
+    removed = []
+    now = time.time()
+    for temp in Path(path).parent.glob(f".{Path(path).name}.*.tmp"):
+        try:
+            info = os.lstat(temp)
+            if stat.S_ISDIR(info.st_mode) or now - info.st_mtime < older_than:
+                continue
+            os.unlink(temp)  # a link is removed itself, never what it points to
+        except OSError:
+            continue
+        removed.append(temp)
+    return removed

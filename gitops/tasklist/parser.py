@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from gitops.errors import TaskListError
 from gitops.model import Diagnostic, Severity, TaskList
+from gitops.safe_files import MIB, NotRegular, read_regular
 from gitops.tasklist.diagnostics import Sink
 from gitops.tasklist.header import read_header
 from gitops.tasklist.markdown import Block, read_blocks
@@ -41,6 +42,10 @@ def parse(text: str, path: str) -> tuple[TaskList, list[Diagnostic]]:
         **extras,  # type: ignore[arg-type]
     )
     return tasklist, sorted(sink.diagnostics, key=lambda d: (d.line, d.severity != Severity.ERROR))
+
+
+# B-1006, the largest task list there is, is ~100 KB; the cap keeps /dev/zero from filling memory.
+TASKLIST_LIMIT = 16 * MIB
 
 
 def load(path: str | Path) -> tuple[TaskList, list[Diagnostic]]:
@@ -77,7 +82,12 @@ def _decode(data: bytes, name: str) -> str:
 
 def _read_bytes(path: Path, name: str) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular(path, TASKLIST_LIMIT)
+    except NotRegular as exc:
+        if exc.what.startswith("is a directory"):
+            raise TaskListError(f"{name}: is a directory; pass the task list's Markdown file "
+                                "inside it") from None
+        raise TaskListError(f"{name}: {exc.what}; pass the task list's Markdown file") from None
     except FileNotFoundError:
         raise TaskListError(f"{name}: no such file; check the path or pass --tasklist PATH") from None
     except IsADirectoryError:

@@ -12,8 +12,9 @@ import re
 import subprocess
 import time
 import uuid
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 from gitops.errors import GitopsError
 from gitops.github.run_url import current_run_url
@@ -35,6 +36,19 @@ CLIENT_DEFAULTS = {
 # MLflow reads these from os.environ at request time; copied from the environ passed in.
 CLIENT_CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 
+
+# Parallel jobs on one SQLite store: the first to open a new store creates its schema (~5 s), and
+# MLflow's SqlAlchemyStore does it unguarded (mlflow/store/tracking/sqlalchemy_store.py,
+# `_all_tables_exist` then `_initialize_tables`), so jobs that start together each run the
+# migrations and all but one fail ("table ... already exists", "Online migration expected to
+# match one row"). The first client of a process is made under a lock beside the SQLite file.
+STORE_LOCK_TIMEOUT = 300.0
+# Errors that go away when tried again: SQLite's write lock held by another job beyond its
+# 5 s busy timeout, and a schema another process is still creating (a store made by an older
+# gitops or by mlflow itself, without the lock above).
+TRANSIENT = re.compile(r"database is locked|already exists|Online migration|alembic|no such table", re.IGNORECASE)
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)  # ~7.5 s in all, then the task is reported untracked
+T = TypeVar("T")
 
 # A failure's cause, said so that a person knows what to do (MLflow's messages run to 500 characters).
 REASONS = (
@@ -111,15 +125,20 @@ class MlflowTracker:
                     os.environ.setdefault(key, self.environ[key])
             from mlflow.tracking import MlflowClient
 
-            self._client = MlflowClient(tracking_uri=self.uri)
+            with store_lock(self.uri):  # making the client opens the store: schema, default experiment
+                self._client = MlflowClient(tracking_uri=self.uri)
         return self._client
 
     def log_task(
         self, tasklist: TaskList, task_id: str, state: Mapping[str, Any], result: TaskResult, seconds: float
     ) -> str:
-        """Log one execution as a nested run; return its run id (TrackingError on failure)."""
+        """Log one execution as a nested run; return its run id (TrackingError on failure).
+
+        A transient failure (see TRANSIENT) is tried again after a pause, up to len(RETRY_DELAYS)
+        times; a run left half-written by a failed attempt is deleted so that one run remains.
+        """
         try:
-            return self._log_task(tasklist, task_id, state, result, seconds)
+            return retrying(lambda: self._log_task(tasklist, task_id, state, result, seconds))
         except TrackingError:
             raise
         except Exception as exc:  # noqa: BLE001 - any MLflow failure becomes one clear message
@@ -175,15 +194,20 @@ class MlflowTracker:
         run_id = client.create_run(
             self.experiment_id, tags={k: v for k, v in tags.items() if v}, run_name=run_name
         ).info.run_id
-        client.log_batch(
-            run_id,
-            metrics=_metrics(run_metrics(result, seconds)),
-            params=[Param(k, str(v)) for k, v in run_params(tasklist, task_id, record).items()],
-            tags=[RunTag("gitops.error", _short(result.error, 5000))] if result.error else [],
-        )
-        client.log_text(run_id, task_report(tasklist, task_id, record, result, seconds), "report.md")
-        client.log_dict(run_id, {"task": task_id, "error": result.error, "checks": result.checks}, "checks.json")
-        client.set_terminated(run_id, "FAILED" if result.failed else "FINISHED")
+        try:
+            client.log_batch(
+                run_id,
+                metrics=_metrics(run_metrics(result, seconds)),
+                params=[Param(k, str(v)) for k, v in run_params(tasklist, task_id, record).items()],
+                tags=[RunTag("gitops.error", _short(result.error, 5000))] if result.error else [],
+            )
+            client.log_text(run_id, task_report(tasklist, task_id, record, result, seconds), "report.md")
+            client.log_dict(run_id, {"task": task_id, "error": result.error, "checks": result.checks}, "checks.json")
+            client.set_terminated(run_id, "FAILED" if result.failed else "FINISHED")
+        except Exception:
+            with suppress(Exception):  # no state record will point at a half-written run
+                client.delete_run(run_id)
+            raise
         return run_id
 
     def _experiment(self, name: str) -> str:
@@ -239,6 +263,53 @@ class MlflowTracker:
                 or _git(self.root, "rev-parse", "--abbrev-ref", "HEAD"),
             }
         return {**self._git, **({"commit": record["commit"]} if record.get("commit") else {})}
+
+
+@contextmanager
+def store_lock(uri: str, timeout: float = STORE_LOCK_TIMEOUT) -> Iterator[None]:
+    """For a SQLite store, an exclusive lock `<file>.lock` beside it; nothing for a server.
+
+    A server creates its schema once at start; only a file store is opened by many processes.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import filelock
+
+    database = Path(uri.removeprefix("sqlite:///"))
+    lock = filelock.FileLock(f"{database}.lock", timeout=timeout)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise TrackingError(
+            f"{lock.lock_file}: another process has been creating the MLflow store {database} for "
+            f"{timeout:g} s. Check for a stuck gitops or mlflow process, then try again."
+        ) from None
+    except OSError as exc:
+        raise TrackingError(
+            f"{lock.lock_file}: cannot lock the MLflow store ({exc.strerror}). Make its folder "
+            "writable, or set MLFLOW_TRACKING_URI to another store."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def retrying(
+    call: Callable[[], T], delays: tuple[float, ...] = RETRY_DELAYS, sleep: Callable[[float], None] = time.sleep
+) -> T:
+    """`call()`, tried again after each delay while it fails with a transient error (TRANSIENT)."""
+    for delay in delays:
+        try:
+            return call()
+        except TrackingError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - MLflow raises MlflowException and SQLAlchemy errors alike
+            if not TRANSIENT.search(str(exc)):
+                raise
+        sleep(delay)
+    return call()
 
 
 def _metrics(values: Mapping[str, float]) -> list[Any]:

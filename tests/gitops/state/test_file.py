@@ -471,7 +471,38 @@ def test_load_a_directory(path: Path) -> None:
     path.mkdir()
     with pytest.raises(StateError) as caught:
         state.load(path)
-    assert str(caught.value) == f"{path}: cannot read the file (Is a directory). Check that it is a readable file."
+    assert str(caught.value) == (f"{path}: is a directory, not a regular file; the state must be a regular file. "
+                                 "Pass --state with the path of state.json (or a new path to start afresh).")
+
+
+def test_load_a_fifo_does_not_wait_for_a_writer(path: Path) -> None:
+    os.mkfifo(path)
+    with pytest.raises(StateError) as caught:
+        state.load(path)
+    assert str(caught.value) == (f"{path}: is a FIFO (named pipe), not a regular file; the state must be a regular "
+                                 "file. Pass --state with the path of state.json (or a new path to start afresh).")
+
+
+def test_load_reads_no_more_than_the_cap(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state, "STATE_LIMIT", 1024 * 1024)
+    path.write_bytes(b" " * (1024 * 1024 + 1))
+    with pytest.raises(StateError) as caught:
+        state.load(path)
+    assert str(caught.value) == (
+        f"{path}: is 1048577 bytes, more than the 1 MiB gitops reads; the state must be a regular file. "
+        "Pass --state with the path of state.json (or a new path to start afresh)."
+    )
+
+
+def test_a_write_removes_old_temp_files_of_killed_writes_and_keeps_new_ones(path: Path) -> None:
+    state.save(path, full_state())
+    old = path.parent / ".state.json.k1ll3d.tmp"
+    old.write_text("{half")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    fresh = path.parent / ".state.json.wr1t1ng.tmp"  # another writer, between its write and its rename
+    fresh.write_text("{half")
+    state.update(path, set_failures(1))
+    assert files_in(path.parent) == {"state.json", "state.json.lock", fresh.name}
 
 
 # --- update -----------------------------------------------------------------------------

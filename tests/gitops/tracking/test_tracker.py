@@ -234,3 +234,58 @@ def test_bench_tracking_first_run_creates_the_store(benchmark, tmp_path):
         return (MlflowTracker(folder, {}, sqlite(folder)),), {}
 
     benchmark.pedantic(lambda tracker: tracker.log_task(tl, "1.1", state, result, 1.0), setup=fresh, rounds=3)
+
+
+def test_a_transient_store_error_is_tried_again_and_others_are_not():
+    from gitops.tracking.tracker import retrying
+
+    calls: list[int] = []
+    pauses: list[float] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("(sqlite3.OperationalError) database is locked")
+        return "run-1"
+
+    assert retrying(flaky, delays=(0.5, 1.0, 2.0), sleep=pauses.append) == "run-1"
+    assert pauses == [0.5, 1.0]
+
+    def broken() -> str:
+        calls.append(1)
+        raise RuntimeError("RESOURCE_DOES_NOT_EXIST: no experiment 7")
+
+    calls.clear()
+    with pytest.raises(RuntimeError, match="no experiment 7"):
+        retrying(broken, delays=(0.5, 1.0), sleep=pauses.append)
+    assert len(calls) == 1
+
+    def always_locked() -> str:
+        calls.append(1)
+        raise RuntimeError("database is locked")
+
+    calls.clear()
+    with pytest.raises(RuntimeError, match="database is locked"):
+        retrying(always_locked, delays=(0.5, 1.0), sleep=lambda _: None)
+    assert len(calls) == 3  # bounded: once per delay, then a last try
+
+
+def test_the_first_client_is_made_under_a_lock_beside_the_sqlite_file(tmp_path):
+    import filelock
+
+    from gitops.tracking.tracker import store_lock
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with store_lock(uri):
+        other = filelock.FileLock(f"{tmp_path / 'mlflow.db'}.lock", timeout=0)
+        with pytest.raises(filelock.Timeout):
+            other.acquire()
+    with pytest.raises(TrackingError) as caught:
+        with filelock.FileLock(f"{tmp_path / 'mlflow.db'}.lock"), store_lock(uri, timeout=0.1):
+            pass
+    assert str(caught.value) == (
+        f"{tmp_path / 'mlflow.db'}.lock: another process has been creating the MLflow store "
+        f"{tmp_path / 'mlflow.db'} for 0.1 s. Check for a stuck gitops or mlflow process, then try again."
+    )
+    with store_lock("http://127.0.0.1:5000"):  # a server makes its own schema: no lock file
+        pass
