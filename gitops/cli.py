@@ -112,8 +112,11 @@ def plan(obj: Context, as_json: bool) -> None:
 @click.option("--until", metavar="ID", help="Stop once this task is done.")
 @click.option("--only", metavar="ID", help="Run only this task (it must be ready).")
 @click.option("--by", metavar="NAME", help="Who approves gates in this run (default: git user.name).")
+@click.option("--rerun-stale", is_flag=True,
+              help="First re-run done tasks whose steps or criteria changed since they ran (see `gitops status`).")
 @click.pass_obj
-def run(obj: Context, auto_approve: bool, until: str | None, only: str | None, by: str | None) -> None:
+def run(obj: Context, auto_approve: bool, until: str | None, only: str | None, by: str | None,
+        rerun_stale: bool) -> None:
     """Execute locally until done, a gate, a failure or a halt."""
     from gitops.plan.planner import StepKind
     from gitops.run.run_lock import exclusive_run
@@ -122,7 +125,7 @@ def run(obj: Context, auto_approve: bool, until: str | None, only: str | None, b
     out = console()
     runner = obj.runner(out)
     with exclusive_run(runner.state_path, runner.ui.note), tracking_session(runner, out, obj.tracking_note):
-        outcome = runner.run(by or default_approver(), auto_approve, until, only)
+        outcome = runner.run(by or default_approver(), auto_approve, until, only, rerun_stale)
     if outcome.stopped_at:
         out.print(f"Stopped after Task {outcome.stopped_at} (--until).")
     elif outcome.step.kind is StepKind.GATE:

@@ -9,6 +9,7 @@ from typing import Any, Mapping, Union
 
 from gitops.errors import PipelineStopped, UsageError
 from gitops.model import CheckStatus, GateStatus, Task, TaskList, TaskStatus
+from gitops.plan.drift import definition_hash, has_drifted
 from gitops.plan.policy import checkpoint_reasons, deploy_gate, needs_deploy_approval
 from gitops.plan.readiness import (
     FINAL,
@@ -117,6 +118,7 @@ def _started(tasklist: TaskList, state: dict[str, Any], event: Started, now: str
         run_url=event.run_url,
         runner=dict(event.runner) if event.runner is not None else None,
         mlflow_run_id=None,
+        definition=definition_hash(tasklist.tasks[event.task]),  # what this attempt ran (drift.py)
     )
     state["start_time"] = state.get("start_time") or now
     return []
@@ -239,6 +241,9 @@ def _retried(tasklist: TaskList, state: dict[str, Any], event: Retried, now: str
             'A person clears the halt first: gitops resume --reason "..."'
         )
     record = state["tasks"][event.task]
+    if has_drifted(tasklist.tasks[event.task], record):  # done, but its definition changed: run it again
+        record["status"] = TaskStatus.PENDING.value
+        return []
     if record["status"] != TaskStatus.FAILED.value:
         raise UsageError(f"Task {event.task} is {record['status'].replace('_', ' ')}, not failed: there is nothing to retry.")
     for hotfix in state["hotfixes"]:

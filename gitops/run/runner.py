@@ -20,6 +20,7 @@ from gitops.github.run_url import current_run_url
 from gitops.handlers import Check, Registry, TaskContext, TaskResult
 from gitops.model import TaskList, TaskStatus
 from gitops.plan import planner, readiness, transitions
+from gitops.plan.drift import drifted_tasks
 from gitops.plan.planner import Step, StepKind
 from gitops.plan.stale import Fate, Stale, stale_step, stale_tasks
 from gitops.redact import Redactor
@@ -248,12 +249,20 @@ class Runner:
     def plan(self) -> Step:
         return self.next_step(self.current())
 
-    def run(self, approver: str, auto_approve: bool = False, until: str | None = None, only: str | None = None) -> Outcome:
-        """Execute until finished, a gate nobody approves, a failure or a halt."""
+    def run(self, approver: str, auto_approve: bool = False, until: str | None = None, only: str | None = None,
+            rerun_stale: bool = False) -> Outcome:
+        """Execute until finished, a gate nobody approves, a failure or a halt.
+
+        `rerun_stale`: first send every done task whose steps or criteria changed since it ran
+        back to pending (gitops.plan.drift); without it they are only shown as stale."""
         for task_id in filter(None, (until, only)):
             self._known(task_id)
         self.flush_notifications()
         self.recover()
+        if rerun_stale:
+            for task_id in drifted_tasks(self.tasklist, self.current()):
+                self.transition(transitions.Retried(task_id))
+                self.ui.note(f"↻ Task {task_id}: its steps or criteria changed since it ran; it runs again.")
         ran: list[str] = []
         while True:
             state = self.current()

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from gitops.model import Gate, TaskList
 from gitops.plan import readiness
+from gitops.plan.drift import has_drifted
 from gitops.plan.planner import Step
 from gitops.plan.policy import checkpoint_reasons, needs_deploy_approval
 from gitops.plan.quality import quality_gates
@@ -43,6 +44,7 @@ def status_json(
                 "criteria": len(task.done_when),
                 "mlflow_run_id": record.get("mlflow_run_id"),
                 "mlflow_run": run_link(record["mlflow_run_id"]) if run_link and record.get("mlflow_run_id") else None,
+                "stale": has_drifted(task, record),
             }
         )
     return {
@@ -61,6 +63,7 @@ def status_json(
         "quality_gates": [g.to_json() for g in quality_gates(tasklist, state)],
         "next": step.to_json(),
         "tasklist_changed": tasklist_changed,
+        "stale": [t["id"] for t in tasks if t["stale"]],
         "mlflow": run_link("<run id>") if run_link else None,
     }
 
@@ -93,6 +96,7 @@ def plan_json(tasklist: TaskList, state: Mapping[str, Any], step: Step, runnable
             {
                 "id": task.id,
                 "status": state["tasks"][task.id]["status"],
+                "stale": has_drifted(task, state["tasks"][task.id]),
                 "executor": "handler-or-run" if task.id in runnable else "manual",
                 "run": task.run,
                 "ready": readiness.why_not_ready(tasklist, state, task.id) is None,
@@ -122,6 +126,10 @@ def print_status(console: Console, doc: Mapping[str, Any]) -> None:
         console.print(f"MLflow runs: {doc['mlflow']}")
     if doc["tasklist_changed"]:
         console.print("[yellow]The task list changed since state.json was last written.[/yellow]")
+    if doc["stale"]:
+        ids = ", ".join(doc["stale"])
+        console.print(f"[yellow]Stale[/yellow]: {ids}: done, but their steps or criteria changed since they ran. "
+                      f"Re-run them with `gitops run --rerun-stale` (or `gitops retry ID`), or leave them done.")
     waiting = [g for g, r in doc["gates"].items() if r["status"] == "pending"]
     approved = [f"{g} ({r['approved_by']})" for g, r in doc["gates"].items() if r["status"] == "approved"]
     if waiting:
@@ -144,7 +152,8 @@ def print_plan(console: Console, doc: Mapping[str, Any]) -> None:
         checkpoint = "; ".join(task["checkpoint"]) or "auto-advance"
         if task["production_approval"]:
             checkpoint = "production approval before it runs; " + checkpoint
-        table.add_row(task["id"], task["status"], task["executor"], task["waiting_for"] or "ready", checkpoint)
+        status = f"{task['status']} (stale: re-run with --rerun-stale)" if task["stale"] else task["status"]
+        table.add_row(task["id"], status, task["executor"], task["waiting_for"] or "ready", checkpoint)
     console.print(table)
     console.print(f"Halt after {doc['max_consecutive_failures']} consecutive failures.")
     print_step(console, doc["next"])

@@ -255,3 +255,25 @@ def test_render_writes_the_workflow_and_check_finds_it_in_sync(site):
     target = site.folder / ".github" / "workflows" / "run_pipeline.yml"
     assert site("render") == f"{target}: written\n"
     assert site("render", "--check") == f"{target}: in sync with run_pipeline.md\n"
+
+
+def test_a_done_task_whose_criteria_changed_is_shown_stale_and_reruns_only_when_asked(site):
+    site("run", "--until", "1.1")
+    text = site.tasklist.read_text()
+    # Rewording the header and another task's title does not make Task 1.1 stale ...
+    site.tasklist.write_text(text.replace("# Process Task List: Release a static site", "# Release the site")
+                             .replace("#### Task 1.2: Check the links", "#### Task 1.2: Check every link"))
+    assert json.loads(site("status", "--json"))["stale"] == []
+    # ... changing its criteria does.
+    site.tasklist.write_text(site.tasklist.read_text().replace(
+        "- [ ] out/index.html exists", "- [ ] out/index.html exists and has a heading"))
+    doc = json.loads(site("status", "--json"))
+    assert doc["stale"] == ["1.1"] and doc["tasks"][0]["stale"] is True
+    assert ("Stale: 1.1: done, but their steps or criteria changed since they ran. Re-run them with "
+            "`gitops run --rerun-stale` (or `gitops retry ID`), or leave them done.") in " ".join(site("status").split())
+    site("run", "--until", "1.1")  # a plain run leaves it done
+    assert site.state()["tasks"]["1.1"]["attempts"] == 1
+    out = site("run", "--until", "1.1", "--rerun-stale")
+    assert "↻ Task 1.1: its steps or criteria changed since it ran; it runs again." in out
+    assert site.state()["tasks"]["1.1"]["attempts"] == 2
+    assert json.loads(site("status", "--json"))["stale"] == []
