@@ -117,14 +117,14 @@ class Criterion:
 
 @dataclass(frozen=True)
 class Task:
-    id: str  # "1.1"
+    id: str  # as written: "1.1", "T-1.1", "A1" (numeric ids as numbers: "01.2" is "1.2")
     title: str
-    phase: int
+    phase: int  # the Phase heading's number; without one, the id's (`T-2.1`: 2) or 1
     line: int  # line of the task heading (or of the first field for an implicit task)
     priority: str | None = None
     estimated_time: str | None = None
     dependencies: tuple[str, ...] = ()
-    status_mark: str = " "  # " ", "x" or "!" from **Status**: [ ]
+    status_mark: str = " "  # " " to do, "x" done, "!" blocked, "-" skipped/deferred (**Status** or heading)
     auto_advance: bool | None = None  # None: not given, the header's default applies
     pause_after: bool | None = None
     when_ready_prompt: str | None = None

@@ -6,6 +6,7 @@ from typing import Callable, Iterable, Iterator
 
 from gitops.model import Diagnostic, Severity, Task, TaskList
 from gitops.tasklist.fields import parse_hours
+from gitops.tasklist.ids import phase_of, prefix_of
 
 _Check = Callable[[TaskList], Iterator[Diagnostic]]
 
@@ -171,11 +172,11 @@ def _contradiction(owner: str, value: bool, inherited: str) -> str:
 
 def _misplaced(tasklist: TaskList) -> Iterator[Diagnostic]:
     for task in tasklist.tasks.values():
-        major = task.id.split(".")[0]
-        if major != str(task.phase):
+        major = phase_of(task.id)
+        if major is not None and major != task.phase:
             yield _warning(tasklist, task.line,
                            f"Task {task.id} is under Phase {task.phase}; renumber it "
-                           f"{task.phase}.<n> or move it under Phase {major}")
+                           f"{prefix_of(task.id)}{task.phase}.<n> or move it under Phase {major}")
 
 
 def _manual_tasks(tasklist: TaskList, handler_ids: frozenset[str]) -> Iterator[Diagnostic]:

@@ -20,6 +20,7 @@ from gitops.tasklist.fields import (
     read_status,
     read_values,
 )
+from gitops.tasklist.ids import phase_of
 from gitops.tasklist.markdown import Block
 from gitops.tasklist.text import CHECKBOX_RE, unbold, unmark
 
@@ -37,6 +38,8 @@ _TASK_FIELDS = frozenset({*_READERS, *LIST_FIELDS})
 # "Task" and then something with a digit (any script's: `\d` matches ١): a heading a person meant
 # as a task. When it is not read as one, its fields would silently join the task above it.
 _TASKLIKE_RE = re.compile(r"task\s+[^\s:]*\d", re.I)
+# `Phase 1 Quality Gates`: a section about a phase inside the task area, which it does not end.
+_PHASELIKE_RE = re.compile(r"phase\s+[0-9]", re.I)
 _ATTRIBUTES = {"status": "status_mark"}  # field key -> Task attribute, where they differ
 
 
@@ -50,7 +53,8 @@ def task_area(blocks: list[Block]) -> tuple[int, int]:
             level, phase_seen = block.level, True
         elif block.kind == "task" and level is None:
             level = block.level
-        elif block.kind == "heading" and level is not None and block.level <= level:
+        elif (block.kind == "heading" and level is not None and block.level <= level
+              and not _PHASELIKE_RE.match(block.text)):
             return start, index
     return start, len(blocks)
 
@@ -93,6 +97,7 @@ class _Draft:
     phase: int
     line: int
     implicit: bool = False
+    heading_mark: str | None = None  # a status marker on the heading (`✅ COMPLETED`)
     fields: dict[str, Field] = field(default_factory=dict)
     do: list[str] = field(default_factory=list)
     done_when: list[Criterion] = field(default_factory=list)
@@ -147,20 +152,22 @@ class _TaskWalker:
     def _task(self, block: Block) -> None:
         number = self.phase
         if number is None:
-            number = int(block.key.split(".")[0])
+            # `T-2.1` belongs to Phase 2; `T-3` or `A1` names no phase: one phase holds them.
+            number = phase_of(block.key) or 1
             if number not in self.phases:
                 self.phases[number] = _PhaseDraft(number, f"Phase {number}", block.line, True)
                 self.sink.warning(block.line, f"Task {block.key} is not under a Phase heading and "
                                               f"is read as part of Phase {number}; add a "
                                               f"`Phase {number}: Title` heading above it")
-        self.task = _Draft(block.key, block.title, number, block.line)
+        self.task = _Draft(block.key, block.title, number, block.line, heading_mark=block.mark)
         self.drafts.append(self.task)
 
     def _not_a_task(self, block: Block) -> None:
         joins = f"would be read as part of Task {self.task.id}" if self.task else "would be ignored"
-        self.sink.error(block.line, f"`{block.text}` is not read as a task: a task id is two numbers in "
-                                    f"ASCII digits, like Task 1.2, and its fields {joins}. Give it an id "
-                                    "like that, or reword the heading if it is not a task")
+        self.sink.error(block.line, f"`{block.text}` is not read as a task: a task id is one or two numbers "
+                                    f"in ASCII digits, optionally after capital letters, like Task 1.2, "
+                                    f"Task 3, T-1.1 or A1, and its fields {joins}. Give it an id like "
+                                    "that, or reword the heading if it is not a task")
 
     def _paragraph(self, block: Block) -> None:
         found = read_fields(block.lines, block.line)
@@ -213,6 +220,8 @@ def _criterion(text: str, line: int) -> Criterion:
 
 def _task(draft: _Draft, sink: Sink) -> Task:
     values = read_values(_READERS, draft.fields.values(), sink, f"Task {draft.id}")
+    if "status" not in values and draft.heading_mark is not None:
+        values["status"] = draft.heading_mark
     attributes = {_ATTRIBUTES.get(key, key): value for key, value in values.items()}
     return Task(
         id=draft.id, title=draft.title, phase=draft.phase, line=draft.line,
