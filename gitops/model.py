@@ -108,11 +108,22 @@ class Diagnostic:
 
 @dataclass(frozen=True)
 class Criterion:
-    """One `- [ ]` item under **Done when**."""
+    """One `- [ ]` item under **Done when** (or a synonym), or under a further criteria field."""
 
     text: str
     line: int
     checked: bool = False
+    # "done_when": what the task's checks prove; else the further field's key ("quality_gates",
+    # "testing_requirements", "testing", "ci_gates"), shown but not yet checked by the runner.
+    kind: str = "done_when"
+
+
+@dataclass(frozen=True)
+class ExternalDependency:
+    """Something a task needs that is not a task of this list: recorded and shown, not waited on."""
+
+    kind: str  # "phase" (Phase 1 completion), "backlog" (B-1006-A completion), "text" (DB reachable)
+    text: str  # as written
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,8 @@ class Task:
     when_ready_prompt: str | None = None
     do: tuple[str, ...] = ()
     done_when: tuple[Criterion, ...] = ()
+    further_criteria: tuple[Criterion, ...] = ()  # Quality Gates, Testing Requirements, ...: by kind
+    external_dependencies: tuple[ExternalDependency, ...] = ()
     run: str | None = None  # the **Run**: `command` extension
     implicit: bool = False  # body found under a phase heading with no task heading
     field_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))

@@ -19,6 +19,8 @@ class Item:
     line: int
     text: str  # plain text: emphasis removed, code spans kept
     raw: str  # Markdown source of the item's first paragraph
+    # the items of lists nested in this one, at any depth, in order (`- **Done when**:` then `  - [ ] a`)
+    children: list[Item] = field(default_factory=list)
 
 
 @dataclass
@@ -100,13 +102,19 @@ def _classify(block: Block) -> None:
 
 def _list_items(tokens: list[Token], start: int) -> list[Item]:
     items: list[Item] = []
+    current: Item | None = None  # the item whose first paragraph comes next
     for token in tokens[start + 1:]:
         if token.level == 0:  # the list's closing token
             break
-        if token.type == "list_item_open" and token.level == 1 and token.map:
-            items.append(Item(token.map[0] + 1, "", ""))
-        elif token.type == "inline" and token.level == 3 and items and not items[-1].raw:
-            items[-1].text, items[-1].raw = _plain(token), token.content
+        if token.type == "list_item_open" and token.map:
+            current = Item(token.map[0] + 1, "", "")
+            if token.level == 1:
+                items.append(current)
+            elif items:
+                items[-1].children.append(current)
+        elif token.type == "inline" and current is not None:
+            current.text, current.raw = _plain(token), token.content
+            current = None
     return items
 
 
