@@ -176,17 +176,17 @@ EXPECTED = {
         ],
         lint=[
             (5,
-             'error',
-             'Task 1.1 has no **Done when** criteria; add `**Done when**:` followed by `- [ ]` items that say how to '
-             'check it'),
+             'warning',
+             'Task 1.1 has no **Done when** criteria: it runs as manual, a person signs it off at its checkpoint; '
+             'add `**Done when**:` (or **Acceptance Criteria**:) followed by `- [ ]` items to have it checked'),
             (6,
-             'error',
-             'Task 1.2 has no **Done when** criteria; add `**Done when**:` followed by `- [ ]` items that say how to '
-             'check it'),
+             'warning',
+             'Task 1.2 has no **Done when** criteria: it runs as manual, a person signs it off at its checkpoint; '
+             'add `**Done when**:` (or **Acceptance Criteria**:) followed by `- [ ]` items to have it checked'),
             (7,
-             'error',
-             'Task 1.3 has no **Done when** criteria; add `**Done when**:` followed by `- [ ]` items that say how to '
-             'check it'),
+             'warning',
+             'Task 1.3 has no **Done when** criteria: it runs as manual, a person signs it off at its checkpoint; '
+             'add `**Done when**:` (or **Acceptance Criteria**:) followed by `- [ ]` items to have it checked'),
         ],
     ),
     'seed_do_done_when.md': Graph(
@@ -306,17 +306,20 @@ EXPECTED = {
         ],
         lint=[
             (5,
-             'error',
-             'Task T-1.1 has no **Done when** criteria; add `**Done when**:` followed by `- [ ]` items that say how '
-             'to check it'),
+             'warning',
+             'Task T-1.1 has no **Done when** criteria (its Quality Gates are shown, not checked): it runs as '
+             'manual, a person signs it off at its checkpoint; add `**Done when**:` (or **Acceptance Criteria**:) '
+             'followed by `- [ ]` items to have it checked'),
             (18,
-             'error',
-             'Task T-1.2 has no **Done when** criteria; add `**Done when**:` followed by `- [ ]` items that say how '
-             'to check it'),
+             'warning',
+             'Task T-1.2 has no **Done when** criteria (its Quality Gates are shown, not checked): it runs as '
+             'manual, a person signs it off at its checkpoint; add `**Done when**:` (or **Acceptance Criteria**:) '
+             'followed by `- [ ]` items to have it checked'),
             (33,
-             'error',
-             'Task T-2.1 has no **Done when** criteria; add `**Done when**:` followed by `- [ ]` items that say how '
-             'to check it'),
+             'warning',
+             'Task T-2.1 has no **Done when** criteria (its Quality Gates are shown, not checked): it runs as '
+             'manual, a person signs it off at its checkpoint; add `**Done when**:` (or **Acceptance Criteria**:) '
+             'followed by `- [ ]` items to have it checked'),
         ],
     ),
 }
