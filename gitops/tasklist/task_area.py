@@ -32,10 +32,11 @@ from gitops.tasklist.fields import (
 from gitops.tasklist.ids import phase_of, prefix_of
 from gitops.tasklist.markdown import Block
 from gitops.tasklist.task_items import item_task
-from gitops.tasklist.text import CHECKBOX_RE, unbold, unmark
+from gitops.tasklist.text import CHECKBOX_RE, strip_emoji, unbold, unmark
 
 _READERS: Mapping[str, Reader] = {
-    "priority": unmark,
+    # without emoji: `🔴 Critical` must meet the safety rule for Critical tasks (plan/policy.py)
+    "priority": lambda value: strip_emoji(unmark(value)),
     "estimated_time": unmark,
     "dependencies": read_dependencies,
     "status": read_status,

@@ -116,3 +116,9 @@ def test_a_phase_description_is_not_an_implicit_task() -> None:
     tasklist, _ = parse("## Phase 1: One\n**Duration**: 2 days\n**Description**: setup\n\n"
                         "### Task 1.1: A\n**Done when**:\n- [ ] a\n", "t.md")
     assert list(tasklist.tasks) == ["1.1"]
+
+
+def test_a_priority_is_read_without_its_emoji() -> None:
+    # the safety rule for Critical tasks reads the priority's first word
+    task, _ = _task("**Priority**: 🔴 **Critical**\n**Done when**:\n- [ ] ok\n")
+    assert task.priority == "Critical"
