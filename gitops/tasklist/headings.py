@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from gitops.tasklist.ids import END, ID, normalise
 
 _SEPARATOR = r"(?:\s*[:.\-–—|]\s*|\s+|$)"
+_MARK = r"\s*[:.\-–—|]\s*|$"  # a separator that is not only a space
 # With the word Task any id form; without it only `T-1.1`, `T-1`, `T1`: a bare `1.1 Overview` or
-# `A1 Goals` is document numbering far more often than a task.
-_TASK_RE = re.compile(rf"(?:(?i:task)\s+(?P<id>{ID})|(?P<bare>T-?[0-9]{{1,9}}(?:\.[0-9]{{1,9}})?)){END}"
-                      rf"{_SEPARATOR}(?P<title>.*)", re.S)
+# `A1 Goals` is document numbering far more often than a task. `T1 Results` (no separator) is a
+# heading too; `T-1.1 Title` is the one bare form people write without one.
+_TASK_RE = re.compile(rf"(?:(?i:task)\s+(?P<id>{ID}){END}(?:{_SEPARATOR})|"
+                      rf"(?P<bare>T-?[0-9]{{1,9}}(?:\.[0-9]{{1,9}})?){END}(?:{_MARK})|"
+                      rf"(?P<dashed>T-[0-9]{{1,9}}(?:\.[0-9]{{1,9}})?){END}\s+)(?P<title>.*)", re.S)
 _PHASE_RE = re.compile(r"(?i:phase)\s+(?P<number>[0-9]{1,9})(?!\.?[0-9])"
                        r"(?:\s*[:.\-–—|]\s*(?P<title>.*)|(?P<rest>\s*\(.*|\s+.*)|)", re.S)
 # `Phase N <words>` without a separator that names a section about the phase.
@@ -52,7 +55,7 @@ def task_heading(text: str, raw: str) -> TaskHeading | None:
     match = _TASK_RE.fullmatch(text)
     if match is None:
         return None
-    task_id = normalise(match.group("id") or match.group("bare"))
+    task_id = normalise(match.group("id") or match.group("bare") or match.group("dashed"))
     title, mark = _without_marker(match.group("title").strip())
     # An emoji status (✅, ⏸️) is gone from the plain text; read it from the source.
     if any(ch in raw for ch in _DONE_MARKS):

@@ -223,7 +223,9 @@ class _TaskWalker:
     def _list_block(self, block: Block) -> None:
         """A list that follows no list field: tasks as list items, or fields as list items."""
         tasks = [item_task(item) for item in block.items]
-        if tasks and all(tasks):
+        defined = {draft.id for draft in self.drafts}
+        # A list naming tasks that headings already define is a summary of them, not tasks.
+        if tasks and all(tasks) and not any(read.task_id in defined for read in tasks if read):
             for read in tasks:
                 assert read is not None
                 draft = self._task(read.task_id, read.title, read.line, read.status_mark)

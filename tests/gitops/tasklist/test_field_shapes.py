@@ -122,3 +122,10 @@ def test_a_priority_is_read_without_its_emoji() -> None:
     # the safety rule for Critical tasks reads the priority's first word
     task, _ = _task("**Priority**: 🔴 **Critical**\n**Done when**:\n- [ ] ok\n")
     assert task.priority == "Critical"
+
+
+def test_a_list_of_tasks_that_headings_define_is_a_summary() -> None:
+    text = ("## Phase 1: One\n### Task 1.1: A\n**Done when**:\n- [ ] a\n\n### Notes\n\n"
+            "- Task 1.1: done first\n- Task 1.2: later\n")
+    tasklist, diagnostics = parse(text, "t.md")
+    assert list(tasklist.tasks) == ["1.1"] and diagnostics == []

@@ -37,6 +37,8 @@ def _heading(source: str) -> tuple[str, str, str, str | None]:
     ("### A1 Goals", ("heading", "", "", None)),
     ("### step2: Build", ("heading", "", "", None)),
     ("### T1a: Build", ("heading", "", "", None)),
+    ("### T1 Results", ("heading", "", "", None)),
+    ("### T-1 Results", ("task", "T-1", "Results", None)),
 ])
 def test_task_headings(source: str, read: tuple[str, str, str, str | None]) -> None:
     assert _heading(source) == read
