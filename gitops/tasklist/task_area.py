@@ -54,6 +54,9 @@ _IMPLICIT_TRIGGERS = frozenset({*_READERS, "depends_on", "do", "done_when"})
 _TASKLIKE_RE = re.compile(r"task\s+[^\s:]*\d", re.I)
 # `Phase 1 Quality Gates`: a section about a phase inside the task area, which it does not end.
 _PHASELIKE_RE = re.compile(r"phase\s+[0-9]", re.I)
+# `## Exit Criteria` between two phases: a section of the phase above, not the end of the tasks.
+_PHASE_SECTION_RE = re.compile(r"(?:exit|entry|success|acceptance)\s+criteria|quality\s+gates?|deliverables|"
+                               r"checkpoints?|milestones?|phase\s+review", re.I)
 _ATTRIBUTES = {"status": "status_mark"}  # field key -> Task attribute, where they differ
 
 
@@ -68,6 +71,7 @@ def field_heading(block: Block) -> str | None:
 def task_area(blocks: list[Block]) -> tuple[int, int]:
     """Index of the first Phase/Task heading and of the heading that ends the task area."""
     start = next((i for i, b in enumerate(blocks) if b.kind in ("phase", "task")), len(blocks))
+    last_phase = max((i for i, b in enumerate(blocks) if b.kind == "phase"), default=-1)
     level, phase_seen = None, False
     for index in range(start, len(blocks)):
         block = blocks[index]
@@ -77,6 +81,7 @@ def task_area(blocks: list[Block]) -> tuple[int, int]:
             level = block.level
         elif (block.kind == "heading" and level is not None and block.level <= level
               and not _PHASELIKE_RE.match(block.text)
+              and not (index < last_phase and _PHASE_SECTION_RE.fullmatch(block.text.rstrip(": ")))
               # tasks with no phase above them: `#### Acceptance Criteria:` beside `#### Task 1.1`
               and not (not phase_seen and block.level == level and field_heading(block))):
             return start, index

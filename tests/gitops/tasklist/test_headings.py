@@ -94,3 +94,16 @@ def test_a_heading_marker_sets_the_status_unless_a_status_field_does() -> None:
             "### Task 1.2: B ✅ COMPLETED\n**Status**: [ ]\n**Done when**:\n- [ ] b\n")
     tasks = parse(text, "t.md")[0].tasks
     assert (tasks["1.1"].status_mark, tasks["1.2"].status_mark) == ("x", " ")
+
+
+def test_a_phase_section_between_phases_does_not_end_the_task_area() -> None:
+    text = ("## Phase 1: One\n### Task 1.1: A\n**Done when**:\n- [ ] a\n"
+            "## Exit Criteria\n- [ ] Phase 1 reviewed\n"
+            "## Phase 2: Two\n### Task 2.1: B\n**Done when**:\n- [ ] b\n"
+            "## Success Criteria\n- [ ] shipped\n### Task 9.9: After\n")
+    tasklist, diagnostics = parse(text, "t.md")
+    assert [(p.number, p.task_ids) for p in tasklist.phases] == [(1, ("1.1",)), (2, ("2.1",))]
+    # after the last phase it ends the task list, as any heading at the phase level does
+    assert [(d.line, d.severity.value, d.message) for d in diagnostics] == [
+        (13, "warning", "'Task 9.9: After' comes after the task list ended at line 11 ('Success Criteria') and "
+                        "is ignored; move it above that heading")]
