@@ -49,10 +49,13 @@ def main(ctx: click.Context, tasklist: str | None, state: str | None, forge: str
 @click.option("--handlers", "with_handlers", is_flag=True,
               help="Also import every registered handler and match its checks to its task's Done-when "
                    "criteria (slow: handlers may import dspy).")
+@click.option("--strict", is_flag=True,
+              help="The seed dialect's rules: a task without Done-when criteria is an error, not a "
+                   "warning (it would run as manual).")
 @click.pass_obj
-def lint(obj: Context, path: Path | None, with_handlers: bool) -> None:
-    """Check a task list; exit 1 on errors."""
-    tasklist, diagnostics = obj.tasklist(path.resolve() if path else None, handlers=with_handlers)
+def lint(obj: Context, path: Path | None, with_handlers: bool, strict: bool) -> None:
+    """Check a task list; exit 1 on errors (what stops a run; with --strict also a task without criteria)."""
+    tasklist, diagnostics = obj.tasklist(path.resolve() if path else None, handlers=with_handlers, strict=strict)
     for diagnostic in diagnostics:
         click.echo(str(diagnostic))
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)

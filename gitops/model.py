@@ -108,28 +108,41 @@ class Diagnostic:
 
 @dataclass(frozen=True)
 class Criterion:
-    """One `- [ ]` item under **Done when**."""
+    """One `- [ ]` item under **Done when** (or a synonym), or under a further criteria field."""
 
     text: str
     line: int
     checked: bool = False
+    # "done_when": what the task's checks prove; else the further field's key ("quality_gates",
+    # "testing_requirements", "testing", "ci_gates"), shown but not yet checked by the runner.
+    kind: str = "done_when"
+
+
+@dataclass(frozen=True)
+class ExternalDependency:
+    """Something a task needs that is not a task of this list: recorded and shown, not waited on."""
+
+    kind: str  # "phase" (Phase 1 completion), "backlog" (B-1006-A completion), "text" (DB reachable)
+    text: str  # as written
 
 
 @dataclass(frozen=True)
 class Task:
-    id: str  # "1.1"
+    id: str  # as written: "1.1", "T-1.1", "A1" (numeric ids as numbers: "01.2" is "1.2")
     title: str
-    phase: int
+    phase: int  # the Phase heading's number; without one, the id's (`T-2.1`: 2) or 1
     line: int  # line of the task heading (or of the first field for an implicit task)
     priority: str | None = None
     estimated_time: str | None = None
     dependencies: tuple[str, ...] = ()
-    status_mark: str = " "  # " ", "x" or "!" from **Status**: [ ]
+    status_mark: str = " "  # " " to do, "x" done, "!" blocked, "-" skipped/deferred (**Status** or heading)
     auto_advance: bool | None = None  # None: not given, the header's default applies
     pause_after: bool | None = None
     when_ready_prompt: str | None = None
     do: tuple[str, ...] = ()
     done_when: tuple[Criterion, ...] = ()
+    further_criteria: tuple[Criterion, ...] = ()  # Quality Gates, Testing Requirements, ...: by kind
+    external_dependencies: tuple[ExternalDependency, ...] = ()
     run: str | None = None  # the **Run**: `command` extension
     implicit: bool = False  # body found under a phase heading with no task heading
     field_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))

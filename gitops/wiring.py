@@ -24,9 +24,11 @@ class Context:
     config: Config
     tracking_note: str | None = None  # why this command does not track (set by `tracker`)
 
-    def tasklist(self, path: Path | None = None, handlers: bool = False) -> tuple[TaskList, list[Diagnostic]]:
+    def tasklist(self, path: Path | None = None, handlers: bool = False,
+                 strict: bool = False) -> tuple[TaskList, list[Diagnostic]]:
         """Parse and lint. `handlers`: also import every registered handler and match its checks
-        to its task's criteria (slow: a handler may import dspy; `status`/`plan`/`run` never do)."""
+        to its task's criteria (slow: a handler may import dspy; `status`/`plan`/`run` never do).
+        `strict`: the seed dialect's rules (a task without Done-when criteria is an error)."""
         from gitops.state import document
         from gitops.tasklist import handler_lint, lint, parser
 
@@ -38,7 +40,7 @@ class Context:
             if handlers:
                 found.extend(handler_lint.handler_diagnostics(tasklist, registry))
         ids = registry.ids() if registry is not None else None
-        return tasklist, lint.lint(tasklist, diagnostics, ids, found)
+        return tasklist, lint.lint(tasklist, diagnostics, ids, found, strict=strict)
 
     def registry(self, tasklist: TaskList) -> Registry | None:
         """The handler registry of the configured task list; None for any other task list."""

@@ -119,7 +119,8 @@ def slot_step(tasklist: TaskList, state: Mapping[str, Any], slot: tuple[str, str
         return Step(
             StepKind.MANUAL,
             f"Task {name} ({task.title}) needs a person: it has no handler and no **Run** command. "
-            f"Do its steps, then sign off its {len(task.done_when)} criteria at its checkpoint.",
+            + (f"Do its steps, then sign off its {len(task.done_when)} criteria at its checkpoint." if task.done_when
+             else "Do its steps, then approve it at its checkpoint: it has no criteria to check."),
             task=name,
             command=f"gitops approve {name} --by NAME",
         )
@@ -138,6 +139,13 @@ def _task_gate_step(tasklist: TaskList, state: Mapping[str, Any], task_id: str) 
             f"Task {task_id} needs a person to sign off {len(unsigned)} manual "
             f"criteri{'on' if len(unsigned) == 1 else 'a'} at its checkpoint."
         )
+        command = f"gitops approve {task_id} --by NAME"
+    elif not state["tasks"][task_id]["checks"] and task.run is None:
+        # No criteria and no command (issue 13: a task whose criteria could not be read runs as
+        # manual): only a person's word says it was done, so it is unsigned and --auto-approve stops.
+        unsigned = (f"Task {task_id} was done (nothing checked it)",)
+        reasons += ("nothing checked it: a person confirms it was done",)
+        message = f"Task {task_id} has no criteria that were checked; a person confirms it was done at its checkpoint."
         command = f"gitops approve {task_id} --by NAME"
     else:
         message = f"Task {task_id} passed its checks; its checkpoint waits for approval."

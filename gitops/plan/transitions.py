@@ -136,7 +136,10 @@ def _finished(tasklist: TaskList, state: dict[str, Any], event: Finished, now: s
         return _fail(tasklist, state, task, now)
     state["consecutive_failures"] = 0
     manual = any(c["status"] == CheckStatus.MANUAL.value for c in event.checks)
-    if checkpoint_reasons(tasklist, task) or manual:
+    # Nothing checked it and no command ran (a task whose criteria could not be read runs as
+    # manual, issue 13): only a person can say it was done.
+    unproven = not event.checks and task.run is None
+    if checkpoint_reasons(tasklist, task) or manual or unproven:
         record["status"] = TaskStatus.AWAITING_APPROVAL.value
         state["gates"][task.id] = {"status": GateStatus.PENDING.value, "approved_by": None, "at": None}
     else:
@@ -213,6 +216,12 @@ def _approved(tasklist: TaskList, state: dict[str, Any], event: Approved, now: s
             raise UsageError(
                 f"Task {event.gate} has {len(unsigned)} manual criteria; --auto-approve never signs them off. "
                 f"A person checks them and runs `gitops approve {event.gate} --by NAME`."
+            )
+        task = tasklist.tasks.get(event.gate)
+        if event.auto and not record["checks"] and task is not None and task.run is None:
+            raise UsageError(
+                f"Task {event.gate} has no criteria that were checked; --auto-approve never approves it. "
+                f"A person confirms it was done and runs `gitops approve {event.gate} --by NAME`."
             )
         for check in record["checks"]:
             if check["status"] == CheckStatus.MANUAL.value and not check.get("approved_by"):

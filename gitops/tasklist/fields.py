@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 from gitops.tasklist.diagnostics import Sink
-from gitops.tasklist.text import strip_emoji, unmark
+from gitops.tasklist.text import strip_emoji, unbold, unmark
 
 # `**Name**: value` and `**Name:** value`
 _FIELD_RES = (
@@ -14,14 +14,32 @@ _FIELD_RES = (
     re.compile(r"\s*\*\*([^*]+?):\*\*\s*(.*)"),
 )
 _ITEM_RE = re.compile(r"\s*(?:[0-9]{1,9}[.)]|[-*+])\s+(.*)")
-# `[0-9]{1,9}`, not `\d+`: `\d` matches other scripts' digits and int() refuses >4300 digits.
-_DEP_RE = re.compile(r"(?:task\s+)?([0-9]{1,9})\.([0-9]{1,9})", re.I)
 _BOOL_RE = re.compile(r"(yes|no|true|false)(?:\s*(?:\(.*\)|[-–—,;:].*))?\.?", re.I | re.S)
-_STATUS_RE = re.compile(r"\[([ xX!]?)\](.*)", re.S)
+_STATUS_RE = re.compile(r"\[([ xX!✅]?)\](.*)", re.S)
+_STATUS_WORDS = (
+    ("x", re.compile(r"(?:completed?|done|finished)\b", re.I)),
+    (" ", re.compile(r"(?:pending|not\s+started|to\s*do|open|planned|in\s+progress|started)\b", re.I)),
+    ("!", re.compile(r"blocked\b", re.I)),
+    ("-", re.compile(r"(?:skipped|deferred|cancell?ed|won'?t\s+do)\b", re.I)),
+)
+_UNSET = ("", "-", "—", "–", "n/a", "N/A", "tbd", "TBD")
 _HOURS_RE = re.compile(r"([0-9]{1,6}(?:\.[0-9]{1,6})?)\s*(hours?|hrs?|h|minutes?|mins?|m)\b\s*(?:and\s*)?", re.I)
 
-LIST_FIELDS = ("do", "done_when")  # fields whose value is a list of steps or criteria
-_FIELD_ALIASES = {"depends_on": "dependencies"}
+# Criteria besides Done when that a task may list: kept apart, each with its kind.
+FURTHER_CRITERIA = ("quality_gates", "testing_requirements", "testing", "ci_gates")
+# fields whose value is a list of steps or criteria (Description: steps when there are no others)
+LIST_FIELDS = ("do", "done_when", "description", *FURTHER_CRITERIA)
+# The names people give the engine's fields, by the key the engine reads.
+_SYNONYMS = {
+    "dependencies": ("depends_on", "dependency", "prerequisites", "blocked_by"),
+    "estimated_time": ("time", "duration", "estimate", "estimated_duration", "estimated_effort",
+                       "effort", "time_estimate"),
+    "done_when": ("acceptance_criteria", "success_criteria", "definition_of_done", "done_criteria"),
+    "do": ("steps", "execution_steps", "subtasks", "implementation_steps", "implementation_details",
+           "commands", "action_items"),
+    "testing": ("tests",),
+}
+_FIELD_ALIASES = {alias: key for key, aliases in _SYNONYMS.items() for alias in aliases}
 
 Reader = Callable[[str], object]
 
@@ -47,13 +65,22 @@ def split_field(line: str) -> tuple[str, str] | None:
     return None
 
 
+def split_fields(line: str) -> list[tuple[str, str]]:
+    """The fields of one line: `**Name**: value`, or several joined by `|`; [] when it is not that."""
+    if parts := split_field(line):
+        joined = [split_field(part) for part in line.split("|")] if "|" in line else []
+        if len(joined) > 1 and all(joined):
+            return [part for part in joined if part is not None]
+        return [parts]
+    return []
+
+
 def read_fields(lines: list[str], first_line: int) -> list[Field]:
-    """The fields of a paragraph, one `**Name**: value` per source line."""
+    """The fields of a paragraph, one `**Name**: value` (or several joined by `|`) per source line."""
     found: list[Field] = []
     for number, line in enumerate(lines, first_line):
-        if parts := split_field(line):
-            name, value = parts
-            found.append(Field(_field_key(name), name, value.strip(), number))
+        if parts := split_fields(line):
+            found.extend(Field(field_key(name), name, value.strip(), number) for name, value in parts)
         elif found and found[-1].key in LIST_FIELDS and (item := _ITEM_RE.fullmatch(line)):
             # `**Do**:` then `2. step` cannot start a list inside a paragraph in CommonMark.
             found[-1].items.append((item.group(1), number))
@@ -62,8 +89,14 @@ def read_fields(lines: list[str], first_line: int) -> list[Field]:
     return found
 
 
-def _field_key(name: str) -> str:
-    key = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+def name_key(name: str) -> str:
+    """A field's name as written, as a key: "Pause After" -> "pause_after"."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def field_key(name: str) -> str:
+    """The key the engine reads a field by: synonyms ("Acceptance Criteria") as theirs ("done_when")."""
+    key = name_key(name)
     return _FIELD_ALIASES.get(key, key)
 
 
@@ -87,8 +120,10 @@ def read_values(readers: Mapping[str, Reader], items: Iterable[Field], sink: Sin
 # Value readers: raise Unreadable with the accepted forms
 
 
-def read_bool(value: str) -> bool:
-    """yes/no/true/false, optionally followed by a note."""
+def read_bool(value: str) -> bool | None:
+    """yes/no/true/false, optionally followed by a note; None for a dash (not decided here)."""
+    if unmark(value).strip() in _UNSET:
+        return None
     match = _BOOL_RE.fullmatch(unmark(value))
     if not match:
         raise Unreadable("write yes or no (a note in parentheses may follow)")
@@ -96,11 +131,19 @@ def read_bool(value: str) -> bool:
 
 
 def read_status(value: str) -> str:
-    """The mark of `[ ]`, `[x]` or `[!]`: " ", "x" or "!"."""
-    match = _STATUS_RE.fullmatch(unmark(value))
-    if not match:
-        raise Unreadable("write [ ] (to do), [x] (done) or [!] (blocked)")
-    return (match.group(1) or " ").lower()
+    """The mark of `[ ]`, `[x]`, `[✅]` or `[!]`, or of a status word (`✅ Completed`, `⏳ Pending`,
+    `⏸️ Deferred`): " " to do, "x" done, "!" blocked, "-" skipped or deferred."""
+    text = unmark(value)
+    if match := _STATUS_RE.fullmatch(text):
+        mark = (match.group(1) or " ").lower()
+        return "x" if mark == "✅" else mark
+    words = strip_emoji(unbold(text))
+    if not words and any(mark in text for mark in "✅✔☑"):
+        return "x"
+    for mark, pattern in _STATUS_WORDS:
+        if pattern.match(words):
+            return mark
+    raise Unreadable("write [ ] (to do), [x] (done) or [!] (blocked)")
 
 
 def without_notes(text: str) -> str:
@@ -116,22 +159,6 @@ def without_notes(text: str) -> str:
         position = end + 1
     kept.append(text[position:])
     return "".join(kept)
-
-
-def read_dependencies(value: str) -> tuple[str, ...]:
-    """Task ids from "None" or "Task 1.1, Task 1.2"; notes in parentheses are ignored."""
-    text = without_notes(unmark(value).replace("`", "")).strip().rstrip(".")
-    if text.lower() in ("", "none", "n/a", "-", "—"):
-        return ()
-    ids: list[str] = []
-    for part in re.split(r",|;|&|\band\b", text, flags=re.I):
-        if not part.strip():
-            continue
-        match = _DEP_RE.fullmatch(part.strip())
-        if not match:
-            raise Unreadable("write None or task ids like Task 1.1, Task 1.2")
-        ids.append(f"{int(match.group(1))}.{int(match.group(2))}")
-    return tuple(dict.fromkeys(ids))
 
 
 def read_prompt(value: str) -> str:

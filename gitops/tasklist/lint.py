@@ -6,18 +6,25 @@ from typing import Callable, Iterable, Iterator
 
 from gitops.model import Diagnostic, Severity, Task, TaskList
 from gitops.tasklist.fields import parse_hours
+from gitops.tasklist.ids import phase_of, prefix_of
 
 _Check = Callable[[TaskList], Iterator[Diagnostic]]
 
 
 def lint(tasklist: TaskList, parse_diagnostics: list[Diagnostic],
          handler_ids: frozenset[str] | None = None,
-         handler_diagnostics: Iterable[Diagnostic] = ()) -> list[Diagnostic]:
+         handler_diagnostics: Iterable[Diagnostic] = (), strict: bool = False) -> list[Diagnostic]:
     """All diagnostics for a task list (the parser's, the handler lint's (handler_lint.py) plus
-    these checks), by line then severity."""
+    these checks), by line then severity.
+
+    An error is what stops a run (`gitops run` refuses a task list with errors). A task with no
+    Done-when criteria does not: it runs as manual, so it is a warning unless `strict` (the rules
+    the seed's dialect was held to: every task says how it is checked).
+    """
     found = [*parse_diagnostics, *handler_diagnostics]
     for check in _CHECKS:
         found.extend(check(tasklist))
+    found.extend(_missing_criteria(tasklist, strict))
     if handler_ids is not None:
         found.extend(_manual_tasks(tasklist, handler_ids))
     return sorted(found, key=lambda d: (d.line, d.severity != Severity.ERROR))
@@ -96,12 +103,21 @@ def _find_cycles(tasklist: TaskList) -> list[list[str]]:
     return list(cycles.values())
 
 
-def _missing_criteria(tasklist: TaskList) -> Iterator[Diagnostic]:
+def _missing_criteria(tasklist: TaskList, strict: bool) -> Iterator[Diagnostic]:
     for task in tasklist.tasks.values():
-        if not task.done_when:
+        if task.done_when:
+            continue
+        if strict:
             yield _error(tasklist, task.line,
                          f"Task {task.id} has no **Done when** criteria; add `**Done when**:` "
                          "followed by `- [ ]` items that say how to check it")
+            continue
+        kinds = ", ".join(sorted({c.kind.replace("_", " ").title() for c in task.further_criteria}))
+        shown = f" (its {kinds} are shown, not checked)" if kinds else ""
+        yield _warning(tasklist, task.line,
+                       f"Task {task.id} has no **Done when** criteria{shown}: it runs as manual, a person "
+                       "signs it off at its checkpoint; add `**Done when**:` (or **Acceptance Criteria**:) "
+                       "followed by `- [ ]` items to have it checked")
 
 
 def _header_counts(tasklist: TaskList) -> Iterator[Diagnostic]:
@@ -171,11 +187,11 @@ def _contradiction(owner: str, value: bool, inherited: str) -> str:
 
 def _misplaced(tasklist: TaskList) -> Iterator[Diagnostic]:
     for task in tasklist.tasks.values():
-        major = task.id.split(".")[0]
-        if major != str(task.phase):
+        major = phase_of(task.id)
+        if major is not None and major != task.phase:
             yield _warning(tasklist, task.line,
                            f"Task {task.id} is under Phase {task.phase}; renumber it "
-                           f"{task.phase}.<n> or move it under Phase {major}")
+                           f"{prefix_of(task.id)}{task.phase}.<n> or move it under Phase {major}")
 
 
 def _manual_tasks(tasklist: TaskList, handler_ids: frozenset[str]) -> Iterator[Diagnostic]:
@@ -190,7 +206,6 @@ _CHECKS: tuple[_Check, ...] = (
     _unknown_dependencies,
     _later_phase_dependencies,
     _cycles,
-    _missing_criteria,
     _header_counts,
     _state_counts,
     _contradictions,

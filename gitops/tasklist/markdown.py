@@ -8,13 +8,10 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from gitops.tasklist.fields import split_field
+from gitops.tasklist.headings import phase_heading, task_heading
 from gitops.tasklist.text import strip_emoji
 
 _MD = MarkdownIt("commonmark")
-
-# `[0-9]{1,9}`, not `\d+`: `\d` matches other scripts' digits and int() refuses >4300 digits.
-_PHASE_RE = re.compile(r"phase\s+([0-9]{1,9})(?!\.?[0-9])\s*[:.\-–—]?\s*(.*)", re.I | re.S)
-_TASK_RE = re.compile(r"task\s+([0-9]{1,9})\.([0-9]{1,9})(?!\.?[0-9])\s*[:\-–—]?\s*(.*)", re.I | re.S)
 
 
 @dataclass
@@ -22,6 +19,8 @@ class Item:
     line: int
     text: str  # plain text: emphasis removed, code spans kept
     raw: str  # Markdown source of the item's first paragraph
+    # the items of lists nested in this one, at any depth, in order (`- **Done when**:` then `  - [ ] a`)
+    children: list[Item] = field(default_factory=list)
 
 
 @dataclass
@@ -37,6 +36,7 @@ class Block:
     items: list[Item] = field(default_factory=list)
     key: str = ""  # phase number or task id
     title: str = ""
+    mark: str | None = None  # a task heading's status marker (headings.TaskHeading.status_mark)
 
 
 def read_blocks(text: str) -> tuple[list[Block], list[str]]:
@@ -94,23 +94,27 @@ def _heading_block(token: Token, inline: Token, lines: list[str]) -> Block:
 
 
 def _classify(block: Block) -> None:
-    if match := _TASK_RE.fullmatch(block.text):
-        block.kind, block.key = "task", f"{int(match.group(1))}.{int(match.group(2))}"
-        block.title = match.group(3).strip() or f"Task {block.key}"
-    elif match := _PHASE_RE.fullmatch(block.text):
-        block.kind, block.key = "phase", str(int(match.group(1)))
-        block.title = match.group(2).strip() or f"Phase {block.key}"
+    if task := task_heading(block.text, block.raw):
+        block.kind, block.key, block.title, block.mark = "task", task.task_id, task.title, task.status_mark
+    elif phase := phase_heading(block.text):
+        block.kind, block.key, block.title = "phase", str(phase.number), phase.title
 
 
 def _list_items(tokens: list[Token], start: int) -> list[Item]:
     items: list[Item] = []
+    current: Item | None = None  # the item whose first paragraph comes next
     for token in tokens[start + 1:]:
         if token.level == 0:  # the list's closing token
             break
-        if token.type == "list_item_open" and token.level == 1 and token.map:
-            items.append(Item(token.map[0] + 1, "", ""))
-        elif token.type == "inline" and token.level == 3 and items and not items[-1].raw:
-            items[-1].text, items[-1].raw = _plain(token), token.content
+        if token.type == "list_item_open" and token.map:
+            current = Item(token.map[0] + 1, "", "")
+            if token.level == 1:
+                items.append(current)
+            elif items:
+                items[-1].children.append(current)
+        elif token.type == "inline" and current is not None:
+            current.text, current.raw = _plain(token), token.content
+            current = None
     return items
 
 

@@ -1,4 +1,9 @@
-"""The task area: Phase and Task headings and the fields under them, read into Phases and Tasks."""
+"""The task area: Phase and Task headings and the fields under them, read into Phases and Tasks.
+
+Fields come as `**Name**: value` lines, as list items (`- **Name**: value`, with a nested list
+for a list field) or as sub-headings (`#### Acceptance Criteria:` followed by a list); a task may
+also be a list item (`- **Task 1.1**: Title (1 hour) - Auto-advance: yes`, `task_items`).
+"""
 from __future__ import annotations
 
 import re
@@ -6,25 +11,32 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from gitops.model import Criterion, Phase, Task
+from gitops.model import Criterion, ExternalDependency, Phase, Task
+from gitops.tasklist.dependencies import Reference, read_dependencies
 from gitops.tasklist.diagnostics import Sink
 from gitops.tasklist.fields import (
+    FURTHER_CRITERIA,
     LIST_FIELDS,
     Field,
     Reader,
+    field_key,
+    name_key,
     read_bool,
-    read_dependencies,
     read_fields,
     read_prompt,
     read_run,
     read_status,
     read_values,
+    split_fields,
 )
+from gitops.tasklist.ids import phase_of, prefix_of
 from gitops.tasklist.markdown import Block
-from gitops.tasklist.text import CHECKBOX_RE, unbold, unmark
+from gitops.tasklist.task_items import item_task
+from gitops.tasklist.text import CHECKBOX_RE, strip_emoji, unbold, unmark
 
 _READERS: Mapping[str, Reader] = {
-    "priority": unmark,
+    # without emoji: `🔴 Critical` must meet the safety rule for Critical tasks (plan/policy.py)
+    "priority": lambda value: strip_emoji(unmark(value)),
     "estimated_time": unmark,
     "dependencies": read_dependencies,
     "status": read_status,
@@ -34,15 +46,32 @@ _READERS: Mapping[str, Reader] = {
     "run": read_run,
 }
 _TASK_FIELDS = frozenset({*_READERS, *LIST_FIELDS})
+# The seed's field names: under a phase heading with no task heading they make an implicit task.
+# Not the synonyms: a phase's own `**Duration**: 2 days` or `**Description**:` is not a task body.
+_IMPLICIT_TRIGGERS = frozenset({*_READERS, "depends_on", "do", "done_when"})
 # "Task" and then something with a digit (any script's: `\d` matches ١): a heading a person meant
 # as a task. When it is not read as one, its fields would silently join the task above it.
 _TASKLIKE_RE = re.compile(r"task\s+[^\s:]*\d", re.I)
+# `Phase 1 Quality Gates`: a section about a phase inside the task area, which it does not end.
+_PHASELIKE_RE = re.compile(r"phase\s+[0-9]", re.I)
+# `## Exit Criteria` between two phases: a section of the phase above, not the end of the tasks.
+_PHASE_SECTION_RE = re.compile(r"(?:exit|entry|success|acceptance)\s+criteria|quality\s+gates?|deliverables|"
+                               r"checkpoints?|milestones?|phase\s+review", re.I)
 _ATTRIBUTES = {"status": "status_mark"}  # field key -> Task attribute, where they differ
+
+
+def field_heading(block: Block) -> str | None:
+    """The list field a sub-heading opens (`#### Acceptance Criteria:` -> done_when), else None."""
+    if block.kind != "heading":
+        return None
+    key = field_key(block.text.rstrip(": "))
+    return key if key in LIST_FIELDS else None
 
 
 def task_area(blocks: list[Block]) -> tuple[int, int]:
     """Index of the first Phase/Task heading and of the heading that ends the task area."""
     start = next((i for i, b in enumerate(blocks) if b.kind in ("phase", "task")), len(blocks))
+    last_phase = max((i for i, b in enumerate(blocks) if b.kind == "phase"), default=-1)
     level, phase_seen = None, False
     for index in range(start, len(blocks)):
         block = blocks[index]
@@ -50,7 +79,11 @@ def task_area(blocks: list[Block]) -> tuple[int, int]:
             level, phase_seen = block.level, True
         elif block.kind == "task" and level is None:
             level = block.level
-        elif block.kind == "heading" and level is not None and block.level <= level:
+        elif (block.kind == "heading" and level is not None and block.level <= level
+              and not _PHASELIKE_RE.match(block.text)
+              and not (index < last_phase and _PHASE_SECTION_RE.fullmatch(block.text.rstrip(": ")))
+              # tasks with no phase above them: `#### Acceptance Criteria:` beside `#### Task 1.1`
+              and not (not phase_seen and block.level == level and field_heading(block))):
             return start, index
     return start, len(blocks)
 
@@ -72,16 +105,21 @@ def read_tasks(blocks: list[Block], sink: Sink) -> tuple[tuple[Phase, ...], dict
     walker = _TaskWalker(sink)
     for block in blocks:
         walker.visit(block)
-    tasks: dict[str, Task] = {}
+    kept: dict[str, _Draft] = {}
     for draft in walker.drafts:
-        first = tasks.get(draft.id)
+        first = kept.get(draft.id)
         if first is not None:
             sink.error(draft.line, f"duplicate task id {draft.id}: Task {draft.id} is defined at "
                                    f"line {first.line} and again at line {draft.line}; give one of "
                                    "them a new id (this one is ignored)")
             continue
-        tasks[draft.id] = _task(draft, sink)
+        kept[draft.id] = draft
         walker.phases[draft.phase].task_ids.append(draft.id)
+    # Which references are this list's tasks is known only now that every id is.
+    families = {prefix_of(task_id).rstrip("-") for task_id in kept}
+    tasks: dict[str, Task] = {}
+    for draft in kept.values():
+        tasks[draft.id] = _task(draft, sink, families, tuple(tasks))
     phases = tuple(Phase(p.number, p.title, p.line, tuple(p.task_ids)) for p in walker.phases.values())
     return phases, tasks
 
@@ -93,9 +131,9 @@ class _Draft:
     phase: int
     line: int
     implicit: bool = False
+    heading_mark: str | None = None  # a status marker on the heading (`✅ COMPLETED`)
     fields: dict[str, Field] = field(default_factory=dict)
-    do: list[str] = field(default_factory=list)
-    done_when: list[Criterion] = field(default_factory=list)
+    lists: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # list field key -> items
 
 
 @dataclass
@@ -116,20 +154,24 @@ class _TaskWalker:
         self.drafts: list[_Draft] = []
         self.phase: int | None = None
         self.task: _Draft | None = None
-        self.pending: Field | None = None  # a Do/Done-when field waiting for its list
+        self.pending: Field | None = None  # a list field waiting for its list
 
     def visit(self, block: Block) -> None:
         pending, self.pending = self.pending, None
         if block.kind == "phase":
             self._phase(block)
         elif block.kind == "task":
-            self._task(block)
+            self._task(block.key, block.title, block.line, block.mark)
         elif block.kind == "heading" and _TASKLIKE_RE.match(block.text):
             self._not_a_task(block)
+        elif (key := field_heading(block)) and self.task is not None:
+            self._field_heading(self.task, key, block)
         elif block.kind == "paragraph":
             self._paragraph(block)
         elif block.kind == "list" and pending is not None:
             self._list(pending.key, [(i.text, i.line) for i in block.items])
+        elif block.kind == "list":
+            self._list_block(block)
 
     def _phase(self, block: Block) -> None:
         number, self.task = int(block.key), None
@@ -144,27 +186,36 @@ class _TaskWalker:
                                           f"{block.line}); its tasks are read as one phase titled "
                                           f"{known.title!r}; renumber or merge the phases")
 
-    def _task(self, block: Block) -> None:
+    def _task(self, task_id: str, title: str, line: int, mark: str | None) -> _Draft:
         number = self.phase
         if number is None:
-            number = int(block.key.split(".")[0])
+            # `T-2.1` belongs to Phase 2; `T-3` or `A1` names no phase: one phase holds them.
+            number = phase_of(task_id) or 1
             if number not in self.phases:
-                self.phases[number] = _PhaseDraft(number, f"Phase {number}", block.line, True)
-                self.sink.warning(block.line, f"Task {block.key} is not under a Phase heading and "
-                                              f"is read as part of Phase {number}; add a "
-                                              f"`Phase {number}: Title` heading above it")
-        self.task = _Draft(block.key, block.title, number, block.line)
+                self.phases[number] = _PhaseDraft(number, f"Phase {number}", line, True)
+                self.sink.warning(line, f"Task {task_id} is not under a Phase heading and "
+                                        f"is read as part of Phase {number}; add a "
+                                        f"`Phase {number}: Title` heading above it")
+        self.task = _Draft(task_id, title, number, line, heading_mark=mark)
         self.drafts.append(self.task)
+        return self.task
 
     def _not_a_task(self, block: Block) -> None:
         joins = f"would be read as part of Task {self.task.id}" if self.task else "would be ignored"
-        self.sink.error(block.line, f"`{block.text}` is not read as a task: a task id is two numbers in "
-                                    f"ASCII digits, like Task 1.2, and its fields {joins}. Give it an id "
-                                    "like that, or reword the heading if it is not a task")
+        self.sink.error(block.line, f"`{block.text}` is not read as a task: a task id is one or two numbers "
+                                    f"in ASCII digits, optionally after capital letters, like Task 1.2, "
+                                    f"Task 3, T-1.1 or A1, and its fields {joins}. Give it an id like "
+                                    "that, or reword the heading if it is not a task")
+
+    def _field_heading(self, task: _Draft, key: str, block: Block) -> None:
+        item = Field(key, block.text.rstrip(": "), "", block.line)
+        if self._add_field(task, item):
+            self.pending = item
 
     def _paragraph(self, block: Block) -> None:
         found = read_fields(block.lines, block.line)
-        if self.task is None and self.phase is not None and any(f.key in _TASK_FIELDS for f in found):
+        if (self.task is None and self.phase is not None
+                and any(name_key(f.name) in _IMPLICIT_TRIGGERS for f in found)):
             self._implicit_task(self.phase, found[0].line)
         if self.task is None or not found:
             return
@@ -173,6 +224,26 @@ class _TaskWalker:
         last = found[-1]
         if last.key in LIST_FIELDS and self.task.fields.get(last.key) is last:
             self.pending = last
+
+    def _list_block(self, block: Block) -> None:
+        """A list that follows no list field: tasks as list items, or fields as list items."""
+        tasks = [item_task(item) for item in block.items]
+        defined = {draft.id for draft in self.drafts}
+        # A list naming tasks that headings already define is a summary of them, not tasks.
+        if tasks and all(tasks) and not any(read.task_id in defined for read in tasks if read):
+            for read in tasks:
+                assert read is not None
+                draft = self._task(read.task_id, read.title, read.line, read.status_mark)
+                for item in read.fields:
+                    self._add_field(draft, item)
+            return
+        if self.task is None:
+            return
+        for entry in block.items:
+            for name, value in split_fields(entry.raw.split("\n")[0]):
+                item = Field(field_key(name), name, value.strip(), entry.line,
+                             [(child.text, child.line) for child in entry.children])
+                self._add_field(self.task, item)
 
     def _implicit_task(self, number: int, line: int) -> None:
         phase = self.phases[number]
@@ -183,40 +254,79 @@ class _TaskWalker:
         self.task = _Draft(task_id, phase.title, phase.number, line, implicit=True)
         self.drafts.append(self.task)
 
-    def _add_field(self, task: _Draft, item: Field) -> None:
+    def _add_field(self, task: _Draft, item: Field) -> bool:
         earlier = task.fields.get(item.key)
         if earlier is not None:
-            self.sink.warning(item.line, f"Task {task.id} sets **{item.name}** twice (lines "
-                                         f"{earlier.line} and {item.line}); the first one is used; "
+            if earlier.name.lower() == item.name.lower():
+                problem = f"sets **{item.name}** twice (lines {earlier.line} and {item.line})"
+            else:
+                problem = (f"sets **{earlier.name}** (line {earlier.line}) and **{item.name}** "
+                           f"(line {item.line}), which mean the same")
+            self.sink.warning(item.line, f"Task {task.id} {problem}; the first one is used; "
                                          "delete the other")
-            return
+            return False
         task.fields[item.key] = item
         if item.key in LIST_FIELDS:
             inline = [(item.value, item.line)] if item.value else []
-            self._list(item.key, inline + item.items)
+            task.lists.setdefault(item.key, []).extend(inline + item.items)
+        return True
 
     def _list(self, key: str, items: list[tuple[str, int]]) -> None:
-        assert self.task is not None  # a list is only read after a task's Do/Done-when field
-        for text, line in items:
-            if key == "do":
-                self.task.do.append(unbold(text))
-            else:
-                self.task.done_when.append(_criterion(text, line))
+        assert self.task is not None  # a list is only read after a task's list field
+        self.task.lists.setdefault(key, []).extend(items)
 
 
-def _criterion(text: str, line: int) -> Criterion:
+def _criterion(text: str, line: int, kind: str = "done_when") -> Criterion:
     text = unbold(text)
     if match := CHECKBOX_RE.fullmatch(text):
-        return Criterion(match.group(2).strip(), line, match.group(1).lower() == "x")
-    return Criterion(text.strip(), line)
+        return Criterion(match.group(2).strip(), line, match.group(1).lower() in ("x", "✅"), kind)
+    return Criterion(text.strip(), line, kind=kind)
 
 
-def _task(draft: _Draft, sink: Sink) -> Task:
+def _task(draft: _Draft, sink: Sink, families: set[str], earlier: tuple[str, ...]) -> Task:
     values = read_values(_READERS, draft.fields.values(), sink, f"Task {draft.id}")
+    if "status" not in values and draft.heading_mark is not None:
+        values["status"] = draft.heading_mark
+    references = values.pop("dependencies", ())
+    assert isinstance(references, tuple)
+    blocking, external = _dependencies(draft, references, families, earlier, sink)
     attributes = {_ATTRIBUTES.get(key, key): value for key, value in values.items()}
+    steps = draft.lists.get("do") if "do" in draft.fields else draft.lists.get("description", [])
+    further = sorted((item.line, key) for key, item in draft.fields.items() if key in FURTHER_CRITERIA)
     return Task(
         id=draft.id, title=draft.title, phase=draft.phase, line=draft.line,
-        do=tuple(draft.do), done_when=tuple(draft.done_when), implicit=draft.implicit,
+        do=tuple(unbold(text) for text, _ in steps or ()),
+        done_when=tuple(_criterion(text, line) for text, line in draft.lists.get("done_when", [])),
+        further_criteria=tuple(_criterion(text, line, key) for _, key in further
+                               for text, line in draft.lists.get(key, [])),
+        dependencies=blocking, external_dependencies=external, implicit=draft.implicit,
         field_lines=MappingProxyType({key: item.line for key, item in draft.fields.items()}),
         **attributes,  # type: ignore[arg-type]
     )
+
+
+def _dependencies(draft: _Draft, references: tuple[Reference, ...], families: set[str],
+                  earlier: tuple[str, ...], sink: Sink
+                  ) -> tuple[tuple[str, ...], tuple[ExternalDependency, ...]]:
+    """Task ids waited on, and what is recorded but not waited on.
+
+    An id of a family this list uses (no letters, or the letters of one of its ids) is waited on,
+    defined or not (lint reports an undefined one); `B-1006` in a list of `T-` ids is a backlog item.
+    """
+    blocking: list[str] = []
+    external: list[ExternalDependency] = []
+    line = draft.fields["dependencies"].line if "dependencies" in draft.fields else draft.line
+    for reference in references:
+        if reference.kind == "previous":
+            blocking.extend(earlier)
+        elif reference.kind == "task" and prefix_of(reference.text).rstrip("-") in families | {""}:
+            blocking.append(reference.text)
+        elif reference.kind == "task":
+            external.append(ExternalDependency("backlog", reference.text))
+        else:
+            external.append(ExternalDependency(reference.kind, reference.text))
+            if reference.kind == "text":
+                sink.warning(line, f"Task {draft.id} depends on {reference.text!r}, which is not a "
+                                   "task id: it is shown and not waited on; if it means a task, "
+                                   "write its id (like Task 1.1)")
+    return tuple(dict.fromkeys(blocking)), tuple(dict.fromkeys(external))

@@ -5,8 +5,8 @@ import re
 import unicodedata
 
 _EMPHASIS_RE = re.compile(r"(\*\*|__)(.+?)\1")
-# `- [x] text` items: the mark, then the text
-CHECKBOX_RE = re.compile(r"\[([ xX]?)\]\s*(.*)", re.S)
+# `- [x] text` items (`[✅]` is done too): the mark, then the text
+CHECKBOX_RE = re.compile(r"\[([ xX✅]?)\]\s*(.*)", re.S)
 
 
 def strip_emoji(text: str) -> str:

@@ -42,6 +42,10 @@ def status_json(
                 "attempts": record["attempts"],
                 "checks": counts,
                 "criteria": len(task.done_when),
+                # issue 13: criteria besides Done when (Quality Gates, Testing Requirements), by
+                # kind, and what the task needs that is not a task here: shown, not waited on
+                "further_criteria": [{"kind": c.kind, "text": c.text} for c in task.further_criteria],
+                "external_dependencies": [{"kind": d.kind, "text": d.text} for d in task.external_dependencies],
                 "mlflow_run_id": record.get("mlflow_run_id"),
                 "mlflow_run": run_link(record["mlflow_run_id"]) if run_link and record.get("mlflow_run_id") else None,
                 "stale": has_drifted(task, record),

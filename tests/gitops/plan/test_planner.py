@@ -118,6 +118,28 @@ def test_manual_task_needs_a_named_person_and_auto_approve_never_signs_it_off():
     assert state["tasks"]["1.1"]["status"] == "done"
 
 
+def test_a_manual_task_without_criteria_waits_for_a_person_and_auto_approve_never_passes_it():
+    # issue 13: a task whose criteria could not be read runs as manual; nothing checked it, so only
+    # a named person may say it was done
+    tl = tasklist(task("1.1", criteria=0), task("1.2", deps=("1.1",)))
+    state = fresh(tl)
+    state, _ = execute(tl, state, "1.1", [])
+    assert state["tasks"]["1.1"]["status"] == "awaiting_approval"
+    step = planner.next_step(tl, state, frozenset())
+    assert (step.kind, step.unsigned, step.command) == (
+        StepKind.GATE, ("Task 1.1 was done (nothing checked it)",), "gitops approve 1.1 --by NAME")
+    with pytest.raises(UsageError, match="--auto-approve never approves it"):
+        transitions.apply(tl, state, Approved("1.1", "bot", auto=True), NOW)
+    state, _ = transitions.apply(tl, state, Approved("1.1", "grace"), NOW)
+    assert state["tasks"]["1.1"]["status"] == "done"
+
+
+def test_a_run_command_without_criteria_needs_no_person():
+    tl = tasklist(task("1.1", criteria=0, run="true"))
+    state, _ = execute(tl, fresh(tl), "1.1", [])
+    assert state["tasks"]["1.1"]["status"] == "done"
+
+
 def test_failure_opens_a_hotfix_and_pauses():
     tl = tasklist(task("1.1"), task("1.2"))
     state, actions = execute(tl, fresh(tl), "1.1", failed(tl, "1.1"))

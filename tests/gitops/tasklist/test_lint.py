@@ -20,9 +20,10 @@ def _lint_text(text: str, handler_ids: frozenset[str] | None = None) -> list[tup
     return [(d.line, d.severity.value, d.message) for d in lint(tasklist, diagnostics, handler_ids)]
 
 
-def _lint_file(path: Path, handler_ids: frozenset[str] | None = None) -> list[tuple[int, str, str]]:
+def _lint_file(path: Path, handler_ids: frozenset[str] | None = None,
+               strict: bool = False) -> list[tuple[int, str, str]]:
     tasklist, diagnostics = load(path)
-    return [(d.line, d.severity.value, d.message) for d in lint(tasklist, diagnostics, handler_ids)]
+    return [(d.line, d.severity.value, d.message) for d in lint(tasklist, diagnostics, handler_ids, strict=strict)]
 
 
 def test_seed_reports_each_defect_at_its_line() -> None:
@@ -59,7 +60,8 @@ def test_b1006_is_lint_clean_but_for_manual_tasks() -> None:
 
 
 def test_graph_problems() -> None:
-    assert _lint_file(DATA / "graph.md") == [
+    # Strict: the seed dialect's rules, where a task without criteria is an error.
+    assert _lint_file(DATA / "graph.md", strict=True) == [
         (9, "error", "dependency cycle: Task 1.1 -> Task 1.2 -> Task 1.1; remove one of these "
                      "dependencies so the tasks can run in order"),
         (21, "error", "Task 1.3 depends on Task 7.7, which is not defined; fix **Dependencies** "
@@ -81,6 +83,22 @@ def test_graph_problems() -> None:
                         "header's defaults), which contradict each other; to pause after it set "
                         "Pause After: yes, to continue set Auto-Advance: yes"),
     ]
+
+
+def test_a_task_without_criteria_is_a_warning_unless_strict_it_runs_as_manual() -> None:
+    text = ("## Phase 1: A\n### Task 1.1: A\n**Quality Gates**:\n- [ ] lint\n"
+            "### Task 1.2: B\n**Do**:\n1. b\n")
+    tasklist, diagnostics = parse(text, "t.md")
+    assert [(d.line, d.severity.value, d.message) for d in lint(tasklist, diagnostics)] == [
+        (2, "warning", "Task 1.1 has no **Done when** criteria (its Quality Gates are shown, not checked): "
+                       "it runs as manual, a person signs it off at its checkpoint; add `**Done when**:` (or "
+                       "**Acceptance Criteria**:) followed by `- [ ]` items to have it checked"),
+        (5, "warning", "Task 1.2 has no **Done when** criteria: it runs as manual, a person signs it off at "
+                       "its checkpoint; add `**Done when**:` (or **Acceptance Criteria**:) followed by `- [ ]` "
+                       "items to have it checked"),
+    ]
+    assert [(d.line, d.severity.value) for d in lint(tasklist, diagnostics, strict=True)] == [
+        (2, "error"), (5, "error")]
 
 
 def test_a_cycle_is_reported_once_whatever_task_it_is_entered_from() -> None:

@@ -39,6 +39,18 @@ def test_a_current_state_block_the_state_schema_refuses_is_an_error(tmp_path):
 def test_a_heading_that_means_a_task_but_is_not_read_as_one_is_an_error(tmp_path, heading):
     text = f"# C\n\n## Phase 1: One\n\n{TASK_1_1}### {heading}\n**Run**: `false`\n"
     assert lint(tmp_path, text) == (1, [
-        f"12: error: `{heading}` is not read as a task: a task id is two numbers in ASCII digits, like Task 1.2, "
-        "and its fields would be read as part of Task 1.1. Give it an id like that, or reword the heading "
+        f"12: error: `{heading}` is not read as a task: a task id is one or two numbers in ASCII digits, "
+        "optionally after capital letters, like Task 1.2, Task 3, T-1.1 or A1, and its fields would be read as part of Task 1.1. Give it an id like that, or reword the heading "
         "if it is not a task"])
+
+
+def test_a_task_without_criteria_runs_as_manual_so_only_strict_lint_refuses_it(tmp_path):
+    path = tmp_path / "list.md"
+    path.write_text("# D\n\n## Phase 1: One\n\n### T-1.1: First\n**Quality Gates**:\n- [ ] lint clean\n",
+                    encoding="utf-8")
+    base = ["--tasklist", str(path), "--state", str(tmp_path / "state.json"), "lint"]
+    assert CliRunner().invoke(main, base).exit_code == 0
+    strict = CliRunner().invoke(main, [*base, "--strict"])
+    assert strict.exit_code == 1
+    assert (f"{path}:5: error: Task T-1.1 has no **Done when** criteria; add `**Done when**:` followed by "
+            "`- [ ]` items that say how to check it") in strict.output

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gitops.errors import TaskListError
-from gitops.model import Criterion, Diagnostic, HotFixTemplate, SafetyRules, Severity
+from gitops.model import Criterion, Diagnostic, ExternalDependency, HotFixTemplate, SafetyRules, Severity
 from gitops.tasklist.fields import parse_hours
 from gitops.tasklist.parser import load, parse
 
@@ -303,11 +303,13 @@ def test_unreadable_field_values_are_errors() -> None:
     task = tasklist.tasks["1.1"]
     assert task.priority == "High"
     assert (task.dependencies, task.status_mark, task.auto_advance, task.run) == ((), " ", None, None)
+    assert task.external_dependencies == (ExternalDependency("text", "sometime"),)
     assert _messages(diagnostics) == [
         (3, "error", "the header: **Total Tasks** value 'many' cannot be read; write it like "
                      "10 tasks across 5 phases"),
-        (9, "error", "Task 1.1: **Dependencies** value 'sometime' cannot be read; write None or "
-                     "task ids like Task 1.1, Task 1.2"),
+        # issue 13: free text is recorded and shown, not waited on; a warning, not an error
+        (9, "warning", "Task 1.1 depends on 'sometime', which is not a task id: it is shown and not "
+                       "waited on; if it means a task, write its id (like Task 1.1)"),
         (10, "error", "Task 1.1: **Status** value '[?]' cannot be read; write [ ] (to do), [x] "
                       "(done) or [!] (blocked)"),
         (11, "error", "Task 1.1: **Auto-Advance** value 'maybe' cannot be read; write yes or no "
