@@ -16,8 +16,10 @@ from gitops.model import Task, TaskList, TaskStatus
 
 
 def definition_hash(task: Task) -> str:
-    """A short, stable hash of the task's steps, criteria and Run command."""
-    definition = {"do": list(task.do), "criteria": [c.text for c in task.done_when], "run": task.run}
+    """A short, stable hash of the task's steps, criteria (further criteria too) and Run command."""
+    definition: dict[str, Any] = {"do": list(task.do), "criteria": [c.text for c in task.done_when], "run": task.run}
+    if task.further_criteria:  # Quality Gates, Testing Requirements: only when the task has them,
+        definition["further"] = [[c.kind, c.text] for c in task.further_criteria]  # so others keep their hash
     text = json.dumps(definition, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
