@@ -103,7 +103,10 @@ def _classify(block: Block) -> None:
 def _list_items(tokens: list[Token], start: int) -> list[Item]:
     items: list[Item] = []
     current: Item | None = None  # the item whose first paragraph comes next
-    for token in tokens[start + 1:]:
+    # By index, not tokens[start + 1:]: a slice copies the rest of the document for every list,
+    # which made lint quadratic (10,000 tasks: 6 s of copying).
+    for index in range(start + 1, len(tokens)):
+        token = tokens[index]
         if token.level == 0:  # the list's closing token
             break
         if token.type == "list_item_open" and token.map:
