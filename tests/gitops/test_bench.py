@@ -29,8 +29,10 @@ class QuietUI:
         return None
 
 
-def make_runner(folder: Path) -> Runner:
-    tl = tasklist(*(task(f"1.{i}", criteria=1) for i in range(1, TASKS + 1)))
+def make_runner(folder: Path, count: int = TASKS, chained: bool = False) -> Runner:
+    """`count` no-op tasks, independent or (`chained`) each depending on the one before."""
+    tl = tasklist(*(task(f"1.{i}", deps=(f"1.{i - 1}",) if chained and i > 1 else (), criteria=1)
+                    for i in range(1, count + 1)))
     return Runner(
         tasklist=tl,
         state_path=folder / "state.json",
@@ -99,21 +101,6 @@ def _flat_tasklist(count: int) -> str:
     return f"# Flat {count}\n\n## Phase 1: All\n\n{tasks}"
 
 
-def _chain_runner(folder: Path, count: int) -> Runner:
-    tl = tasklist(*(task(f"1.{i}", deps=(f"1.{i - 1}",) if i > 1 else (), criteria=1) for i in range(1, count + 1)))
-    return Runner(
-        tasklist=tl,
-        state_path=folder / "state.json",
-        root=folder,
-        work_dir=folder / ".gitops",
-        forge=LocalForge(folder / ".gitops" / "forge"),
-        registry=Registry({t: "tests.gitops.test_bench:NOOP" for t in tl.tasks}),
-        ui=QuietUI(),
-        environ={},
-        clock=lambda: "2026-11-24T00:00:00+00:00",
-    )
-
-
 @pytest.mark.parametrize("count", [100, 1000])
 def test_engine_cost_per_task_by_list_size(benchmark, tmp_path, count):
     """A whole local run of `count` chained no-op tasks (each: two state writes, planning, the
@@ -126,7 +113,7 @@ def test_engine_cost_per_task_by_list_size(benchmark, tmp_path, count):
     def setup():
         folder = tmp_path / str(next(rounds))
         folder.mkdir()
-        return (_chain_runner(folder, count),), {}
+        return (make_runner(folder, count, chained=True),), {}
 
     def run_pipeline(runner: Runner) -> None:
         outcome = runner.run("bench")
