@@ -8,7 +8,7 @@ import json
 from typing import Any, Mapping
 
 from gitops.errors import TaskListError
-from gitops.model import Diagnostic, Severity, TaskList, TaskStatus
+from gitops.model import Diagnostic, Severity, Task, TaskList, TaskStatus
 from gitops.state.schema import SCHEMA_VERSION, find_problem
 
 
@@ -44,6 +44,15 @@ def new_task_record() -> dict:
         "error": None,
         "checks": [],
     }
+
+
+def _first_record(task: Task) -> dict:
+    """A task the list marks done (`**Status**: [x]`, `✅ COMPLETED` in its heading) starts done:
+    a person did it before the pipeline existed. It has no checks: no evidence is claimed."""
+    record = new_task_record()
+    if task.status_mark == "x":
+        record["status"] = TaskStatus.DONE.value
+    return record
 
 
 def _plain(value: Any) -> Any:
@@ -99,7 +108,7 @@ def _unchecked_state(tasklist: TaskList, now: str) -> dict:
         last_updated=now,
         halted=None,
         paused_by=None,
-        tasks={task_id: new_task_record() for task_id in tasklist.tasks},
+        tasks={task.id: _first_record(task) for task in tasklist.tasks.values()},
         gates={},
         hotfixes=[],
         resumes=[],

@@ -277,3 +277,23 @@ def test_a_done_task_whose_criteria_changed_is_shown_stale_and_reruns_only_when_
     assert "↻ Task 1.1: its steps or criteria changed since it ran; it runs again." in out
     assert site.state()["tasks"]["1.1"]["attempts"] == 2
     assert json.loads(site("status", "--json"))["stale"] == []
+
+
+def test_a_task_the_list_marks_done_starts_done_and_is_not_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "list.md").write_text(
+        "# Marked\n\n## Phase 1: Work\n\n"
+        "### Task 1.1: Done before the pipeline ✅ COMPLETED\n**Dependencies**: None\n**Run**: `false`\n\n"
+        "**Done when**:\n- [x] it was done by hand\n\n"
+        "### Task 1.2: Still to do\n**Dependencies**: Task 1.1\n**Status**: [ ]\n**Run**: `true`\n\n"
+        "**Done when**:\n- [ ] ran\n",
+        encoding="utf-8",
+    )
+    args = ["--tasklist", "list.md", "--state", "state.json"]
+    doc = json.loads(CliRunner().invoke(main, [*args, "status", "--json"]).output)
+    assert [(t["id"], t["status"], t["checks"]) for t in doc["tasks"]] == [("1.1", "done", {}), ("1.2", "pending", {})]
+    result = CliRunner().invoke(main, [*args, "run"])
+    assert result.exit_code == 0, result.output
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert [state["tasks"][t]["attempts"] for t in ("1.1", "1.2")] == [0, 1]  # `false` never ran
+    assert state["tasks"]["1.2"]["status"] == "done"
