@@ -89,7 +89,8 @@ def block_diagnostics(tasklist: TaskList) -> list[Diagnostic]:
 
 def _block_problem(state: dict) -> str | None:
     # The block cannot reach "tasks" (the engine's keys override it) and every record there is a
-    # new_task_record(): one stands for all, so a 10,000-task list costs what a 1-task list does.
+    # _first_record(): the same constant, pending or done, so one stands for all and a
+    # 10,000-task list costs what a 1-task list does.
     tasks = state["tasks"]
     sample = {**state, "tasks": {key: tasks[key] for key in list(tasks)[:1]}}
     problem = find_problem(sample)
