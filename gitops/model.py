@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
@@ -210,6 +211,13 @@ class TaskList:
     quality_gates: tuple[str, ...] = ()
     safety: SafetyRules = SafetyRules()
     sha256: str = ""
+
+    @cached_property
+    def production_tasks(self) -> frozenset[str]:
+        """Ids of the tasks in production phases, which run only after an approval (plan.policy).
+        Kept: the planner asks for every task on every transition (cached_property writes the
+        instance's __dict__, which a frozen dataclass allows)."""
+        return frozenset(t for p in self.phases if p.is_production for t in p.task_ids)
 
     @property
     def project(self) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from gitops.model import Gate, GateStatus, TaskList
 from gitops.plan.policy import checkpoint_reasons, deploy_gate, needs_deploy_approval
 from gitops.plan.readiness import (
     FINAL,
+    PENDING,
     gate_status,
     is_ready,
     status_of,
@@ -63,8 +64,17 @@ def next_step(tasklist: TaskList, state: Mapping[str, Any], runnable: frozenset[
         )
     if state.get("paused_by"):
         return _paused_step(state)
-    for slot in _slots(tasklist):
-        step = slot_step(tasklist, state, slot, runnable)
+    records, gates = state["tasks"], state["gates"]
+    for kind, name, gate in _slots(tasklist):
+        # Most slots are done tasks and settled gates: passed over without a call (a long list
+        # is scanned on every transition).
+        if gate is None:
+            record = records.get(name)
+            if record is not None and record.get("status", PENDING) != PENDING:
+                continue
+        elif (gates.get(gate) or _NO_GATE).get("status") != GateStatus.PENDING.value:
+            continue
+        step = slot_step(tasklist, state, (kind, name), runnable)
         if step is not None:
             return step
     if all(status_of(state, t) in FINAL for t in tasklist.tasks):
@@ -76,16 +86,31 @@ def next_step(tasklist: TaskList, state: Mapping[str, Any], runnable: frozenset[
     )
 
 
-def _slots(tasklist: TaskList) -> Iterator[tuple[str, str]]:
-    """("phase", gate) / ("deploy", task) / ("task", task) / ("gate", task) in pipeline order."""
+_NO_GATE: Mapping[str, Any] = {}
+
+
+def _slots(tasklist: TaskList) -> list[tuple[str, str, str | None]]:
+    """(kind, name, the gate it waits on) in pipeline order: ("phase", gate, gate) /
+    ("deploy", task, deploy gate) / ("task", task, None) / ("gate", task, task). Kept per task list."""
+    kept = _SLOTS.get(id(tasklist))
+    if kept is not None and kept[0] is tasklist:
+        return kept[1]
+    slots: list[tuple[str, str, str | None]] = []
     for index, phase in enumerate(tasklist.phases):
         if index:
-            yield "phase", phase.gate_id
+            slots.append(("phase", phase.gate_id, phase.gate_id))
         for task_id in phase.task_ids:
             if needs_deploy_approval(tasklist, tasklist.tasks[task_id]):
-                yield "deploy", task_id
-            yield "task", task_id
-            yield "gate", task_id
+                slots.append(("deploy", task_id, deploy_gate(task_id)))
+            slots.append(("task", task_id, None))
+            slots.append(("gate", task_id, task_id))
+    if len(_SLOTS) > 16:  # a process plans one task list, tests a few hundred
+        _SLOTS.clear()
+    _SLOTS[id(tasklist)] = (tasklist, slots)  # the task list is kept: its id is not reused
+    return slots
+
+
+_SLOTS: dict[int, tuple[TaskList, list[tuple[str, str, str | None]]]] = {}
 
 
 def slot_step(tasklist: TaskList, state: Mapping[str, Any], slot: tuple[str, str], runnable: frozenset[str]) -> Step | None:

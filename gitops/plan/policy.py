@@ -32,7 +32,7 @@ def _words(text: str) -> list[str]:
 
 def needs_deploy_approval(tasklist: TaskList, task: Task) -> bool:
     """Production-phase tasks run behind the `production` environment: approval before they run."""
-    return any(p.is_production and task.id in p.task_ids for p in tasklist.phases)
+    return task.id in tasklist.production_tasks
 
 
 def deploy_gate(task_id: str) -> str:

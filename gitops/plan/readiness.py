@@ -7,6 +7,10 @@ from gitops.model import CheckStatus, Gate, GateStatus, Task, TaskList, TaskStat
 from gitops.plan.policy import deploy_gate, needs_deploy_approval
 
 FINAL = (TaskStatus.DONE.value, TaskStatus.SKIPPED.value)
+# The values as plain strings: the planner compares them for every task on every transition,
+# and an enum member's `.value` is a descriptor call each time.
+PENDING, DONE = TaskStatus.PENDING.value, TaskStatus.DONE.value
+APPROVED = GateStatus.APPROVED.value
 
 
 def ready_tasks(tasklist: TaskList, state: Mapping[str, Any]) -> list[str]:
@@ -22,13 +26,13 @@ def why_not_ready(tasklist: TaskList, state: Mapping[str, Any], task_id: str) ->
         return f"the pipeline is paused by {state['paused_by']} (gitops retry ...)"
     task = tasklist.tasks[task_id]
     status = status_of(state, task_id)
-    if status != TaskStatus.PENDING.value:
+    if status != PENDING:
         return f"Task {task_id} is {status.replace('_', ' ')}"
     for dep in task.dependencies:
-        if status_of(state, dep) != TaskStatus.DONE.value:
+        if status_of(state, dep) != DONE:
             return f"its dependency Task {dep} is {status_of(state, dep).replace('_', ' ')}"
     gate = phase_gate(tasklist, task)
-    if gate and gate_status(state, gate) != GateStatus.APPROVED.value:
+    if gate and gate_status(state, gate) != APPROVED:
         return f"gate {gate} is not approved"
     if needs_deploy_approval(tasklist, task) and gate_status(state, deploy_gate(task_id)) != GateStatus.APPROVED.value:
         return f"production gate {deploy_gate(task_id)} is not approved"
@@ -36,7 +40,8 @@ def why_not_ready(tasklist: TaskList, state: Mapping[str, Any], task_id: str) ->
 
 
 def is_ready(tasklist: TaskList, state: Mapping[str, Any], task: Task) -> bool:
-    return why_not_ready(tasklist, state, task.id) is None
+    # Most tasks asked about are done or waiting: those are answered without words.
+    return status_of(state, task.id) == PENDING and why_not_ready(tasklist, state, task.id) is None
 
 
 def unsigned_criteria(state: Mapping[str, Any], task_id: str) -> list[str]:
@@ -51,7 +56,8 @@ def phase_gate(tasklist: TaskList, task: Task) -> str | None:
 
 
 def status_of(state: Mapping[str, Any], task_id: str) -> str:
-    return state["tasks"].get(task_id, {}).get("status", TaskStatus.PENDING.value)
+    record = state["tasks"].get(task_id)
+    return PENDING if record is None else record.get("status", PENDING)
 
 
 def gate_status(state: Mapping[str, Any], gate: str) -> str | None:

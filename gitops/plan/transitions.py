@@ -10,17 +10,20 @@ from typing import Any, Mapping, Union
 from gitops.errors import PipelineStopped, UsageError
 from gitops.model import CheckStatus, GateStatus, Task, TaskList, TaskStatus
 from gitops.plan.drift import definition_hash, has_drifted
-from gitops.plan.policy import checkpoint_reasons, deploy_gate, needs_deploy_approval
+from gitops.plan.policy import checkpoint_reasons, deploy_gate
 from gitops.plan.readiness import (
+    APPROVED,
+    DONE,
     FINAL,
+    PENDING,
     gate_status,
+    is_ready,
     phase_gate,
-    ready_tasks,
     status_of,
     unsigned_criteria,
     why_not_ready,
 )
-from gitops.state.document import copy_state, new_task_record
+from gitops.state.document import derive, new_task_record, own_record
 
 
 # ---------------------------------------------------------------- events and actions
@@ -91,8 +94,11 @@ Action = Union[OpenIssue, CloseIssue, PostProgress]
 
 
 def apply(tasklist: TaskList, state: Mapping[str, Any], event: Event, now: str) -> tuple[dict[str, Any], list[Action]]:
-    """Return the state after `event` and the actions to carry out. Raises on an impossible event."""
-    new = copy_state(state)
+    """Return the state after `event` and the actions to carry out. Raises on an impossible event.
+
+    The new state shares the records the event leaves alone with `state` (document.derive); the
+    event's handler edits only records it owns (document.own_record)."""
+    new = derive(state)
     _ensure_tasks(tasklist, new)
     handler = _HANDLERS[type(event)]
     actions = handler(tasklist, new, event, now)
@@ -106,7 +112,7 @@ def _started(tasklist: TaskList, state: dict[str, Any], event: Started, now: str
     reason = why_not_ready(tasklist, state, event.task)
     if reason:
         raise UsageError(f"Task {event.task} cannot start: {reason}. See `gitops status`.")
-    record = state["tasks"][event.task]
+    record = own_record(state, event.task)
     record.update(
         status=TaskStatus.RUNNING.value,
         attempts=record["attempts"] + 1,
@@ -125,9 +131,10 @@ def _started(tasklist: TaskList, state: dict[str, Any], event: Started, now: str
 
 
 def _finished(tasklist: TaskList, state: dict[str, Any], event: Finished, now: str) -> list[Action]:
-    record = state["tasks"][event.task]
-    if record["status"] != TaskStatus.RUNNING.value:
-        raise UsageError(f"Task {event.task} is {record['status']}, not running: its result cannot be recorded.")
+    status = state["tasks"][event.task]["status"]
+    if status != TaskStatus.RUNNING.value:
+        raise UsageError(f"Task {event.task} is {status}, not running: its result cannot be recorded.")
+    record = own_record(state, event.task)
     record.update(checks=list(event.checks), finished_at=now, error=event.error, mlflow_run_id=event.mlflow_run_id)
     _merge_updates(state, event.updates)
     failed = event.error is not None or any(c["status"] == CheckStatus.FAILED.value for c in event.checks)
@@ -159,6 +166,7 @@ def _interrupted(tasklist: TaskList, state: dict[str, Any], event: Interrupted, 
     record = state["tasks"][event.task]
     if record["status"] != TaskStatus.RUNNING.value or record["attempts"] != event.attempt:
         return []
+    record = own_record(state, event.task)
     task = tasklist.tasks[event.task]
     skipped = "not checked: the task was interrupted (see the error)"
     record.update(
@@ -171,7 +179,7 @@ def _interrupted(tasklist: TaskList, state: dict[str, Any], event: Interrupted, 
 
 
 def _fail(tasklist: TaskList, state: dict[str, Any], task: Task, now: str) -> list[Action]:
-    record = state["tasks"][task.id]
+    record = state["tasks"][task.id]  # owned: _finished and _interrupted took it
     record["status"] = TaskStatus.FAILED.value
     state["consecutive_failures"] += 1
     hotfix_id = f"T-HotFix-{len(state['hotfixes']) + 1}"
@@ -209,7 +217,7 @@ def _approved(tasklist: TaskList, state: dict[str, Any], event: Approved, now: s
         raise UsageError(_not_waiting(tasklist, state, event.gate))
     if gates[event.gate]["status"] != GateStatus.PENDING.value:
         raise UsageError(f"Gate {event.gate} is already {gates[event.gate]['status']} (by {gates[event.gate]['approved_by']}).")
-    record = state["tasks"].get(event.gate)
+    record = own_record(state, event.gate) if event.gate in state["tasks"] else None
     if record is not None:
         unsigned = unsigned_criteria(state, event.gate)
         if unsigned and event.auto:
@@ -249,7 +257,7 @@ def _retried(tasklist: TaskList, state: dict[str, Any], event: Retried, now: str
             f"The pipeline is halted ({state['halted']['reason']}). "
             'A person clears the halt first: gitops resume --reason "..."'
         )
-    record = state["tasks"][event.task]
+    record = own_record(state, event.task)
     if has_drifted(tasklist.tasks[event.task], record):  # done, but its definition changed: run it again
         record["status"] = TaskStatus.PENDING.value
         return []
@@ -279,21 +287,24 @@ _HANDLERS = {Started: _started, Finished: _finished, Interrupted: _interrupted, 
 
 
 def sync(tasklist: TaskList, state: dict[str, Any]) -> None:
-    """Recompute the derived keys (seed's summary keys, current phase/task) and open reached gates."""
+    """Recompute the derived keys (seed's summary keys, current phase/task) and open reached gates.
+
+    Runs after every event: a few passes over the tasks' statuses, none over the graph, so that a
+    transition costs about the same on a list of 100 tasks or 10,000."""
     _ensure_tasks(tasklist, state)
-    _open_gates(tasklist, state)
-    order = list(tasklist.tasks)
-    statuses = {t: status_of(state, t) for t in order}
-    state["total_tasks"] = len(order)
-    state["completed_tasks"] = [t for t in order if statuses[t] == TaskStatus.DONE.value]
+    records = state["tasks"]
+    statuses = {t: records[t].get("status", PENDING) for t in tasklist.tasks}
+    _open_gates(tasklist, state, statuses)
+    state["total_tasks"] = len(statuses)
+    state["completed_tasks"] = [t for t, status in statuses.items() if status == DONE]
     state["completed_count"] = len(state["completed_tasks"])
     state["blocked_tasks"] = _blocked(tasklist, statuses)
-    state["current_phase"] = next((tasklist.tasks[t].phase for t in order if statuses[t] not in FINAL), None)
+    state["current_phase"] = next((tasklist.tasks[t].phase for t, status in statuses.items() if status not in FINAL), None)
     state["current_task"] = _current_task(tasklist, state, statuses)
     state["tasklist_sha256"] = tasklist.sha256
     counts = {s.value: 0 for s in CheckStatus}
-    for t in order:
-        for check in state["tasks"][t]["checks"]:
+    for t in statuses:
+        for check in records[t]["checks"]:
             counts[check["status"]] += 1
     state["test_results"] = {**state.get("test_results", {}), **counts}
 
@@ -305,21 +316,23 @@ def _ensure_tasks(tasklist: TaskList, state: dict[str, Any]) -> None:
             records[task_id] = new_task_record()
 
 
-def _open_gates(tasklist: TaskList, state: dict[str, Any]) -> None:
+def _open_gates(tasklist: TaskList, state: dict[str, Any], statuses: Mapping[str, str]) -> None:
+    gates = state["gates"]
     pending = {"status": GateStatus.PENDING.value, "approved_by": None, "at": None}
-    for index, phase in enumerate(tasklist.phases[1:], start=1):
-        earlier = [t for p in tasklist.phases[:index] for t in p.task_ids]
-        if phase.gate_id not in state["gates"] and all(status_of(state, t) in FINAL for t in earlier):
-            state["gates"][phase.gate_id] = dict(pending)
-    for task in tasklist.tasks.values():
-        gate = deploy_gate(task.id)
-        if not needs_deploy_approval(tasklist, task) or gate in state["gates"]:
+    earlier_final = True  # every task of the phases before this one is done or skipped
+    for index, phase in enumerate(tasklist.phases):
+        if index and earlier_final and phase.gate_id not in gates:
+            gates[phase.gate_id] = dict(pending)
+        earlier_final = earlier_final and all(statuses[t] in FINAL for t in phase.task_ids)
+    for task_id in tasklist.production_tasks:
+        gate = deploy_gate(task_id)
+        if gate in gates or statuses[task_id] != PENDING:
             continue
-        deps_done = all(status_of(state, d) == TaskStatus.DONE.value for d in task.dependencies)
+        task = tasklist.tasks[task_id]
         entry = phase_gate(tasklist, task)
-        phase_open = entry is None or gate_status(state, entry) == GateStatus.APPROVED.value
-        if status_of(state, task.id) == TaskStatus.PENDING.value and deps_done and phase_open:
-            state["gates"][gate] = dict(pending)
+        phase_open = entry is None or gate_status(state, entry) == APPROVED
+        if phase_open and all(statuses.get(d) == DONE for d in task.dependencies):
+            gates[gate] = dict(pending)
 
 
 def _blocked(tasklist: TaskList, statuses: Mapping[str, str]) -> list[str]:
@@ -328,27 +341,42 @@ def _blocked(tasklist: TaskList, statuses: Mapping[str, str]) -> list[str]:
     A walk from the failed tasks along their dependents, with a stack rather than recursion:
     a chain of thousands of tasks is a valid task list.
     """
+    stack = [t for t, status in statuses.items() if status == FAILED]
+    if not stack:
+        return []
     dependents: dict[str, list[str]] = {}
     for task in tasklist.tasks.values():
         for dep in task.dependencies:
             dependents.setdefault(dep, []).append(task.id)
     reached: set[str] = set()
-    stack = [t for t in tasklist.tasks if statuses[t] == TaskStatus.FAILED.value]
     while stack:
         for dependent in dependents.get(stack.pop(), ()):
             if dependent not in reached:
                 reached.add(dependent)
                 stack.append(dependent)
-    return [t for t in tasklist.tasks if statuses[t] == TaskStatus.PENDING.value and t in reached]
+    return [t for t, status in statuses.items() if status == PENDING and t in reached]
 
 
 def _current_task(tasklist: TaskList, state: Mapping[str, Any], statuses: Mapping[str, str]) -> str | None:
-    for wanted in (TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.AWAITING_APPROVAL):
-        found = next((t for t in tasklist.tasks if statuses[t] == wanted.value), None)
-        if found:
-            return found
-    ready = ready_tasks(tasklist, state)
-    return ready[0] if ready else None
+    """The first running task, else the first failed, else the first awaiting approval, else the
+    first ready one: one pass, which stops at the first ready task when none of the others exist."""
+    first: dict[str, str] = {}
+    ready = None
+    for task_id, status in statuses.items():
+        if status in _BEFORE_READY:
+            first.setdefault(status, task_id)
+            if status == RUNNING:
+                return task_id
+        elif ready is None and status == PENDING and not first and is_ready(tasklist, state, tasklist.tasks[task_id]):
+            ready = task_id
+    for wanted in _BEFORE_READY:
+        if wanted in first:
+            return first[wanted]
+    return ready
+
+
+RUNNING, FAILED = TaskStatus.RUNNING.value, TaskStatus.FAILED.value
+_BEFORE_READY = (RUNNING, FAILED, TaskStatus.AWAITING_APPROVAL.value)  # in the order they are preferred
 
 
 def _merge_updates(state: dict[str, Any], updates: Mapping[str, Any]) -> None:

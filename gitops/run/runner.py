@@ -98,6 +98,10 @@ class Runner:
     fate: Fate | None = None
 
     def __post_init__(self) -> None:
+        # During `run`, the progress comment is posted where the run stops or waits (see run()),
+        # not after every task; `_progress_due` says a task changed it since it was last posted.
+        self._progress_held = False
+        self._progress_due = False
         if self.store is None:
             self.store = LocalStore(self.state_path)
         self.redactor = Redactor.from_environ(self.environ)
@@ -198,7 +202,10 @@ class Runner:
                 elif isinstance(action, transitions.CloseIssue):
                     self.forge.close_issue(f"hotfix:{action.task}", action.comment)
                 elif isinstance(action, transitions.PostProgress) and self.post_progress:
-                    self._post_progress(state)
+                    if self._progress_held:
+                        self._progress_due = True
+                    else:
+                        self._post_progress(state)
             except Exception as exc:  # noqa: BLE001 - the result is in state; only the notice failed
                 self.ui.note(f"warning: could not update the forge ({exc}); it is retried on the next command")
 
@@ -259,6 +266,25 @@ class Runner:
             self._known(task_id)
         self.flush_notifications()
         self.recover()
+        # The progress comment lists every task: posted after each task, it made a task's cost
+        # grow with the task list (issue 12). A person reads it where they act, so it is posted
+        # where the run waits for one (a gate, a HotFix, a halt) or ends, and at every phase end.
+        self._progress_held = True
+        try:
+            return self._run(approver, auto_approve, until, only, rerun_stale)
+        finally:
+            self._progress_held = False
+            if self._progress_due:
+                self._post_progress_now()
+
+    def _post_progress_now(self, state: dict[str, Any] | None = None) -> None:
+        self._progress_due = False
+        try:
+            self._post_progress(state if state is not None else self.current())
+        except Exception as exc:  # noqa: BLE001 - the result is in state; only the notice failed
+            self.ui.note(f"warning: could not update the forge ({exc}); it is retried on the next command")
+
+    def _run(self, approver: str, auto_approve: bool, until: str | None, only: str | None, rerun_stale: bool) -> Outcome:
         if rerun_stale:
             for task_id in drifted_tasks(self.tasklist, self.current()):
                 self.transition(transitions.Retried(task_id))
@@ -267,6 +293,8 @@ class Runner:
         while True:
             state = self.current()
             step = self.next_step(state)
+            if self._progress_due and step.kind not in (StepKind.RUN, StepKind.MANUAL):
+                self._post_progress_now(state)  # before a gate is passed: its phase PR opens first
             if until and state["tasks"][until]["status"] == TaskStatus.DONE.value:
                 return Outcome(step, EXIT_OK, ran, stopped_at=until)
             if only and only in ran:
@@ -411,7 +439,8 @@ class Runner:
                 reason = "not checked: the handler could not be loaded"
                 return TaskResult([check_record(c.text, Check.skipped(reason)) for c in task.done_when], error)
             workdir.mkdir(parents=True, exist_ok=True)
-            ctx = TaskContext(task, self.root, workdir, attempt, self.environ, state, self.ui.note)
+            # A view: the state's records are shared with the state file's cache (document.derive).
+            ctx = TaskContext(task, self.root, workdir, attempt, self.environ, document.read_only(state), self.ui.note)
             return run_handler(handler, ctx)
         if task.run:
             log = self.work_dir / "logs" / f"task-{task_id}-attempt-{attempt}.log"

@@ -5,7 +5,7 @@ Pure values; `gitops.state.file` reads and writes them, `gitops.state.schema` sa
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from gitops.errors import TaskListError
 from gitops.model import Diagnostic, Severity, Task, TaskList, TaskStatus
@@ -65,9 +65,92 @@ def _plain(value: Any) -> Any:
 
 
 def copy_state(state: Mapping[str, Any]) -> dict:
-    """A deep copy of a state, through the C JSON codec: ~10x faster than copy.deepcopy, which
-    was the largest cost of a transition on long task lists. A state is JSON by definition."""
+    """A deep copy of a state, through the C JSON codec: ~10x faster than copy.deepcopy. A state is
+    JSON by definition. O(size of the state): transitions use `derive` instead."""
     return json.loads(json.dumps(state))
+
+
+# Structural sharing. A transition changes one or two task records of a state that may hold
+# thousands; copying all of them (even through the C codec: 3 ms at 1,000 records) made the cost
+# of each task grow with the task list. A derived state shares its values with the state it
+# came from. Whoever changes it replaces a value (a new dict, a new list) or edits a record it
+# took with `own_record`; nothing edits a shared value in place.
+_LISTS_OF_RECORDS = ("hotfixes", "resumes")  # short, and a HotFix's entry is edited when it resolves
+
+
+def derive(state: Mapping[str, Any]) -> dict:
+    """A new state to change, sharing every task record and gate with `state` (see above)."""
+    new = dict(state)
+    for key in ("tasks", "gates"):
+        if isinstance(new.get(key), dict):
+            new[key] = dict(new[key])
+    for key in _LISTS_OF_RECORDS:
+        if isinstance(new.get(key), list):
+            new[key] = [dict(item) if isinstance(item, dict) else item for item in new[key]]
+    return new
+
+
+def read_only(value: Any) -> Any:
+    """A view of a state (or any JSON value in it) that cannot be edited: what a handler is shown.
+    A copy would cost the whole state per task; the view costs nothing until it is read."""
+    if isinstance(value, dict):
+        return _ReadOnlyMap(value)
+    if isinstance(value, list):
+        return _ReadOnlyList(value)
+    return value
+
+
+class _ReadOnlyMap(Mapping):
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict):
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return read_only(self._data[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        return self._data == (other._data if isinstance(other, (_ReadOnlyMap, _ReadOnlyList)) else other)
+
+    __hash__ = None  # type: ignore[assignment] - as the dict or list it shows
+
+    def __repr__(self) -> str:
+        return f"read_only({self._data!r})"
+
+
+class _ReadOnlyList(Sequence):
+    __slots__ = ("_data",)
+
+    def __init__(self, data: list):
+        self._data = data
+
+    def __getitem__(self, index):  # type: ignore[override] - an int or a slice, as list's
+        item = self._data[index]
+        return [read_only(i) for i in item] if isinstance(index, slice) else read_only(item)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        return self._data == (other._data if isinstance(other, (_ReadOnlyMap, _ReadOnlyList)) else other)
+
+    __hash__ = None  # type: ignore[assignment] - as the dict or list it shows
+
+    def __repr__(self) -> str:
+        return f"read_only({self._data!r})"
+
+
+def own_record(state: dict, task_id: str) -> dict:
+    """Task `task_id`'s record in a derived `state`, copied so that it may be edited."""
+    record = copy_state(state["tasks"][task_id])
+    state["tasks"][task_id] = record
+    return record
 
 
 def new_state(tasklist: TaskList, now: str) -> dict:

@@ -8,6 +8,7 @@ processes never lose an update; on disk a file is replaced atomically, so lock-f
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import stat
 import tempfile
@@ -18,7 +19,7 @@ from typing import Any, Callable, Mapping
 
 from gitops.errors import StateError
 from gitops.safe_files import MIB, NotRegular, lock_refusal, read_regular
-from gitops.state.document import copy_state
+from gitops.state.document import derive
 from gitops.state.problem import Problem
 from gitops.state.schema import find_problem
 
@@ -71,7 +72,7 @@ def dumps(state: dict) -> str:
     head = _pretty({**state, "tasks": marker})
     if head.count(json.dumps(marker, ensure_ascii=False)) != 1:  # the marker is in someone's text
         return _pretty(state) + "\n"
-    entries = ",\n".join(f"    {json.dumps(key, ensure_ascii=False)}: {_record_text(tasks[key])}" for key in sorted(tasks))
+    entries = ",\n".join([_entry_text(key, tasks[key]) for key in sorted(tasks)])
     return head.replace(json.dumps(marker, ensure_ascii=False), "{\n" + entries + "\n  }", 1) + "\n"
 
 
@@ -79,17 +80,40 @@ def _pretty(value: object) -> str:
     return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
 
 
-# compact JSON of a task record (the C encoder: fast) -> its text at the depth records sit in
-_RECORD_TEXT: dict[str, str] = {}
+def _entry_text(task_id: str, record: object) -> str:
+    """`    "1.1": {...}`: a task's line in `tasks`, kept per task id while its record is unchanged."""
+    try:
+        key = marshal.dumps(record)
+    except ValueError:  # not marshallable, hence not JSON either: json.dumps says what is wrong
+        return f"    {json.dumps(task_id, ensure_ascii=False)}: " + _pretty(record).replace("\n", "\n    ")
+    kept = _ENTRY_TEXT.get(task_id)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    if len(_ENTRY_TEXT) > 100_000:  # bounded: a long session must not grow without end
+        _ENTRY_TEXT.clear()
+    text = f"    {json.dumps(task_id, ensure_ascii=False)}: {_record_text(record, key)}"
+    _ENTRY_TEXT[task_id] = (key, text)
+    return text
 
 
-def _record_text(record: object) -> str:
-    compact = json.dumps(record, sort_keys=True, ensure_ascii=False)
-    text = _RECORD_TEXT.get(compact)
+# task id -> (marshal's bytes of its record, its line): the same record is written on every
+# transition of a run, and only one or two records change each time.
+_ENTRY_TEXT: dict[str, tuple[bytes, str]] = {}
+
+
+# marshal's bytes of a task record -> its text at the depth records sit in. marshal is the key
+# because it is ~10x faster than even the C JSON encoder, and exact: equal bytes load as equal
+# values (True is not 1, 1.0 is not 1), so equal bytes always have the same JSON text. Equal
+# records may marshal differently (key order, shared strings): that is a miss, never a wrong hit.
+_RECORD_TEXT: dict[bytes, str] = {}
+
+
+def _record_text(record: object, key: bytes) -> str:
+    text = _RECORD_TEXT.get(key)
     if text is None:
         if len(_RECORD_TEXT) > 100_000:  # bounded: a long session must not grow without end
             _RECORD_TEXT.clear()
-        text = _RECORD_TEXT[compact] = _pretty(record).replace("\n", "\n    ")
+        text = _RECORD_TEXT[key] = _pretty(record).replace("\n", "\n    ")
     return text
 
 
@@ -165,18 +189,27 @@ def load(path: Path) -> dict | None:
                          "path of state.json (or a new path to start afresh).") from None
     except OSError as error:
         raise StateError(f"{name}: cannot read the file ({error.strerror}). Check that it is a readable file.") from None
-    if _valid_bytes.get(_key(path)) == raw:
-        return json.loads(raw)  # the very bytes this process checked (or wrote): no duplicate keys
-    known = _valid_bytes.get(_key(path))
-    state = validate(_parse(_decode(raw, name), name), name, json.loads(known) if known else None)
-    _valid_bytes[_key(path)] = raw
+    return derive(_load_known(path, raw))
+
+
+def _load_known(path: Path, raw: bytes) -> dict:
+    """The valid state `raw` holds, shared with the cache below: callers change a derived copy."""
+    key = _key(path)
+    known = _known.get(key)
+    if known is not None and known[0] == raw:
+        return known[1]  # the very bytes this process checked or wrote: nothing to parse
+    name = str(path)
+    state = validate(_parse(_decode(raw, name), name), name, known[1] if known else None)
+    _known[key] = (raw, state)
     return state
 
 
-# The bytes of each state file this process last read or wrote valid. A state is read and
-# written several times per transition; checking only what changed since keeps a transition's
-# cost from growing with the task list (see schema._GROWING).
-_valid_bytes: dict[str, bytes] = {}
+# The bytes of each state file this process last read or wrote valid, and the state they hold.
+# A state is read and written several times per transition; a file that still holds those bytes
+# is neither parsed nor checked again, and a changed one is checked only where it differs (see
+# schema._GROWING): a transition's cost does not grow with the task list. The states here are
+# never edited: readers get `derive`d copies (document.derive says what they may change).
+_known: dict[str, tuple[bytes, dict]] = {}
 
 
 def _key(path: Path) -> str:
@@ -246,14 +279,15 @@ def save(path: Path, state: dict, known_valid: Mapping[str, Any] | None = None) 
             "This is a bug in gitops or a handler; the file was not changed."
         )
     data = dumps(state).encode("utf-8")
+    known = (data, derive(state))  # the caller keeps `state`: its later changes stay its own
     try:
         if read_regular(path, STATE_LIMIT) == data:
-            _valid_bytes[_key(path)] = data
+            _known[_key(path)] = known
             return False
     except (OSError, NotRegular):
         pass  # missing or unreadable: write it
     _write_atomically(path, data)
-    _valid_bytes[_key(path)] = data
+    _known[_key(path)] = known
     return True
 
 
@@ -295,11 +329,17 @@ def _apply(path: Path, change: Callable[[dict], dict], create: Callable[[], dict
         before = None  # a new state is checked whole
     else:
         before = current
-    new = change(copy_state(current))
-    if not isinstance(new, dict):
-        raise TypeError(f"the change function must return the new state dict, got {type(new).__name__}")
-    remove_stale_temps(path)
-    save(path, new, before)
+    try:
+        # `change` gets a derived copy: records it edits in place instead of replacing them are
+        # shared with the cache, which is dropped when the change does not end in a write.
+        new = change(derive(current))
+        if not isinstance(new, dict):
+            raise TypeError(f"the change function must return the new state dict, got {type(new).__name__}")
+        remove_stale_temps(path)
+        save(path, new, before)
+    except BaseException:
+        _known.pop(_key(path), None)
+        raise
     return new
 
 

@@ -92,6 +92,9 @@ def _problem(error: ValidationError) -> Problem:
 # the validator: a transition checks one task record, not all of them, and costs the same on a
 # list of 10 tasks or 10,000 (jsonschema spends ~0.5 ms per task record).
 _GROWING = ("tasks", "gates")
+# The derived lists of task ids grow too; an id is valid or not on its own, so only ids that the
+# valid document did not hold are checked again.
+_GROWING_LISTS = ("completed_tasks", "blocked_tasks")
 
 
 def find_problem(data: object, known_valid: Mapping[str, Any] | None = None) -> Problem | None:
@@ -131,6 +134,11 @@ def _changed_entries(data: dict, known_valid: Mapping[str, Any]) -> dict:
         entries, before = data.get(key), known_valid.get(key)
         if isinstance(entries, dict) and isinstance(before, dict):
             reduced[key] = {name: value for name, value in entries.items() if before.get(name, _ABSENT) != value}
+    for key in _GROWING_LISTS:
+        items, before = data.get(key), known_valid.get(key)
+        if isinstance(items, list) and isinstance(before, list):
+            seen = {item for item in before if isinstance(item, str)}
+            reduced[key] = [item for item in items if not (isinstance(item, str) and item in seen)]
     return reduced
 
 

@@ -3,6 +3,7 @@ failures never lose a result and are sent again later."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from gitops.errors import WorkNotPushed
@@ -184,3 +185,43 @@ def test_work_that_cannot_be_pushed_is_tracked_again_as_the_failure_the_state_re
     runner.execute("1.1")
     assert tracker.seen == [("1.1", "done"), ("1.1", "failed")]
     assert read(tmp_path)["tasks"]["1.1"]["mlflow_run_id"] == "run-2"
+
+
+class WatchedForge(LocalForge):
+    """A LocalForge that records each progress comment and phase PR it is given."""
+
+    def __init__(self, root: Path):
+        super().__init__(root)
+        self.posts: list[tuple[str, str]] = []
+
+    def upsert_comment(self, marker, body):
+        self.posts.append((marker, body))
+        return super().upsert_comment(marker, body)
+
+    def open_phase_pr(self, phase, title, body):
+        self.posts.append((f"pr:{phase}", body))
+        return super().open_phase_pr(phase, title, body)
+
+
+def test_a_run_posts_its_progress_where_it_waits_or_ends_not_after_every_task(tmp_path):
+    """The comment lists every task: posted after each one, a task's cost grew with the list."""
+    forge = WatchedForge(tmp_path / ".gitops" / "forge")
+    tl = tasklist(*(task(f"1.{i}", criteria=1) for i in range(1, 6)), task("2.1", criteria=1), task("2.2", criteria=1))
+    runner = replace(make(tmp_path, {}, forge), tasklist=tl,
+                     registry=Registry({t: "tests.gitops.run.test_runner:PASSING" for t in tl.tasks}))
+    outcome = runner.run("ana", auto_approve=True)
+    assert outcome.step.kind.value == "finished" and len(outcome.ran) == 7
+    # Phase 1's end (its PR and comment, before phase-2 is approved), then the run's end.
+    assert [marker for marker, _ in forge.posts] == ["pr:1", "phase:1", "pr:2", "phase:2"]
+    phase_1_end = forge.posts[1][1]
+    assert "1.5" in phase_1_end and "phase-2" in phase_1_end
+    assert forge.posts[-1][1].count("✅") >= 7  # the last one shows every task done
+
+
+def test_a_run_that_stops_at_a_failure_posts_its_progress_once(tmp_path):
+    forge = WatchedForge(tmp_path / ".gitops" / "forge")
+    runner = make(tmp_path, {"1.1": "tests.gitops.run.test_runner:PASSING",
+                             "1.2": "tests.gitops.run.test_runner:RAISING"}, forge)
+    assert runner.run("ana").step.kind.value == "paused"
+    assert [marker for marker, _ in forge.posts] == ["phase:1"]
+    assert "T-HotFix-1" in forge.posts[0][1]

@@ -629,3 +629,74 @@ def test_a_reader_never_sees_a_partial_file(path: Path) -> None:
     assert counters, "the reader never saw the file"
     assert counters == sorted(counters)  # every read saw a complete, later-or-equal state
     assert state.load(path)["performance_metrics"]["counter"] == WRITERS * UPDATES
+
+
+# --- a transition's cost does not grow with the task list (issue 12) ----------------------------
+
+
+def long_state(count: int = 500) -> dict:
+    data = full_state()
+    data["tasks"].update({f"9.{i}": document.new_task_record() for i in range(count)})
+    return data
+
+
+def test_dumps_encodes_again_only_the_records_that_changed(monkeypatch) -> None:
+    data = long_state()
+    state.dumps(data)
+    encoded = []
+    pretty = state._pretty
+    monkeypatch.setattr(state, "_pretty", lambda value: encoded.append(value) or pretty(value))
+    data["tasks"]["9.7"] = {**data["tasks"]["9.7"], "status": "running", "attempts": 1}
+    text = state.dumps(data)
+    assert text == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert [v for v in encoded if v is not data and v.get("tasks") != "\x00tasks\x00"] == [data["tasks"]["9.7"]]
+
+
+def test_dumps_follows_a_record_edited_in_place() -> None:
+    data = long_state(3)
+    state.dumps(data)
+    data["tasks"]["9.1"]["checks"].append({"criterion": "c", "status": "passed", "evidence": "e", "metrics": {}})
+    data["tasks"]["9.1"]["status"] = "done"
+    assert state.dumps(data) == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_a_state_this_process_wrote_is_read_back_without_parsing(path: Path, monkeypatch) -> None:
+    state.save(path, long_state())
+    monkeypatch.setattr(state, "_parse", lambda *a: pytest.fail("parsed the bytes this process wrote"))
+    assert state.load(path) == long_state()
+    state.update(path, lambda current: {**current, "consecutive_failures": 1})
+    assert state.load(path)["consecutive_failures"] == 1
+
+
+def test_a_state_another_process_wrote_is_read_from_the_file(path: Path) -> None:
+    state.save(path, long_state(3))
+    assert state.load(path)["halted"] is not None
+    other = long_state(3)
+    other["halted"] = None
+    other["tasks"]["9.2"]["status"] = "done"
+    path.write_text(json.dumps(other))  # another process (or a person) wrote it
+    found = state.load(path)
+    assert found["halted"] is None and found["tasks"]["9.2"]["status"] == "done"
+
+
+def test_readers_do_not_see_each_others_changes(path: Path) -> None:
+    state.save(path, long_state(3))
+    first = state.load(path)
+    first["halted"] = None
+    first["tasks"]["9.0"] = {**first["tasks"]["9.0"], "status": "done"}
+    first["hotfixes"][0]["status"] = "open"
+    second = state.load(path)
+    assert second == long_state(3)
+
+
+def test_a_change_that_edits_a_record_in_place_and_then_fails_leaves_no_trace(path: Path) -> None:
+    state.save(path, long_state(3))
+
+    def edits_then_fails(current: dict) -> dict:
+        current["tasks"]["9.1"]["status"] = "done"  # in place: the record is shared with the cache
+        raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        state.update(path, edits_then_fails)
+    assert state.load(path)["tasks"]["9.1"]["status"] == "pending"
+    assert json.loads(path.read_text())["tasks"]["9.1"]["status"] == "pending"
