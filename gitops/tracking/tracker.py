@@ -22,7 +22,10 @@ from gitops.handlers import TaskResult
 from gitops.model import TaskList
 from gitops.tracking.run_record import run_metrics, run_params, summary, task_report
 
-DEFAULT_DB = "mlflow.db"
+# The engine's own files live under .gitops/ (issue 11, item 9): a task job commits the files it
+# changed, and a store beside the task list would ride along wherever .gitignore does not list it.
+DEFAULT_DB = ".gitops/mlflow.db"
+LEGACY_DB = "mlflow.db"  # where gitops kept it before: still used while it exists, runs stay visible
 PIPELINE_TAG = "gitops.pipeline_run"
 # MLflow's client defaults retry 7 times with backoff factor 2 and a 120 s timeout: minutes
 # of waiting on a dead server. These bound a failure to ~2 x timeout; the environment wins.
@@ -73,8 +76,13 @@ class TrackingError(GitopsError):
 
 
 def tracking_uri(root: Path, environ: Mapping[str, str]) -> str:
-    """`MLFLOW_TRACKING_URI` when set, else `sqlite:///<root>/mlflow.db`."""
-    return environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / DEFAULT_DB}"
+    """`MLFLOW_TRACKING_URI` when set, else `sqlite:///<root>/.gitops/mlflow.db` (or the
+    `<root>/mlflow.db` of an older gitops, while it exists)."""
+    if environ.get("MLFLOW_TRACKING_URI"):
+        return environ["MLFLOW_TRACKING_URI"]
+    root = Path(root).resolve()
+    legacy, store = root / LEGACY_DB, root / DEFAULT_DB
+    return f"sqlite:///{legacy if legacy.is_file() and not store.exists() else store}"
 
 
 def safe_uri(uri: str) -> str:
@@ -279,6 +287,7 @@ def store_lock(uri: str, timeout: float = STORE_LOCK_TIMEOUT) -> Iterator[None]:
     database = Path(uri.removeprefix("sqlite:///"))
     lock = filelock.FileLock(f"{database}.lock", timeout=timeout)
     try:
+        database.parent.mkdir(parents=True, exist_ok=True)  # .gitops/ of a fresh checkout; SQLite makes no folders
         lock.acquire()
     except filelock.Timeout:
         raise TrackingError(

@@ -73,6 +73,6 @@ def test_parallel_run_task_processes_on_a_fresh_mlflow_store_are_all_tracked(tmp
     assert all(run_ids), (run_ids, outputs)
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / '.gitops' / 'mlflow.db'}")
     tracked = sorted(client.get_run(run_id).data.tags["gitops.task"] for run_id in run_ids)
     assert tracked == [f"1.{i}" for i in range(1, 9)]

@@ -184,7 +184,7 @@ def test_close_reports_a_failure_as_tracking_error(tmp_path):
 
 
 def test_the_store_and_the_links():
-    assert tracking_uri(Path("/repo"), {}) == "sqlite:////repo/mlflow.db"
+    assert tracking_uri(Path("/repo"), {}) == "sqlite:////repo/.gitops/mlflow.db"
     assert tracking_uri(Path("/repo"), {"MLFLOW_TRACKING_URI": "http://h:5000"}) == "http://h:5000"
     assert run_link("http://u:pw@127.0.0.1:5000/", "3", "abc") == "http://127.0.0.1:5000/#/experiments/3/runs/abc"
     assert run_link("https://mlflow.example", None, "abc") == "https://mlflow.example/#/runs/abc"
@@ -289,3 +289,22 @@ def test_the_first_client_is_made_under_a_lock_beside_the_sqlite_file(tmp_path):
     )
     with store_lock("http://127.0.0.1:5000"):  # a server makes its own schema: no lock file
         pass
+
+
+def test_the_default_store_and_its_artifacts_live_under_dot_gitops(tmp_path):
+    """A task job commits the files it changed: the engine's store must not be among them (issue 11)."""
+    (tmp_path / "repo").mkdir()
+    root = tmp_path / "repo"
+    tracker = MlflowTracker(root, {})
+    make(root, tracker, {"1.1": "tests.gitops.tracking.test_tracker:MEASURED"}).run("ada")
+    tracker.close(json.loads((root / "state.json").read_text()))
+    assert sorted(p.name for p in root.iterdir()) == [".gitops", "state.json", "state.json.lock"]
+    assert (root / ".gitops" / "mlflow.db").is_file() and any((root / ".gitops" / "mlruns").rglob("report.md"))
+
+
+def test_the_store_of_an_older_gitops_is_used_while_it_exists(tmp_path):
+    (tmp_path / "mlflow.db").write_bytes(b"")
+    assert tracking_uri(tmp_path, {}) == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    (tmp_path / ".gitops").mkdir()
+    (tmp_path / ".gitops" / "mlflow.db").write_bytes(b"")
+    assert tracking_uri(tmp_path, {}) == f"sqlite:///{tmp_path.resolve() / '.gitops' / 'mlflow.db'}"
