@@ -188,13 +188,21 @@ def approve(obj: Context, gate: str, by: str | None, recorded: bool, run_id: int
 @main.command("setup-github")
 @click.option("--reviewer", "reviewers", multiple=True, metavar="NAME",
               help="A required reviewer of the environments: a login, or org/team (repeatable).")
-@click.option("--checkpoint-env", metavar="NAME", help="The checkpoint environment (default: <project>-checkpoint).")
+@click.option("--check", is_flag=True,
+              help="Only check (the workflow's plan job): every gate environment has required reviewers, "
+                   "or the PR-merge fallback is configured; exit 2 otherwise.")
 @click.pass_obj
-def setup_github(obj: Context, reviewers: tuple[str, ...], checkpoint_env: str | None) -> None:
-    """Create the environments (with required reviewers) and labels on GitHub; safe to run again."""
-    from gitops.github.commands import setup_github as set_up
+def setup_github(obj: Context, reviewers: tuple[str, ...], check: bool) -> None:
+    """Create the environments (one per gate, with required reviewers), the ruleset and labels on GitHub; safe to run again."""
+    from gitops.github.commands import check_github, setup_github as set_up
 
-    for line in set_up(obj.tasklist()[0], os.environ, reviewers, checkpoint_env):
+    tasklist = obj.tasklist()[0]
+    registry = obj.registry(tasklist)
+    handled = registry.ids() if registry is not None else frozenset()
+    if check:
+        click.echo(check_github(tasklist, os.environ, handled))
+        return
+    for line in set_up(tasklist, os.environ, reviewers, handled):
         click.echo(line)
 
 
@@ -259,15 +267,17 @@ def render(obj: Context, check: bool) -> None:
     tasklist = obj.checked_tasklist()
     ref = obj.tasklist_ref(tasklist)
     target = repo_root(obj.config.root) / workflow_path(ref)
+    registry = obj.registry(tasklist)
+    handled = registry.ids() if registry is not None else frozenset()
     if check:
-        drift = renderer.check(tasklist, target, tasklist_path=ref)
+        drift = renderer.check(tasklist, target, tasklist_path=ref, handled=handled)
         for line in drift:
             click.echo(line, err=True)
         if drift:
             sys.exit(1)
         click.echo(f"{target}: in sync with {ref}")
         return
-    wrote = renderer.write(tasklist, target, tasklist_path=ref)
+    wrote = renderer.write(tasklist, target, tasklist_path=ref, handled=handled)
     click.echo(f"{target}: {'written' if wrote else 'unchanged'}")
 
 

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 from gitops.github import admin as github_admin
 from gitops.github import job_summary as actions
 from gitops.github.api import MAX_BODY, GitHubError, GitHubSettings, connect, translated
+from gitops.github.environment_setup import ensure_environment
+from gitops.github.environments import environment_for
+from gitops.github.ruleset import ensure_ruleset
 from gitops.markdown_text import close_open_fence
 from gitops.model import Gate
 from gitops.redact import Redactor
@@ -52,13 +55,11 @@ class GitHubForge:
         settings: GitHubSettings,
         project: str,
         environ: Mapping[str, str],
-        checkpoint_env: str | None = None,
         reviewers: Sequence[str] = (),
     ):
         self.settings = settings
         self.project = project
         self.environ = environ
-        self.checkpoint_env = checkpoint_env or github_admin.checkpoint_environment(project)
         self.reviewers = tuple(reviewers)
         self.redactor = Redactor.from_environ(environ)
         self._gh: Github | None = None
@@ -110,14 +111,16 @@ class GitHubForge:
         return self._reported(f"reading who approved {gate}", lambda: self._record_approval(gate))
 
     def setup(self, environments: Sequence[str], labels: Sequence[str]) -> list[str]:
-        """Create environments (with this forge's reviewers) and labels idempotently."""
+        """Create environments (with this forge's reviewers), the state branches' ruleset and labels
+        idempotently; settings an admin made are kept (gitops.github.environment_setup)."""
 
         def work() -> list[str]:
             done = []
             if environments:
-                reviewers = github_admin.reviewer_params(self.gh, self.reviewers, self.settings)
+                reviewers = github_admin.reviewer_ids(self.gh, self.reviewers, self.settings)
                 for env in environments:
-                    done.append(github_admin.ensure_environment(self.repo, env, reviewers, self.settings))
+                    done.append(ensure_environment(self.gh, self.repo, env, reviewers, self.settings))
+                done.append(ensure_ruleset(self.gh, self.repo, self.settings))
             if labels:
                 done.append(github_admin.ensure_labels(self.repo, labels, self.settings))
             return done
@@ -227,7 +230,7 @@ class GitHubForge:
 
     # ------------------------------------------------------------ approvals
     def _record_approval(self, gate: str) -> str | None:
-        environment = github_admin.environment_for(gate, self.checkpoint_env)
+        environment = environment_for(gate, self.project)
         if environment is None:
             phase = Gate.parse(gate).phase_number - 1
             pull = self._find_pull(phase)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
+from typing import Collection
 
 import yaml
 
@@ -15,9 +16,10 @@ from gitops.github.workflow import ACTIONS, workflow
 from gitops.model import TaskList
 
 
-def render(tasklist: TaskList, *, tasklist_path: str) -> str:
-    """The workflow YAML for a task list; `tasklist_path` is its path from the repository root."""
-    text = yaml.dump(workflow(tasklist, tasklist_path), Dumper=_Dumper, sort_keys=False,
+def render(tasklist: TaskList, *, tasklist_path: str, handled: Collection[str] = ()) -> str:
+    """The workflow YAML for a task list; `tasklist_path` is its path from the repository root,
+    `handled` the task ids its handler registry names (tasks with neither handler nor Run get a gate)."""
+    text = yaml.dump(workflow(tasklist, tasklist_path, handled), Dumper=_Dumper, sort_keys=False,
                      allow_unicode=True, width=10_000, default_flow_style=False)
     for repo, sha, version in ACTIONS.values():
         text = text.replace(f"uses: {repo}@{sha}\n", f"uses: {repo}@{sha} # {version}\n")
@@ -27,10 +29,10 @@ def render(tasklist: TaskList, *, tasklist_path: str) -> str:
     return _header(tasklist, tasklist_path) + text
 
 
-def check(tasklist: TaskList, path: Path | str, *, tasklist_path: str) -> list[str]:
+def check(tasklist: TaskList, path: Path | str, *, tasklist_path: str, handled: Collection[str] = ()) -> list[str]:
     """Drift between the workflow file at `path` and what `render` writes; empty when in sync."""
     fix = f"run `gitops --tasklist {tasklist_path} render` and commit {path}"
-    wanted = render(tasklist, tasklist_path=tasklist_path)
+    wanted = render(tasklist, tasklist_path=tasklist_path, handled=handled)
     try:
         found = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -45,10 +47,10 @@ def check(tasklist: TaskList, path: Path | str, *, tasklist_path: str) -> list[s
     return [f"{path}: differs from what `gitops render` writes for {tasklist_path}; {fix}", *shown]
 
 
-def write(tasklist: TaskList, path: Path | str, *, tasklist_path: str) -> bool:
+def write(tasklist: TaskList, path: Path | str, *, tasklist_path: str, handled: Collection[str] = ()) -> bool:
     """Write the workflow to `path` if its content changed; True when written."""
     path = Path(path)
-    text = render(tasklist, tasklist_path=tasklist_path)
+    text = render(tasklist, tasklist_path=tasklist_path, handled=handled)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +66,7 @@ def _header(tasklist: TaskList, tasklist_path: str) -> str:
         f"# command: gitops --tasklist {tasklist_path} render\n"
         f"# source: {tasklist_path} (sha256 {tasklist.sha256})\n"
         "# Edit the task list and render again; CI fails when this file drifts (gitops render --check).\n"
-        "# Jobs: plan -> task-<id> (one per task) -> gate-<id> (after each checkpoint) -> report.\n"
+        "# Jobs: plan -> task-<id> (one per task) -> gate-<id> (after each task that can await approval) -> report.\n"
     )
 
 

@@ -118,14 +118,17 @@ def branch_state(repo: Path, branch: str) -> dict:
     return json.loads(git(repo.parent / "origin.git", "show", f"{branch}:state.json"))
 
 
+CHECKPOINT = "act-e2e-checkpoint-1-1"  # the gate's own environment (gitops.github.environments)
+
+
 def bob_approves_the_checkpoint(api: StandIn, run_id: int) -> None:
     """The run's checkpoint deployment, approved by a required reviewer (act itself ignores `environment:`)."""
     gh = api.github
-    gh.environments["act-e2e-checkpoint"] = {"id": 500, "wait_timer": 0, "reviewers": [("User", gh.users["bob"])],
-                                             "prevent_self_review": False, "created_at": "", "updated_at": ""}
-    gh.add_run(run_id, workflow.workflow_path(TASKLIST))
+    if CHECKPOINT not in gh.environments:  # setup-github ran: the plan job's check finds reviewers
+        gh.add_environment(CHECKPOINT, reviewers=(("User", gh.users["bob"]),), env_id=500)
+    gh.add_run(run_id, workflow.workflow_path(TASKLIST), jobs={"gate-1-1": CHECKPOINT})
     gh.runs[run_id]["approvals"].append({"state": "approved", "comment": "", "user": gh.user("bob"),
-                                         "environments": [gh.environment("act-e2e-checkpoint")]})
+                                         "environments": [gh.environment(CHECKPOINT)]})
 
 
 def commit_to_main(repo: Path, message: str, *merge: str) -> None:

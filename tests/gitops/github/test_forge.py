@@ -139,12 +139,12 @@ def test_everything_posted_is_redacted(api, environ):
 
 
 def test_who_approved_a_checkpoint_comes_from_the_runs_approvals(api, forge):
-    api.github.environments["b-1006-checkpoint"] = {"id": 50, "wait_timer": 0, "reviewers": [("User", 1)],
+    api.github.environments["b-1006-checkpoint-1-1"] = {"id": 50, "wait_timer": 0, "reviewers": [("User", 1)],
                                                     "prevent_self_review": False, "created_at": "", "updated_at": ""}
     api.github.add_run(77, ".github/workflows/b-1006.yml")
     api.github.runs[77]["approvals"] = [
         {"state": "approved", "comment": "", "user": api.github.user("ada"),
-         "environments": [api.github.environment("b-1006-checkpoint")]}]
+         "environments": [api.github.environment("b-1006-checkpoint-1-1")]}]
     assert forge.record_approval("1.1") == "ada"
     assert forge.record_approval("deploy-6.1") is None  # production was not approved in this run
 

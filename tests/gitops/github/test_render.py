@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from gitops.github import render, workflow
+from gitops.handlers import Registry
 from gitops.model import project_slug
 from gitops.tasklist import parser
 from tests.conftest import DATA, ROOT
@@ -21,6 +22,8 @@ from tests.gitops.builders import task, tasklist
 TASKLIST = "migration/B-1006.md"
 WORKFLOW = ROOT / ".github" / "workflows" / "b-1006.yml"
 CHECKPOINTS = ["1.1", "1.2", "2.1", "2.2", "3.1", "3.3", "4.1", "5.1", "6.1", "6.2"]
+# B-1006's tasks run through handlers: only its checkpoints get gates (as `gitops render` passes them).
+HANDLED = Registry.from_module("migration.handlers").ids()
 SHA = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
 
 
@@ -32,7 +35,7 @@ def b1006():
 
 @pytest.fixture(scope="module")
 def text(b1006) -> str:
-    return render.render(b1006, tasklist_path=TASKLIST)
+    return render.render(b1006, tasklist_path=TASKLIST, handled=HANDLED)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +112,7 @@ def test_task_and_gate_conditions(doc):
 
 def test_environments(doc):
     environments = {job_id: job.get("environment") for job_id, job in doc["jobs"].items() if job.get("environment")}
-    gates = {workflow.job_id("gate", t): "b-1006-checkpoint" for t in CHECKPOINTS}
+    gates = {workflow.job_id("gate", t): f"b-1006-checkpoint-{t.replace('.', '-')}" for t in CHECKPOINTS}
     assert environments == {**gates, "task-6-1": "production", "task-6-2": "production"}
     run = [s["run"] for s in doc["jobs"]["task-6-1"]["steps"] if "run" in s]
     assert run[-2:] == [
@@ -147,7 +150,7 @@ def test_actions_pinned_to_commit_shas_with_the_version_in_a_comment(doc, text):
 def test_no_expression_inside_any_run_script(doc):
     for job_id, step in steps(doc):
         assert "${{" not in step.get("run", ""), (job_id, step)
-    dispatch = doc["jobs"]["plan"]["steps"][4]
+    dispatch = doc["jobs"]["plan"]["steps"][5]
     assert dispatch["env"]["RETRY_TASK"] == "${{ inputs.retry }}"
     assert '"$RETRY_TASK"' in dispatch["run"]
 
@@ -159,8 +162,15 @@ def test_plan_job_outputs(doc):
     assert plan["steps"][-1]["run"] == f'{gitops} plan --json\n{gitops} status --outputs | tee -a "$GITHUB_OUTPUT"\n'
 
 
-def test_the_plan_job_first_records_tasks_an_ended_run_left_running(doc):
-    recover = doc["jobs"]["plan"]["steps"][3]
+def test_the_plan_job_first_refuses_gates_that_would_stop_nobody(doc):
+    check = doc["jobs"]["plan"]["steps"][3]
+    assert check["run"] == f"gitops --forge github --tasklist {TASKLIST} setup-github --check\n"
+    assert check["env"]["GITOPS_GATES"] == "${{ vars.GITOPS_GATES }}"  # the PR-merge fallback, chosen on purpose
+    assert "if" not in check
+
+
+def test_the_plan_job_then_records_tasks_an_ended_run_left_running(doc):
+    recover = doc["jobs"]["plan"]["steps"][4]
     assert (recover["name"], recover["run"]) == (
         "Record tasks an ended run left running", f"gitops --forge github --tasklist {TASKLIST} recover\n")
     assert "if" not in recover  # on every event: a push, a dispatch
@@ -168,7 +178,7 @@ def test_the_plan_job_first_records_tasks_an_ended_run_left_running(doc):
 
 
 def test_a_merged_phase_pr_is_recorded_from_step_outputs_without_jq(doc, text):
-    state, merged = doc["jobs"]["plan"]["steps"][5:7]
+    state, merged = doc["jobs"]["plan"]["steps"][6:8]
     assert (state["id"], state["if"]) == ("state", "${{ github.event_name == 'push' }}")
     assert state["run"] == f'gitops --forge github --tasklist {TASKLIST} status --outputs >> "$GITHUB_OUTPUT"\n'
     assert merged["if"] == "${{ github.event_name == 'push' && steps.state.outputs.phase_gate == 'pending' }}"
@@ -314,7 +324,7 @@ def test_simulated_paused_or_halted_pipeline_runs_nothing(doc, b1006):
 def test_simulated_skipped_pending_dependency_does_not_let_dependents_run():
     # 1.1 fails, so 1.2 is skipped while still pending: 1.3 must not take that skip for done.
     small = tasklist(task("1.1"), task("1.2", ("1.1",)), task("1.3", ("1.2",)))
-    doc = yaml.safe_load(render.render(small, tasklist_path="small.md"))
+    doc = yaml.safe_load(render.render(small, tasklist_path="small.md", handled=small.tasks))
     plan = {"current_phase": 1, "done": [], "pending": ["1.1", "1.2", "1.3"], "awaiting": [], "proceed": True}
     assert simulate(doc, plan, fail=frozenset({"task-1-1"})) == {
         "plan": "success", "task-1-1": "failure", "task-1-2": "skipped", "task-1-3": "skipped", "report": "success"}
@@ -322,7 +332,7 @@ def test_simulated_skipped_pending_dependency_does_not_let_dependents_run():
 
 def test_contains_on_the_list_is_not_a_substring_test():
     many = tasklist(task("1.1"), task("1.10"))
-    doc = yaml.safe_load(render.render(many, tasklist_path="many.md"))
+    doc = yaml.safe_load(render.render(many, tasklist_path="many.md", handled=many.tasks))
     plan = {"current_phase": 1, "done": [], "pending": ["1.10"], "awaiting": [], "proceed": True}
     assert ran(simulate(doc, plan)) == ["task-1-10"]
 
@@ -330,21 +340,21 @@ def test_contains_on_the_list_is_not_a_substring_test():
 # ------------------------------------------------------------------ determinism and drift
 def test_render_is_deterministic(b1006, text):
     again, _ = parser.load(ROOT / TASKLIST)
-    assert render.render(again, tasklist_path=TASKLIST) == text
+    assert render.render(again, tasklist_path=TASKLIST, handled=HANDLED) == text
 
 
 def test_the_committed_workflow_is_in_sync(b1006):
-    assert render.check(b1006, WORKFLOW, tasklist_path=TASKLIST) == []
+    assert render.check(b1006, WORKFLOW, tasklist_path=TASKLIST, handled=HANDLED) == []
 
 
 def test_check_reports_drift_and_a_missing_file(b1006, text, tmp_path):
     target = tmp_path / "b-1006.yml"
     fix = f"run `gitops --tasklist {TASKLIST} render` and commit {target}"
-    assert render.check(b1006, target, tasklist_path=TASKLIST) == [f"{target}: missing; {fix}"]
-    assert render.write(b1006, target, tasklist_path=TASKLIST) is True
-    assert render.write(b1006, target, tasklist_path=TASKLIST) is False
+    assert render.check(b1006, target, tasklist_path=TASKLIST, handled=HANDLED) == [f"{target}: missing; {fix}"]
+    assert render.write(b1006, target, tasklist_path=TASKLIST, handled=HANDLED) is True
+    assert render.write(b1006, target, tasklist_path=TASKLIST, handled=HANDLED) is False
     target.write_text(text.replace("cancel-in-progress: false", "cancel-in-progress: true"))
-    drift = render.check(b1006, target, tasklist_path=TASKLIST)
+    drift = render.check(b1006, target, tasklist_path=TASKLIST, handled=HANDLED)
     assert drift[0] == f"{target}: differs from what `gitops render` writes for {TASKLIST}; {fix}"
     assert "-  cancel-in-progress: true" in drift and "+  cancel-in-progress: false" in drift
 
@@ -399,3 +409,19 @@ def test_the_render_command_writes_then_checks_the_workflow(tmp_path, monkeypatc
     assert (checked.exit_code, checked.output) == (0, f"{target}: in sync with run_pipeline.md\n")
     target.write_text(target.read_text() + "# edited by hand\n")
     assert CliRunner().invoke(main, [*args, "--check"]).exit_code == 1
+
+
+# ------------------------------------------------------------------ every task that can await approval has a gate
+def test_a_manual_task_without_a_checkpoint_gets_a_gate_its_dependents_wait_for():
+    tl, _ = parser.load(DATA / "run_manual.md")
+    jobs = workflow.workflow(tl, "run_manual.md")["jobs"]
+    assert [name for name in jobs if name.startswith("gate-")] == ["gate-1-2"]  # 1.2: no Run, no handler
+    assert jobs["gate-1-2"]["environment"] == "run_manual-checkpoint-1-2"
+    assert jobs["task-1-3"]["needs"] == ["plan", "task-1-2", "gate-1-2"]
+    assert "needs.gate-1-2.result == 'success'" in jobs["task-1-3"]["if"]
+
+
+def test_a_task_its_handler_runs_needs_no_gate_unless_it_is_a_checkpoint():
+    tl, _ = parser.load(DATA / "run_manual.md")
+    jobs = workflow.workflow(tl, "run_manual.md", handled={"1.2"})["jobs"]
+    assert not [name for name in jobs if name.startswith("gate-")]
