@@ -269,15 +269,16 @@ def render(obj: Context, check: bool) -> None:
     target = repo_root(obj.config.root) / workflow_path(ref)
     registry = obj.registry(tasklist)
     handled = registry.ids() if registry is not None else frozenset()
+    state = obj.config.state.resolve().relative_to(repo_root(obj.config.root).resolve()).as_posix()
     if check:
-        drift = renderer.check(tasklist, target, tasklist_path=ref, handled=handled)
+        drift = renderer.check(tasklist, target, tasklist_path=ref, handled=handled, state_path=state)
         for line in drift:
             click.echo(line, err=True)
         if drift:
             sys.exit(1)
         click.echo(f"{target}: in sync with {ref}")
         return
-    wrote = renderer.write(tasklist, target, tasklist_path=ref, handled=handled)
+    wrote = renderer.write(tasklist, target, tasklist_path=ref, handled=handled, state_path=state)
     click.echo(f"{target}: {'written' if wrote else 'unchanged'}")
 
 

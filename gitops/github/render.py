@@ -16,10 +16,11 @@ from gitops.github.workflow import ACTIONS, workflow
 from gitops.model import TaskList
 
 
-def render(tasklist: TaskList, *, tasklist_path: str, handled: Collection[str] = ()) -> str:
+def render(tasklist: TaskList, *, tasklist_path: str, handled: Collection[str] = (),
+           state_path: str = "state.json") -> str:
     """The workflow YAML for a task list; `tasklist_path` is its path from the repository root,
     `handled` the task ids its handler registry names (tasks with neither handler nor Run get a gate)."""
-    text = yaml.dump(workflow(tasklist, tasklist_path, handled), Dumper=_Dumper, sort_keys=False,
+    text = yaml.dump(workflow(tasklist, tasklist_path, handled, state_path), Dumper=_Dumper, sort_keys=False,
                      allow_unicode=True, width=10_000, default_flow_style=False)
     for repo, sha, version in ACTIONS.values():
         text = text.replace(f"uses: {repo}@{sha}\n", f"uses: {repo}@{sha} # {version}\n")
@@ -29,10 +30,11 @@ def render(tasklist: TaskList, *, tasklist_path: str, handled: Collection[str] =
     return _header(tasklist, tasklist_path) + text
 
 
-def check(tasklist: TaskList, path: Path | str, *, tasklist_path: str, handled: Collection[str] = ()) -> list[str]:
+def check(tasklist: TaskList, path: Path | str, *, tasklist_path: str, handled: Collection[str] = (),
+          state_path: str = "state.json") -> list[str]:
     """Drift between the workflow file at `path` and what `render` writes; empty when in sync."""
     fix = f"run `gitops --tasklist {tasklist_path} render` and commit {path}"
-    wanted = render(tasklist, tasklist_path=tasklist_path, handled=handled)
+    wanted = render(tasklist, tasklist_path=tasklist_path, handled=handled, state_path=state_path)
     try:
         found = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -47,10 +49,11 @@ def check(tasklist: TaskList, path: Path | str, *, tasklist_path: str, handled: 
     return [f"{path}: differs from what `gitops render` writes for {tasklist_path}; {fix}", *shown]
 
 
-def write(tasklist: TaskList, path: Path | str, *, tasklist_path: str, handled: Collection[str] = ()) -> bool:
+def write(tasklist: TaskList, path: Path | str, *, tasklist_path: str, handled: Collection[str] = (),
+          state_path: str = "state.json") -> bool:
     """Write the workflow to `path` if its content changed; True when written."""
     path = Path(path)
-    text = render(tasklist, tasklist_path=tasklist_path, handled=handled)
+    text = render(tasklist, tasklist_path=tasklist_path, handled=handled, state_path=state_path)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -52,8 +52,10 @@ def gated_tasks(tasklist: TaskList, handled: Collection[str] = ()) -> list[str]:
     return [task.id for task in tasklist.tasks.values() if may_await_approval(tasklist, task, handled)]
 
 
-def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = ()) -> dict[str, Any]:
-    """The workflow document (YAML-ready) for a task list at `tasklist_path` in the repository."""
+def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = (),
+             state_path: str = "state.json") -> dict[str, Any]:
+    """The workflow document (YAML-ready) for a task list at `tasklist_path` in the repository
+    (`state_path`: where state.json lives, relative to the repository root)."""
     name = project_slug(tasklist_path)
     gated = frozenset(gated_tasks(tasklist, handled))
     jobs: dict[str, Any] = {"plan": _plan_job(tasklist_path)}
@@ -74,8 +76,13 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
         "on": {
             # Only main: state commits go to gitops/<slug>/phase-<n> (made with GITHUB_TOKEN they
             # start no run anyway, and with another token every state commit would start one);
-            # merging the phase PR pushes to main, which is what advances the pipeline.
-            "push": {"branches": [BASE_BRANCH]},
+            # merging the phase PR pushes to main, which is what advances the pipeline. Only pushes
+            # that touch the task list, the state or this workflow: GitHub keeps one pending run per
+            # concurrency group and a newer one cancels it, so every unrelated push to main would
+            # cancel a queued retry=/resume= dispatch and lose its inputs
+            # (https://docs.github.com/en/actions/using-jobs/using-concurrency).
+            "push": {"branches": [BASE_BRANCH],
+                     "paths": list(dict.fromkeys([tasklist_path, state_path, workflow_path(tasklist_path)]))},
             "workflow_dispatch": {"inputs": _dispatch_inputs()},
         },
         "permissions": {},
@@ -240,6 +247,13 @@ def _task_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozens
                       "run": _gitops(tasklist_path, f"approve {deploy_gate(task.id)} --recorded") + "\n"})
     steps.append({"name": f"Run Task {task.id}", "env": dict(TOKEN_ENV),
                   "run": _gitops(tasklist_path, f"run-task {task.id}") + "\n"})
+    if task.id in gated:
+        # A gated task that passed now awaits approval, and its gate job waits before running any
+        # step: say so on the sticky comment now, not when the report job runs after every gate.
+        # Best effort (the report job posts again), so a failed comment never fails the task.
+        permissions["pull_requests"] = ("read", "find the phase PR that carries the progress comment")
+        steps.append({"name": f"Say that checkpoint {task.id} waits for a reviewer", "continue-on-error": True,
+                      "env": dict(TOKEN_ENV), "run": _gitops(tasklist_path, "report") + "\n"})
     job: dict[str, Any] = {
         "name": _name(f"Task {task.id}: {task.title}"),
         "needs": _task_needs(tasklist, task, tasklist_path, gated),

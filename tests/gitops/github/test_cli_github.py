@@ -59,6 +59,7 @@ def test_in_a_workflow_state_goes_to_the_phase_branch_the_report_posts_and_the_g
     gitops("--forge", "github", "report")
     progress = [c["body"] for c in api.github.comments.values()]
     assert len(progress) == 1 and progress[0].startswith("<!-- gitops:phase:1 -->\n## ")
+    assert "approves the `b-1006-checkpoint-1-2` environment" in progress[0]  # what the task job's report says
     api.github.environments["b-1006-checkpoint-1-2"] = {"id": 500, "wait_timer": 0, "reviewers": [("User", 1)],
                                                     "prevent_self_review": False, "created_at": "", "updated_at": ""}
     api.github.add_run(77, ".github/workflows/b-1006.yml")

@@ -67,7 +67,9 @@ def test_slug_and_path():
 
 
 def test_triggers_permissions_and_concurrency(doc):
-    assert doc["on"]["push"] == {"branches": ["main"]}
+    # Only pushes that change what the pipeline reads: an unrelated push would cancel a pending dispatch.
+    assert doc["on"]["push"] == {"branches": ["main"],
+                                 "paths": [TASKLIST, "state.json", ".github/workflows/b-1006.yml"]}
     inputs = doc["on"]["workflow_dispatch"]["inputs"]
     assert sorted(inputs) == ["approve", "resume", "retry"]
     assert all(i["type"] == "string" and i["required"] is False for i in inputs.values())
@@ -115,9 +117,10 @@ def test_environments(doc):
     gates = {workflow.job_id("gate", t): f"b-1006-checkpoint-{t.replace('.', '-')}" for t in CHECKPOINTS}
     assert environments == {**gates, "task-6-1": "production", "task-6-2": "production"}
     run = [s["run"] for s in doc["jobs"]["task-6-1"]["steps"] if "run" in s]
-    assert run[-2:] == [
+    assert run[-3:] == [
         f"gitops --forge github --tasklist {TASKLIST} approve deploy-6.1 --recorded\n",
         f"gitops --forge github --tasklist {TASKLIST} run-task 6.1\n",
+        f"gitops --forge github --tasklist {TASKLIST} report\n",  # 6.1 is a checkpoint too
     ]
     assert doc["jobs"]["gate-6-1"]["steps"][-1]["run"] == (
         f"gitops --forge github --tasklist {TASKLIST} approve 6.1 --recorded\n")
@@ -127,8 +130,10 @@ def test_environments(doc):
 def test_least_privilege_permissions(doc, text):
     jobs = doc["jobs"]
     assert jobs["plan"]["permissions"] == {"actions": "read", "contents": "write", "pull-requests": "read"}
-    assert jobs["task-1-1"]["permissions"] == {"contents": "write", "issues": "write"}
-    assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write"}
+    assert jobs["task-1-1"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "read"}
+    assert jobs["task-3-2"]["permissions"] == {"contents": "write", "issues": "write"}  # no gate follows
+    assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
+                                               "pull-requests": "read"}
     assert jobs["gate-1-1"]["permissions"] == {"actions": "read", "contents": "write"}
     assert jobs["report"]["permissions"] == {"contents": "read", "issues": "write", "pull-requests": "write"}
     assert "      contents: write # the state commit\n" in text  # each grant says why
@@ -425,3 +430,11 @@ def test_a_task_its_handler_runs_needs_no_gate_unless_it_is_a_checkpoint():
     tl, _ = parser.load(DATA / "run_manual.md")
     jobs = workflow.workflow(tl, "run_manual.md", handled={"1.2"})["jobs"]
     assert not [name for name in jobs if name.startswith("gate-")]
+
+
+def test_a_gated_task_job_updates_the_progress_comment_before_its_gate_waits(doc):
+    # A gate job waits before running any step, and the report job needs every gate: without this
+    # step the sticky comment would say "approve the environment" only after the run ended.
+    last = doc["jobs"]["task-1-2"]["steps"][-1]
+    assert (last["run"], last["continue-on-error"]) == (f"gitops --forge github --tasklist {TASKLIST} report\n", True)
+    assert "report\n" not in doc["jobs"]["task-3-2"]["steps"][-1]["run"]  # no gate: the report job posts
