@@ -56,6 +56,12 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
              state_path: str = "state.json") -> dict[str, Any]:
     """The workflow document (YAML-ready) for a task list at `tasklist_path` in the repository
     (`state_path`: where state.json lives, relative to the repository root)."""
+    for path in (tasklist_path, state_path):
+        # Paths are written into the header's comments and into `paths:`: a line break would end
+        # the comment and start YAML keys of its own.
+        if any(ord(char) < 32 or ord(char) == 127 for char in path):
+            raise TaskListError(f"{path!r}: a path with a line break or control character cannot be written "
+                                "into a workflow; rename the file")
     name = project_slug(tasklist_path)
     gated = frozenset(gated_tasks(tasklist, handled))
     jobs: dict[str, Any] = {"plan": _plan_job(tasklist_path)}
@@ -72,7 +78,7 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
                 jobs[key] = _gate_job(task, tasklist_path)
     jobs["report"] = _report_job(list(jobs), tasklist_path)
     return {
-        "name": f"gitops: {tasklist.title}",
+        "name": _name(f"gitops: {tasklist.title}"),  # the workflow's name is expanded too
         "on": {
             # Only main: state commits go to gitops/<slug>/phase-<n> (made with GITHUB_TOKEN they
             # start no run anyway, and with another token every state commit would start one);
@@ -301,7 +307,9 @@ def _report_job(needs: list[str], tasklist_path: str) -> dict[str, Any]:
         "runs-on": "ubuntu-latest",
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": _permissions(
-            contents=("read", "checkout and the phase branch's state"),
+            # report first opens HotFix issues whose notice failed and records their URLs in the state
+            # (Runner.flush_notifications): a state commit, which `contents: read` refuses with a 403.
+            contents=("write", "record the URL of a HotFix issue opened late"),
             issues=("write", "the sticky comment (PR comments are issue comments)"),
             pull_requests=("write", "open or update the phase PR"),
         ),

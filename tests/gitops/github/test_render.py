@@ -1,6 +1,7 @@
 """The generated workflow: structure, the skip logic of its job graph, determinism, drift, linters."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gitops.errors import TaskListError
 from gitops.github import render, workflow
 from gitops.handlers import Registry
 from gitops.model import project_slug
@@ -135,7 +137,8 @@ def test_least_privilege_permissions(doc, text):
     assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
                                                "pull-requests": "read"}
     assert jobs["gate-1-1"]["permissions"] == {"actions": "read", "contents": "write"}
-    assert jobs["report"]["permissions"] == {"contents": "read", "issues": "write", "pull-requests": "write"}
+    # report records the URL of a HotFix issue opened late: a state commit
+    assert jobs["report"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write"}
     assert "      contents: write # the state commit\n" in text  # each grant says why
 
 
@@ -374,6 +377,21 @@ def test_task_text_cannot_become_an_expression():
     sneaky = tasklist(task("1.1", title="Run ${{ github.event.issue.title }}"))
     doc = yaml.safe_load(render.render(sneaky, tasklist_path="s.md"))
     assert doc["jobs"]["task-1-1"]["name"] == "Task 1.1: Run $ {{ github.event.issue.title }}"
+
+
+def test_a_task_list_title_cannot_become_an_expression_in_the_workflow_name():
+    sneaky = dataclasses.replace(tasklist(task("1.1", run="true")), title="Plan ${{ github.event.issue.title }}")
+    doc = yaml.safe_load(render.render(sneaky, tasklist_path="s.md"))
+    assert doc["name"] == "gitops: Plan $ {{ github.event.issue.title }}"
+
+
+@pytest.mark.parametrize("path", ["a\nb.md", "x.md\non: push", "tab\there.md", "cr\r.md"])
+def test_a_task_list_path_with_control_characters_is_refused(path):
+    # The path is written into the header's comments: a newline there would start YAML keys.
+    with pytest.raises(TaskListError) as caught:
+        render.render(tasklist(task("1.1", run="true")), tasklist_path=path)
+    assert str(caught.value) == (f"{path!r}: a path with a line break or control character cannot be written "
+                                 "into a workflow; rename the file")
 
 
 # ------------------------------------------------------------------ linters, offline
