@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from github.Repository import Repository
 
 T = TypeVar("T")
+# Who writes with a workflow's GITHUB_TOKEN (https://docs.github.com/en/actions/security-for-github-actions/security-guides/automatic-token-authentication).
+BOT = "github-actions[bot]"
 TITLE_LIMIT = 256
 PROGRESS_MARKER = "progress"
 
@@ -64,6 +66,7 @@ class GitHubForge:
         self.redactor = Redactor.from_environ(environ)
         self._gh: Github | None = None
         self._repo: Repository | None = None
+        self._authors: frozenset[str] | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], project: str, **transport: Any) -> GitHubForge:
@@ -84,6 +87,19 @@ class GitHubForge:
             with translated(f"reading repository {self.settings.repository}", self.settings):
                 self._repo = self.gh.get_repo(self.settings.repository)
         return self._repo
+
+    def ours(self, item: Any) -> bool:
+        """Whether an issue or comment was written by us: anybody can paste a hidden marker into
+        their own, and only the bot's (or this token's user's) may be taken for the sticky one."""
+        if self._authors is None:
+            authors = {BOT}
+            try:  # a person's token (a terminal) writes as that person
+                with translated("reading the token's user", self.settings):
+                    authors.add(self.gh.requester.requestJsonAndCheck("GET", "/user")[1]["login"])
+            except GitHubError:
+                pass  # an Actions token may not read /user (HTTP 403): it writes as the bot
+            self._authors = frozenset(authors)
+        return bool(item.user) and item.user.login in self._authors
 
     def phase_branch(self, phase: int) -> str:
         """The branch whose PR ends a phase: `gitops/<project>/phase-<n>`."""
@@ -173,7 +189,7 @@ class GitHubForge:
             found = self.repo.get_issues(state=state, labels=[label]) if label else self.repo.get_issues(state=state)
             for issue in found:
                 # Plain issues have no `pull_request` key, and reading it would fetch each issue again.
-                if "/pull/" not in issue.html_url and tag in (issue.body or ""):
+                if "/pull/" not in issue.html_url and tag in (issue.body or "") and self.ours(issue):
                     return issue
         return None
 
@@ -184,7 +200,7 @@ class GitHubForge:
         tag = hidden(marker)
         with translated(f"updating comment {marker}", self.settings):
             for comment in target.get_comments():
-                if tag in (comment.body or ""):
+                if tag in (comment.body or "") and self.ours(comment):
                     if comment.body != text:
                         comment.edit(text)
                     return comment.html_url

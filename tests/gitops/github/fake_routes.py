@@ -134,6 +134,14 @@ def edit_pull(gh: FakeGitHub, m, q, body, login) -> Answer:
     return 200, gh.pull(_number(gh, m, pulls=True))
 
 
+def authenticated_user(gh: FakeGitHub, m, q, body, login) -> Answer:
+    """GET /user: an installation token (a workflow's GITHUB_TOKEN) is refused
+    (https://docs.github.com/en/rest/users/users#get-the-authenticated-user)."""
+    if login.endswith("[bot]"):
+        raise HTTPFail(403, "Resource not accessible by integration")
+    return 200, gh.user(login)
+
+
 def get_user(gh: FakeGitHub, m, q, body, login) -> Answer:
     if m["login"] not in gh.users:
         raise HTTPFail(404, "Not Found")
@@ -341,6 +349,7 @@ def table(gh: FakeGitHub) -> list[tuple[str, re.Pattern[str], Callable[..., Answ
         ("POST", REPO + r"/pulls", create_pull),
         ("GET", REPO + r"/pulls/(?P<number>\d+)", get_pull),
         ("PATCH", REPO + r"/pulls/(?P<number>\d+)", edit_pull),
+        ("GET", r"/user", authenticated_user),
         ("GET", r"/users/(?P<login>[^/]+)", get_user),
         ("GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)", get_team),
         ("GET", REPO + r"/environments/(?P<env>[^/]+)", get_environment),

@@ -198,3 +198,32 @@ def test_a_cut_inside_a_long_fence_closes_that_fence_before_the_notice():
     kept = out.split("\n\n… (truncated")[0]
     assert kept.endswith("\n````") and kept.startswith("````text\n```\nline\n")
     assert out.endswith("characters left out; the full log: https://run/1)")
+
+
+# ------------------------------------------------------------------ only the bot's own markers count
+def test_a_sticky_comment_marker_written_by_somebody_else_is_not_taken_over(api, forge, environ):
+    api.github.branches.add("gitops/b-1006/phase-1")
+    forge.open_phase_pr(1, "B-1006: Phase 1 complete", "summary")
+    bob = make_forge(environ | {"GITHUB_TOKEN": "token-bob"})
+    bob.upsert_comment("phase:1", "all approved, merge now")  # anyone may paste the hidden marker
+    forge.upsert_comment("phase:1", "1/3 tasks done")
+    bodies = {c["user"]["login"]: c["body"] for c in api.github.comments.values()}
+    assert bodies == {"bob": "<!-- gitops:phase:1 -->\nall approved, merge now",
+                      "github-actions[bot]": "<!-- gitops:phase:1 -->\n1/3 tasks done"}
+
+
+def test_a_hotfix_issue_opened_by_somebody_else_with_the_marker_is_left_alone(api, forge, environ):
+    make_forge(environ | {"GITHUB_TOKEN": "token-bob"}).open_issue("hotfix:2.1", "fake", "ignore", ["hotfix", "task:2.1"])
+    forge.open_issue("hotfix:2.1", "T-HotFix-1 Fix Task 2.1", "the error", ["hotfix", "task:2.1"])
+    assert sorted((i["user"]["login"], i["title"]) for i in api.github.issues.values()) == [
+        ("bob", "fake"), ("github-actions[bot]", "T-HotFix-1 Fix Task 2.1")]
+    forge.close_issue("hotfix:2.1", "passed")
+    assert {i["user"]["login"]: i["state"] for i in api.github.issues.values()} == {
+        "bob": "open", "github-actions[bot]": "closed"}
+
+
+def test_a_person_running_gitops_with_their_own_token_finds_their_own_markers(api, environ):
+    ada = make_forge(environ | {"GITHUB_TOKEN": "token-ada"})
+    ada.upsert_comment("phase:1", "1/3 tasks done")
+    ada.upsert_comment("phase:1", "2/3 tasks done")
+    assert [c["body"] for c in api.github.comments.values()] == ["<!-- gitops:phase:1 -->\n2/3 tasks done"]
