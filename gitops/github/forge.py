@@ -187,11 +187,24 @@ class GitHubForge:
             label = "gitops"
         with translated(f"looking for issue {marker}", self.settings):
             found = self.repo.get_issues(state=state, labels=[label]) if label else self.repo.get_issues(state=state)
-            for issue in found:
-                # Plain issues have no `pull_request` key, and reading it would fetch each issue again.
-                if "/pull/" not in issue.html_url and tag in (issue.body or "") and self.ours(issue):
-                    return issue
-        return None
+            # Plain issues have no `pull_request` key, and reading it would fetch each issue again.
+            matches = [issue for issue in found
+                       if "/pull/" not in issue.html_url and tag in (issue.body or "") and self.ours(issue)]
+        if not matches:
+            return None
+        keep, *twins = sorted(matches, key=lambda issue: issue.number)
+        for twin in twins:
+            self._close_twin(twin, keep.number)
+        return keep
+
+    def _close_twin(self, twin: Issue, original: int) -> None:
+        """A POST that timed out is never resent, but it may still land after the next command opened
+        the issue again: the later twin is closed as a duplicate the next time the marker is looked up."""
+        if twin.state != "open":
+            return
+        with translated(f"closing issue #{twin.number}, a duplicate of #{original}", self.settings):
+            twin.create_comment(f"Duplicate of #{original}: a request that had timed out opened this issue late.")
+            twin.edit(state="closed", state_reason="not_planned")
 
     # ------------------------------------------------------------ comments and PRs
     def _upsert_comment(self, marker: str, body: str) -> str:
