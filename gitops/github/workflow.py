@@ -80,7 +80,8 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
     return {
         "name": _name(f"gitops: {tasklist.title}"),  # the workflow's name is expanded too
         "on": {
-            # Only main: state commits go to gitops/<slug>/phase-<n> (made with GITHUB_TOKEN they
+            # Only main (`on:` takes no expressions: a repository whose default branch has another name
+            # gets no run from a merged phase PR; dispatch then). State commits go to gitops/<slug>/phase-<n> (made with GITHUB_TOKEN they
             # start no run anyway, and with another token every state commit would start one);
             # merging the phase PR pushes to main, which is what advances the pipeline. Only pushes
             # that touch the task list, the state or this workflow: GitHub keeps one pending run per
@@ -92,6 +93,8 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
             "workflow_dispatch": {"inputs": _dispatch_inputs()},
         },
         "permissions": {},
+        # The branch the phase branches start from and whose state.json says the phase in progress.
+        "env": {"GITOPS_DEFAULT_BRANCH": "${{ github.event.repository.default_branch }}"},
         # One run per project at a time, never cancelled in progress: a run may be waiting at a gate.
         # A job cancelled by hand or timed out leaves its task "running"; the next run's plan job
         # records it as failed, which relies on runs never overlapping.

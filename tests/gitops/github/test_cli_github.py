@@ -12,6 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from gitops.cli import main
+from gitops.config import load_config
+from gitops.wiring import Context
 from tests.conftest import DATA, ROOT
 from tests.gitops.github.conftest import actions_environ
 
@@ -219,3 +221,31 @@ def test_a_phase_gate_is_recorded_only_from_the_merged_phase_pr(api, site, monke
     gitops("--forge", "github", "approve", "phase-2", "--recorded")
     gate = branch_state(site)["gates"]["phase-2"]
     assert (gate["status"], gate["approved_by"]) == ("approved", "ada")
+
+
+def test_the_phase_branch_starts_from_the_repositorys_default_branch(api, tmp_path, monkeypatch):
+    """A repository whose default branch is trunk: the workflow passes it (github.event.repository.default_branch)."""
+    site = tmp_path / "trunk"
+    site.mkdir()
+    monkeypatch.chdir(site)
+    shutil.copy(DATA / "run_pipeline.md", site / "B-1006.md")
+    for name, value in {**actions_environ(api, tmp_path), **TUNING, "GITOPS_DEFAULT_BRANCH": "trunk"}.items():
+        monkeypatch.setenv(name, value)
+    remote = tmp_path / "trunk-origin.git"
+    git = lambda *args: subprocess.run(["git", *args], cwd=site, check=True, capture_output=True)  # noqa: E731
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "trunk", str(remote)], check=True)
+    git("init", "-q", "-b", "trunk")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "start")
+    git("remote", "add", "origin", str(remote))
+    git("push", "-q", "origin", "trunk")
+    assert "Stopped at gate 1.2" in gitops("--forge", "github", "run")
+    assert branch_state(site)["tasks"]["1.2"]["status"] == "awaiting_approval"
+    # Phase 1's PR is merged into trunk: trunk's state.json now says which phase is in progress.
+    state = branch_state(site) | {"current_phase": 2}
+    (site / "state.json").write_text(json.dumps(state))
+    git("add", "state.json")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "phase 1 merged")
+    git("push", "-q", "origin", "trunk")
+    config = load_config(site, os.environ, "B-1006.md", "state.json", "github")
+    store = Context(config).git_store(Context(config).checked_tasklist(), site)
+    assert (store.base, store.branch) == ("trunk", "gitops/b-1006/phase-2")
