@@ -208,7 +208,7 @@ class GitHubForge:
 
     # ------------------------------------------------------------ comments and PRs
     def _upsert_comment(self, marker: str, body: str) -> str:
-        text = self._body(marker, body)
+        text = self._body(marker, self._progress_body(marker, body))
         target = self._comment_target(marker)
         tag = hidden(marker)
         with translated(f"updating comment {marker}", self.settings):
@@ -218,6 +218,15 @@ class GitHubForge:
                         comment.edit(text)
                     return comment.html_url
             return target.create_comment(text).html_url
+
+    def _progress_body(self, marker: str, body: str) -> str:
+        """The sticky comment of a rejected phase says so first: its next step would read "merge"."""
+        if marker.startswith("phase:") and marker.removeprefix("phase:").isdigit():
+            phase = int(marker.removeprefix("phase:"))
+            if _rejected(self._find_pull(phase)):
+                return (f"**This PR was closed without merging: Phase {phase + 1} is rejected and does not start.** "
+                        "Reopen the PR (after pushing any fix to its branch) to let the pipeline go on.\n\n" + body)
+        return body
 
     def _comment_target(self, marker: str) -> Issue:
         """The phase PR (as an issue) for `phase:<n>`; before it exists, the project's progress issue."""
@@ -231,7 +240,7 @@ class GitHubForge:
         return self._open_issue(PROGRESS_MARKER, title, body, ["gitops"])
 
     def _find_pull(self, phase: int) -> Any:
-        """The open PR of the phase, else its merged one, else None."""
+        """The open PR of the phase, else its merged one, else the newest closed one, else None."""
         head = f"{self.settings.owner}:{self.phase_branch(phase)}"
         with translated(f"looking for the PR of phase {phase}", self.settings):
             pulls = list(self.repo.get_pulls(state="all", head=head))
@@ -239,14 +248,20 @@ class GitHubForge:
             if pull.state == "open":
                 return pull
         merged = [pull for pull in pulls if pull.merged_at is not None]
-        return merged[0] if merged else None
+        return (merged or pulls or [None])[0]
+
+    def phase_rejected(self, phase: int) -> bool:
+        """The phase PR was closed without merging: a reviewer said no to the next phase."""
+        return self._reported(f"reading the PR of phase {phase}", lambda: _rejected(self._find_pull(phase)))
 
     def _open_phase_pr(self, phase: int, title: str, body: str) -> str:
         title = self.redactor.redact(title)[:TITLE_LIMIT]
         text = self._body(f"phase-pr:{phase}", body)
         pull = self._find_pull(phase)
         if pull is not None and pull.state != "open":
-            return pull.html_url  # merged: the phase is over, nothing to open
+            # Merged: the phase is over. Closed unmerged: a rejection, which a new PR would silently
+            # undo; reopening it is the reviewer's call.
+            return pull.html_url
         if pull is not None:
             if pull.title != title or pull.body != text:
                 with translated(f"updating PR #{pull.number}", self.settings):
@@ -287,3 +302,7 @@ class GitHubForge:
             message = self.redactor.redact(str(exc))
             actions.report_failure(self.environ, f"gitops could not update GitHub ({doing})", message)
             raise GitHubError(message, exc.status) from exc
+
+
+def _rejected(pull: Any) -> bool:
+    return pull is not None and pull.state == "closed" and pull.merged_at is None

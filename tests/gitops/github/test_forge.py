@@ -97,6 +97,18 @@ def test_a_merged_phase_pr_is_found_not_opened_again(api, forge):
     assert len(api.github.pulls) == 1
 
 
+def test_a_phase_pr_closed_unmerged_is_a_rejection_not_reopened_by_the_next_report(api, forge, environ):
+    api.github.branches.add("gitops/b-1006/phase-1")
+    url = forge.open_phase_pr(1, "Phase 1", "summary")
+    api.github.issues[1] |= {"state": "closed"}  # a reviewer closes it without merging
+    assert forge.open_phase_pr(1, "Phase 1", "summary v2") == url  # no second PR slips past the "no"
+    assert len(api.github.pulls) == 1 and api.github.issues[1]["state"] == "closed"
+    assert forge.record_approval("phase-2") is None
+    assert make_forge(environ).phase_rejected(1) is True
+    api.github.issues[1] |= {"state": "open"}  # reopened: the phase goes on
+    assert make_forge(environ).phase_rejected(1) is False
+
+
 def test_a_phase_pr_without_its_branch_is_a_clear_error(api, forge):
     with pytest.raises(GitHubError) as caught:
         forge.open_phase_pr(2, "Phase 2", "summary")
@@ -227,3 +239,15 @@ def test_a_person_running_gitops_with_their_own_token_finds_their_own_markers(ap
     ada.upsert_comment("phase:1", "1/3 tasks done")
     ada.upsert_comment("phase:1", "2/3 tasks done")
     assert [c["body"] for c in api.github.comments.values()] == ["<!-- gitops:phase:1 -->\n2/3 tasks done"]
+
+
+def test_the_sticky_comment_of_a_rejected_phase_says_so_first(api, forge):
+    api.github.branches.add("gitops/b-1006/phase-1")
+    forge.open_phase_pr(1, "Phase 1", "summary")
+    api.github.issues[1] |= {"state": "closed"}
+    forge.upsert_comment("phase:1", "Merge this PR to start Phase 2.")
+    (comment,) = api.github.comments.values()
+    assert comment["body"] == (
+        "<!-- gitops:phase:1 -->\n**This PR was closed without merging: Phase 2 is rejected and does not start.** "
+        "Reopen the PR (after pushing any fix to its branch) to let the pipeline go on.\n\n"
+        "Merge this PR to start Phase 2.")
