@@ -249,3 +249,34 @@ def test_the_phase_branch_starts_from_the_repositorys_default_branch(api, tmp_pa
     config = load_config(site, os.environ, "B-1006.md", "state.json", "github")
     store = Context(config).git_store(Context(config).checked_tasklist(), site)
     assert (store.base, store.branch) == ("trunk", "gitops/b-1006/phase-2")
+
+
+FLAKY = """# Process Task List: Flaky
+
+**Auto-Advance**: yes
+**Pause After**: no
+
+## Phase 1: Build
+
+### Task 1.1 - Needs its input
+**Dependencies**: None
+**Run**: `test -f ok.txt`
+
+**Done when**:
+- [ ] The input exists
+"""
+
+
+def test_a_hotfix_issue_whose_closing_failed_is_closed_by_the_next_report(api, site):
+    (site / "B-1006.md").write_text(FLAKY)
+    gitops("--forge", "github", "run", code=1)  # Task 1.1 fails: HotFix issue #1
+    assert api.github.issues[1]["state"] == "open"
+    (site / "ok.txt").write_text("fixed\n")
+    gitops("--forge", "github", "retry", "1.1")
+    api.fail(502, times=20, method="PATCH", path="/issues/1")  # GitHub fails the closing edit
+    out = gitops("--forge", "github", "run")
+    assert "it is retried on the next command" in out and api.github.issues[1]["state"] == "open"
+    api.clear()
+    api.github.branches.add("gitops/b-1006/phase-1")  # the phase is complete: report opens its PR
+    gitops("--forge", "github", "report")  # the workflow's report job: the promise is kept
+    assert (api.github.issues[1]["state"], api.github.issues[1]["state_reason"]) == ("closed", "completed")
