@@ -7,6 +7,7 @@ point back at the stand-in so PyGithub follows them. Tests read and arrange the 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -152,7 +153,7 @@ class FakeGitHub:
     def run(self, run_id: int) -> dict[str, Any]:
         item = self.runs[run_id]
         return {"id": run_id, "node_id": f"WFR_{run_id}", "name": item["path"], "path": item["path"],
-                "status": item["status"], "conclusion": None, "event": "push", "head_branch": "main",
+                "status": item["status"], "conclusion": item.get("conclusion"), "event": item.get("event", "push"), "head_branch": "main",
                 "head_sha": "0" * 40, "run_number": run_id, "run_attempt": 1, "workflow_id": 9,
                 "actor": self.user(item["actor"]), "triggering_actor": self.user(item["actor"]),
                 "url": f"{self.repo_url}/actions/runs/{run_id}", "html_url": f"{self.web}/actions/runs/{run_id}",
@@ -187,6 +188,38 @@ class FakeGitHub:
         self.runs[run_id] = {"path": path, "status": "waiting" if waiting else "in_progress", "actor": actor,
                              "jobs": waiting, "started": [job for job in named if job not in waiting],
                              "pending": list(dict.fromkeys(waiting.values())), "approvals": [], "created_at": now()}
+
+    def trigger(self, workflow: dict[str, Any], event: str, actor: str, path: str, ref: str = "main",
+                changed: tuple[str, ...] = ()) -> int | None:
+        """What GitHub does with an event for a workflow (its document as rendered); the new run's id,
+        or None when no run starts.
+
+        - Events made with a workflow's GITHUB_TOKEN start no run, except workflow_dispatch and
+          repository_dispatch (https://docs.github.com/en/actions/security-for-github-actions/security-guides/automatic-token-authentication#using-the-github_token-in-a-workflow).
+        - `on.push` filters by `branches` and `paths` (a push starts a run when any changed file matches).
+        - `concurrency`: at most one running and one pending run per group; a newer pending run
+          cancels the older pending one (https://docs.github.com/en/actions/using-jobs/using-concurrency).
+        """
+        triggers = workflow["on"]
+        if event not in triggers or (actor == "github-actions[bot]" and event not in ("workflow_dispatch",
+                                                                                        "repository_dispatch")):
+            return None
+        spec = triggers[event] or {}
+        if event == "push":
+            if "branches" in spec and not any(fnmatch.fnmatch(ref, b) for b in spec["branches"]):
+                return None
+            if "paths" in spec and not any(fnmatch.fnmatch(f, p) for f in changed for p in spec["paths"]):
+                return None
+        run_id = max(self.runs, default=0) + 1
+        group = (workflow.get("concurrency") or {}).get("group")
+        active = [r for r in self.runs.values() if group and r.get("group") == group and r["status"] != "completed"]
+        status = "pending" if any(r["status"] != "pending" for r in active) else "in_progress"
+        for older in active:
+            if older["status"] == "pending":  # the newer pending run takes its place
+                older |= {"status": "completed", "conclusion": "cancelled"}
+        self.runs[run_id] = {"path": path, "status": status, "actor": actor, "jobs": {}, "started": [], "pending": [],
+                             "approvals": [], "created_at": now(), "event": event, "group": group}
+        return run_id
 
     def merge(self, number: int, by: str) -> None:
         """Merge a PR as a person would."""
