@@ -84,8 +84,15 @@ def act(repo: Path, api: StandIn, run_id: int, event: str, *extra: str) -> str:
         "GITOPS_TRACKING": "off",  # MLflow has its own tests; a job's mlflow.db would be thrown away
     }
     scratch = repo.parent
+    # GitHub's payloads name the repository's default branch (the workflow passes it on as
+    # GITOPS_DEFAULT_BRANCH); act's own default payload says "master".
+    payload = scratch / f"event-{run_id}.json"
+    # act reads a dispatch's inputs from the payload once there is one.
+    inputs = dict(value.split("=", 1) for flag, value in zip(extra, extra[1:]) if flag == "--input")
+    payload.write_text(json.dumps({"repository": {"default_branch": "main", "full_name": REPOSITORY},
+                                   **({"inputs": inputs} if inputs else {})}))
     command = [
-        str(ACT), event, "-W", workflow.workflow_path(TASKLIST),
+        str(ACT), event, "-W", workflow.workflow_path(TASKLIST), "-e", str(payload),
         "-P", "ubuntu-latest=-self-hosted",
         "--action-cache-path", str(scratch / "act-cache"), "--no-cache-server", "--actor", "ada",
         "--local-repository", f"actions/setup-python@{setup_python_sha}={FIXTURES / 'setup-python'}",
