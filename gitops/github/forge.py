@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
 from gitops.github import admin as github_admin
 from gitops.github import job_summary as actions
+from gitops.github import phase_status
 from gitops.github.api import MAX_BODY, GitHubError, GitHubSettings, connect, translated
 from gitops.github.environment_setup import ensure_environment
 from gitops.github.environments import environment_for
@@ -266,11 +267,13 @@ class GitHubForge:
             if pull.title != title or pull.body != text:
                 with translated(f"updating PR #{pull.number}", self.settings):
                     pull.edit(title=title, body=text)
-            return pull.html_url
-        branch = self.phase_branch(phase)
-        hint = f"The branch {branch} must exist and differ from the default branch (the workflow pushes it)."
-        with translated(f"opening the PR of phase {phase} from {branch}", self.settings, hint):
-            return self.repo.create_pull(base=self.repo.default_branch, head=branch, title=title, body=text).html_url
+        else:
+            branch = self.phase_branch(phase)
+            hint = f"The branch {branch} must exist and differ from the default branch (the workflow pushes it)."
+            with translated(f"opening the PR of phase {phase} from {branch}", self.settings, hint):
+                pull = self.repo.create_pull(base=self.repo.default_branch, head=branch, title=title, body=text)
+        phase_status.mark_complete(self.gh, self.repo, pull, phase, self.settings)
+        return pull.html_url
 
     # ------------------------------------------------------------ approvals
     def _record_approval(self, gate: str) -> str | None:

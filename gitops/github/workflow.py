@@ -315,6 +315,7 @@ def _report_job(needs: list[str], tasklist_path: str) -> dict[str, Any]:
             contents=("write", "record the URL of a HotFix issue opened late"),
             issues=("write", "the sticky comment (PR comments are issue comments)"),
             pull_requests=("write", "open or update the phase PR"),
+            statuses=("write", "the status gitops/phase-<n> on the phase PR's head"),
         ),
         "steps": [
             *_setup_steps(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import hashlib
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class FakeGitHub:
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     rulesets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> newest first
     ids: Any = field(default_factory=lambda: itertools.count(1000))
 
     # ------------------------------------------------------------ shapes
@@ -69,6 +71,10 @@ class FakeGitHub:
     @property
     def web(self) -> str:
         return f"{self.base}/{self.owner}/{self.name}"
+
+    def head(self, branch: str) -> str:
+        """The tip commit of a branch (a stable made-up sha per branch name)."""
+        return hashlib.sha1(branch.encode()).hexdigest()
 
     def user(self, login: str) -> dict[str, Any]:
         return {"login": login, "id": self.users[login], "node_id": f"U_{self.users[login]}", "type": "User",
@@ -118,7 +124,7 @@ class FakeGitHub:
 
     def pull(self, number: int) -> dict[str, Any]:
         item, issue = self.pulls[number], self.issues[number]
-        ref = lambda branch: {"label": f"{self.owner}:{branch}", "ref": branch, "sha": "0" * 40,  # noqa: E731
+        ref = lambda branch: {"label": f"{self.owner}:{branch}", "ref": branch, "sha": self.head(branch),  # noqa: E731
                               "user": self.user("ada") | {"login": self.owner}, "repo": self.repo()}
         return {"id": issue["id"], "node_id": f"PR_{number}", "number": number, "state": issue["state"],
                 "title": issue["title"], "body": issue["body"], "user": issue["user"], "draft": False,

@@ -332,6 +332,22 @@ def _may_approve(gh: FakeGitHub, name: str, login: str, actor: str | None = None
     return False
 
 
+def list_statuses(gh: FakeGitHub, m, q, body, login) -> Answer:
+    """https://docs.github.com/en/rest/commits/statuses#list-commit-statuses-for-a-reference (newest first)"""
+    return 200, list(gh.statuses.get(m["sha"], []))
+
+
+def create_status(gh: FakeGitHub, m, q, body, login) -> Answer:
+    """https://docs.github.com/en/rest/commits/statuses#create-a-commit-status"""
+    if body.get("state") not in ("error", "failure", "pending", "success"):
+        raise HTTPFail(422, "Validation Failed", [{"resource": "Status", "code": "custom", "field": "state"}])
+    status = {"id": next(gh.ids), "state": body["state"], "context": body.get("context", "default"),
+              "description": body.get("description"), "target_url": body.get("target_url"),
+              "creator": gh.user(login), "created_at": now(), "updated_at": now()}
+    gh.statuses.setdefault(m["sha"], []).insert(0, status)
+    return 201, status
+
+
 def table(gh: FakeGitHub) -> list[tuple[str, re.Pattern[str], Callable[..., Answer]]]:
     """Every route of the stand-in."""
     rows = [
@@ -356,6 +372,8 @@ def table(gh: FakeGitHub) -> list[tuple[str, re.Pattern[str], Callable[..., Answ
         ("PUT", REPO + r"/environments/(?P<env>[^/]+)", put_environment),
         ("GET", REPO + r"/environments/(?P<env>[^/]+)/deployment-branch-policies", list_branch_policies),
         ("POST", REPO + r"/environments/(?P<env>[^/]+)/deployment-branch-policies", create_branch_policy),
+        ("GET", REPO + r"/commits/(?P<sha>[0-9a-f]{40})/statuses", list_statuses),
+        ("POST", REPO + r"/statuses/(?P<sha>[0-9a-f]{40})", create_status),
         ("GET", REPO + r"/rulesets", list_rulesets),
         ("POST", REPO + r"/rulesets", create_ruleset),
         ("GET", REPO + r"/rules/branches/(?P<branch>.+)", branch_rules),

@@ -251,3 +251,13 @@ def test_the_sticky_comment_of_a_rejected_phase_says_so_first(api, forge):
         "<!-- gitops:phase:1 -->\n**This PR was closed without merging: Phase 2 is rejected and does not start.** "
         "Reopen the PR (after pushing any fix to its branch) to let the pipeline go on.\n\n"
         "Merge this PR to start Phase 2.")
+
+
+def test_the_phase_pr_head_carries_the_status_branch_protection_can_require(api, forge):
+    # A PR opened with GITHUB_TOKEN gets no CI: the report job's status is what a rule can require.
+    api.github.branches.add("gitops/b-1006/phase-1")
+    forge.open_phase_pr(1, "Phase 1", "summary")
+    forge.open_phase_pr(1, "Phase 1", "summary v2")  # the next report sets nothing twice
+    (status,) = api.github.statuses[api.github.head("gitops/b-1006/phase-1")]
+    assert (status["context"], status["state"], status["description"], status["target_url"]) == (
+        "gitops/phase-1", "success", "Phase 1 complete: every task is done", f"{api.url}/octo/pipeline/actions/runs/77")

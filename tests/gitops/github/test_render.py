@@ -138,7 +138,8 @@ def test_least_privilege_permissions(doc, text):
                                                "pull-requests": "read"}
     assert jobs["gate-1-1"]["permissions"] == {"actions": "read", "contents": "write"}
     # report records the URL of a HotFix issue opened late: a state commit
-    assert jobs["report"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write"}
+    assert jobs["report"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write",
+                                             "statuses": "write"}
     assert "      contents: write # the state commit\n" in text  # each grant says why
 
 
