@@ -206,6 +206,21 @@ def setup_github(obj: Context, reviewers: tuple[str, ...], check: bool) -> None:
         click.echo(line)
 
 
+@main.command("comment-command")
+@click.pass_obj
+def comment_command(obj: Context) -> None:
+    """Read this run's `/gitops ...` comment, check its author, answer it; print the plan job's step outputs."""
+    from gitops.errors import UsageError
+    from gitops.github.comment_command import handle, outputs
+
+    command = handle(obj.tasklist()[0], os.environ)
+    if command is None or command.reply:
+        # Refused or not understood (the reply is on the comment): the run plans and runs nothing.
+        raise UsageError("the comment is no gitops command that may run: "
+                         + (command.reply if command else "it does not start with /gitops"))
+    click.echo(outputs(command), nl=False)
+
+
 @main.command()
 @click.argument("task_id")
 @click.pass_obj

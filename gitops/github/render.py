@@ -27,6 +27,10 @@ def render(tasklist: TaskList, *, tasklist_path: str, handled: Collection[str] =
     # PyYAML writes no comments: a permission's reason travels quoted and becomes a comment here.
     text = re.sub(r"^( +[a-z-]+: )'(read|write) # ((?:[^']|'')*)'$",
                   lambda m: f"{m[1]}{m[2]} # {m[3].replace(chr(39) * 2, chr(39))}", text, flags=re.MULTILINE)
+    # Every run of a comment checks out the default branch, reads the comment from the event file and
+    # obeys only writers (gitops.github.comment_command): not the pull_request_target-like misuse zizmor means.
+    text = text.replace("\n  issue_comment:\n", "\n  issue_comment: # zizmor: ignore[dangerous-triggers] commands from writers "
+                                                "only, run on the default branch\n")
     return _header(tasklist, tasklist_path) + text
 
 

@@ -29,11 +29,13 @@ SHORT_JOB_MINUTES = 30  # plan, gate and report jobs; task jobs keep GitHub's 6-
 TOKEN_ENV = {"GITHUB_TOKEN": "${{ github.token }}"}
 # The PR-merge fallback is chosen with a repository variable (gitops.github.preflight).
 GATES_ENV = {"GITOPS_GATES": "${{ vars.GITOPS_GATES }}"}
+# A `/gitops` comment's command arrives as the outputs of the plan job's `comment` step.
 DISPATCH_ENV = {
     "APPROVE_GATE": "${{ inputs.approve }}",
-    "RESUME_REASON": "${{ inputs.resume }}",
-    "RETRY_TASK": "${{ inputs.retry }}",
+    "RESUME_REASON": "${{ inputs.resume || steps.comment.outputs.resume }}",
+    "RETRY_TASK": "${{ inputs.retry || steps.comment.outputs.retry }}",
 }
+COMMAND_PREFIX = "/gitops"
 
 
 def workflow_path(tasklist_path: str) -> str:
@@ -91,6 +93,9 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
             "push": {"branches": [BASE_BRANCH],
                      "paths": list(dict.fromkeys([tasklist_path, state_path, workflow_path(tasklist_path)]))},
             "workflow_dispatch": {"inputs": _dispatch_inputs()},
+            # `/gitops retry 2.1` and `/gitops resume why` on the phase PR (gitops.github.comment_command).
+            # Comments written with GITHUB_TOKEN (the bot's own) start no run.
+            "issue_comment": {"types": ["created"]},
         },
         "permissions": {},
         # The branch the phase branches start from and whose state.json says the phase in progress.
@@ -98,7 +103,12 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
         # One run per project at a time, never cancelled in progress: a run may be waiting at a gate.
         # A job cancelled by hand or timed out leaves its task "running"; the next run's plan job
         # records it as failed, which relies on runs never overlapping.
-        "concurrency": {"group": f"gitops-{name}", "cancel-in-progress": False},
+        # Any other comment starts a run too (its jobs all skip): it gets a group of its own, so it can
+        # never take the one pending place of the project's group from a queued dispatch.
+        "concurrency": {"group": "${{ github.event_name == 'issue_comment' && !startsWith(github.event.comment.body, "
+                                 f"'{COMMAND_PREFIX}') && format('gitops-{name}-comment-{{0}}', github.run_id) || "
+                                 f"'gitops-{name}' }}}}",
+                        "cancel-in-progress": False},
         "defaults": {"run": {"shell": "bash"}},
         "jobs": jobs,
     }
@@ -156,11 +166,14 @@ def _plan_job(tasklist_path: str) -> dict[str, Any]:
     outputs = ("current_phase", "done", "pending", "awaiting", "proceed")
     return {
         "name": "Plan",
+        # A comment runs the pipeline only when it is a command (then the plan job checks its author).
+        "if": f"${{{{ github.event_name != 'issue_comment' || startsWith(github.event.comment.body, '{COMMAND_PREFIX}') }}}}",
         "runs-on": "ubuntu-latest",
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": _permissions(
             actions=("read", "the gate environments' reviewers; approve --recorded: deployment reviews of this run"),
             contents=("write", "state commits (retry, resume, approve)"),
+            issues=("write", "answer a /gitops comment (a reaction, a reply)"),
             pull_requests=("read", "approve --recorded: the merged phase PR"),
         ),
         "outputs": {key: f"${{{{ steps.plan.outputs.{key} }}}}" for key in outputs},
@@ -173,7 +186,11 @@ def _plan_job(tasklist_path: str) -> dict[str, Any]:
             # Runs never overlap (the concurrency group), so a task still `running` from another run
             # lost its job (cancelled, timed out): record it as failed first (gitops.plan.stale).
             {"name": "Record tasks an ended run left running", "env": dict(TOKEN_ENV), "run": f"{gitops} recover\n"},
-            {"name": "Apply the dispatch inputs", "if": "${{ github.event_name == 'workflow_dispatch' }}",
+            # The comment is read from the event file, never pasted into the script.
+            {"name": "Read a /gitops command", "id": "comment", "if": "${{ github.event_name == 'issue_comment' }}",
+             "env": dict(TOKEN_ENV), "run": f'{gitops} comment-command >> "$GITHUB_OUTPUT"\n'},
+            {"name": "Apply the dispatch inputs",
+             "if": "${{ github.event_name == 'workflow_dispatch' || github.event_name == 'issue_comment' }}",
              "env": {**DISPATCH_ENV, **TOKEN_ENV}, "run": dispatch},
             {"name": "Read the state", "id": "state", "if": "${{ github.event_name == 'push' }}",
              "env": dict(TOKEN_ENV), "run": f'{gitops} status --outputs >> "$GITHUB_OUTPUT"\n'},
@@ -306,7 +323,7 @@ def _report_job(needs: list[str], tasklist_path: str) -> dict[str, Any]:
     return {
         "name": "Report",
         "needs": needs,
-        "if": "${{ always() }}",
+        "if": "${{ always() && needs.plan.result != 'skipped' }}",  # skipped: a comment that is no command
         "runs-on": "ubuntu-latest",
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": _permissions(

@@ -51,6 +51,8 @@ class FakeGitHub:
         "ghs_tokenofthebot0000000000000000000000": "github-actions[bot]", "token-ada": "ada", "token-bob": "bob",
         "token-carol": "carol"})
     admins: set[str] = field(default_factory=lambda: {"ada"})
+    roles: dict[str, str] = field(default_factory=lambda: {"ada": "admin", "bob": "write", "carol": "read"})
+    reactions: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # comment id -> (login, content)
     teams: dict[str, dict[str, Any]] = field(default_factory=lambda: {"octo/reviewers": {"id": 70, "members": ["bob"]}})
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # PRs too: they share the numbers

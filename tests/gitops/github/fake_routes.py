@@ -348,6 +348,27 @@ def create_status(gh: FakeGitHub, m, q, body, login) -> Answer:
     return 201, status
 
 
+def collaborator_permission(gh: FakeGitHub, m, q, body, login) -> Answer:
+    """https://docs.github.com/en/rest/collaborators/collaborators#get-repository-permissions-for-a-user:
+    `permission` is the legacy level (maintain reads as write), `role_name` the role."""
+    if m["login"] not in gh.users:
+        raise HTTPFail(404, "Not Found")
+    role = gh.roles.get(m["login"], "none")
+    legacy = {"maintain": "write", "triage": "read"}.get(role, role)
+    return 200, {"permission": legacy, "role_name": role, "user": gh.user(m["login"])}
+
+
+def create_reaction(gh: FakeGitHub, m, q, body, login) -> Answer:
+    """https://docs.github.com/en/rest/reactions/reactions#create-reaction-for-an-issue-comment"""
+    comment_id = int(m["id"])
+    if comment_id not in gh.comments:
+        raise HTTPFail(404, "Not Found")
+    if body.get("content") not in ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"):
+        raise HTTPFail(422, "Validation Failed", [{"resource": "Reaction", "code": "invalid", "field": "content"}])
+    gh.reactions.setdefault(comment_id, []).append((login, body["content"]))
+    return 201, {"id": next(gh.ids), "content": body["content"], "user": gh.user(login), "created_at": now()}
+
+
 def table(gh: FakeGitHub) -> list[tuple[str, re.Pattern[str], Callable[..., Answer]]]:
     """Every route of the stand-in."""
     rows = [
@@ -374,6 +395,8 @@ def table(gh: FakeGitHub) -> list[tuple[str, re.Pattern[str], Callable[..., Answ
         ("POST", REPO + r"/environments/(?P<env>[^/]+)/deployment-branch-policies", create_branch_policy),
         ("GET", REPO + r"/commits/(?P<sha>[0-9a-f]{40})/statuses", list_statuses),
         ("POST", REPO + r"/statuses/(?P<sha>[0-9a-f]{40})", create_status),
+        ("GET", REPO + r"/collaborators/(?P<login>[^/]+)/permission", collaborator_permission),
+        ("POST", REPO + r"/issues/comments/(?P<id>\d+)/reactions", create_reaction),
         ("GET", REPO + r"/rulesets", list_rulesets),
         ("POST", REPO + r"/rulesets", create_ruleset),
         ("GET", REPO + r"/rules/branches/(?P<branch>.+)", branch_rules),

@@ -75,8 +75,9 @@ def test_triggers_permissions_and_concurrency(doc):
     inputs = doc["on"]["workflow_dispatch"]["inputs"]
     assert sorted(inputs) == ["approve", "resume", "retry"]
     assert all(i["type"] == "string" and i["required"] is False for i in inputs.values())
+    assert doc["on"]["issue_comment"] == {"types": ["created"]}  # /gitops commands
     assert doc["permissions"] == {}
-    assert doc["concurrency"] == {"group": "gitops-b-1006", "cancel-in-progress": False}
+    assert doc["concurrency"]["cancel-in-progress"] is False
 
 
 def test_one_job_per_task_a_gate_per_checkpoint_plan_and_report(doc, b1006):
@@ -87,7 +88,7 @@ def test_one_job_per_task_a_gate_per_checkpoint_plan_and_report(doc, b1006):
             expected.append(workflow.job_id("gate", task_id))
     assert list(doc["jobs"]) == [*expected, "report"]
     assert doc["jobs"]["report"]["needs"] == expected
-    assert doc["jobs"]["report"]["if"] == "${{ always() }}"
+    assert doc["jobs"]["report"]["if"] == "${{ always() && needs.plan.result != 'skipped' }}"
 
 
 def test_needs_follow_dependencies_and_their_gates(doc):
@@ -111,7 +112,7 @@ def test_task_and_gate_conditions(doc):
     )
     for job_id, job in doc["jobs"].items():
         if job_id != "plan":  # GitHub's implicit success() would skip a job behind any skipped need
-            assert job["if"].startswith(("${{ !cancelled() && ", "${{ always() }}")), job_id
+            assert job["if"].startswith(("${{ !cancelled() && ", "${{ always() ")), job_id
 
 
 def test_environments(doc):
@@ -131,7 +132,8 @@ def test_environments(doc):
 
 def test_least_privilege_permissions(doc, text):
     jobs = doc["jobs"]
-    assert jobs["plan"]["permissions"] == {"actions": "read", "contents": "write", "pull-requests": "read"}
+    assert jobs["plan"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
+                                           "pull-requests": "read"}
     assert jobs["task-1-1"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "read"}
     assert jobs["task-3-2"]["permissions"] == {"contents": "write", "issues": "write"}  # no gate follows
     assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
@@ -159,8 +161,9 @@ def test_actions_pinned_to_commit_shas_with_the_version_in_a_comment(doc, text):
 def test_no_expression_inside_any_run_script(doc):
     for job_id, step in steps(doc):
         assert "${{" not in step.get("run", ""), (job_id, step)
-    dispatch = doc["jobs"]["plan"]["steps"][5]
-    assert dispatch["env"]["RETRY_TASK"] == "${{ inputs.retry }}"
+    comment, dispatch = doc["jobs"]["plan"]["steps"][5:7]
+    assert comment["run"] == f'gitops --forge github --tasklist {TASKLIST} comment-command >> "$GITHUB_OUTPUT"\n'
+    assert dispatch["env"]["RETRY_TASK"] == "${{ inputs.retry || steps.comment.outputs.retry }}"
     assert '"$RETRY_TASK"' in dispatch["run"]
 
 
@@ -187,7 +190,7 @@ def test_the_plan_job_then_records_tasks_an_ended_run_left_running(doc):
 
 
 def test_a_merged_phase_pr_is_recorded_from_step_outputs_without_jq(doc, text):
-    state, merged = doc["jobs"]["plan"]["steps"][6:8]
+    state, merged = doc["jobs"]["plan"]["steps"][7:9]
     assert (state["id"], state["if"]) == ("state", "${{ github.event_name == 'push' }}")
     assert state["run"] == f'gitops --forge github --tasklist {TASKLIST} status --outputs >> "$GITHUB_OUTPUT"\n'
     assert merged["if"] == "${{ github.event_name == 'push' && steps.state.outputs.phase_gate == 'pending' }}"
@@ -271,7 +274,10 @@ class Expr:
                     self.take()
             self.take(")")
             return {"cancelled": lambda: self.cancelled, "always": lambda: True, "fromJSON": json.loads,
-                    "contains": lambda seq, item: item in seq}[token](*args)
+                    "contains": lambda seq, item: item in seq,
+                    # GitHub's startsWith ignores case; format fills {0}, {1}, ...
+                    "startsWith": lambda text, start: str(text).lower().startswith(str(start).lower()),
+                    "format": lambda pattern, *values: pattern.format(*values)}[token](*args)
         node = self.context
         for part in token.split("."):
             node = node.get(part, "") if isinstance(node, dict) else ""
@@ -457,3 +463,25 @@ def test_a_gated_task_job_updates_the_progress_comment_before_its_gate_waits(doc
     last = doc["jobs"]["task-1-2"]["steps"][-1]
     assert (last["run"], last["continue-on-error"]) == (f"gitops --forge github --tasklist {TASKLIST} report\n", True)
     assert "report\n" not in doc["jobs"]["task-3-2"]["steps"][-1]["run"]  # no gate: the report job posts
+
+
+# ------------------------------------------------------------------ /gitops comments
+def group(doc: dict, event: str, body: str = "", run_id: str = "9") -> str:
+    context = {"github": {"event_name": event, "event": {"comment": {"body": body}}, "run_id": run_id}}
+    return Expr(doc["concurrency"]["group"], context).value()
+
+
+def test_only_command_comments_join_the_projects_concurrency_group(doc):
+    # GitHub keeps one pending run per group: a chat comment must never take a queued dispatch's place.
+    assert group(doc, "workflow_dispatch") == group(doc, "push") == "gitops-b-1006"
+    assert group(doc, "issue_comment", "/gitops retry 2.1") == "gitops-b-1006"
+    assert group(doc, "issue_comment", "looks good to me", run_id="41") == "gitops-b-1006-comment-41"
+
+
+def test_a_comment_that_is_no_command_runs_no_job(doc):
+    context = {"github": {"event_name": "issue_comment", "event": {"comment": {"body": "thanks!"}}}}
+    assert Expr(doc["jobs"]["plan"]["if"], context).value() is False
+    context["github"]["event"]["comment"]["body"] = "/gitops retry 2.1"
+    assert Expr(doc["jobs"]["plan"]["if"], context).value() is True
+    skipped = {"needs": {"plan": {"result": "skipped"}}}
+    assert Expr(doc["jobs"]["report"]["if"], skipped).value() is False
