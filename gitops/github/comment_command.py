@@ -2,7 +2,8 @@
 
 What Atlantis and branch-deploy users expect: `/gitops retry 2.1` and `/gitops resume <why>` do
 what the dispatch inputs `retry=` and `resume=` do, in the run the comment starts (the plan job
-applies them). Only people who may write to the repository are obeyed
+applies them); `/gitops status` just plans again, and the run's report job refreshes the sticky
+progress comment. Only people who may write to the repository are obeyed
 (https://docs.github.com/en/rest/collaborators/collaborators#get-repository-permissions-for-a-user);
 every command gets a reaction, and a refusal or a question gets a reply
 (https://docs.github.com/en/rest/reactions/reactions#create-reaction-for-an-issue-comment).
@@ -23,8 +24,8 @@ from gitops.model import TaskList
 
 PREFIX = "/gitops"
 ALLOWED = ("admin", "maintain", "write")
-USAGE = ("`/gitops retry <task>` (after the fix is on the default branch) or `/gitops resume <why it is safe>` "
-         "(clears a halt; add a retry after it)")
+USAGE = ("`/gitops retry <task>` (after the fix is on the default branch), `/gitops resume <why it is safe>` "
+         "(clears a halt; add a retry after it) or `/gitops status` (plans again and refreshes the progress comment)")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ def parse(body: str, tasklist: TaskList) -> Command | None:
         return Command(reply=f"`/gitops retry` needs a task id of the task list: {', '.join(tasklist.tasks)}.")
     if verb == "resume" and rest:
         return Command(resume=rest)
+    if verb == "status" and not rest:
+        return Command()  # nothing to apply: the run plans, and its report job refreshes the sticky comment
     if verb == "approve":
         return Command(reply="Checkpoints are approved in the waiting run (*Review deployments*) or with "
                              "`gitops --forge github approve <gate>`: GitHub records the reviewer there. "

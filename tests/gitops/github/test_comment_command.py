@@ -21,6 +21,7 @@ TL, _ = parser.load(DATA / "run_pipeline.md")
     ("/gitops retry 1.2", Command(retry="1.2")),
     ("/gitops retry 1.2\nthe gear is back", Command(retry="1.2")),  # the first line is the command
     ("  /gitops resume gear 7 was missing on the runner  ", Command(resume="gear 7 was missing on the runner")),
+    ("/gitops status", Command()),  # plans again; the report job refreshes the progress comment
     ("thanks, looks good", None),
     ("see /gitops retry 1.2 above", None),
 ])
