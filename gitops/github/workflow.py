@@ -1,7 +1,7 @@
 """The GitHub Actions job graph of a task list, as a plain document that `gitops.github.render` writes.
 
-One job per task, a gate job after each checkpoint, a `plan` job first and a `report` job
-last. The graph is fixed by the task list; what runs in a given workflow run is decided by
+One job per task, a gate job after each task that can end awaiting approval (a checkpoint, or
+manual work), each waiting in its own environment, a `plan` job first and a `report` job last. The graph is fixed by the task list; what runs in a given workflow run is decided by
 the state that `plan` reads, through each job's `if:` (see `_task_condition`).
 """
 from __future__ import annotations
