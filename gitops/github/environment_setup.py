@@ -41,6 +41,10 @@ class EnvironmentSettings:
     wait_timer: int = 0
     prevent_self_review: bool = False
     branch_policy: tuple[tuple[str, bool], ...] | None = None  # None: every branch may deploy
+    # Whether admins may bypass the rules; in GET answers and taken by PUT, though not in the documented
+    # body (https://github.com/google/go-github/issues/2725): sent back as read, or an admin's
+    # "no bypass" would fall back to GitHub's default (admins may bypass).
+    can_admins_bypass: bool | None = None
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> EnvironmentSettings:
@@ -52,13 +56,17 @@ class EnvironmentSettings:
                 prevent = bool(rule.get("prevent_self_review"))
                 reviewers = [(r["type"], int(r["reviewer"]["id"])) for r in rule.get("reviewers") or []]
         policy = data.get("deployment_branch_policy")
-        return cls(tuple(sorted(reviewers)), wait, prevent, tuple(sorted(policy.items())) if policy else None)
+        return cls(tuple(sorted(reviewers)), wait, prevent, tuple(sorted(policy.items())) if policy else None,
+                   data.get("can_admins_bypass"))
 
     def body(self) -> dict[str, Any]:
         """Every field, always: a field left out would be reset by GitHub's PUT."""
-        return {"wait_timer": self.wait_timer, "reviewers": [{"type": t, "id": i} for t, i in self.reviewers],
+        body = {"wait_timer": self.wait_timer, "reviewers": [{"type": t, "id": i} for t, i in self.reviewers],
                 "prevent_self_review": self.prevent_self_review and bool(self.reviewers),
                 "deployment_branch_policy": dict(self.branch_policy) if self.branch_policy else None}
+        if self.can_admins_bypass is not None:
+            body["can_admins_bypass"] = self.can_admins_bypass
+        return body
 
 
 def wanted(current: EnvironmentSettings | None, reviewers: tuple[tuple[str, int], ...]) -> EnvironmentSettings:

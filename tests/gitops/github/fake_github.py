@@ -151,7 +151,8 @@ class FakeGitHub:
                 "url": f"{self.repo_url}/environments/{name}",
                 "html_url": f"{self.web}/deployments/activity_log?environments_filter={name}",
                 "created_at": env["created_at"], "updated_at": env["updated_at"], "protection_rules": rules,
-                "deployment_branch_policy": env.get("branch_policy")}
+                "deployment_branch_policy": env.get("branch_policy"),
+                "can_admins_bypass": env.get("can_admins_bypass", True)}
 
     def _reviewer(self, kind: str, rid: int) -> dict[str, Any]:
         if kind == "User":

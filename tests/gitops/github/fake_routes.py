@@ -181,7 +181,7 @@ def put_environment(gh: FakeGitHub, m, q, body, login) -> Answer:
     env = gh.environments.setdefault(m["env"], {"id": next(gh.ids) * 10, "created_at": now(), "branch_policies": []})
     env |= {"wait_timer": body.get("wait_timer") or 0, "reviewers": reviewers,
             "prevent_self_review": bool(body.get("prevent_self_review")), "branch_policy": policy,
-            "updated_at": now()}
+            "can_admins_bypass": body.get("can_admins_bypass", True), "updated_at": now()}
     if not (policy or {}).get("custom_branch_policies"):
         env["branch_policies"] = []  # GitHub drops the custom policies with the setting
     return 200, gh.environment(m["env"])

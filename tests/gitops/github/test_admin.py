@@ -62,12 +62,14 @@ def test_setup_creates_hardened_environments_the_ruleset_and_labels_and_is_idemp
 def test_rerunning_setup_keeps_an_admins_hardening_and_only_changes_reviewers(api, admin):
     api.github.add_environment(GATE, reviewers=(("User", 1),), prevent_self_review=True)
     env = api.github.environments[GATE]
-    env |= {"wait_timer": 30, "branch_policy": {"protected_branches": True, "custom_branch_policies": False}}
+    env |= {"wait_timer": 30, "branch_policy": {"protected_branches": True, "custom_branch_policies": False},
+            "can_admins_bypass": False}
     assert setup_github(TL, admin, ["bob"], **FAST)[0] == (
         f"environment {GATE}: updated, 1 required reviewer(s), self-review prevented, deploys from protected "
         "branches only")
-    assert (env["reviewers"], env["wait_timer"], env["prevent_self_review"], env["branch_policy"]) == (
-        [("User", 2)], 30, True, {"protected_branches": True, "custom_branch_policies": False})
+    assert (env["reviewers"], env["wait_timer"], env["prevent_self_review"], env["branch_policy"],
+            env["can_admins_bypass"]) == ([("User", 2)], 30, True, {"protected_branches": True,
+                                                                    "custom_branch_policies": False}, False)
     out = setup_github(TL, admin, [], **FAST)
     assert out[0] == f"environment {GATE}: already set up (reviewers kept)"
     assert out[-2].startswith("No --reviewer given: environments keep the reviewers they have")
