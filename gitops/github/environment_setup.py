@@ -42,8 +42,9 @@ class EnvironmentSettings:
     prevent_self_review: bool = False
     branch_policy: tuple[tuple[str, bool], ...] | None = None  # None: every branch may deploy
     # Whether admins may bypass the rules; in GET answers and taken by PUT, though not in the documented
-    # body (https://github.com/google/go-github/issues/2725): sent back as read, or an admin's
-    # "no bypass" would fall back to GitHub's default (admins may bypass).
+    # body (https://github.com/google/go-github/issues/2725): sent back as read, so an admin's
+    # "no bypass" cannot fall back to the default (admins may bypass) if a PUT without it resets it
+    # (not verified against GitHub; the stand-in assumes the reset).
     can_admins_bypass: bool | None = None
 
     @classmethod
