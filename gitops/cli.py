@@ -188,14 +188,37 @@ def approve(obj: Context, gate: str, by: str | None, recorded: bool, run_id: int
 @main.command("setup-github")
 @click.option("--reviewer", "reviewers", multiple=True, metavar="NAME",
               help="A required reviewer of the environments: a login, or org/team (repeatable).")
-@click.option("--checkpoint-env", metavar="NAME", help="The checkpoint environment (default: <project>-checkpoint).")
+@click.option("--check", is_flag=True,
+              help="Only check (the workflow's plan job): every gate environment has required reviewers, "
+                   "or the PR-merge fallback is configured; exit 2 otherwise.")
 @click.pass_obj
-def setup_github(obj: Context, reviewers: tuple[str, ...], checkpoint_env: str | None) -> None:
-    """Create the environments (with required reviewers) and labels on GitHub; safe to run again."""
-    from gitops.github.commands import setup_github as set_up
+def setup_github(obj: Context, reviewers: tuple[str, ...], check: bool) -> None:
+    """Create the environments (one per gate, with required reviewers), the ruleset and labels on GitHub; safe to run again."""
+    from gitops.github.commands import check_github, setup_github as set_up
 
-    for line in set_up(obj.tasklist()[0], os.environ, reviewers, checkpoint_env):
+    tasklist = obj.tasklist()[0]
+    registry = obj.registry(tasklist)
+    handled = registry.ids() if registry is not None else frozenset()
+    if check:
+        click.echo(check_github(tasklist, os.environ, handled))
+        return
+    for line in set_up(tasklist, os.environ, reviewers, handled):
         click.echo(line)
+
+
+@main.command("comment-command")
+@click.pass_obj
+def comment_command(obj: Context) -> None:
+    """Read this run's `/gitops ...` comment, check its author, answer it; print the plan job's step outputs."""
+    from gitops.errors import UsageError
+    from gitops.github.comment_command import handle, outputs
+
+    command = handle(obj.tasklist()[0], os.environ)
+    if command is None or command.reply:
+        # Refused or not understood (the reply is on the comment): the run plans and runs nothing.
+        raise UsageError("the comment is no gitops command that may run: "
+                         + (command.reply if command else "it does not start with /gitops"))
+    click.echo(outputs(command), nl=False)
 
 
 @main.command()
@@ -259,15 +282,18 @@ def render(obj: Context, check: bool) -> None:
     tasklist = obj.checked_tasklist()
     ref = obj.tasklist_ref(tasklist)
     target = repo_root(obj.config.root) / workflow_path(ref)
+    registry = obj.registry(tasklist)
+    handled = registry.ids() if registry is not None else frozenset()
+    state = obj.config.state.resolve().relative_to(repo_root(obj.config.root).resolve()).as_posix()
     if check:
-        drift = renderer.check(tasklist, target, tasklist_path=ref)
+        drift = renderer.check(tasklist, target, tasklist_path=ref, handled=handled, state_path=state)
         for line in drift:
             click.echo(line, err=True)
         if drift:
             sys.exit(1)
         click.echo(f"{target}: in sync with {ref}")
         return
-    wrote = renderer.write(tasklist, target, tasklist_path=ref)
+    wrote = renderer.write(tasklist, target, tasklist_path=ref, handled=handled, state_path=state)
     click.echo(f"{target}: {'written' if wrote else 'unchanged'}")
 
 

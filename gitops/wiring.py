@@ -162,6 +162,8 @@ class Context:
             environ=git_store.github_auth_env(env["GITHUB_TOKEN"], env.get("GITHUB_SERVER_URL", "https://github.com")),
             author=("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"),
             worktree=worktree,
+            # The workflow sets it from github.event.repository.default_branch: not every repository's is main.
+            base=env.get("GITOPS_DEFAULT_BRANCH") or "main",
         )
 
     def tasklist_ref(self, tasklist: TaskList) -> str:

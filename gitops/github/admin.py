@@ -1,9 +1,9 @@
-"""Repository setup and approvals on GitHub: environments with required reviewers, labels, who
-approved a gate, and approving a run's pending deployment.
+"""Repository setup and approvals on GitHub: reviewers by name, labels, who approved a gate, and
+approving a run's pending deployment.
 
-Gates map to environments: a checkpoint gate ("1.1") waits in the checkpoint environment,
-a production gate ("deploy-6.1") in `production`; phase gates ("phase-2") have none: merging
-the phase PR approves them.
+Gates map to environments (gitops.github.environments): a checkpoint gate ("1.1") waits in its own
+environment, a production gate ("deploy-6.1") in `production`; phase gates ("phase-2") have none:
+merging the phase PR approves them. Environments themselves are set up by environment_setup.
 """
 from __future__ import annotations
 
@@ -11,90 +11,29 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from gitops.errors import UsageError
 from gitops.github.api import GitHubError, GitHubSettings, translated
-from gitops.model import Gate, GateKind
 
 if TYPE_CHECKING:
     from github import Github
     from github.Repository import Repository
 
-PRODUCTION = "production"
-PLAN_NOTE = (
-    "Required reviewers on environments work in public repositories on every plan; in private "
-    "repositories they need GitHub Enterprise. Without them a job does not wait for anybody. "
-    "Fallback: gate by PR merge: leave the environments without reviewers and protect the default "
-    "branch instead (require a review); a phase advances only when its PR is merged."
-)
 LABEL_COLORS = {"hotfix": ("d73a4a", "A task failed: the pipeline is paused until it is fixed"),
                 "gitops": ("0e8a16", "Written by the gitops pipeline")}
 TASK_LABEL = ("c5def5", "HotFixes of one task of the task list")
 
 
-def checkpoint_environment(project: str) -> str:
-    """The default environment of checkpoint gates, e.g. `b-1006-checkpoint`."""
-    return f"{project}-checkpoint"
-
-
-def environment_for(gate: str, checkpoint_env: str) -> str | None:
-    """The environment a gate waits in; None for phase gates (approved by merging the PR)."""
-    kind = Gate.parse(gate).kind
-    if kind is GateKind.PHASE:
-        return None
-    return PRODUCTION if kind is GateKind.DEPLOY else checkpoint_env
-
-
-def reviewer_params(gh: Github, names: Sequence[str], settings: GitHubSettings) -> list[Any]:
-    """`ReviewerParams` for user logins and `org/team` slugs, looked up through the API."""
-    from github.EnvironmentProtectionRuleReviewer import ReviewerParams
-
+def reviewer_ids(gh: Github, names: Sequence[str], settings: GitHubSettings) -> list[tuple[str, int]]:
+    """(type, id) of user logins and `org/team` slugs, looked up through the API."""
     params = []
     for name in names:
         if "/" in name:
             org, slug = name.split("/", 1)
             with translated(f"looking up team {name}", settings, "Give teams as org/team-slug."):
                 _, team = gh.requester.requestJsonAndCheck("GET", f"/orgs/{org}/teams/{slug}")
-            params.append(ReviewerParams("Team", int(team["id"])))
+            params.append(("Team", int(team["id"])))
         else:
             with translated(f"looking up user {name}", settings, "Give users by their GitHub login."):
-                params.append(ReviewerParams("User", gh.get_user(name).id))
+                params.append(("User", gh.get_user(name).id))
     return params
-
-
-def ensure_environment(repo: Repository, name: str, reviewers: list[Any], settings: GitHubSettings) -> str:
-    """Create the environment, or set its reviewers when they differ; say what was done."""
-    from github import GithubException, UnknownObjectException
-
-    wanted = sorted((r.type, r.id) for r in reviewers)
-    with translated(f"reading environment {name}", settings):
-        try:
-            current = repo.get_environment(name)
-        except UnknownObjectException:
-            current = None
-    wait = 0
-    if current is not None:
-        rules = current.protection_rules or []
-        have = sorted((r.type, r.reviewer.id) for rule in rules for r in _rule_reviewers(rule))
-        if not reviewers or have == wanted:
-            return f"environment {name}: already set up" + (" (reviewers kept)" if have and not reviewers else "")
-        wait = next((rule.wait_timer for rule in rules if rule.type == "wait_timer"), 0)  # a PUT replaces all
-    verb = "created" if current is None else "updated"
-    with translated(f"setting up environment {name}", settings, "Setting up environments needs administration: write."):
-        try:
-            repo.create_environment(name, wait_timer=wait, reviewers=reviewers)
-        except GithubException as exc:
-            # Reviewers refused (a private repository without Enterprise): make the environment anyway,
-            # but never strip the reviewers of one that exists.
-            if current is not None or exc.status not in (403, 404, 422):
-                raise
-            repo.create_environment(name)
-            return (f"environment {name}: {verb} WITHOUT required reviewers: GitHub refused them "
-                    f"(HTTP {exc.status}). {PLAN_NOTE}")
-    return f"environment {name}: {verb}" + (f" with {len(reviewers)} required reviewer(s)" if reviewers else "")
-
-
-def _rule_reviewers(rule: Any) -> list[Any]:
-    if rule.type != "required_reviewers":
-        return []
-    return list(rule.reviewers or [])
 
 
 def ensure_labels(repo: Repository, names: Sequence[str], settings: GitHubSettings) -> str:

@@ -5,24 +5,23 @@ into API calls (through gitops/github/admin.py) and says what happened, in words
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Collection, Mapping, Sequence
 
-from gitops.errors import GitopsError, UsageError
+from gitops.errors import UsageError
 from gitops.forge.base import Forge
 from gitops.github import workflow
-from gitops.github.admin import (
-    PLAN_NOTE,
-    PRODUCTION,
-    approve_pending,
-    checkpoint_environment,
-    environment_for,
-    waiting_run,
-)
+from gitops.github.admin import approve_pending, waiting_run
 from gitops.github.api import GitHubSettings, connect, translated
+from gitops.github.environment_setup import PLAN_NOTE
+from gitops.github.environments import PRODUCTION, environment_for, workflow_environments
 from gitops.github.forge import GitHubForge
+from gitops.github.preflight import FALLBACK, FALLBACK_VARIABLE, check_gates, gated_by_pr_merge
 from gitops.model import Gate, GateKind, TaskList
 from gitops.plan.planner import Step, StepKind
 from gitops.state.git_store import phase_branch
+
+# What the gate job records when the repository chose the PR-merge fallback: nobody reviewed it.
+NO_REVIEWER = f"nobody ({FALLBACK_VARIABLE}={FALLBACK}: the phase PR's review is the check)"
 
 
 def forge_for(tasklist: TaskList, environ: Mapping[str, str]) -> GitHubForge:
@@ -30,10 +29,10 @@ def forge_for(tasklist: TaskList, environ: Mapping[str, str]) -> GitHubForge:
     return GitHubForge.from_environ(environ, tasklist.slug)
 
 
-def gate_environment(tasklist: TaskList, gate: str, checkpoint_env: str | None = None) -> str:
+def gate_environment(tasklist: TaskList, gate: str) -> str:
     """The environment whose pending deployment a gate is; phase gates and unknown gates are errors."""
     project = tasklist.slug
-    environment = environment_for(gate, checkpoint_env or checkpoint_environment(project))
+    environment = environment_for(gate, project)
     if environment is None:
         finished = Gate.parse(gate).phase_number - 1
         raise UsageError(
@@ -54,11 +53,11 @@ def approve_deployment(
     environ: Mapping[str, str],
     by: str,
     run_id: int | None = None,
-    checkpoint_env: str | None = None,
     **transport: object,
 ) -> str:
-    """Approve the waiting run's pending deployment for the gate; return the run's web page."""
-    environment = gate_environment(tasklist, gate, checkpoint_env)
+    """Approve the waiting run's pending deployment for the gate (its own environment, so nothing
+    else waiting in the run is approved with it); return the run's web page."""
+    environment = gate_environment(tasklist, gate)
     settings = GitHubSettings.from_environ(environ, **transport)
     gh = connect(settings)
     with translated(f"reading repository {settings.repository}", settings):
@@ -72,40 +71,63 @@ def setup_github(
     tasklist: TaskList,
     environ: Mapping[str, str],
     reviewers: Sequence[str] = (),
-    checkpoint_env: str | None = None,
+    handled: Collection[str] = (),
     **transport: object,
 ) -> list[str]:
-    """Create the checkpoint and production environments and the labels; return what was done."""
-    project = tasklist.slug
-    environment = checkpoint_env or checkpoint_environment(project)
+    """Create every environment the workflow names, the state branches' ruleset and the labels;
+    return what was done. `handled`: the task ids of the handler registry (which tasks get a gate)."""
     settings = GitHubSettings.from_environ(environ, **transport)
-    forge = GitHubForge(settings, project, environ, environment, reviewers)
+    forge = GitHubForge(settings, tasklist.slug, environ, reviewers)
     labels = ["hotfix", "gitops", *(f"task:{task_id}" for task_id in tasklist.tasks)]
-    done = forge.setup([environment, PRODUCTION], labels)
+    done = forge.setup(workflow_environments(tasklist, workflow.gated_tasks(tasklist, handled)), labels)
     with translated(f"reading {settings.repository}", settings):
         private = forge.repo.private
     if not reviewers:
-        done.append("No --reviewer given: the environments exist, but no job waits for a person. "
-                    "Run again with --reviewer LOGIN (or --reviewer org/team).")
+        done.append("No --reviewer given: environments keep the reviewers they have; new ones wait for nobody "
+                    "(the workflow's plan job refuses to run then). Run again with --reviewer LOGIN "
+                    "(or --reviewer org/team).")
+    elif len(reviewers) == 1 and "/" not in reviewers[0]:
+        done.append(f"Note: {reviewers[0]} is the only reviewer and may not approve runs they started (self-review "
+                    "is prevented): name a second reviewer or a team.")
     visibility = "private" if private else "public"
     done.append(f"Note: {settings.repository} is {visibility}. {PLAN_NOTE}")
     return done
 
 
+def check_github(tasklist: TaskList, environ: Mapping[str, str], handled: Collection[str] = (),
+                 **transport: object) -> str:
+    """The plan job's first check: every gate environment exists with required reviewers (or the
+    PR-merge fallback is configured); raises, naming the gaps and the fix, otherwise."""
+    settings = GitHubSettings.from_environ(environ, **transport)
+    gh = connect(settings)
+    with translated(f"reading repository {settings.repository}", settings):
+        repo = gh.get_repo(settings.repository)
+    environments = workflow_environments(tasklist, workflow.gated_tasks(tasklist, handled))
+    return check_gates(gh, repo, environments, settings, environ)
+
+
 def approver_from_forge(forge: Forge, gate: str, environ: Mapping[str, str], note: Callable[[str], None]) -> str | None:
     """Who approved the gate as the forge saw it; None when nobody did (nothing is recorded then).
 
-    A phase gate counts only a merged phase PR. An environment gate falls back to the run's actor
-    only inside the gate's own job: GitHub started that job after the environment's rules passed
-    (with no required reviewers there is no approval to read). Anywhere else (a push, a dispatch
-    run's plan job) the actor proves nothing: any writer could otherwise approve any gate.
+    Never a guess: an approval that cannot be read is an error (it propagates), and the run's
+    actor is never taken for the approver. A phase gate counts only a merged phase PR. In the
+    gate's own job GitHub held the job until its environment's rules passed, so finding no
+    approval there means the environment had no required reviewers: an error, unless the
+    repository chose the PR-merge fallback (then the record says nobody reviewed the gate).
     """
-    try:
-        who = forge.record_approval(gate)
-    except GitopsError as exc:
-        note(f"warning: cannot read who approved {gate} on GitHub ({exc})")
-        who = None
-    return who or (environ.get("GITHUB_ACTOR") if environ.get("GITHUB_JOB") == gate_job(gate) else None)
+    who = forge.record_approval(gate)
+    if who or environ.get("GITHUB_JOB") != gate_job(gate):
+        return who
+    if gated_by_pr_merge(environ):
+        note(f"Gate {gate}: no required reviewers ({FALLBACK_VARIABLE}={FALLBACK}); recorded as {NO_REVIEWER}.")
+        return NO_REVIEWER
+    environment = environment_for(gate, getattr(forge, "project", ""))
+    raise UsageError(
+        f"Gate {gate}: its job started, but GitHub holds no approval of environment {environment} in this run, "
+        "so the environment has no required reviewers and nobody reviewed the gate. Nothing is recorded. "
+        "Fix: a repository admin runs `gitops setup-github --reviewer LOGIN`, then run the workflow again "
+        "(the gate waits for a reviewer)."
+    )
 
 
 def gate_job(gate: str) -> str | None:
@@ -132,7 +154,7 @@ def step_text(project: str, run_url: str | None) -> Callable[[Step], str]:
                     f"next (or `gitops --forge github approve {gate}`).")
         if step.kind is StepKind.GATE:
             signoff = "".join(f"\n- [ ] {c}" for c in step.unsigned)
-            return (f"{step.message} A reviewer approves the `{checkpoint_environment(project)}` environment{on_run} "
+            return (f"{step.message} A reviewer approves the `{environment_for(gate, project)}` environment{on_run} "
                     f"(Review deployments), or runs `gitops --forge github approve {gate}`.{signoff}")
         if step.kind is StepKind.PAUSED:
             return f"{step.message} Push the fix, then run the workflow with input `retry={step.task}`."

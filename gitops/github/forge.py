@@ -12,7 +12,11 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
 from gitops.github import admin as github_admin
 from gitops.github import job_summary as actions
+from gitops.github import phase_status
 from gitops.github.api import MAX_BODY, GitHubError, GitHubSettings, connect, translated
+from gitops.github.environment_setup import ensure_environment
+from gitops.github.environments import environment_for
+from gitops.github.ruleset import ensure_ruleset
 from gitops.markdown_text import close_open_fence
 from gitops.model import Gate
 from gitops.redact import Redactor
@@ -24,6 +28,8 @@ if TYPE_CHECKING:
     from github.Repository import Repository
 
 T = TypeVar("T")
+# Who writes with a workflow's GITHUB_TOKEN (https://docs.github.com/en/actions/security-for-github-actions/security-guides/automatic-token-authentication).
+BOT = "github-actions[bot]"
 TITLE_LIMIT = 256
 PROGRESS_MARKER = "progress"
 
@@ -52,17 +58,16 @@ class GitHubForge:
         settings: GitHubSettings,
         project: str,
         environ: Mapping[str, str],
-        checkpoint_env: str | None = None,
         reviewers: Sequence[str] = (),
     ):
         self.settings = settings
         self.project = project
         self.environ = environ
-        self.checkpoint_env = checkpoint_env or github_admin.checkpoint_environment(project)
         self.reviewers = tuple(reviewers)
         self.redactor = Redactor.from_environ(environ)
         self._gh: Github | None = None
         self._repo: Repository | None = None
+        self._authors: frozenset[str] | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], project: str, **transport: Any) -> GitHubForge:
@@ -83,6 +88,19 @@ class GitHubForge:
             with translated(f"reading repository {self.settings.repository}", self.settings):
                 self._repo = self.gh.get_repo(self.settings.repository)
         return self._repo
+
+    def ours(self, item: Any) -> bool:
+        """Whether an issue or comment was written by us: anybody can paste a hidden marker into
+        their own, and only the bot's (or this token's user's) may be taken for the sticky one."""
+        if self._authors is None:
+            authors = {BOT}
+            try:  # a person's token (a terminal) writes as that person
+                with translated("reading the token's user", self.settings):
+                    authors.add(self.gh.requester.requestJsonAndCheck("GET", "/user")[1]["login"])
+            except GitHubError:
+                pass  # an Actions token may not read /user (HTTP 403): it writes as the bot
+            self._authors = frozenset(authors)
+        return bool(item.user) and item.user.login in self._authors
 
     def phase_branch(self, phase: int) -> str:
         """The branch whose PR ends a phase: `gitops/<project>/phase-<n>`."""
@@ -110,14 +128,16 @@ class GitHubForge:
         return self._reported(f"reading who approved {gate}", lambda: self._record_approval(gate))
 
     def setup(self, environments: Sequence[str], labels: Sequence[str]) -> list[str]:
-        """Create environments (with this forge's reviewers) and labels idempotently."""
+        """Create environments (with this forge's reviewers), the state branches' ruleset and labels
+        idempotently; settings an admin made are kept (gitops.github.environment_setup)."""
 
         def work() -> list[str]:
             done = []
             if environments:
-                reviewers = github_admin.reviewer_params(self.gh, self.reviewers, self.settings)
+                reviewers = github_admin.reviewer_ids(self.gh, self.reviewers, self.settings)
                 for env in environments:
-                    done.append(github_admin.ensure_environment(self.repo, env, reviewers, self.settings))
+                    done.append(ensure_environment(self.gh, self.repo, env, reviewers, self.settings))
+                done.append(ensure_ruleset(self.gh, self.repo, self.settings))
             if labels:
                 done.append(github_admin.ensure_labels(self.repo, labels, self.settings))
             return done
@@ -168,24 +188,46 @@ class GitHubForge:
             label = "gitops"
         with translated(f"looking for issue {marker}", self.settings):
             found = self.repo.get_issues(state=state, labels=[label]) if label else self.repo.get_issues(state=state)
-            for issue in found:
-                # Plain issues have no `pull_request` key, and reading it would fetch each issue again.
-                if "/pull/" not in issue.html_url and tag in (issue.body or ""):
-                    return issue
-        return None
+            # Plain issues have no `pull_request` key, and reading it would fetch each issue again.
+            matches = [issue for issue in found
+                       if "/pull/" not in issue.html_url and tag in (issue.body or "") and self.ours(issue)]
+        if not matches:
+            return None
+        keep, *twins = sorted(matches, key=lambda issue: issue.number)
+        for twin in twins:
+            self._close_twin(twin, keep.number)
+        return keep
+
+    def _close_twin(self, twin: Issue, original: int) -> None:
+        """A POST that timed out is never resent, but it may still land after the next command opened
+        the issue again: the later twin is closed as a duplicate the next time the marker is looked up."""
+        if twin.state != "open":
+            return
+        with translated(f"closing issue #{twin.number}, a duplicate of #{original}", self.settings):
+            twin.create_comment(f"Duplicate of #{original}: a request that had timed out opened this issue late.")
+            twin.edit(state="closed", state_reason="not_planned")
 
     # ------------------------------------------------------------ comments and PRs
     def _upsert_comment(self, marker: str, body: str) -> str:
-        text = self._body(marker, body)
+        text = self._body(marker, self._progress_body(marker, body))
         target = self._comment_target(marker)
         tag = hidden(marker)
         with translated(f"updating comment {marker}", self.settings):
             for comment in target.get_comments():
-                if tag in (comment.body or ""):
+                if tag in (comment.body or "") and self.ours(comment):
                     if comment.body != text:
                         comment.edit(text)
                     return comment.html_url
             return target.create_comment(text).html_url
+
+    def _progress_body(self, marker: str, body: str) -> str:
+        """The sticky comment of a rejected phase says so first: its next step would read "merge"."""
+        if marker.startswith("phase:") and marker.removeprefix("phase:").isdigit():
+            phase = int(marker.removeprefix("phase:"))
+            if _rejected(self._find_pull(phase)):
+                return (f"**This PR was closed without merging: Phase {phase + 1} is rejected and does not start.** "
+                        "Reopen the PR (after pushing any fix to its branch) to let the pipeline go on.\n\n" + body)
+        return body
 
     def _comment_target(self, marker: str) -> Issue:
         """The phase PR (as an issue) for `phase:<n>`; before it exists, the project's progress issue."""
@@ -199,7 +241,7 @@ class GitHubForge:
         return self._open_issue(PROGRESS_MARKER, title, body, ["gitops"])
 
     def _find_pull(self, phase: int) -> Any:
-        """The open PR of the phase, else its merged one, else None."""
+        """The open PR of the phase, else its merged one, else the newest closed one, else None."""
         head = f"{self.settings.owner}:{self.phase_branch(phase)}"
         with translated(f"looking for the PR of phase {phase}", self.settings):
             pulls = list(self.repo.get_pulls(state="all", head=head))
@@ -207,27 +249,35 @@ class GitHubForge:
             if pull.state == "open":
                 return pull
         merged = [pull for pull in pulls if pull.merged_at is not None]
-        return merged[0] if merged else None
+        return (merged or pulls or [None])[0]
+
+    def phase_rejected(self, phase: int) -> bool:
+        """The phase PR was closed without merging: a reviewer said no to the next phase."""
+        return self._reported(f"reading the PR of phase {phase}", lambda: _rejected(self._find_pull(phase)))
 
     def _open_phase_pr(self, phase: int, title: str, body: str) -> str:
         title = self.redactor.redact(title)[:TITLE_LIMIT]
         text = self._body(f"phase-pr:{phase}", body)
         pull = self._find_pull(phase)
         if pull is not None and pull.state != "open":
-            return pull.html_url  # merged: the phase is over, nothing to open
+            # Merged: the phase is over. Closed unmerged: a rejection, which a new PR would silently
+            # undo; reopening it is the reviewer's call.
+            return pull.html_url
         if pull is not None:
             if pull.title != title or pull.body != text:
                 with translated(f"updating PR #{pull.number}", self.settings):
                     pull.edit(title=title, body=text)
-            return pull.html_url
-        branch = self.phase_branch(phase)
-        hint = f"The branch {branch} must exist and differ from the default branch (the workflow pushes it)."
-        with translated(f"opening the PR of phase {phase} from {branch}", self.settings, hint):
-            return self.repo.create_pull(base=self.repo.default_branch, head=branch, title=title, body=text).html_url
+        else:
+            branch = self.phase_branch(phase)
+            hint = f"The branch {branch} must exist and differ from the default branch (the workflow pushes it)."
+            with translated(f"opening the PR of phase {phase} from {branch}", self.settings, hint):
+                pull = self.repo.create_pull(base=self.repo.default_branch, head=branch, title=title, body=text)
+        phase_status.mark_complete(self.gh, self.repo, pull, phase, self.settings)
+        return pull.html_url
 
     # ------------------------------------------------------------ approvals
     def _record_approval(self, gate: str) -> str | None:
-        environment = github_admin.environment_for(gate, self.checkpoint_env)
+        environment = environment_for(gate, self.project)
         if environment is None:
             phase = Gate.parse(gate).phase_number - 1
             pull = self._find_pull(phase)
@@ -255,3 +305,7 @@ class GitHubForge:
             message = self.redactor.redact(str(exc))
             actions.report_failure(self.environ, f"gitops could not update GitHub ({doing})", message)
             raise GitHubError(message, exc.status) from exc
+
+
+def _rejected(pull: Any) -> bool:
+    return pull is not None and pull.state == "closed" and pull.merged_at is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
+from typing import Collection
 
 import yaml
 
@@ -15,22 +16,29 @@ from gitops.github.workflow import ACTIONS, workflow
 from gitops.model import TaskList
 
 
-def render(tasklist: TaskList, *, tasklist_path: str) -> str:
-    """The workflow YAML for a task list; `tasklist_path` is its path from the repository root."""
-    text = yaml.dump(workflow(tasklist, tasklist_path), Dumper=_Dumper, sort_keys=False,
+def render(tasklist: TaskList, *, tasklist_path: str, handled: Collection[str] = (),
+           state_path: str = "state.json") -> str:
+    """The workflow YAML for a task list; `tasklist_path` is its path from the repository root,
+    `handled` the task ids its handler registry names (tasks with neither handler nor Run get a gate)."""
+    text = yaml.dump(workflow(tasklist, tasklist_path, handled, state_path), Dumper=_Dumper, sort_keys=False,
                      allow_unicode=True, width=10_000, default_flow_style=False)
     for repo, sha, version in ACTIONS.values():
         text = text.replace(f"uses: {repo}@{sha}\n", f"uses: {repo}@{sha} # {version}\n")
     # PyYAML writes no comments: a permission's reason travels quoted and becomes a comment here.
     text = re.sub(r"^( +[a-z-]+: )'(read|write) # ((?:[^']|'')*)'$",
                   lambda m: f"{m[1]}{m[2]} # {m[3].replace(chr(39) * 2, chr(39))}", text, flags=re.MULTILINE)
+    # Every run of a comment checks out the default branch, reads the comment from the event file and
+    # obeys only writers (gitops.github.comment_command): not the pull_request_target-like misuse zizmor means.
+    text = text.replace("\n  issue_comment:\n", "\n  issue_comment: # zizmor: ignore[dangerous-triggers] commands from writers "
+                                                "only, run on the default branch\n")
     return _header(tasklist, tasklist_path) + text
 
 
-def check(tasklist: TaskList, path: Path | str, *, tasklist_path: str) -> list[str]:
+def check(tasklist: TaskList, path: Path | str, *, tasklist_path: str, handled: Collection[str] = (),
+          state_path: str = "state.json") -> list[str]:
     """Drift between the workflow file at `path` and what `render` writes; empty when in sync."""
     fix = f"run `gitops --tasklist {tasklist_path} render` and commit {path}"
-    wanted = render(tasklist, tasklist_path=tasklist_path)
+    wanted = render(tasklist, tasklist_path=tasklist_path, handled=handled, state_path=state_path)
     try:
         found = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -45,10 +53,11 @@ def check(tasklist: TaskList, path: Path | str, *, tasklist_path: str) -> list[s
     return [f"{path}: differs from what `gitops render` writes for {tasklist_path}; {fix}", *shown]
 
 
-def write(tasklist: TaskList, path: Path | str, *, tasklist_path: str) -> bool:
+def write(tasklist: TaskList, path: Path | str, *, tasklist_path: str, handled: Collection[str] = (),
+          state_path: str = "state.json") -> bool:
     """Write the workflow to `path` if its content changed; True when written."""
     path = Path(path)
-    text = render(tasklist, tasklist_path=tasklist_path)
+    text = render(tasklist, tasklist_path=tasklist_path, handled=handled, state_path=state_path)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +73,7 @@ def _header(tasklist: TaskList, tasklist_path: str) -> str:
         f"# command: gitops --tasklist {tasklist_path} render\n"
         f"# source: {tasklist_path} (sha256 {tasklist.sha256})\n"
         "# Edit the task list and render again; CI fails when this file drifts (gitops render --check).\n"
-        "# Jobs: plan -> task-<id> (one per task) -> gate-<id> (after each checkpoint) -> report.\n"
+        "# Jobs: plan -> task-<id> (one per task) -> gate-<id> (after each task that can await approval) -> report.\n"
     )
 
 

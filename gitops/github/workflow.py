@@ -1,18 +1,19 @@
 """The GitHub Actions job graph of a task list, as a plain document that `gitops.github.render` writes.
 
-One job per task, a gate job after each checkpoint, a `plan` job first and a `report` job
-last. The graph is fixed by the task list; what runs in a given workflow run is decided by
+One job per task, a gate job after each task that can end awaiting approval (a checkpoint, or
+manual work), each waiting in its own environment, a `plan` job first and a `report` job last. The graph is fixed by the task list; what runs in a given workflow run is decided by
 the state that `plan` reads, through each job's `if:` (see `_task_condition`).
 """
 from __future__ import annotations
 
 import re
 import shlex
-from typing import Any
+from typing import Any, Collection
 
 from gitops.errors import TaskListError
+from gitops.github.environments import PRODUCTION, checkpoint_environment
 from gitops.model import Task, TaskList, project_slug
-from gitops.plan.policy import checkpoint_reasons, deploy_gate, needs_deploy_approval
+from gitops.plan.policy import deploy_gate, may_await_approval, needs_deploy_approval
 
 BASE_BRANCH = "main"
 PYTHON_VERSION = "3.11"
@@ -21,19 +22,20 @@ ACTIONS = {
     "checkout": ("actions/checkout", "11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
     "setup-python": ("actions/setup-python", "a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
 }
-# Checkpoint gates wait behind this environment (required reviewers, set by `gitops setup-github`).
-CHECKPOINT_ENV = "{slug}-checkpoint"
-PRODUCTION_ENV = "production"
 SHORT_JOB_MINUTES = 30  # plan, gate and report jobs; task jobs keep GitHub's 6-hour default
 
 # Written into `env:` and read as shell variables: an expression expanded inside `run:`
 # would be pasted into the script as code (template injection), so none appears there.
 TOKEN_ENV = {"GITHUB_TOKEN": "${{ github.token }}"}
+# The PR-merge fallback is chosen with a repository variable (gitops.github.preflight).
+GATES_ENV = {"GITOPS_GATES": "${{ vars.GITOPS_GATES }}"}
+# A `/gitops` comment's command arrives as the outputs of the plan job's `comment` step.
 DISPATCH_ENV = {
     "APPROVE_GATE": "${{ inputs.approve }}",
-    "RESUME_REASON": "${{ inputs.resume }}",
-    "RETRY_TASK": "${{ inputs.retry }}",
+    "RESUME_REASON": "${{ inputs.resume || steps.comment.outputs.resume }}",
+    "RETRY_TASK": "${{ inputs.retry || steps.comment.outputs.retry }}",
 }
+COMMAND_PREFIX = "/gitops"
 
 
 def workflow_path(tasklist_path: str) -> str:
@@ -46,33 +48,67 @@ def job_id(prefix: str, task_id: str) -> str:
     return f"{prefix}-" + re.sub(r"[^A-Za-z0-9_-]", "-", task_id)
 
 
-def workflow(tasklist: TaskList, tasklist_path: str) -> dict[str, Any]:
-    """The workflow document (YAML-ready) for a task list at `tasklist_path` in the repository."""
+def gated_tasks(tasklist: TaskList, handled: Collection[str] = ()) -> list[str]:
+    """The tasks that get a gate job: every task that can end awaiting approval (`handled`: the
+    task ids of the handler registry; a task without Run or handler is manual work)."""
+    return [task.id for task in tasklist.tasks.values() if may_await_approval(tasklist, task, handled)]
+
+
+def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = (),
+             state_path: str = "state.json") -> dict[str, Any]:
+    """The workflow document (YAML-ready) for a task list at `tasklist_path` in the repository
+    (`state_path`: where state.json lives, relative to the repository root)."""
+    for path in (tasklist_path, state_path):
+        # Paths are written into the header's comments and into `paths:`: a line break would end
+        # the comment and start YAML keys of its own.
+        if any(ord(char) < 32 or ord(char) == 127 for char in path):
+            raise TaskListError(f"{path!r}: a path with a line break or control character cannot be written "
+                                "into a workflow; rename the file")
     name = project_slug(tasklist_path)
+    gated = frozenset(gated_tasks(tasklist, handled))
     jobs: dict[str, Any] = {"plan": _plan_job(tasklist_path)}
     for task in tasklist.tasks.values():
-        kinds = ("task", "gate") if checkpoint_reasons(tasklist, task) else ("task",)
+        kinds = ("task", "gate") if task.id in gated else ("task",)
         for kind in kinds:
             key = job_id(kind, task.id)
             if key in jobs:
                 raise TaskListError(f"{tasklist_path}: Task {task.id} and another task both make job "
                                     f"id {key}; rename one of them")
-            jobs[key] = (_task_job if kind == "task" else _gate_job)(tasklist, task, tasklist_path)
+            if kind == "task":
+                jobs[key] = _task_job(tasklist, task, tasklist_path, gated)
+            else:
+                jobs[key] = _gate_job(task, tasklist_path)
     jobs["report"] = _report_job(list(jobs), tasklist_path)
     return {
-        "name": f"gitops: {tasklist.title}",
+        "name": _name(f"gitops: {tasklist.title}"),  # the workflow's name is expanded too
         "on": {
-            # Only main: state commits go to gitops/<slug>/phase-<n> (made with GITHUB_TOKEN they
+            # Only main (`on:` takes no expressions: a repository whose default branch has another name
+            # gets no run from a merged phase PR; dispatch then). State commits go to gitops/<slug>/phase-<n> (made with GITHUB_TOKEN they
             # start no run anyway, and with another token every state commit would start one);
-            # merging the phase PR pushes to main, which is what advances the pipeline.
-            "push": {"branches": [BASE_BRANCH]},
+            # merging the phase PR pushes to main, which is what advances the pipeline. Only pushes
+            # that touch the task list, the state or this workflow: GitHub keeps one pending run per
+            # concurrency group and a newer one cancels it, so every unrelated push to main would
+            # cancel a queued retry=/resume= dispatch and lose its inputs
+            # (https://docs.github.com/en/actions/using-jobs/using-concurrency).
+            "push": {"branches": [BASE_BRANCH],
+                     "paths": list(dict.fromkeys([tasklist_path, state_path, workflow_path(tasklist_path)]))},
             "workflow_dispatch": {"inputs": _dispatch_inputs()},
+            # `/gitops retry 2.1` and `/gitops resume why` on the phase PR (gitops.github.comment_command).
+            # Comments written with GITHUB_TOKEN (the bot's own) start no run.
+            "issue_comment": {"types": ["created"]},
         },
         "permissions": {},
+        # The branch the phase branches start from and whose state.json says the phase in progress.
+        "env": {"GITOPS_DEFAULT_BRANCH": "${{ github.event.repository.default_branch }}"},
         # One run per project at a time, never cancelled in progress: a run may be waiting at a gate.
         # A job cancelled by hand or timed out leaves its task "running"; the next run's plan job
         # records it as failed, which relies on runs never overlapping.
-        "concurrency": {"group": f"gitops-{name}", "cancel-in-progress": False},
+        # Any other comment starts a run too (its jobs all skip): it gets a group of its own, so it can
+        # never take the one pending place of the project's group from a queued dispatch.
+        "concurrency": {"group": "${{ github.event_name == 'issue_comment' && !startsWith(github.event.comment.body, "
+                                 f"'{COMMAND_PREFIX}') && format('gitops-{name}-comment-{{0}}', github.run_id) || "
+                                 f"'gitops-{name}' }}}}",
+                        "cancel-in-progress": False},
         "defaults": {"run": {"shell": "bash"}},
         "jobs": jobs,
     }
@@ -130,20 +166,31 @@ def _plan_job(tasklist_path: str) -> dict[str, Any]:
     outputs = ("current_phase", "done", "pending", "awaiting", "proceed")
     return {
         "name": "Plan",
+        # A comment runs the pipeline only when it is a command (then the plan job checks its author).
+        "if": f"${{{{ github.event_name != 'issue_comment' || startsWith(github.event.comment.body, '{COMMAND_PREFIX}') }}}}",
         "runs-on": "ubuntu-latest",
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": _permissions(
-            actions=("read", "approve --recorded: deployment reviews of this run"),
+            actions=("read", "the gate environments' reviewers; approve --recorded: deployment reviews of this run"),
             contents=("write", "state commits (retry, resume, approve)"),
+            issues=("write", "answer a /gitops comment (a reaction, a reply)"),
             pull_requests=("read", "approve --recorded: the merged phase PR"),
         ),
         "outputs": {key: f"${{{{ steps.plan.outputs.{key} }}}}" for key in outputs},
         "steps": [
             *_setup_steps(),
+            # Fail closed: a missing environment would be created unprotected by the first job that
+            # names it, and a gate without required reviewers would stop nobody (gitops.github.preflight).
+            {"name": "Check that every gate waits for a reviewer", "env": {**TOKEN_ENV, **GATES_ENV},
+             "run": f"{gitops} setup-github --check\n"},
             # Runs never overlap (the concurrency group), so a task still `running` from another run
             # lost its job (cancelled, timed out): record it as failed first (gitops.plan.stale).
             {"name": "Record tasks an ended run left running", "env": dict(TOKEN_ENV), "run": f"{gitops} recover\n"},
-            {"name": "Apply the dispatch inputs", "if": "${{ github.event_name == 'workflow_dispatch' }}",
+            # The comment is read from the event file, never pasted into the script.
+            {"name": "Read a /gitops command", "id": "comment", "if": "${{ github.event_name == 'issue_comment' }}",
+             "env": dict(TOKEN_ENV), "run": f'{gitops} comment-command >> "$GITHUB_OUTPUT"\n'},
+            {"name": "Apply the dispatch inputs",
+             "if": "${{ github.event_name == 'workflow_dispatch' || github.event_name == 'issue_comment' }}",
              "env": {**DISPATCH_ENV, **TOKEN_ENV}, "run": dispatch},
             {"name": "Read the state", "id": "state", "if": "${{ github.event_name == 'push' }}",
              "env": dict(TOKEN_ENV), "run": f'{gitops} status --outputs >> "$GITHUB_OUTPUT"\n'},
@@ -169,14 +216,13 @@ def _contains(output: str, task_id: str) -> str:
     return f"contains(fromJSON(needs.plan.outputs.{output}), '{task_id}')"
 
 
-def _dependency_met(tasklist: TaskList, dep: str) -> str:
+def _dependency_met(dep: str, gated: frozenset[str]) -> str:
     """A dependency is met when it was done before this run, or finished (and passed its gate) in it."""
-    task = tasklist.tasks[dep]
-    last = job_id("gate", dep) if checkpoint_reasons(tasklist, task) else job_id("task", dep)
+    last = job_id("gate", dep) if dep in gated else job_id("task", dep)
     return f"({_contains('done', dep)} || needs.{last}.result == 'success')"
 
 
-def _task_condition(tasklist: TaskList, task: Task) -> str:
+def _task_condition(task: Task, gated: frozenset[str]) -> str:
     """When a task job runs; GitHub's implicit success() would skip it whenever a need was skipped.
 
     `!cancelled()` replaces that implicit check, so a dependency that is skipped because it was
@@ -193,19 +239,19 @@ def _task_condition(tasklist: TaskList, task: Task) -> str:
         "needs.plan.outputs.proceed == 'true'",
         f"needs.plan.outputs.current_phase == '{task.phase}'",
         _contains("pending", task.id),
-        *(_dependency_met(tasklist, dep) for dep in task.dependencies),
+        *(_dependency_met(dep, gated) for dep in task.dependencies),
     ]
     return "${{ " + " && ".join(parts) + " }}"
 
 
-def _task_needs(tasklist: TaskList, task: Task, tasklist_path: str) -> list[str]:
+def _task_needs(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozenset[str]) -> list[str]:
     needs = ["plan"]
     for dep in task.dependencies:
         if dep not in tasklist.tasks:
             raise TaskListError(f"{tasklist_path}: Task {task.id} depends on unknown Task {dep}; "
                                 "fix it (see `gitops lint`) and render again")
         needs.append(job_id("task", dep))
-        if checkpoint_reasons(tasklist, tasklist.tasks[dep]):
+        if dep in gated:
             needs.append(job_id("gate", dep))
     return needs
 
@@ -216,31 +262,38 @@ def _name(text: str) -> str:
     return text if len(text) <= 100 else text[:97] + "..."
 
 
-def _task_job(tasklist: TaskList, task: Task, tasklist_path: str) -> dict[str, Any]:
+def _task_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozenset[str]) -> dict[str, Any]:
     production = needs_deploy_approval(tasklist, task)
     permissions = {"contents": ("write", "the state commit"), "issues": ("write", "the HotFix issue when the task fails")}
     steps = _setup_steps(history=True)
     if production:
         # The job starts only once a reviewer approved the production environment; record it.
         permissions["actions"] = ("read", "approve --recorded: the production deployment review")
-        steps.append({"name": "Record the production approval", "env": dict(TOKEN_ENV),
+        steps.append({"name": "Record the production approval", "env": {**TOKEN_ENV, **GATES_ENV},
                       "run": _gitops(tasklist_path, f"approve {deploy_gate(task.id)} --recorded") + "\n"})
     steps.append({"name": f"Run Task {task.id}", "env": dict(TOKEN_ENV),
                   "run": _gitops(tasklist_path, f"run-task {task.id}") + "\n"})
+    if task.id in gated:
+        # A gated task that passed now awaits approval, and its gate job waits before running any
+        # step: say so on the sticky comment now, not when the report job runs after every gate.
+        # Best effort (the report job posts again), so a failed comment never fails the task.
+        permissions["pull_requests"] = ("read", "find the phase PR that carries the progress comment")
+        steps.append({"name": f"Say that checkpoint {task.id} waits for a reviewer", "continue-on-error": True,
+                      "env": dict(TOKEN_ENV), "run": _gitops(tasklist_path, "report") + "\n"})
     job: dict[str, Any] = {
         "name": _name(f"Task {task.id}: {task.title}"),
-        "needs": _task_needs(tasklist, task, tasklist_path),
-        "if": _task_condition(tasklist, task),
+        "needs": _task_needs(tasklist, task, tasklist_path, gated),
+        "if": _task_condition(task, gated),
         "runs-on": "ubuntu-latest",
     }
     if production:
-        job["environment"] = PRODUCTION_ENV
+        job["environment"] = PRODUCTION
     job["permissions"] = _permissions(**permissions)
     job["steps"] = steps
     return job
 
 
-def _gate_job(tasklist: TaskList, task: Task, tasklist_path: str) -> dict[str, Any]:
+def _gate_job(task: Task, tasklist_path: str) -> dict[str, Any]:
     # Runs after its task passed in this run, or when plan found the task awaiting approval
     # (its gate job of an earlier run was cancelled or timed out).
     condition = ("${{ !cancelled() && needs.plan.result == 'success' && needs.plan.outputs.proceed == 'true' && "
@@ -251,7 +304,8 @@ def _gate_job(tasklist: TaskList, task: Task, tasklist_path: str) -> dict[str, A
         "needs": ["plan", job_id("task", task.id)],
         "if": condition,
         "runs-on": "ubuntu-latest",
-        "environment": CHECKPOINT_ENV.format(slug=project_slug(tasklist_path)),
+        # Its own environment: GitHub approves per environment per run (gitops.github.environments).
+        "environment": checkpoint_environment(project_slug(tasklist_path), task.id),
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": _permissions(
             actions=("read", "approve --recorded: the checkpoint deployment review"),
@@ -259,7 +313,7 @@ def _gate_job(tasklist: TaskList, task: Task, tasklist_path: str) -> dict[str, A
         ),
         "steps": [
             *_setup_steps(),
-            {"name": f"Record the approval of checkpoint {task.id}", "env": dict(TOKEN_ENV),
+            {"name": f"Record the approval of checkpoint {task.id}", "env": {**TOKEN_ENV, **GATES_ENV},
              "run": _gitops(tasklist_path, f"approve {task.id} --recorded") + "\n"},
         ],
     }
@@ -269,13 +323,16 @@ def _report_job(needs: list[str], tasklist_path: str) -> dict[str, Any]:
     return {
         "name": "Report",
         "needs": needs,
-        "if": "${{ always() }}",
+        "if": "${{ always() && needs.plan.result != 'skipped' }}",  # skipped: a comment that is no command
         "runs-on": "ubuntu-latest",
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": _permissions(
-            contents=("read", "checkout and the phase branch's state"),
+            # report first opens HotFix issues whose notice failed and records their URLs in the state
+            # (Runner.flush_notifications): a state commit, which `contents: read` refuses with a 403.
+            contents=("write", "record the URL of a HotFix issue opened late"),
             issues=("write", "the sticky comment (PR comments are issue comments)"),
             pull_requests=("write", "open or update the phase PR"),
+            statuses=("write", "the status gitops/phase-<n> on the phase PR's head"),
         ),
         "steps": [
             *_setup_steps(),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import Collection
 
 from gitops.model import Gate, Task, TaskList
 
@@ -37,3 +38,14 @@ def needs_deploy_approval(tasklist: TaskList, task: Task) -> bool:
 
 def deploy_gate(task_id: str) -> str:
     return Gate.deploy(task_id).id
+
+
+def may_await_approval(tasklist: TaskList, task: Task, handled: Collection[str] = ()) -> bool:
+    """Can this task end `awaiting_approval`? Then the workflow needs a gate job for it.
+
+    A checkpoint always does. So does a task with neither a **Run** command nor a handler
+    (`handled`: the task ids of the handler registry): it runs as manual work that only a person
+    signs off (gitops.run.execute.run_manual), and without a gate on GitHub nothing could approve it.
+    A handler that leaves a criterion unchecked is `gitops lint --handlers`' to report.
+    """
+    return bool(checkpoint_reasons(tasklist, task)) or (task.run is None and task.id not in handled)

@@ -241,11 +241,18 @@ class Runner:
         return self.next_step(state)
 
     def flush_notifications(self) -> None:
-        """Open HotFix issues whose notice failed earlier (idempotent on the forge)."""
+        """Open HotFix issues whose notice failed earlier, and close those of tasks that passed since
+        (a closing edit that failed; closing an already closed issue does nothing on the forge)."""
         found = self.store.read()
         for hotfix in (found or {}).get("hotfixes", []):
             if hotfix["status"] == "open" and not hotfix.get("issue"):
                 self._carry_out([transitions.OpenIssue(hotfix["id"])], found)
+        passed = {TaskStatus.DONE.value, TaskStatus.AWAITING_APPROVAL.value}
+        for task_id in dict.fromkeys(h["task"] for h in (found or {}).get("hotfixes", []) if h.get("issue")):
+            record = found["tasks"].get(task_id) or {}
+            if record.get("status") in passed:
+                comment = f"Task {task_id} passed on attempt {record['attempts']}."
+                self._carry_out([transitions.CloseIssue(task_id, comment)], found)
 
     # ------------------------------------------------------------ commands
     def runnable(self) -> frozenset[str]:

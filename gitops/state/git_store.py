@@ -36,6 +36,9 @@ from gitops.state.schema import find_problem
 # `git push --porcelain` reasons that mean "someone else moved the branch first".
 RACE_REASONS = ("non-fast-forward", "fetch first", "stale info", "cannot lock ref",
                 "failed to update ref", "incorrect old value")
+# GitHub refuses a push now and then with this and accepts the same push a moment later: retried
+# like a lost race (fetch, re-apply, push again).
+TRANSIENT_REASONS = ("fatal error in commit_refs",)
 
 
 class GitSyncError(GitopsError):
@@ -196,7 +199,7 @@ class GitStateStore:
         if result.returncode == 0:
             return
         output = result.stdout + result.stderr
-        if any(reason in output for reason in RACE_REASONS):
+        if any(reason in output for reason in RACE_REASONS + TRANSIENT_REASONS):
             raise LostRace()
         raise GitSyncError(f"git push to {self.remote}/{self.branch} failed: {self._redact(output.strip())}")
 
@@ -288,11 +291,17 @@ class GitStateStore:
     def _fetch_into(self, ref: str) -> tuple[str | None, str | None, str]:
         for name, label in ((self.branch, self._branch_label()), (self.base, f"{self.remote}/{self.base}")):
             # --refmap= : no opportunistic update of refs/remotes/* (shared by every process).
-            result = self._run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=",
-                               self.remote, f"+refs/heads/{name}:{ref}")
+            fetch = ("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=", self.remote,
+                     f"+refs/heads/{name}:{ref}")
+            result = self._run(*fetch)
             if result.returncode == 0:
                 return ref, self._git("rev-parse", ref), label
-            if self._run("ls-remote", "--exit-code", "--heads", self.remote, f"refs/heads/{name}").returncode != 2:
+            found = self._run("ls-remote", "--exit-code", "--heads", self.remote, f"refs/heads/{name}").returncode
+            if found == 0:  # another job created the branch since our fetch (parallel first writers)
+                result = self._run(*fetch)
+                if result.returncode == 0:
+                    return ref, self._git("rev-parse", ref), label
+            if found != 2:
                 raise GitSyncError(f"git fetch {self.remote} {name} failed: {self._redact(result.stderr.strip())}")
         return None, None, f"{self.remote} (neither {self.branch} nor {self.base} exists)"
 

@@ -7,6 +7,8 @@ point back at the stand-in so PyGithub follows them. Tests read and arrange the 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
+import hashlib
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -43,9 +45,14 @@ class FakeGitHub:
     private: bool = False
     default_branch: str = "main"
     base: str = ""  # set by the server once it has a port
-    users: dict[str, int] = field(default_factory=lambda: {"ada": 1, "bob": 2, "github-actions[bot]": 41898282})
+    users: dict[str, int] = field(default_factory=lambda: {"ada": 1, "bob": 2, "carol": 3,
+                                                                         "github-actions[bot]": 41898282})
     tokens: dict[str, str] = field(default_factory=lambda: {
-        "ghs_tokenofthebot0000000000000000000000": "github-actions[bot]", "token-ada": "ada", "token-bob": "bob"})
+        "ghs_tokenofthebot0000000000000000000000": "github-actions[bot]", "token-ada": "ada", "token-bob": "bob",
+        "token-carol": "carol"})
+    admins: set[str] = field(default_factory=lambda: {"ada"})
+    roles: dict[str, str] = field(default_factory=lambda: {"ada": "admin", "bob": "write", "carol": "read"})
+    reactions: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # comment id -> (login, content)
     teams: dict[str, dict[str, Any]] = field(default_factory=lambda: {"octo/reviewers": {"id": 70, "members": ["bob"]}})
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # PRs too: they share the numbers
@@ -54,6 +61,8 @@ class FakeGitHub:
     branches: set[str] = field(default_factory=lambda: {"main"})
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    rulesets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> newest first
     ids: Any = field(default_factory=lambda: itertools.count(1000))
 
     # ------------------------------------------------------------ shapes
@@ -64,6 +73,10 @@ class FakeGitHub:
     @property
     def web(self) -> str:
         return f"{self.base}/{self.owner}/{self.name}"
+
+    def head(self, branch: str) -> str:
+        """The tip commit of a branch (a stable made-up sha per branch name)."""
+        return hashlib.sha1(branch.encode()).hexdigest()
 
     def user(self, login: str) -> dict[str, Any]:
         return {"login": login, "id": self.users[login], "node_id": f"U_{self.users[login]}", "type": "User",
@@ -113,7 +126,7 @@ class FakeGitHub:
 
     def pull(self, number: int) -> dict[str, Any]:
         item, issue = self.pulls[number], self.issues[number]
-        ref = lambda branch: {"label": f"{self.owner}:{branch}", "ref": branch, "sha": "0" * 40,  # noqa: E731
+        ref = lambda branch: {"label": f"{self.owner}:{branch}", "ref": branch, "sha": self.head(branch),  # noqa: E731
                               "user": self.user("ada") | {"login": self.owner}, "repo": self.repo()}
         return {"id": issue["id"], "node_id": f"PR_{number}", "number": number, "state": issue["state"],
                 "title": issue["title"], "body": issue["body"], "user": issue["user"], "draft": False,
@@ -131,14 +144,15 @@ class FakeGitHub:
                           "wait_timer": env["wait_timer"]})
         if env["reviewers"]:
             rules.append({"id": env["id"] + 2, "node_id": "GA_r", "type": "required_reviewers",
-                          "prevent_self_review": env["prevent_self_review"],
+                          "prevent_self_review": env.get("prevent_self_review", False),
                           "reviewers": [{"type": kind, "reviewer": self._reviewer(kind, rid)}
                                         for kind, rid in env["reviewers"]]})
         return {"id": env["id"], "node_id": f"EN_{env['id']}", "name": name,
                 "url": f"{self.repo_url}/environments/{name}",
                 "html_url": f"{self.web}/deployments/activity_log?environments_filter={name}",
                 "created_at": env["created_at"], "updated_at": env["updated_at"], "protection_rules": rules,
-                "deployment_branch_policy": None}
+                "deployment_branch_policy": env.get("branch_policy"),
+                "can_admins_bypass": env.get("can_admins_bypass", True)}
 
     def _reviewer(self, kind: str, rid: int) -> dict[str, Any]:
         if kind == "User":
@@ -148,16 +162,73 @@ class FakeGitHub:
     def run(self, run_id: int) -> dict[str, Any]:
         item = self.runs[run_id]
         return {"id": run_id, "node_id": f"WFR_{run_id}", "name": item["path"], "path": item["path"],
-                "status": item["status"], "conclusion": None, "event": "push", "head_branch": "main",
+                "status": item["status"], "conclusion": item.get("conclusion"), "event": item.get("event", "push"), "head_branch": "main",
                 "head_sha": "0" * 40, "run_number": run_id, "run_attempt": 1, "workflow_id": 9,
+                "actor": self.user(item["actor"]), "triggering_actor": self.user(item["actor"]),
                 "url": f"{self.repo_url}/actions/runs/{run_id}", "html_url": f"{self.web}/actions/runs/{run_id}",
                 "created_at": item["created_at"], "updated_at": item["created_at"]}
 
     # ------------------------------------------------------------ arranging state (tests)
-    def add_run(self, run_id: int, path: str, waiting_for: tuple[str, ...] = ()) -> None:
-        """A workflow run; `waiting_for` are environments whose deployments wait for approval."""
-        self.runs[run_id] = {"path": path, "status": "waiting" if waiting_for else "in_progress",
-                             "pending": list(waiting_for), "approvals": [], "created_at": now()}
+    def add_environment(self, name: str, reviewers: tuple[tuple[str, int], ...] = (), env_id: int | None = None,
+                        prevent_self_review: bool = False) -> None:
+        """An environment as an admin made it in the settings page."""
+        self.environments[name] = {"id": env_id or next(self.ids) * 10, "wait_timer": 0, "reviewers": list(reviewers),
+                                   "prevent_self_review": prevent_self_review, "branch_policy": None,
+                                   "branch_policies": [], "created_at": now(), "updated_at": now()}
+
+    def add_run(self, run_id: int, path: str, waiting_for: tuple[str, ...] = (),
+                jobs: dict[str, str] | None = None, actor: str = "ada") -> None:
+        """A workflow run started by `actor`; `jobs` maps a job to the environment it names
+        (`waiting_for` are environments of unnamed jobs).
+
+        GitHub's rules for a job that names an environment
+        (https://docs.github.com/en/actions/how-tos/deploy/configure-and-manage-deployments/manage-environments):
+        an environment that does not exist is created, with no protection rules; a job waits only
+        while its environment has required reviewers. Review is per environment per run: the jobs of
+        one run waiting in one environment are approved together, in one review
+        (https://docs.github.com/en/actions/how-tos/deploy/configure-and-manage-deployments/review-deployments,
+        "Select the job environment(s) to approve").
+        """
+        named = dict(jobs or {}) | {f"job-{i}": env for i, env in enumerate(waiting_for, 1)}
+        for env in named.values():
+            if env not in self.environments:
+                self.add_environment(env)
+        waiting = {job: env for job, env in named.items() if self.environments[env]["reviewers"]}
+        self.runs[run_id] = {"path": path, "status": "waiting" if waiting else "in_progress", "actor": actor,
+                             "jobs": waiting, "started": [job for job in named if job not in waiting],
+                             "pending": list(dict.fromkeys(waiting.values())), "approvals": [], "created_at": now()}
+
+    def trigger(self, workflow: dict[str, Any], event: str, actor: str, path: str, ref: str = "main",
+                changed: tuple[str, ...] = ()) -> int | None:
+        """What GitHub does with an event for a workflow (its document as rendered); the new run's id,
+        or None when no run starts.
+
+        - Events made with a workflow's GITHUB_TOKEN start no run, except workflow_dispatch and
+          repository_dispatch (https://docs.github.com/en/actions/security-for-github-actions/security-guides/automatic-token-authentication#using-the-github_token-in-a-workflow).
+        - `on.push` filters by `branches` and `paths` (a push starts a run when any changed file matches).
+        - `concurrency`: at most one running and one pending run per group; a newer pending run
+          cancels the older pending one (https://docs.github.com/en/actions/using-jobs/using-concurrency).
+        """
+        triggers = workflow["on"]
+        if event not in triggers or (actor == "github-actions[bot]" and event not in ("workflow_dispatch",
+                                                                                        "repository_dispatch")):
+            return None
+        spec = triggers[event] or {}
+        if event == "push":
+            if "branches" in spec and not any(fnmatch.fnmatch(ref, b) for b in spec["branches"]):
+                return None
+            if "paths" in spec and not any(fnmatch.fnmatch(f, p) for f in changed for p in spec["paths"]):
+                return None
+        run_id = max(self.runs, default=0) + 1
+        group = (workflow.get("concurrency") or {}).get("group")
+        active = [r for r in self.runs.values() if group and r.get("group") == group and r["status"] != "completed"]
+        status = "pending" if any(r["status"] != "pending" for r in active) else "in_progress"
+        for older in active:
+            if older["status"] == "pending":  # the newer pending run takes its place
+                older |= {"status": "completed", "conclusion": "cancelled"}
+        self.runs[run_id] = {"path": path, "status": status, "actor": actor, "jobs": {}, "started": [], "pending": [],
+                             "approvals": [], "created_at": now(), "event": event, "group": group}
+        return run_id
 
     def merge(self, number: int, by: str) -> None:
         """Merge a PR as a person would."""

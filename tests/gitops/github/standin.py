@@ -36,6 +36,7 @@ class Fault:
     body: dict[str, Any] | None = None
     delay: float = 0.0
     applied: bool = False  # carry the request out, then answer with the fault (a write that landed)
+    served: threading.Event = field(default_factory=threading.Event)  # set once a matching request was answered
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and (self.method in (None, method)) and self.path in path
@@ -141,6 +142,14 @@ class StandIn:
         if fault and fault.applied and login is not None:
             with self._lock, contextlib.suppress(HTTPFail):
                 self._route(method, path, query, body, login)
+        try:
+            return self._answer(fault, method, path, query, body, login)
+        finally:
+            if fault:
+                fault.served.set()
+
+    def _answer(self, fault: Fault | None, method: str, path: str, query: dict[str, str], body: Any,
+                login: str | None) -> tuple[int, dict[str, str], Any]:
         if fault and fault.status is not None:
             wait = None
             if "Retry-After" in fault.headers:

@@ -84,8 +84,15 @@ def act(repo: Path, api: StandIn, run_id: int, event: str, *extra: str) -> str:
         "GITOPS_TRACKING": "off",  # MLflow has its own tests; a job's mlflow.db would be thrown away
     }
     scratch = repo.parent
+    # GitHub's payloads name the repository's default branch (the workflow passes it on as
+    # GITOPS_DEFAULT_BRANCH); act's own default payload says "master".
+    payload = scratch / f"event-{run_id}.json"
+    # act reads a dispatch's inputs from the payload once there is one.
+    inputs = dict(value.split("=", 1) for flag, value in zip(extra, extra[1:]) if flag == "--input")
+    payload.write_text(json.dumps({"repository": {"default_branch": "main", "full_name": REPOSITORY},
+                                   **({"inputs": inputs} if inputs else {})}))
     command = [
-        str(ACT), event, "-W", workflow.workflow_path(TASKLIST),
+        str(ACT), event, "-W", workflow.workflow_path(TASKLIST), "-e", str(payload),
         "-P", "ubuntu-latest=-self-hosted",
         "--action-cache-path", str(scratch / "act-cache"), "--no-cache-server", "--actor", "ada",
         "--local-repository", f"actions/setup-python@{setup_python_sha}={FIXTURES / 'setup-python'}",
@@ -118,14 +125,17 @@ def branch_state(repo: Path, branch: str) -> dict:
     return json.loads(git(repo.parent / "origin.git", "show", f"{branch}:state.json"))
 
 
+CHECKPOINT = "act-e2e-checkpoint-1-1"  # the gate's own environment (gitops.github.environments)
+
+
 def bob_approves_the_checkpoint(api: StandIn, run_id: int) -> None:
     """The run's checkpoint deployment, approved by a required reviewer (act itself ignores `environment:`)."""
     gh = api.github
-    gh.environments["act-e2e-checkpoint"] = {"id": 500, "wait_timer": 0, "reviewers": [("User", gh.users["bob"])],
-                                             "prevent_self_review": False, "created_at": "", "updated_at": ""}
-    gh.add_run(run_id, workflow.workflow_path(TASKLIST))
+    if CHECKPOINT not in gh.environments:  # setup-github ran: the plan job's check finds reviewers
+        gh.add_environment(CHECKPOINT, reviewers=(("User", gh.users["bob"]),), env_id=500)
+    gh.add_run(run_id, workflow.workflow_path(TASKLIST), jobs={"gate-1-1": CHECKPOINT})
     gh.runs[run_id]["approvals"].append({"state": "approved", "comment": "", "user": gh.user("bob"),
-                                         "environments": [gh.environment("act-e2e-checkpoint")]})
+                                         "environments": [gh.environment(CHECKPOINT)]})
 
 
 def commit_to_main(repo: Path, message: str, *merge: str) -> None:

@@ -12,6 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from gitops.cli import main
+from gitops.config import load_config
+from gitops.wiring import Context
 from tests.conftest import DATA, ROOT
 from tests.gitops.github.conftest import actions_environ
 
@@ -59,11 +61,12 @@ def test_in_a_workflow_state_goes_to_the_phase_branch_the_report_posts_and_the_g
     gitops("--forge", "github", "report")
     progress = [c["body"] for c in api.github.comments.values()]
     assert len(progress) == 1 and progress[0].startswith("<!-- gitops:phase:1 -->\n## ")
-    api.github.environments["b-1006-checkpoint"] = {"id": 500, "wait_timer": 0, "reviewers": [("User", 1)],
+    assert "approves the `b-1006-checkpoint-1-2` environment" in progress[0]  # what the task job's report says
+    api.github.environments["b-1006-checkpoint-1-2"] = {"id": 500, "wait_timer": 0, "reviewers": [("User", 1)],
                                                     "prevent_self_review": False, "created_at": "", "updated_at": ""}
     api.github.add_run(77, ".github/workflows/b-1006.yml")
     api.github.runs[77]["approvals"].append({"state": "approved", "comment": "", "user": api.github.user("ada"),
-                                             "environments": [api.github.environment("b-1006-checkpoint")]})
+                                             "environments": [api.github.environment("b-1006-checkpoint-1-2")]})
     gitops("--forge", "github", "approve", "1.2", "--recorded")
     gate = branch_state(site)["gates"]["1.2"]
     assert (gate["status"], gate["approved_by"]) == ("approved", "ada")
@@ -74,9 +77,9 @@ def test_from_a_terminal_approve_approves_the_waiting_deployment(api, site, monk
     monkeypatch.delenv("GITHUB_ACTIONS")
     monkeypatch.delenv("GITHUB_RUN_ID")
     monkeypatch.setenv("GITHUB_TOKEN", "token-ada")
-    api.github.environments["b-1006-checkpoint"] = {"id": 500, "wait_timer": 0, "reviewers": [("User", 1)],
+    api.github.environments["b-1006-checkpoint-1-2"] = {"id": 500, "wait_timer": 0, "reviewers": [("User", 1)],
                                                     "prevent_self_review": False, "created_at": "", "updated_at": ""}
-    api.github.add_run(90, ".github/workflows/b-1006.yml", waiting_for=("b-1006-checkpoint",))
+    api.github.add_run(90, ".github/workflows/b-1006.yml", waiting_for=("b-1006-checkpoint-1-2",))
     out = gitops("--forge", "github", "approve", "1.2", "--by", "ada")
     assert out == (f"Approved gate 1.2: the run continues ({api.url}/octo/pipeline/actions/runs/90); its gate job "
                    "records the approval in state.json.\n")
@@ -95,22 +98,48 @@ def test_approve_as_somebody_who_is_not_a_reviewer_exits_1_with_what_to_do(api, 
                           "its required reviewers (ada).")
 
 
-def test_setup_github_twice_leaves_the_same_state(api, site):
+def test_setup_github_twice_leaves_the_same_state(api, site, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "token-ada")  # a repository admin's token
     first = gitops("setup-github", "--reviewer", "ada", "--reviewer", "octo/reviewers")
     assert first.splitlines()[:3] == [
-        "environment b-1006-checkpoint: created with 2 required reviewer(s)",
-        "environment production: created with 2 required reviewer(s)",
+        "environment b-1006-checkpoint-1-2: created, 2 required reviewer(s), self-review prevented, "
+        "deploys from main only",
+        "ruleset 'gitops state branches': created (gitops/** cannot be force-pushed or deleted)",
         "labels: 6 created (hotfix, gitops, task:1.1, task:1.2, task:2.1, task:2.2), 0 already present",
     ]
-    state = (dict(api.github.environments), dict(api.github.labels))
+    state = (dict(api.github.environments), dict(api.github.labels), dict(api.github.rulesets))
     second = gitops("setup-github", "--reviewer", "ada", "--reviewer", "octo/reviewers")
     assert "labels: 0 created, 6 already present" in second
-    assert (dict(api.github.environments), dict(api.github.labels)) == state
+    assert (dict(api.github.environments), dict(api.github.labels), dict(api.github.rulesets)) == state
 
 
-def test_setup_github_with_a_custom_checkpoint_environment(api, site):
-    gitops("setup-github", "--reviewer", "bob", "--checkpoint-env", "review")
-    assert sorted(api.github.environments) == ["production", "review"]
+def test_the_plan_jobs_check_refuses_gates_that_stop_nobody_until_setup_ran(api, site):
+    out = gitops("--forge", "github", "setup-github", "--check", code=2)
+    assert out.startswith(
+        "error: The pipeline's gates would not stop anybody in octo/pipeline: environment b-1006-checkpoint-1-2 "
+        "does not exist. Nothing ran. Fix: a repository admin runs `gitops setup-github --reviewer LOGIN` (see "
+        "docs/github.md), or chooses the PR-merge fallback: repository variable GITOPS_GATES=pr-merge and a "
+        "ruleset on main that requires a pull request with at least one approving review.\n")
+    # The push that brought the workflow ran before setup: GitHub made the environment, unprotected.
+    api.github.add_run(70, ".github/workflows/b-1006.yml", jobs={"gate-1-2": "b-1006-checkpoint-1-2"})
+    assert api.github.runs[70]["started"] == ["gate-1-2"]
+    assert "has no required reviewers" in gitops("--forge", "github", "setup-github", "--check", code=2)
+    gitops("setup-github", "--reviewer", "ada", "--reviewer", "bob")
+    assert gitops("--forge", "github", "setup-github", "--check") == (
+        "gates: 1 environment(s), each with required reviewers\n")
+
+
+def test_the_pr_merge_fallback_passes_the_check_only_with_a_required_review_on_main(api, site, monkeypatch):
+    api.github.add_environment("b-1006-checkpoint-1-2")  # no reviewers: a private repository's plan
+    monkeypatch.setenv("GITOPS_GATES", "pr-merge")
+    out = gitops("--forge", "github", "setup-github", "--check", code=2)
+    assert "GITOPS_GATES=pr-merge is set, but no active rule on main requires an approving review" in out
+    api.github.rulesets[1] = {"id": 1, "name": "main", "target": "branch", "enforcement": "active",
+                              "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
+                              "rules": [{"type": "pull_request", "parameters": {"required_approving_review_count": 1}}]}
+    assert gitops("--forge", "github", "setup-github", "--check") == (
+        "gates: GITOPS_GATES=pr-merge: checkpoints do not wait; every phase PR into main needs 1 approving "
+        "review(s)\n")
 
 
 def test_a_missing_token_is_exit_2_with_the_variable_named(site, monkeypatch):
@@ -130,23 +159,55 @@ def test_status_and_lint_with_the_github_forge_never_import_pygithub(site):
     assert (out.returncode, out.stdout, out.stderr) == (0, "[]\n", "")
 
 
-def test_an_environment_gate_falls_back_to_the_actor_only_in_its_own_job(api, site, monkeypatch):
+def test_a_gate_job_that_finds_no_approval_records_nobody_and_fails(api, site, monkeypatch):
     monkeypatch.setenv("GITHUB_ACTOR", "carol")
     gitops("--forge", "github", "run")  # Task 1.2 awaits its checkpoint
     api.github.add_run(77, ".github/workflows/b-1006.yml")  # no approval to read: no required reviewers
     monkeypatch.setenv("GITHUB_JOB", "plan")  # e.g. a dispatch run: no environment was passed here
     out = gitops("--forge", "github", "approve", "1.2", "--recorded")
     assert "Gate 1.2 is not approved on the forge yet: nothing to record." in out
+    monkeypatch.setenv("GITHUB_JOB", "gate-1-2")  # the gate's own job: GitHub let it start unreviewed
+    out = gitops("--forge", "github", "approve", "1.2", "--recorded", code=2)
+    assert out.startswith(
+        "error: Gate 1.2: its job started, but GitHub holds no approval of environment b-1006-checkpoint-1-2 in "
+        "this run, so the environment has no required reviewers and nobody reviewed the gate. Nothing is "
+        "recorded. Fix: a repository admin runs `gitops setup-github --reviewer LOGIN`, then run the workflow "
+        "again (the gate waits for a reviewer).\n")
     assert branch_state(site)["gates"]["1.2"]["status"] == "pending"
-    monkeypatch.setenv("GITHUB_JOB", "gate-1-2")  # the gate's own job: GitHub let it start
+
+
+def test_an_approver_that_cannot_be_read_is_an_error_never_the_actor(api, site, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTOR", "carol")
+    monkeypatch.setenv("GITHUB_JOB", "gate-1-2")
+    gitops("--forge", "github", "run")
+    api.github.add_run(77, ".github/workflows/b-1006.yml")
+    api.fail(502, times=10, path="/approvals")
+    out = gitops("--forge", "github", "approve", "1.2", "--recorded", code=1)
+    assert out.startswith("error: GitHub kept failing while reading the approvals of run 77 (too many 502 error "
+                          "responses; gave up after 1 retries).")
+    assert branch_state(site)["gates"]["1.2"]["status"] == "pending"
+
+
+def test_with_the_pr_merge_fallback_a_gate_is_recorded_as_reviewed_by_nobody(api, site, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTOR", "carol")
+    monkeypatch.setenv("GITHUB_JOB", "gate-1-2")
+    monkeypatch.setenv("GITOPS_GATES", "pr-merge")
+    gitops("--forge", "github", "run")
+    api.github.add_run(77, ".github/workflows/b-1006.yml")
     gitops("--forge", "github", "approve", "1.2", "--recorded")
-    assert branch_state(site)["gates"]["1.2"]["approved_by"] == "carol"
+    gate = branch_state(site)["gates"]["1.2"]
+    assert (gate["status"], gate["approved_by"]) == (
+        "approved", "nobody (GITOPS_GATES=pr-merge: the phase PR's review is the check)")
 
 
 def test_a_phase_gate_is_recorded_only_from_the_merged_phase_pr(api, site, monkeypatch):
     monkeypatch.setenv("GITHUB_ACTOR", "carol")
     monkeypatch.setenv("GITHUB_JOB", "gate-1-2")
     gitops("--forge", "github", "run")
+    api.github.add_environment("b-1006-checkpoint-1-2", reviewers=(("User", 2),))
+    api.github.add_run(77, ".github/workflows/b-1006.yml", jobs={"gate-1-2": "b-1006-checkpoint-1-2"})
+    api.github.runs[77]["approvals"].append({"state": "approved", "comment": "", "user": api.github.user("bob"),
+                                             "environments": [api.github.environment("b-1006-checkpoint-1-2")]})
     gitops("--forge", "github", "approve", "1.2", "--recorded")
     gitops("--forge", "github", "run")  # stops at phase-2
     monkeypatch.setenv("GITHUB_JOB", "plan")  # a push to main records a merged phase PR here
@@ -160,3 +221,62 @@ def test_a_phase_gate_is_recorded_only_from_the_merged_phase_pr(api, site, monke
     gitops("--forge", "github", "approve", "phase-2", "--recorded")
     gate = branch_state(site)["gates"]["phase-2"]
     assert (gate["status"], gate["approved_by"]) == ("approved", "ada")
+
+
+def test_the_phase_branch_starts_from_the_repositorys_default_branch(api, tmp_path, monkeypatch):
+    """A repository whose default branch is trunk: the workflow passes it (github.event.repository.default_branch)."""
+    site = tmp_path / "trunk"
+    site.mkdir()
+    monkeypatch.chdir(site)
+    shutil.copy(DATA / "run_pipeline.md", site / "B-1006.md")
+    for name, value in {**actions_environ(api, tmp_path), **TUNING, "GITOPS_DEFAULT_BRANCH": "trunk"}.items():
+        monkeypatch.setenv(name, value)
+    remote = tmp_path / "trunk-origin.git"
+    git = lambda *args: subprocess.run(["git", *args], cwd=site, check=True, capture_output=True)  # noqa: E731
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "trunk", str(remote)], check=True)
+    git("init", "-q", "-b", "trunk")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "start")
+    git("remote", "add", "origin", str(remote))
+    git("push", "-q", "origin", "trunk")
+    assert "Stopped at gate 1.2" in gitops("--forge", "github", "run")
+    assert branch_state(site)["tasks"]["1.2"]["status"] == "awaiting_approval"
+    # Phase 1's PR is merged into trunk: trunk's state.json now says which phase is in progress.
+    state = branch_state(site) | {"current_phase": 2}
+    (site / "state.json").write_text(json.dumps(state))
+    git("add", "state.json")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "phase 1 merged")
+    git("push", "-q", "origin", "trunk")
+    config = load_config(site, os.environ, "B-1006.md", "state.json", "github")
+    store = Context(config).git_store(Context(config).checked_tasklist(), site)
+    assert (store.base, store.branch) == ("trunk", "gitops/b-1006/phase-2")
+
+
+FLAKY = """# Process Task List: Flaky
+
+**Auto-Advance**: yes
+**Pause After**: no
+
+## Phase 1: Build
+
+### Task 1.1 - Needs its input
+**Dependencies**: None
+**Run**: `test -f ok.txt`
+
+**Done when**:
+- [ ] The input exists
+"""
+
+
+def test_a_hotfix_issue_whose_closing_failed_is_closed_by_the_next_report(api, site):
+    (site / "B-1006.md").write_text(FLAKY)
+    gitops("--forge", "github", "run", code=1)  # Task 1.1 fails: HotFix issue #1
+    assert api.github.issues[1]["state"] == "open"
+    (site / "ok.txt").write_text("fixed\n")
+    gitops("--forge", "github", "retry", "1.1")
+    api.fail(502, times=20, method="PATCH", path="/issues/1")  # GitHub fails the closing edit
+    out = gitops("--forge", "github", "run")
+    assert "it is retried on the next command" in out and api.github.issues[1]["state"] == "open"
+    api.clear()
+    api.github.branches.add("gitops/b-1006/phase-1")  # the phase is complete: report opens its PR
+    gitops("--forge", "github", "report")  # the workflow's report job: the promise is kept
+    assert (api.github.issues[1]["state"], api.github.issues[1]["state_reason"]) == ("closed", "completed")

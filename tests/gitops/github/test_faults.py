@@ -116,3 +116,17 @@ def test_an_unreachable_api_names_the_url_to_check(environ):
     assert message.startswith(f"Cannot reach the GitHub API at {url} while reading repository octo/pipeline (")
     assert message.endswith("Connection refused). Check GITHUB_API_URL and the network; the next gitops command "
                             "tries again.")
+
+
+def test_a_post_that_lands_after_the_client_gave_up_leaves_one_open_issue(api, environ):
+    forge = make_forge(environ, timeout=1)
+    late = api.slow(3, method="POST", path="/issues")
+    failure(forge)  # timed out; GitHub still opens it, later
+    open_issue(make_forge(environ))  # the next command finds nothing yet and opens one
+    assert late.served.wait(10)  # now the first POST landed too: two issues carry the marker
+    assert sorted(api.github.issues) == [1, 2]
+    assert open_issue(make_forge(environ)).endswith("/issues/1")  # the next look-up keeps the oldest
+    assert [(n, i["state"], i["state_reason"]) for n, i in sorted(api.github.issues.items())] == [
+        (1, "open", None), (2, "closed", "not_planned")]
+    assert [c["body"] for c in api.github.comments_on(2)] == [
+        "Duplicate of #1: a request that had timed out opened this issue late."]

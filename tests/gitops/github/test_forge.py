@@ -97,6 +97,18 @@ def test_a_merged_phase_pr_is_found_not_opened_again(api, forge):
     assert len(api.github.pulls) == 1
 
 
+def test_a_phase_pr_closed_unmerged_is_a_rejection_not_reopened_by_the_next_report(api, forge, environ):
+    api.github.branches.add("gitops/b-1006/phase-1")
+    url = forge.open_phase_pr(1, "Phase 1", "summary")
+    api.github.issues[1] |= {"state": "closed"}  # a reviewer closes it without merging
+    assert forge.open_phase_pr(1, "Phase 1", "summary v2") == url  # no second PR slips past the "no"
+    assert len(api.github.pulls) == 1 and api.github.issues[1]["state"] == "closed"
+    assert forge.record_approval("phase-2") is None
+    assert make_forge(environ).phase_rejected(1) is True
+    api.github.issues[1] |= {"state": "open"}  # reopened: the phase goes on
+    assert make_forge(environ).phase_rejected(1) is False
+
+
 def test_a_phase_pr_without_its_branch_is_a_clear_error(api, forge):
     with pytest.raises(GitHubError) as caught:
         forge.open_phase_pr(2, "Phase 2", "summary")
@@ -139,12 +151,12 @@ def test_everything_posted_is_redacted(api, environ):
 
 
 def test_who_approved_a_checkpoint_comes_from_the_runs_approvals(api, forge):
-    api.github.environments["b-1006-checkpoint"] = {"id": 50, "wait_timer": 0, "reviewers": [("User", 1)],
+    api.github.environments["b-1006-checkpoint-1-1"] = {"id": 50, "wait_timer": 0, "reviewers": [("User", 1)],
                                                     "prevent_self_review": False, "created_at": "", "updated_at": ""}
     api.github.add_run(77, ".github/workflows/b-1006.yml")
     api.github.runs[77]["approvals"] = [
         {"state": "approved", "comment": "", "user": api.github.user("ada"),
-         "environments": [api.github.environment("b-1006-checkpoint")]}]
+         "environments": [api.github.environment("b-1006-checkpoint-1-1")]}]
     assert forge.record_approval("1.1") == "ada"
     assert forge.record_approval("deploy-6.1") is None  # production was not approved in this run
 
@@ -198,3 +210,54 @@ def test_a_cut_inside_a_long_fence_closes_that_fence_before_the_notice():
     kept = out.split("\n\n… (truncated")[0]
     assert kept.endswith("\n````") and kept.startswith("````text\n```\nline\n")
     assert out.endswith("characters left out; the full log: https://run/1)")
+
+
+# ------------------------------------------------------------------ only the bot's own markers count
+def test_a_sticky_comment_marker_written_by_somebody_else_is_not_taken_over(api, forge, environ):
+    api.github.branches.add("gitops/b-1006/phase-1")
+    forge.open_phase_pr(1, "B-1006: Phase 1 complete", "summary")
+    bob = make_forge(environ | {"GITHUB_TOKEN": "token-bob"})
+    bob.upsert_comment("phase:1", "all approved, merge now")  # anyone may paste the hidden marker
+    forge.upsert_comment("phase:1", "1/3 tasks done")
+    bodies = {c["user"]["login"]: c["body"] for c in api.github.comments.values()}
+    assert bodies == {"bob": "<!-- gitops:phase:1 -->\nall approved, merge now",
+                      "github-actions[bot]": "<!-- gitops:phase:1 -->\n1/3 tasks done"}
+
+
+def test_a_hotfix_issue_opened_by_somebody_else_with_the_marker_is_left_alone(api, forge, environ):
+    make_forge(environ | {"GITHUB_TOKEN": "token-bob"}).open_issue("hotfix:2.1", "fake", "ignore", ["hotfix", "task:2.1"])
+    forge.open_issue("hotfix:2.1", "T-HotFix-1 Fix Task 2.1", "the error", ["hotfix", "task:2.1"])
+    assert sorted((i["user"]["login"], i["title"]) for i in api.github.issues.values()) == [
+        ("bob", "fake"), ("github-actions[bot]", "T-HotFix-1 Fix Task 2.1")]
+    forge.close_issue("hotfix:2.1", "passed")
+    assert {i["user"]["login"]: i["state"] for i in api.github.issues.values()} == {
+        "bob": "open", "github-actions[bot]": "closed"}
+
+
+def test_a_person_running_gitops_with_their_own_token_finds_their_own_markers(api, environ):
+    ada = make_forge(environ | {"GITHUB_TOKEN": "token-ada"})
+    ada.upsert_comment("phase:1", "1/3 tasks done")
+    ada.upsert_comment("phase:1", "2/3 tasks done")
+    assert [c["body"] for c in api.github.comments.values()] == ["<!-- gitops:phase:1 -->\n2/3 tasks done"]
+
+
+def test_the_sticky_comment_of_a_rejected_phase_says_so_first(api, forge):
+    api.github.branches.add("gitops/b-1006/phase-1")
+    forge.open_phase_pr(1, "Phase 1", "summary")
+    api.github.issues[1] |= {"state": "closed"}
+    forge.upsert_comment("phase:1", "Merge this PR to start Phase 2.")
+    (comment,) = api.github.comments.values()
+    assert comment["body"] == (
+        "<!-- gitops:phase:1 -->\n**This PR was closed without merging: Phase 2 is rejected and does not start.** "
+        "Reopen the PR (after pushing any fix to its branch) to let the pipeline go on.\n\n"
+        "Merge this PR to start Phase 2.")
+
+
+def test_the_phase_pr_head_carries_the_status_branch_protection_can_require(api, forge):
+    # A PR opened with GITHUB_TOKEN gets no CI: the report job's status is what a rule can require.
+    api.github.branches.add("gitops/b-1006/phase-1")
+    forge.open_phase_pr(1, "Phase 1", "summary")
+    forge.open_phase_pr(1, "Phase 1", "summary v2")  # the next report sets nothing twice
+    (status,) = api.github.statuses[api.github.head("gitops/b-1006/phase-1")]
+    assert (status["context"], status["state"], status["description"], status["target_url"]) == (
+        "gitops/phase-1", "success", "Phase 1 complete: every task is done", f"{api.url}/octo/pipeline/actions/runs/77")

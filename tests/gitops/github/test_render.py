@@ -1,6 +1,7 @@
 """The generated workflow: structure, the skip logic of its job graph, determinism, drift, linters."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gitops.errors import TaskListError
 from gitops.github import render, workflow
+from gitops.handlers import Registry
 from gitops.model import project_slug
 from gitops.tasklist import parser
 from tests.conftest import DATA, ROOT
@@ -21,6 +24,8 @@ from tests.gitops.builders import task, tasklist
 TASKLIST = "migration/B-1006.md"
 WORKFLOW = ROOT / ".github" / "workflows" / "b-1006.yml"
 CHECKPOINTS = ["1.1", "1.2", "2.1", "2.2", "3.1", "3.3", "4.1", "5.1", "6.1", "6.2"]
+# B-1006's tasks run through handlers: only its checkpoints get gates (as `gitops render` passes them).
+HANDLED = Registry.from_module("migration.handlers").ids()
 SHA = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
 
 
@@ -32,7 +37,7 @@ def b1006():
 
 @pytest.fixture(scope="module")
 def text(b1006) -> str:
-    return render.render(b1006, tasklist_path=TASKLIST)
+    return render.render(b1006, tasklist_path=TASKLIST, handled=HANDLED)
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +69,15 @@ def test_slug_and_path():
 
 
 def test_triggers_permissions_and_concurrency(doc):
-    assert doc["on"]["push"] == {"branches": ["main"]}
+    # Only pushes that change what the pipeline reads: an unrelated push would cancel a pending dispatch.
+    assert doc["on"]["push"] == {"branches": ["main"],
+                                 "paths": [TASKLIST, "state.json", ".github/workflows/b-1006.yml"]}
     inputs = doc["on"]["workflow_dispatch"]["inputs"]
     assert sorted(inputs) == ["approve", "resume", "retry"]
     assert all(i["type"] == "string" and i["required"] is False for i in inputs.values())
+    assert doc["on"]["issue_comment"] == {"types": ["created"]}  # /gitops commands
     assert doc["permissions"] == {}
-    assert doc["concurrency"] == {"group": "gitops-b-1006", "cancel-in-progress": False}
+    assert doc["concurrency"]["cancel-in-progress"] is False
 
 
 def test_one_job_per_task_a_gate_per_checkpoint_plan_and_report(doc, b1006):
@@ -80,7 +88,7 @@ def test_one_job_per_task_a_gate_per_checkpoint_plan_and_report(doc, b1006):
             expected.append(workflow.job_id("gate", task_id))
     assert list(doc["jobs"]) == [*expected, "report"]
     assert doc["jobs"]["report"]["needs"] == expected
-    assert doc["jobs"]["report"]["if"] == "${{ always() }}"
+    assert doc["jobs"]["report"]["if"] == "${{ always() && needs.plan.result != 'skipped' }}"
 
 
 def test_needs_follow_dependencies_and_their_gates(doc):
@@ -104,17 +112,18 @@ def test_task_and_gate_conditions(doc):
     )
     for job_id, job in doc["jobs"].items():
         if job_id != "plan":  # GitHub's implicit success() would skip a job behind any skipped need
-            assert job["if"].startswith(("${{ !cancelled() && ", "${{ always() }}")), job_id
+            assert job["if"].startswith(("${{ !cancelled() && ", "${{ always() ")), job_id
 
 
 def test_environments(doc):
     environments = {job_id: job.get("environment") for job_id, job in doc["jobs"].items() if job.get("environment")}
-    gates = {workflow.job_id("gate", t): "b-1006-checkpoint" for t in CHECKPOINTS}
+    gates = {workflow.job_id("gate", t): f"b-1006-checkpoint-{t.replace('.', '-')}" for t in CHECKPOINTS}
     assert environments == {**gates, "task-6-1": "production", "task-6-2": "production"}
     run = [s["run"] for s in doc["jobs"]["task-6-1"]["steps"] if "run" in s]
-    assert run[-2:] == [
+    assert run[-3:] == [
         f"gitops --forge github --tasklist {TASKLIST} approve deploy-6.1 --recorded\n",
         f"gitops --forge github --tasklist {TASKLIST} run-task 6.1\n",
+        f"gitops --forge github --tasklist {TASKLIST} report\n",  # 6.1 is a checkpoint too
     ]
     assert doc["jobs"]["gate-6-1"]["steps"][-1]["run"] == (
         f"gitops --forge github --tasklist {TASKLIST} approve 6.1 --recorded\n")
@@ -123,11 +132,16 @@ def test_environments(doc):
 
 def test_least_privilege_permissions(doc, text):
     jobs = doc["jobs"]
-    assert jobs["plan"]["permissions"] == {"actions": "read", "contents": "write", "pull-requests": "read"}
-    assert jobs["task-1-1"]["permissions"] == {"contents": "write", "issues": "write"}
-    assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write"}
+    assert jobs["plan"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
+                                           "pull-requests": "read"}
+    assert jobs["task-1-1"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "read"}
+    assert jobs["task-3-2"]["permissions"] == {"contents": "write", "issues": "write"}  # no gate follows
+    assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
+                                               "pull-requests": "read"}
     assert jobs["gate-1-1"]["permissions"] == {"actions": "read", "contents": "write"}
-    assert jobs["report"]["permissions"] == {"contents": "read", "issues": "write", "pull-requests": "write"}
+    # report records the URL of a HotFix issue opened late: a state commit
+    assert jobs["report"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write",
+                                             "statuses": "write"}
     assert "      contents: write # the state commit\n" in text  # each grant says why
 
 
@@ -147,8 +161,9 @@ def test_actions_pinned_to_commit_shas_with_the_version_in_a_comment(doc, text):
 def test_no_expression_inside_any_run_script(doc):
     for job_id, step in steps(doc):
         assert "${{" not in step.get("run", ""), (job_id, step)
-    dispatch = doc["jobs"]["plan"]["steps"][4]
-    assert dispatch["env"]["RETRY_TASK"] == "${{ inputs.retry }}"
+    comment, dispatch = doc["jobs"]["plan"]["steps"][5:7]
+    assert comment["run"] == f'gitops --forge github --tasklist {TASKLIST} comment-command >> "$GITHUB_OUTPUT"\n'
+    assert dispatch["env"]["RETRY_TASK"] == "${{ inputs.retry || steps.comment.outputs.retry }}"
     assert '"$RETRY_TASK"' in dispatch["run"]
 
 
@@ -159,8 +174,15 @@ def test_plan_job_outputs(doc):
     assert plan["steps"][-1]["run"] == f'{gitops} plan --json\n{gitops} status --outputs | tee -a "$GITHUB_OUTPUT"\n'
 
 
-def test_the_plan_job_first_records_tasks_an_ended_run_left_running(doc):
-    recover = doc["jobs"]["plan"]["steps"][3]
+def test_the_plan_job_first_refuses_gates_that_would_stop_nobody(doc):
+    check = doc["jobs"]["plan"]["steps"][3]
+    assert check["run"] == f"gitops --forge github --tasklist {TASKLIST} setup-github --check\n"
+    assert check["env"]["GITOPS_GATES"] == "${{ vars.GITOPS_GATES }}"  # the PR-merge fallback, chosen on purpose
+    assert "if" not in check
+
+
+def test_the_plan_job_then_records_tasks_an_ended_run_left_running(doc):
+    recover = doc["jobs"]["plan"]["steps"][4]
     assert (recover["name"], recover["run"]) == (
         "Record tasks an ended run left running", f"gitops --forge github --tasklist {TASKLIST} recover\n")
     assert "if" not in recover  # on every event: a push, a dispatch
@@ -168,7 +190,7 @@ def test_the_plan_job_first_records_tasks_an_ended_run_left_running(doc):
 
 
 def test_a_merged_phase_pr_is_recorded_from_step_outputs_without_jq(doc, text):
-    state, merged = doc["jobs"]["plan"]["steps"][5:7]
+    state, merged = doc["jobs"]["plan"]["steps"][7:9]
     assert (state["id"], state["if"]) == ("state", "${{ github.event_name == 'push' }}")
     assert state["run"] == f'gitops --forge github --tasklist {TASKLIST} status --outputs >> "$GITHUB_OUTPUT"\n'
     assert merged["if"] == "${{ github.event_name == 'push' && steps.state.outputs.phase_gate == 'pending' }}"
@@ -252,7 +274,10 @@ class Expr:
                     self.take()
             self.take(")")
             return {"cancelled": lambda: self.cancelled, "always": lambda: True, "fromJSON": json.loads,
-                    "contains": lambda seq, item: item in seq}[token](*args)
+                    "contains": lambda seq, item: item in seq,
+                    # GitHub's startsWith ignores case; format fills {0}, {1}, ...
+                    "startsWith": lambda text, start: str(text).lower().startswith(str(start).lower()),
+                    "format": lambda pattern, *values: pattern.format(*values)}[token](*args)
         node = self.context
         for part in token.split("."):
             node = node.get(part, "") if isinstance(node, dict) else ""
@@ -314,7 +339,7 @@ def test_simulated_paused_or_halted_pipeline_runs_nothing(doc, b1006):
 def test_simulated_skipped_pending_dependency_does_not_let_dependents_run():
     # 1.1 fails, so 1.2 is skipped while still pending: 1.3 must not take that skip for done.
     small = tasklist(task("1.1"), task("1.2", ("1.1",)), task("1.3", ("1.2",)))
-    doc = yaml.safe_load(render.render(small, tasklist_path="small.md"))
+    doc = yaml.safe_load(render.render(small, tasklist_path="small.md", handled=small.tasks))
     plan = {"current_phase": 1, "done": [], "pending": ["1.1", "1.2", "1.3"], "awaiting": [], "proceed": True}
     assert simulate(doc, plan, fail=frozenset({"task-1-1"})) == {
         "plan": "success", "task-1-1": "failure", "task-1-2": "skipped", "task-1-3": "skipped", "report": "success"}
@@ -322,7 +347,7 @@ def test_simulated_skipped_pending_dependency_does_not_let_dependents_run():
 
 def test_contains_on_the_list_is_not_a_substring_test():
     many = tasklist(task("1.1"), task("1.10"))
-    doc = yaml.safe_load(render.render(many, tasklist_path="many.md"))
+    doc = yaml.safe_load(render.render(many, tasklist_path="many.md", handled=many.tasks))
     plan = {"current_phase": 1, "done": [], "pending": ["1.10"], "awaiting": [], "proceed": True}
     assert ran(simulate(doc, plan)) == ["task-1-10"]
 
@@ -330,21 +355,21 @@ def test_contains_on_the_list_is_not_a_substring_test():
 # ------------------------------------------------------------------ determinism and drift
 def test_render_is_deterministic(b1006, text):
     again, _ = parser.load(ROOT / TASKLIST)
-    assert render.render(again, tasklist_path=TASKLIST) == text
+    assert render.render(again, tasklist_path=TASKLIST, handled=HANDLED) == text
 
 
 def test_the_committed_workflow_is_in_sync(b1006):
-    assert render.check(b1006, WORKFLOW, tasklist_path=TASKLIST) == []
+    assert render.check(b1006, WORKFLOW, tasklist_path=TASKLIST, handled=HANDLED) == []
 
 
 def test_check_reports_drift_and_a_missing_file(b1006, text, tmp_path):
     target = tmp_path / "b-1006.yml"
     fix = f"run `gitops --tasklist {TASKLIST} render` and commit {target}"
-    assert render.check(b1006, target, tasklist_path=TASKLIST) == [f"{target}: missing; {fix}"]
-    assert render.write(b1006, target, tasklist_path=TASKLIST) is True
-    assert render.write(b1006, target, tasklist_path=TASKLIST) is False
+    assert render.check(b1006, target, tasklist_path=TASKLIST, handled=HANDLED) == [f"{target}: missing; {fix}"]
+    assert render.write(b1006, target, tasklist_path=TASKLIST, handled=HANDLED) is True
+    assert render.write(b1006, target, tasklist_path=TASKLIST, handled=HANDLED) is False
     target.write_text(text.replace("cancel-in-progress: false", "cancel-in-progress: true"))
-    drift = render.check(b1006, target, tasklist_path=TASKLIST)
+    drift = render.check(b1006, target, tasklist_path=TASKLIST, handled=HANDLED)
     assert drift[0] == f"{target}: differs from what `gitops render` writes for {TASKLIST}; {fix}"
     assert "-  cancel-in-progress: true" in drift and "+  cancel-in-progress: false" in drift
 
@@ -359,6 +384,21 @@ def test_task_text_cannot_become_an_expression():
     sneaky = tasklist(task("1.1", title="Run ${{ github.event.issue.title }}"))
     doc = yaml.safe_load(render.render(sneaky, tasklist_path="s.md"))
     assert doc["jobs"]["task-1-1"]["name"] == "Task 1.1: Run $ {{ github.event.issue.title }}"
+
+
+def test_a_task_list_title_cannot_become_an_expression_in_the_workflow_name():
+    sneaky = dataclasses.replace(tasklist(task("1.1", run="true")), title="Plan ${{ github.event.issue.title }}")
+    doc = yaml.safe_load(render.render(sneaky, tasklist_path="s.md"))
+    assert doc["name"] == "gitops: Plan $ {{ github.event.issue.title }}"
+
+
+@pytest.mark.parametrize("path", ["a\nb.md", "x.md\non: push", "tab\there.md", "cr\r.md"])
+def test_a_task_list_path_with_control_characters_is_refused(path):
+    # The path is written into the header's comments: a newline there would start YAML keys.
+    with pytest.raises(TaskListError) as caught:
+        render.render(tasklist(task("1.1", run="true")), tasklist_path=path)
+    assert str(caught.value) == (f"{path!r}: a path with a line break or control character cannot be written "
+                                 "into a workflow; rename the file")
 
 
 # ------------------------------------------------------------------ linters, offline
@@ -399,3 +439,49 @@ def test_the_render_command_writes_then_checks_the_workflow(tmp_path, monkeypatc
     assert (checked.exit_code, checked.output) == (0, f"{target}: in sync with run_pipeline.md\n")
     target.write_text(target.read_text() + "# edited by hand\n")
     assert CliRunner().invoke(main, [*args, "--check"]).exit_code == 1
+
+
+# ------------------------------------------------------------------ every task that can await approval has a gate
+def test_a_manual_task_without_a_checkpoint_gets_a_gate_its_dependents_wait_for():
+    tl, _ = parser.load(DATA / "run_manual.md")
+    jobs = workflow.workflow(tl, "run_manual.md")["jobs"]
+    assert [name for name in jobs if name.startswith("gate-")] == ["gate-1-2"]  # 1.2: no Run, no handler
+    assert jobs["gate-1-2"]["environment"] == "run_manual-checkpoint-1-2"
+    assert jobs["task-1-3"]["needs"] == ["plan", "task-1-2", "gate-1-2"]
+    assert "needs.gate-1-2.result == 'success'" in jobs["task-1-3"]["if"]
+
+
+def test_a_task_its_handler_runs_needs_no_gate_unless_it_is_a_checkpoint():
+    tl, _ = parser.load(DATA / "run_manual.md")
+    jobs = workflow.workflow(tl, "run_manual.md", handled={"1.2"})["jobs"]
+    assert not [name for name in jobs if name.startswith("gate-")]
+
+
+def test_a_gated_task_job_updates_the_progress_comment_before_its_gate_waits(doc):
+    # A gate job waits before running any step, and the report job needs every gate: without this
+    # step the sticky comment would say "approve the environment" only after the run ended.
+    last = doc["jobs"]["task-1-2"]["steps"][-1]
+    assert (last["run"], last["continue-on-error"]) == (f"gitops --forge github --tasklist {TASKLIST} report\n", True)
+    assert "report\n" not in doc["jobs"]["task-3-2"]["steps"][-1]["run"]  # no gate: the report job posts
+
+
+# ------------------------------------------------------------------ /gitops comments
+def group(doc: dict, event: str, body: str = "", run_id: str = "9") -> str:
+    context = {"github": {"event_name": event, "event": {"comment": {"body": body}}, "run_id": run_id}}
+    return Expr(doc["concurrency"]["group"], context).value()
+
+
+def test_only_command_comments_join_the_projects_concurrency_group(doc):
+    # GitHub keeps one pending run per group: a chat comment must never take a queued dispatch's place.
+    assert group(doc, "workflow_dispatch") == group(doc, "push") == "gitops-b-1006"
+    assert group(doc, "issue_comment", "/gitops retry 2.1") == "gitops-b-1006"
+    assert group(doc, "issue_comment", "looks good to me", run_id="41") == "gitops-b-1006-comment-41"
+
+
+def test_a_comment_that_is_no_command_runs_no_job(doc):
+    context = {"github": {"event_name": "issue_comment", "event": {"comment": {"body": "thanks!"}}}}
+    assert Expr(doc["jobs"]["plan"]["if"], context).value() is False
+    context["github"]["event"]["comment"]["body"] = "/gitops retry 2.1"
+    assert Expr(doc["jobs"]["plan"]["if"], context).value() is True
+    skipped = {"needs": {"plan": {"result": "skipped"}}}
+    assert Expr(doc["jobs"]["report"]["if"], skipped).value() is False

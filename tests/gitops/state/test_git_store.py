@@ -394,3 +394,31 @@ def test_a_shallow_checkout_fetches_the_history_it_needs_to_merge(remote):
     said = GitStateStore(shallow, "origin", BRANCH, worktree=True).sync_worktree()
     assert said.startswith("merged origin/gitops/demo/phase-1") and (shallow / "parts.txt").read_text() == "built\n"
 
+
+
+# ------------------------------------------------------------------ GitHub's transient failures (issue 11 item 10)
+def test_githubs_transient_commit_refs_failure_is_retried(remote):
+    # GitHub sometimes refuses a push with "fatal error in commit_refs" and accepts it a moment later.
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text('#!/bin/sh\n[ -f "$GIT_DIR/failed-once" ] && exit 0\ntouch "$GIT_DIR/failed-once"\n'
+                    'echo "fatal error in commit_refs" >&2\nexit 1\n')
+    hook.chmod(0o755)
+    sleeps: list[float] = []
+    store = GitStateStore(clone(remote, "mine"), "origin", BRANCH, backoff=0.25, sleep=sleeps.append)
+    new = store.update(add_task("mine"))
+    assert blob(remote, BRANCH) == new and len(sleeps) == 1
+
+
+def test_a_branch_created_between_the_fetch_and_the_check_is_fetched_again(remote):
+    # Parallel task jobs start before the phase branch exists: another one creates it just after our
+    # fetch found nothing. The check that follows sees it: fetch again, never "couldn't find remote ref".
+    mine = clone(remote, "mine")
+    wrapper = remote.parent / "upload-pack"
+    wrapper.write_text('#!/bin/sh\nfor repo; do :; done\ngit upload-pack "$@"; code=$?\n'
+                       f'if [ ! -f "$repo/created" ]; then touch "$repo/created"; '
+                       f'git --git-dir="$repo" update-ref refs/heads/{BRANCH} refs/heads/main; fi\nexit $code\n')
+    wrapper.chmod(0o755)
+    git(mine, "config", "remote.origin.uploadpack", str(wrapper))
+    store = GitStateStore(mine, "origin", BRANCH)
+    assert store.read() == initial()
+    assert (remote / "created").exists()  # the branch did appear in between

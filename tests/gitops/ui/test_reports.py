@@ -63,7 +63,7 @@ def test_on_github_the_next_step_names_the_environment_or_the_pr():
     text = step_text("b-1006", "https://github.com/o/r/actions/runs/7")
     gate = planner.Step(StepKind.GATE, "Task 1.1 passed its checks; its checkpoint waits for approval.", task="1.1", gate="1.1")
     assert text(gate).endswith(
-        "A reviewer approves the `b-1006-checkpoint` environment on [the waiting run](https://github.com/o/r/actions/runs/7) "
+        "A reviewer approves the `b-1006-checkpoint-1-1` environment on [the waiting run](https://github.com/o/r/actions/runs/7) "
         "(Review deployments), or runs `gitops --forge github approve 1.1`.")
     phase = planner.Step(StepKind.GATE, "x", gate="phase-2")
     assert text(phase) == "Merge this PR to start Phase 2 (the merge approves gate phase-2)."
