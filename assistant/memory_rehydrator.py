@@ -1,17 +1,19 @@
 """MemoryRehydrator: rebuild an assistant's context from an SQLite memory store.
 
-Two kinds of memory share one database:
+Two kinds of memory:
 
-- short-term (episodic) memory: `episodic_events`, the turns of a session as they happen;
-- long-term memory: `long_term_memory`, durable facts keyed by name (documents, summaries).
+- short-term (episodic) memory: `episodic_events` in SQLite, the turns of a session as they happen;
+- long-term memory: `long_term_memory`, durable facts keyed by name (documents, summaries), in
+  PostgreSQL when a `database_url` is given (ranked in the server: tsvector + ts_rank, see
+  memory_postgres.py), else in the same SQLite file (the SQLite-only mode).
 
 `rehydrate(query, k)` ranks both with three signals fused by reciprocal rank fusion:
 FTS5's BM25 (per table), a TF-IDF cosine over the candidates, and recency (weighted
 lower). Without FTS5 in the sqlite3 build, BM25 is computed in Python over every row.
 
-`MemoryRehydrator` is synchronous and thread-safe (one connection guarded by a lock).
-`AsyncMemoryRehydrator` serves the same store to asyncio code (see its docstring and
-docs/async-memory.md), with the standard library only.
+`MemoryRehydrator` is synchronous and thread-safe (one connection per store guarded by a lock).
+`AsyncMemoryRehydrator` serves the same stores to asyncio code (see its docstring and
+docs/async-memory.md): SQLite through `asyncio.to_thread`, PostgreSQL with psycopg's asyncio API.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ from typing import Any
 
 from assistant.memory_flusher import EventFlusher
 from assistant.memory_pool import Slots, StorePool
+from assistant.memory_postgres import PostgresLongTerm
+from assistant.memory_postgres_async import AsyncPostgresLongTerm
 from assistant.memory_ranking import CANDIDATES_PER_STORE, bm25_ranked, fuse
 from assistant.memory_resilience import RECOVERABLE, CircuitBreaker, RetryPolicy
 from assistant.memory_schema import (
@@ -48,7 +52,8 @@ Row = tuple[Any, ...]
 
 
 class MemoryRehydrator:
-    """Synchronous hybrid retrieval over short-term and long-term memory in one SQLite file."""
+    """Synchronous hybrid retrieval over short-term memory in SQLite and long-term memory in
+    PostgreSQL (`database_url`) or, without one, in the same SQLite file."""
 
     def __init__(
         self,
@@ -56,8 +61,10 @@ class MemoryRehydrator:
         *,
         clock: Callable[[], float] = time.time,
         use_fts5: bool | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.path = str(path)
+        self.database_url = database_url
         self.clock = clock
         self.uses_fts5 = fts5_available() if use_fts5 is None else use_fts5 and fts5_available()
         if use_fts5 is not False and not self.uses_fts5:
@@ -68,6 +75,15 @@ class MemoryRehydrator:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._create_schema()
+        # Connects at once: a server that does not answer fails here, clearly (MemoryServerError).
+        self._ltm = PostgresLongTerm(database_url) if database_url else None
+
+    @property
+    def long_term_store(self) -> str:
+        """Where long-term memory lives, for messages: "PostgreSQL at host:port/db" or "SQLite"."""
+        from assistant.memory_postgres import where
+
+        return f"PostgreSQL at {where(self.database_url)}" if self.database_url else f"SQLite ({self.path})"
 
     def _create_schema(self) -> None:
         with self._lock:
@@ -123,6 +139,8 @@ class MemoryRehydrator:
     def remember(self, key: str, content: str, *, source: str = "") -> int:
         """Store or replace the long-term memory named `key`; returns its id."""
         with self._lock:
+            if self._ltm is not None:
+                return self._ltm.remember(key, content, source, self.clock())
             self._db.execute(
                 "INSERT INTO long_term_memory (key, content, source, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET content=excluded.content, source=excluded.source, "
@@ -135,6 +153,8 @@ class MemoryRehydrator:
     def forget(self, key: str) -> bool:
         """Delete the long-term memory named `key`; whether it existed."""
         with self._lock:
+            if self._ltm is not None:
+                return self._ltm.forget(key)
             return self._db.execute("DELETE FROM long_term_memory WHERE key = ?", (key,)).rowcount > 0
 
     def consolidate(self, session: str, *, key: str | None = None) -> int | None:
@@ -143,10 +163,18 @@ class MemoryRehydrator:
             events = self.recent_events(session, limit=-1)
             if not events:
                 return None
-            text = "\n".join(f"{m.label.rsplit('/', 1)[1]}: {m.content}" for m in reversed(events))
-            memory_id = self.remember(key or f"session:{session}", text, source=f"session {session}")
+            # With PostgreSQL the upsert is its own transaction: if the delete below then fails,
+            # the SQLite transaction rolls back and a retry upserts the same text again (idempotent).
+            memory_id = self.remember(key or f"session:{session}", session_text(events), source=f"session {session}")
             db.execute("DELETE FROM episodic_events WHERE session = ?", (session,))
         return memory_id
+
+    def forget_events(self, session: str, through_id: int) -> int:
+        """Delete `session`'s events with ids up to `through_id` (those consolidated); how many."""
+        with self._lock:
+            return self._db.execute(
+                "DELETE FROM episodic_events WHERE session = ? AND id <= ?", (session, through_id)
+            ).rowcount
 
     def prune_events(self, older_than: float) -> int:
         """Delete episodic events created before `older_than`; how many were deleted."""
@@ -171,7 +199,8 @@ class MemoryRehydrator:
         """How many memories each store holds."""
         with self._lock:
             episodic = self._db.execute("SELECT count(*) FROM episodic_events").fetchone()[0]
-            long_term = self._db.execute("SELECT count(*) FROM long_term_memory").fetchone()[0]
+            long_term = self._ltm.count() if self._ltm is not None else self._db.execute(
+                "SELECT count(*) FROM long_term_memory").fetchone()[0]
         return {MemoryKind.EPISODIC: int(episodic), MemoryKind.LONG_TERM: int(long_term)}
 
     def rehydrate(self, query: str, k: int = 5, *, session: str | None = None) -> list[Memory]:
@@ -194,6 +223,8 @@ class MemoryRehydrator:
                 if self.uses_fts5:
                     return self._fts_episodic(query, session)
                 return bm25_ranked(terms, self._all_episodic(session))
+            if self._ltm is not None:
+                return self._ltm.candidates(query)
             return self._fts_long_term(query) if self.uses_fts5 else bm25_ranked(terms, self._all_long_term())
 
     def _lexical_candidates(
@@ -239,9 +270,11 @@ class MemoryRehydrator:
     # Lifecycle.
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connections."""
         with self._lock:
             self._db.close()
+            if self._ltm is not None:
+                self._ltm.close()
 
     def __enter__(self) -> MemoryRehydrator:
         return self
@@ -261,6 +294,9 @@ class AsyncMemoryRehydrator:
     `ltm_concurrency` long-term queries run at once (None: as many as the pool allows).
     Leaving the `async with` block writes every queued event, or raises `MemoryFlushError`
     with the unwritten ones after `shutdown_timeout` seconds.
+
+    With `database_url`, long-term memory is in PostgreSQL: `ltm_connections` psycopg
+    AsyncConnections on the event loop (no threads), each call at most `query_timeout` s.
     """
 
     def __init__(
@@ -268,7 +304,7 @@ class AsyncMemoryRehydrator:
         path: str | Path = ":memory:",
         *,
         readers: int = 4,
-        ltm_concurrency: int | None = 2,
+        ltm_concurrency: int | None = 8,
         queue_size: int = 1024,
         batch_size: int = 128,
         shutdown_timeout: float = 30.0,
@@ -278,8 +314,15 @@ class AsyncMemoryRehydrator:
         clock: Callable[[], float] = time.time,
         use_fts5: bool | None = None,
         connect: Callable[[], MemoryRehydrator] | None = None,
+        database_url: str | None = None,
+        ltm_connections: int = 8,
+        query_timeout: float = 5.0,
     ) -> None:
         self.path = str(path)
+        self.database_url = database_url
+        self.clock = clock
+        # The SQLite connections hold short-term memory only: long-term goes to the async pool.
+        self._ltm = AsyncPostgresLongTerm(database_url, size=ltm_connections, timeout=query_timeout) if database_url else None
         connect = connect or functools.partial(MemoryRehydrator, self.path, clock=clock, use_fts5=use_fts5)
         self.breakers = {
             kind: CircuitBreaker(kind.value, failure_threshold=failure_threshold, reset_timeout=reset_timeout)
@@ -294,19 +337,27 @@ class AsyncMemoryRehydrator:
         self.shutdown_timeout = shutdown_timeout
 
     async def __aenter__(self) -> AsyncMemoryRehydrator:
+        if self._ltm is not None:
+            await self._ltm.open()  # MemoryServerError, naming the host, when the server does not answer
         await self._pool.open()
         try:
             await self._flusher.start()
         except BaseException:
             await self._pool.close()
+            await self._close_ltm()
             raise
         return self
+
+    async def _close_ltm(self) -> None:
+        if self._ltm is not None:
+            await self._ltm.close()
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:
             await self._flusher.stop(self.shutdown_timeout)  # writes every queued event first
         finally:
             await self._pool.close()
+            await self._close_ltm()
 
     # Writing.
 
@@ -332,16 +383,32 @@ class AsyncMemoryRehydrator:
 
     async def remember(self, key: str, content: str, *, source: str = "") -> int:
         """Store or replace the long-term memory named `key`; returns its id."""
+        if self._ltm is not None:
+            ltm = self._ltm
+            return await self._pool.call(MemoryKind.LONG_TERM, lambda: ltm.remember(key, content, source, self.clock()))
         return await self._pool.write(MemoryKind.LONG_TERM, lambda store: store.remember(key, content, source=source))
 
     async def forget(self, key: str) -> bool:
         """Delete the long-term memory named `key`; whether it existed."""
+        if self._ltm is not None:
+            ltm = self._ltm
+            return await self._pool.call(MemoryKind.LONG_TERM, lambda: ltm.forget(key))
         return await self._pool.write(MemoryKind.LONG_TERM, lambda store: store.forget(key))
 
     async def consolidate(self, session: str, *, key: str | None = None) -> int | None:
         """Flush, then move a session's events into one long-term memory; None if none."""
         await self.flush()
-        return await self._pool.write(MemoryKind.EPISODIC, lambda store: store.consolidate(session, key=key))
+        if self._ltm is None:
+            return await self._pool.write(MemoryKind.EPISODIC, lambda store: store.consolidate(session, key=key))
+        events = await self.recent_events(session, limit=-1)
+        if not events:
+            return None
+        # Upsert first (idempotent by key), then delete only the events it holds: events written
+        # meanwhile stay, and a failure in between leaves both copies rather than neither.
+        memory_id = await self.remember(key or f"session:{session}", session_text(events), source=f"session {session}")
+        last = max(m.id for m in events)
+        await self._pool.write(MemoryKind.EPISODIC, lambda store: store.forget_events(session, last))
+        return memory_id
 
     # Reading.
 
@@ -351,7 +418,11 @@ class AsyncMemoryRehydrator:
 
     async def counts(self) -> dict[MemoryKind, int]:
         """How many written memories each store holds."""
-        return await self._pool.read(MemoryKind.EPISODIC, lambda store: store.counts())
+        counts = await self._pool.read(MemoryKind.EPISODIC, lambda store: store.counts())
+        if self._ltm is not None:
+            ltm = self._ltm
+            counts[MemoryKind.LONG_TERM] = await self._pool.call(MemoryKind.LONG_TERM, ltm.count)
+        return counts
 
     async def rehydrate(self, query: str, k: int = 5, *, session: str | None = None) -> list[Memory]:
         """The `k` memories most relevant to `query`, ranked exactly as the sync class ranks them.
@@ -378,6 +449,9 @@ class AsyncMemoryRehydrator:
 
     async def _long_term_candidates(self, query: str) -> Candidates:
         async with self.ltm_slots:
+            if self._ltm is not None:
+                ltm = self._ltm
+                return await self._pool.call(MemoryKind.LONG_TERM, lambda: ltm.candidates(query))
             return await self._pool.read(MemoryKind.LONG_TERM, lambda store: store.candidates(MemoryKind.LONG_TERM, query))
 
     def stats(self) -> dict[str, int]:
@@ -385,7 +459,21 @@ class AsyncMemoryRehydrator:
         stats = {**self._flusher.stats(), "ltm_peak_concurrency": self.ltm_slots.peak, "degraded_reads": self.degraded}
         for kind, breaker in self.breakers.items():
             stats.update({f"{kind.value}_failures": breaker.failures, f"{kind.value}_rejected": breaker.rejected})
+        if self._ltm is not None:
+            stats.update(ltm_reconnects=self._ltm.reconnects, ltm_discarded=self._ltm.discarded)
         return stats
+
+    @property
+    def long_term_store(self) -> str:
+        """Where long-term memory lives, for messages: "PostgreSQL at host:port/db" or "SQLite"."""
+        from assistant.memory_postgres import where
+
+        return f"PostgreSQL at {where(self.database_url)}" if self.database_url else f"SQLite ({self.path})"
+
+
+def session_text(events: list[Memory]) -> str:
+    """A session's events (newest first, as read) as one long-term memory's text, oldest first."""
+    return "\n".join(f"{m.label.rsplit('/', 1)[1]}: {m.content}" for m in reversed(events))
 
 
 def _episodic(row: Row) -> Memory:

@@ -40,11 +40,13 @@ def passage(rng: random.Random, corpus: list[str], length: int) -> str:
     return " ".join(corpus[start : start + length])
 
 
-def build_store(path: Path, *, events: int = EVENTS, documents: int = DOCUMENTS, seed: int = SEED) -> dict[str, float]:
-    """Write a memory store of `events` episodic events and `documents` long-term memories."""
+def build_store(path: Path, *, events: int = EVENTS, documents: int = DOCUMENTS, seed: int = SEED,
+                database_url: str | None = None) -> dict[str, float]:
+    """Write a memory store of `events` episodic events and `documents` long-term memories
+    (in PostgreSQL at `database_url` when given, else in the SQLite file too)."""
     rng, corpus = random.Random(seed), corpus_words()
     started = time.perf_counter()
-    with MemoryRehydrator(path, clock=lambda: 1.0e9) as store:
+    with MemoryRehydrator(path, clock=lambda: 1.0e9, database_url=database_url) as store:
         store.add_events(
             EpisodicEvent(f"s{i % SESSIONS}", rng.choice(("question", "answer", "note")),
                           passage(rng, corpus, rng.randint(15, 35)), 1.0e9 + i)
