@@ -19,6 +19,7 @@ import psycopg
 
 from assistant.memory_postgres import (
     CANDIDATES,
+    CONNECT_TIMEOUT,
     CANDIDATES_PER_STORE,
     COUNT,
     DELETE,
@@ -46,53 +47,68 @@ class AsyncPostgresLongTerm:
         self.timeout = timeout
         self._slots: asyncio.Queue[Connection | None] = asyncio.Queue()
         self._open: set[Connection] = set()
-        self.reconnects = 0  # connections opened after the first ones (after a failure)
+        self.reconnects = 0  # connections opened after open(): lazily as concurrency grows, or after a failure
         self.discarded = 0  # connections closed because a call on them failed or timed out
+        self.peak_open = 0  # the most connections ever open at once (at most `size`)
 
     async def open(self) -> None:
         """Connect once (creating or migrating the schema) and fail clearly if the server does not answer."""
-        first = await self._connect()
+        try:
+            # connect_timeout bounds libpq's attempt; asyncio.timeout bounds the whole (schema included).
+            async with asyncio.timeout(self.timeout + CONNECT_TIMEOUT):
+                first = await self._connect(schema=True)
+        except (psycopg.OperationalError, TimeoutError) as error:
+            raise unreachable(self.url, error) from None
         self._slots.put_nowait(first)
         for _ in range(self.size - 1):
             self._slots.put_nowait(None)  # connected lazily, when concurrency needs it
         self.reconnects = 0
 
-    async def _connect(self) -> Connection:
+    async def _connect(self, *, schema: bool = False) -> Connection:
+        db = await psycopg.AsyncConnection.connect(conninfo(self.url), autocommit=True)
         try:
-            # connect_timeout bounds libpq's attempt; asyncio.timeout bounds the whole (schema included).
-            async with asyncio.timeout(self.timeout + 5):
-                db = await psycopg.AsyncConnection.connect(conninfo(self.url), autocommit=True)
+            if schema:
                 async with db.transaction():
                     for statement in SCHEMA:
                         await db.execute(statement)
-        except (psycopg.OperationalError, TimeoutError) as error:
-            raise unreachable(self.url, error) from None
+        except BaseException:
+            await db.close()
+            raise
         self._open.add(db)
+        self.peak_open = max(self.peak_open, len(self._open))
         self.reconnects += 1
         return db
 
     async def _call(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         slot = await self._slots.get()
+        holder: list[Connection | None] = [slot]
+        task = asyncio.ensure_future(self._run(holder, work))
         try:
-            if slot is None or slot.closed or slot.broken:
-                await self._discard(slot)
-                slot = None
-                slot = await self._connect_transient()
+            # One deadline for reconnecting (a few round trips; open() made the schema) and the query.
             async with asyncio.timeout(self.timeout):
-                return await work(slot)
+                return await asyncio.shield(task)
         except BaseException:
             # The reply may be half read (timeout, cancellation, a cut): never reuse the connection.
-            await self._discard(slot)
-            slot = None
+            # Close it before cancelling the task: cancelled, psycopg sends the server a cancel
+            # request and waits for the query to end (psycopg/psycopg@a70c84d), which through a
+            # slow network takes as long as the spike that caused the timeout.
+            await self._discard(holder[0])
+            holder[0] = None
+            task.cancel()
+            await asyncio.wait([task], timeout=1.0)
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: the caller gets the timeout or the cut, not this echo
             raise
         finally:
-            self._slots.put_nowait(slot)
+            self._slots.put_nowait(holder[0])
 
-    async def _connect_transient(self) -> Connection:
-        try:
-            return await self._connect()
-        except Exception as error:  # noqa: BLE001 - re-raised as what retries understand
-            raise psycopg.OperationalError(str(error)) from error
+    async def _run(self, holder: list[Connection | None], work: Callable[[Connection], Awaitable[T]]) -> T:
+        db = holder[0]
+        if db is None or db.closed or db.broken:
+            await self._discard(db)
+            holder[0] = None
+            db = holder[0] = await self._connect()
+        return await work(db)
 
     async def _discard(self, db: Connection | None) -> None:
         if db is None:

@@ -34,7 +34,7 @@ from assistant.memory_pool import Slots, StorePool
 from assistant.memory_postgres import PostgresLongTerm
 from assistant.memory_postgres_async import AsyncPostgresLongTerm
 from assistant.memory_ranking import CANDIDATES_PER_STORE, bm25_ranked, fuse
-from assistant.memory_resilience import RECOVERABLE, CircuitBreaker, RetryPolicy
+from assistant.memory_resilience import RECOVERABLE, CircuitBreaker, CircuitOpenError, RetryPolicy
 from assistant.memory_schema import (
     FTS_TABLES,
     INDEXED_TABLES,
@@ -444,7 +444,9 @@ class AsyncMemoryRehydrator:
             if not isinstance(error, RECOVERABLE) or not lexical:
                 raise error
             self.degraded += 1
-            log.warning("memory store unavailable (%s): rehydrating from the other store", error)
+            # An open circuit was already reported by the failures that opened it: no warning per call.
+            level = logging.DEBUG if isinstance(error, CircuitOpenError) else logging.WARNING
+            log.log(level, "memory store unavailable (%s): rehydrating from the other store", error)
         return await asyncio.to_thread(fuse, terms, lexical, k)  # CPU work: keep it off the loop
 
     async def _long_term_candidates(self, query: str) -> Candidates:
@@ -460,7 +462,8 @@ class AsyncMemoryRehydrator:
         for kind, breaker in self.breakers.items():
             stats.update({f"{kind.value}_failures": breaker.failures, f"{kind.value}_rejected": breaker.rejected})
         if self._ltm is not None:
-            stats.update(ltm_reconnects=self._ltm.reconnects, ltm_discarded=self._ltm.discarded)
+            stats.update(ltm_reconnects=self._ltm.reconnects, ltm_discarded=self._ltm.discarded,
+                         ltm_peak_connections=self._ltm.peak_open)
         return stats
 
     @property

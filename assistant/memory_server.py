@@ -19,7 +19,8 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 USER = "gitops"  # the cluster's superuser (initdb --username)
@@ -139,6 +140,9 @@ def start(root: Path) -> str:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as probe:
+        # As the server binds (SO_REUSEADDR): connections of its last run in TIME_WAIT do not
+        # keep it from its own port after a restart.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -163,6 +167,22 @@ def stop(root: Path) -> bool:
         raise ServerError("the server runs but its pg_ctl is gone: stop it by its pid in .gitops/postgres/data/postmaster.pid")
     _run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(home(root) / "data"), "-m", "fast", "-w", "stop"]), "pg_ctl stop")
     return True
+
+
+@contextmanager
+def serving(root: Path, environ: Mapping[str, str] = os.environ) -> Iterator[str]:
+    """DATABASE_URL if set; else the project's server, started for the block and stopped after
+    it unless it was running before (so a developer's server outlives the tests that use it)."""
+    if environ.get("DATABASE_URL"):
+        yield environ["DATABASE_URL"]
+        return
+    was_running = running(root)
+    found = start(root)
+    try:
+        yield found
+    finally:
+        if not was_running:
+            stop(root)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,16 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """The URL of a running server (its default database)."""
-    if os.environ.get("DATABASE_URL"):
-        yield os.environ["DATABASE_URL"]
-        return
-    was_running = memory_server.running(ROOT)
-    url = memory_server.start(ROOT)
-    try:
+    with memory_server.serving(ROOT, os.environ) as url:
         yield url
-    finally:
-        if not was_running:
-            memory_server.stop(ROOT)
 
 
 def with_database(url: str, name: str) -> str:
@@ -40,16 +33,23 @@ def with_database(url: str, name: str) -> str:
     return make_conninfo(**{**conninfo_to_dict(url), "dbname": name})
 
 
+@contextmanager
+def fresh_database(server: str, prefix: str = "test") -> Iterator[str]:
+    """A new, empty database on `server` for the block, dropped after it."""
+    import psycopg  # here, not at import: this plugin loads in every test run
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield with_database(server, name)
+    finally:
+        with psycopg.connect(server, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture
 def database_url(postgres_server: str) -> Iterator[str]:
     """A new, empty database on the session's server, dropped after the test."""
-    import psycopg  # here, not at import: this plugin loads in every test run
-
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield with_database(postgres_server, name)
-    finally:
-        with psycopg.connect(postgres_server, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with fresh_database(postgres_server) as url:
+        yield url
