@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -35,6 +36,32 @@ class ServerError(RuntimeError):
 
 def home(root: Path) -> Path:
     return root / ".gitops" / "postgres"
+
+
+def cluster(root: Path) -> Path:
+    """The folder of the cluster's data/ and server.log: home(root), or where `cluster` there points.
+
+    As root, the cluster belongs to the `postgres` user, who cannot reach a clone under a
+    private folder (/root is 0700); the cluster then lives under the postgres user's home.
+    """
+    pointer = home(root) / "cluster"
+    return Path(pointer.read_text().strip()) if pointer.exists() else home(root)
+
+
+def _choose_cluster(root: Path) -> Path:
+    folder = home(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or (folder / "cluster").exists():
+        return cluster(root)
+    owner = pwd.getpwnam("postgres")
+    os.chown(folder, owner.pw_uid, owner.pw_gid)
+    if subprocess.run(_as_owner(["test", "-w", str(folder)])).returncode == 0:
+        return folder
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    elsewhere = Path(owner.pw_dir) / f"gitops-{digest}"
+    subprocess.run(_as_owner(["mkdir", "-p", str(elsewhere)]), check=True)
+    (folder / "cluster").write_text(f"{elsewhere}\n")
+    return elsewhere
 
 
 def binaries() -> Path | None:
@@ -92,7 +119,7 @@ def url(root: Path) -> str | None:
 
 def running(root: Path) -> bool:
     """Whether the cluster's postmaster is alive (its pid file names a live process)."""
-    pid_file = home(root) / "data" / "postmaster.pid"
+    pid_file = cluster(root) / "data" / "postmaster.pid"
     try:
         pid = int(pid_file.read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
@@ -118,11 +145,8 @@ def start(root: Path) -> str:
     if found:
         return found
     bin_dir = install()
-    folder, data = home(root), home(root) / "data"
-    folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
-        os.chown(folder, owner.pw_uid, owner.pw_gid)
+    folder = _choose_cluster(root)
+    data = folder / "data"
     if not (data / "PG_VERSION").exists():
         _run(_as_owner([str(bin_dir / "initdb"), "-D", str(data), f"--username={USER}", "--auth=trust",
                         "--encoding=UTF8", "--locale=C.UTF-8"]), "initdb")
@@ -133,7 +157,7 @@ def start(root: Path) -> str:
     log = folder / "server.log"
     _run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w",
                     "-t", str(START_TIMEOUT), "start"]), f"pg_ctl start (log: {log})")
-    (folder / "port").write_text(f"{port}\n")
+    (home(root) / "port").write_text(f"{port}\n")
     _create_database(bin_dir, port)
     return f"postgresql://{USER}@127.0.0.1:{port}/{DATABASE}"
 
@@ -164,8 +188,8 @@ def stop(root: Path) -> bool:
         return False
     bin_dir = binaries()
     if bin_dir is None:
-        raise ServerError("the server runs but its pg_ctl is gone: stop it by its pid in .gitops/postgres/data/postmaster.pid")
-    _run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(home(root) / "data"), "-m", "fast", "-w", "stop"]), "pg_ctl stop")
+        raise ServerError(f"the server runs but its pg_ctl is gone: stop it by its pid in {cluster(root) / 'data' / 'postmaster.pid'}")
+    _run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(cluster(root) / "data"), "-m", "fast", "-w", "stop"]), "pg_ctl stop")
     return True
 
 
@@ -201,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "url" and found:
                 print(found)
             elif args.command == "status":
-                print(f"running: {found} (data: {home(root) / 'data'})" if found else "not running")
+                print(f"running: {found} (data: {cluster(root) / 'data'})" if found else "not running")
             return 0 if found else 3  # 3: "not running", as pg_ctl status says
     except ServerError as error:
         print(f"postgres: {error}", file=sys.stderr)
