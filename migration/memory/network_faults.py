@@ -160,12 +160,13 @@ async def server_restart(root: Path, url: str, path: Path, proxy: ProxyProcess) 
         await stopping
         await asyncio.sleep(1.0)  # down for a while: rehydrations go on from short-term memory
         down_rehydrations = load.rehydrations
-        await asyncio.to_thread(memory_server.start, root)
-        closed_after = await until(lambda: breaker.state is BreakerState.CLOSED)
+        starting = asyncio.create_task(asyncio.to_thread(memory_server.start, root))
+        closed_after = await until(lambda: breaker.state is BreakerState.CLOSED)  # from the start command on
+        await starting
         await asyncio.sleep(0.5)
         load.stop()
         await running
-    return {**summary(load, memory, path, url), "opened_after_s": opened_after, "closed_after_restart_s": closed_after,
+    return {**summary(load, memory, path, url), "opened_after_s": opened_after, "closed_after_start_command_s": closed_after,
             "rehydrations_before_restart": down_rehydrations}
 
 

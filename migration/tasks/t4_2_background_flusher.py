@@ -120,8 +120,8 @@ def check_resilience(ctx: TaskContext) -> Check:
         f"(retries with backoff {network_faults.RETRY.base_delay}-{network_faults.RETRY.max_delay} s); {r['persisted']} of "
         f"{r['events']} events persisted, {r['distinct']} distinct. At the network, through the latency proxy (1 ms), "
         f"with the real server: {told('server stopped under load', restart)}; breaker open "
-        f"{restart['opened_after_s']} s after the stop command, closed {restart['closed_after_restart_s']} s after the "
-        f"restart. {told('connections cut mid-query ' + str(cut['cut_connections']), cut)}; answers after the cuts "
+        f"{restart['opened_after_s']} s after the stop command, closed {restart['closed_after_start_command_s']} s after "
+        f"the start command. {told('connections cut mid-query ' + str(cut['cut_connections']), cut)}; answers after the cuts "
         f"match the sync class's: {cut['answers_match_after']}. {told('round trip 1000 ms, past the 0.3 s query timeout', spike)}; "
         f"open after {spike['opened_after_s']} s, closed {spike['closed_after_spike_s']} s after the spike ended",
         events_lost=r["events"] - r["persisted"], failed_writes=r["failed_writes"],
