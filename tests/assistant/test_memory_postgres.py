@@ -10,7 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from assistant.memory_postgres import MemoryServerError, database_url as find_url, tsquery
+from assistant.memory_postgres import MemoryServerError, tsquery, where
+from assistant.memory_postgres import database_url as find_url
 from assistant.memory_rehydrator import AsyncMemoryRehydrator, EpisodicEvent, MemoryKind, MemoryRehydrator
 from migration.memory import workload
 from tests.assistant.test_async_memory import run
@@ -49,7 +50,7 @@ def test_long_term_memory_lives_in_postgresql_ranked_there(stores: tuple[Path, s
         assert store.counts() == {MemoryKind.EPISODIC: 3, MemoryKind.LONG_TERM: 4}
         ranked = store.candidates(MemoryKind.LONG_TERM, "halted pipeline")
         assert [memory.label for _, memory in ranked] == ["doc:pipeline", "doc:halt"]  # two hits beat one
-        assert store.long_term_store.startswith("PostgreSQL at 127.0.0.1:") or "DATABASE_URL" in url
+        assert store.long_term_store == f"PostgreSQL at {where(url)}"
     with MemoryRehydrator(path) as sqlite_only:  # the same file without a server: nothing there
         assert sqlite_only.counts()[MemoryKind.LONG_TERM] == 0
 
