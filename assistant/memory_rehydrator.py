@@ -339,7 +339,11 @@ class AsyncMemoryRehydrator:
     async def __aenter__(self) -> AsyncMemoryRehydrator:
         if self._ltm is not None:
             await self._ltm.open()  # MemoryServerError, naming the host, when the server does not answer
-        await self._pool.open()
+        try:
+            await self._pool.open()
+        except BaseException:
+            await self._close_ltm()
+            raise
         try:
             await self._flusher.start()
         except BaseException:
