@@ -20,7 +20,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from assistant.memory_ranking import CANDIDATES_PER_STORE
-from assistant.memory_types import Candidates, Memory, MemoryKind
+from assistant.memory_types import Candidates, MemoryKind, long_term_row
 from assistant.ranking import words
 
 CONNECT_TIMEOUT = 3  # seconds; libpq's own minimum is 2 (https://www.postgresql.org/docs/15/libpq-connect.html)
@@ -93,18 +93,18 @@ def unreachable(url: str, error: BaseException) -> MemoryServerError:
         f"with `scripts/postgres start`, or point DATABASE_URL at a running server (unset it for SQLite only)")
 
 
+def store_label(url: str | None, path: str) -> str:
+    """Where long-term memory lives, for messages: "PostgreSQL at host:port/db" or "SQLite (path)"."""
+    return f"PostgreSQL at {where(url)}" if url else f"SQLite ({path})"
+
+
 def tsquery(text: str) -> str:
     """A to_tsquery expression matching any of the text's words (only [a-z0-9] words: no syntax leaks)."""
     return " | ".join(dict.fromkeys(words(text)))
 
 
-def long_term(row: tuple[Any, ...]) -> Memory:
-    id_, key, content, updated_at = row
-    return Memory(MemoryKind.LONG_TERM, int(id_), str(content), str(key), float(updated_at))
-
-
 def candidate_list(rows: list[tuple[Any, ...]]) -> Candidates:
-    return [((MemoryKind.LONG_TERM, int(row[0])), long_term(row)) for row in rows]
+    return [((MemoryKind.LONG_TERM, int(row[0])), long_term_row(row)) for row in rows]
 
 
 class PostgresLongTerm:

@@ -152,6 +152,10 @@ class AsyncPostgresLongTerm:
 
         return await self._call(run)
 
+    def stats(self) -> dict[str, int]:
+        """Connections opened after open(), closed after a failed call, and the most open at once."""
+        return {"ltm_reconnects": self.reconnects, "ltm_discarded": self.discarded, "ltm_peak_connections": self.peak_open}
+
     async def close(self) -> None:
         """Close every connection (in use or idle)."""
         for db in list(self._open):

@@ -1,15 +1,10 @@
-"""MemoryRehydrator: rebuild an assistant's context from an SQLite memory store.
+"""MemoryRehydrator: rebuild an assistant's context from its short-term and long-term memory.
 
-Two kinds of memory:
-
-- short-term (episodic) memory: `episodic_events` in SQLite, the turns of a session as they happen;
-- long-term memory: `long_term_memory`, durable facts keyed by name (documents, summaries), in
-  PostgreSQL when a `database_url` is given (ranked in the server: tsvector + ts_rank, see
-  memory_postgres.py), else in the same SQLite file (the SQLite-only mode).
-
-`rehydrate(query, k)` ranks both with three signals fused by reciprocal rank fusion:
-FTS5's BM25 (per table), a TF-IDF cosine over the candidates, and recency (weighted
-lower). Without FTS5 in the sqlite3 build, BM25 is computed in Python over every row.
+Short-term (episodic) memory, the turns of each session, is in SQLite. Long-term memory,
+durable facts keyed by name, is in PostgreSQL when a `database_url` is given (ranked by the
+server: tsvector + ts_rank, memory_postgres.py), else in the same SQLite file (SQLite only).
+`rehydrate(query, k)` fuses each store's ranking (BM25 / ts_rank), a TF-IDF cosine over the
+candidates and recency (weighted lower) by reciprocal rank fusion (memory_ranking.fuse).
 
 `MemoryRehydrator` is synchronous and thread-safe (one connection per store guarded by a lock).
 `AsyncMemoryRehydrator` serves the same stores to asyncio code (see its docstring and
@@ -23,32 +18,23 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from assistant.memory_flusher import EventFlusher
 from assistant.memory_pool import Slots, StorePool
-from assistant.memory_postgres import PostgresLongTerm
+from assistant.memory_postgres import PostgresLongTerm, store_label
 from assistant.memory_postgres_async import AsyncPostgresLongTerm
-from assistant.memory_ranking import CANDIDATES_PER_STORE, bm25_ranked, fuse
+from assistant.memory_ranking import bm25_ranked, fuse
 from assistant.memory_resilience import RECOVERABLE, CircuitBreaker, CircuitOpenError, RetryPolicy
-from assistant.memory_schema import (
-    FTS_TABLES,
-    INDEXED_TABLES,
-    SCHEMA_VERSION,
-    TABLES,
-    TRIGGERS,
-    fts5_available,
-    fts_query,
-)
-from assistant.memory_types import Candidates, EpisodicEvent, Memory, MemoryKind  # re-exported
+from assistant.memory_schema import fts5_available
+from assistant.memory_sqlite import all_episodic, all_long_term, create_schema, fts_episodic, fts_long_term
+from assistant.memory_types import Candidates, EpisodicEvent, Memory, MemoryKind, episodic_row, session_text  # re-exported
 from assistant.ranking import tokenize
 
 log = logging.getLogger(__name__)
-Row = tuple[Any, ...]
 
 
 class MemoryRehydrator:
@@ -74,30 +60,15 @@ class MemoryRehydrator:
         # isolation_level=None: transactions are explicit (see `_transaction`).
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
-        self._create_schema()
+        with self._lock:
+            create_schema(self._db, self.path, self.uses_fts5)
         # Connects at once: a server that does not answer fails here, clearly (MemoryServerError).
         self._ltm = PostgresLongTerm(database_url) if database_url else None
 
     @property
     def long_term_store(self) -> str:
-        """Where long-term memory lives, for messages: "PostgreSQL at host:port/db" or "SQLite"."""
-        from assistant.memory_postgres import where
-
-        return f"PostgreSQL at {where(self.database_url)}" if self.database_url else f"SQLite ({self.path})"
-
-    def _create_schema(self) -> None:
-        with self._lock:
-            if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-            self._db.executescript(TABLES)
-            if self.uses_fts5:
-                existing = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
-                self._db.executescript(FTS_TABLES)
-                for table, fts in INDEXED_TABLES:
-                    self._db.executescript(TRIGGERS.format(table=table, fts=fts))
-                    if fts not in existing:  # a store first written without FTS5: index its rows
-                        self._db.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        """Where long-term memory lives, for messages: "PostgreSQL at host:port/db" or "SQLite (path)"."""
+        return store_label(self.database_url, self.path)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -193,7 +164,7 @@ class MemoryRehydrator:
                 "WHERE session = ? ORDER BY created_at DESC, id DESC LIMIT ?",
                 (session, limit),
             ).fetchall()
-        return [_episodic(row) for row in rows]
+        return [episodic_row(row) for row in rows]
 
     def counts(self) -> dict[MemoryKind, int]:
         """How many memories each store holds."""
@@ -211,8 +182,8 @@ class MemoryRehydrator:
         terms = tokenize(query)
         if not terms:
             return self.recent_events(session, k) if session is not None else []
-        with self._lock:
-            lexical = self._lexical_candidates(query, terms, session)
+        with self._lock:  # one BM25-ranked candidate list per store, best first
+            lexical = [self.candidates(MemoryKind.EPISODIC, query, session), self.candidates(MemoryKind.LONG_TERM, query)]
         return fuse(terms, lexical, k)
 
     def candidates(self, kind: MemoryKind, query: str, session: str | None = None) -> Candidates:
@@ -221,51 +192,11 @@ class MemoryRehydrator:
         with self._lock:
             if kind is MemoryKind.EPISODIC:
                 if self.uses_fts5:
-                    return self._fts_episodic(query, session)
-                return bm25_ranked(terms, self._all_episodic(session))
+                    return fts_episodic(self._db, query, session)
+                return bm25_ranked(terms, all_episodic(self._db, session))
             if self._ltm is not None:
                 return self._ltm.candidates(query)
-            return self._fts_long_term(query) if self.uses_fts5 else bm25_ranked(terms, self._all_long_term())
-
-    def _lexical_candidates(
-        self, query: str, terms: Sequence[str], session: str | None
-    ) -> list[Candidates]:
-        """One BM25-ranked candidate list per store, best first."""
-        return [self.candidates(MemoryKind.EPISODIC, query, session), self.candidates(MemoryKind.LONG_TERM, query)]
-
-    def _fts_episodic(self, query: str, session: str | None) -> Candidates:
-        # bm25() is lower-is-better in FTS5, hence ascending; ties go to the newer event.
-        rows = self._db.execute(
-            "SELECT e.id, e.session, e.kind, e.content, e.created_at FROM episodic_fts "
-            "JOIN episodic_events e ON e.id = episodic_fts.rowid "
-            "WHERE episodic_fts MATCH ? AND (? IS NULL OR e.session = ?) "
-            "ORDER BY bm25(episodic_fts), e.created_at DESC LIMIT ?",
-            (fts_query(query), session, session, CANDIDATES_PER_STORE),
-        ).fetchall()
-        return [((MemoryKind.EPISODIC, row[0]), _episodic(row)) for row in rows]
-
-    def _fts_long_term(self, query: str) -> Candidates:
-        rows = self._db.execute(
-            "SELECT m.id, m.key, m.content, m.updated_at FROM long_term_fts "
-            "JOIN long_term_memory m ON m.id = long_term_fts.rowid "
-            "WHERE long_term_fts MATCH ? ORDER BY bm25(long_term_fts), m.updated_at DESC LIMIT ?",
-            (fts_query(query), CANDIDATES_PER_STORE),
-        ).fetchall()
-        return [((MemoryKind.LONG_TERM, row[0]), _long_term(row)) for row in rows]
-
-    def _all_episodic(self, session: str | None) -> list[Memory]:
-        rows = self._db.execute(
-            "SELECT id, session, kind, content, created_at FROM episodic_events "
-            "WHERE ? IS NULL OR session = ? ORDER BY created_at DESC",
-            (session, session),
-        ).fetchall()
-        return [_episodic(row) for row in rows]
-
-    def _all_long_term(self) -> list[Memory]:
-        rows = self._db.execute(
-            "SELECT id, key, content, updated_at FROM long_term_memory ORDER BY updated_at DESC"
-        ).fetchall()
-        return [_long_term(row) for row in rows]
+            return fts_long_term(self._db, query) if self.uses_fts5 else bm25_ranked(terms, all_long_term(self._db))
 
     # Lifecycle.
 
@@ -337,17 +268,13 @@ class AsyncMemoryRehydrator:
         self.shutdown_timeout = shutdown_timeout
 
     async def __aenter__(self) -> AsyncMemoryRehydrator:
-        if self._ltm is not None:
-            await self._ltm.open()  # MemoryServerError, naming the host, when the server does not answer
         try:
+            if self._ltm is not None:
+                await self._ltm.open()  # MemoryServerError, naming the host, when the server does not answer
             await self._pool.open()
-        except BaseException:
-            await self._close_ltm()
-            raise
-        try:
             await self._flusher.start()
         except BaseException:
-            await self._pool.close()
+            await self._pool.close()  # closing what did not open is a no-op
             await self._close_ltm()
             raise
         return self
@@ -387,15 +314,13 @@ class AsyncMemoryRehydrator:
 
     async def remember(self, key: str, content: str, *, source: str = "") -> int:
         """Store or replace the long-term memory named `key`; returns its id."""
-        if self._ltm is not None:
-            ltm = self._ltm
+        if (ltm := self._ltm) is not None:
             return await self._pool.call(MemoryKind.LONG_TERM, lambda: ltm.remember(key, content, source, self.clock()))
         return await self._pool.write(MemoryKind.LONG_TERM, lambda store: store.remember(key, content, source=source))
 
     async def forget(self, key: str) -> bool:
         """Delete the long-term memory named `key`; whether it existed."""
-        if self._ltm is not None:
-            ltm = self._ltm
+        if (ltm := self._ltm) is not None:
             return await self._pool.call(MemoryKind.LONG_TERM, lambda: ltm.forget(key))
         return await self._pool.write(MemoryKind.LONG_TERM, lambda store: store.forget(key))
 
@@ -410,8 +335,7 @@ class AsyncMemoryRehydrator:
         # Upsert first (idempotent by key), then delete only the events it holds: events written
         # meanwhile stay, and a failure in between leaves both copies rather than neither.
         memory_id = await self.remember(key or f"session:{session}", session_text(events), source=f"session {session}")
-        last = max(m.id for m in events)
-        await self._pool.write(MemoryKind.EPISODIC, lambda store: store.forget_events(session, last))
+        await self._pool.write(MemoryKind.EPISODIC, lambda store: store.forget_events(session, max(m.id for m in events)))
         return memory_id
 
     # Reading.
@@ -423,8 +347,7 @@ class AsyncMemoryRehydrator:
     async def counts(self) -> dict[MemoryKind, int]:
         """How many written memories each store holds."""
         counts = await self._pool.read(MemoryKind.EPISODIC, lambda store: store.counts())
-        if self._ltm is not None:
-            ltm = self._ltm
+        if (ltm := self._ltm) is not None:
             counts[MemoryKind.LONG_TERM] = await self._pool.call(MemoryKind.LONG_TERM, ltm.count)
         return counts
 
@@ -455,8 +378,7 @@ class AsyncMemoryRehydrator:
 
     async def _long_term_candidates(self, query: str) -> Candidates:
         async with self.ltm_slots:
-            if self._ltm is not None:
-                ltm = self._ltm
+            if (ltm := self._ltm) is not None:
                 return await self._pool.call(MemoryKind.LONG_TERM, lambda: ltm.candidates(query))
             return await self._pool.read(MemoryKind.LONG_TERM, lambda store: store.candidates(MemoryKind.LONG_TERM, query))
 
@@ -466,28 +388,10 @@ class AsyncMemoryRehydrator:
         for kind, breaker in self.breakers.items():
             stats.update({f"{kind.value}_failures": breaker.failures, f"{kind.value}_rejected": breaker.rejected})
         if self._ltm is not None:
-            stats.update(ltm_reconnects=self._ltm.reconnects, ltm_discarded=self._ltm.discarded,
-                         ltm_peak_connections=self._ltm.peak_open)
+            stats.update(self._ltm.stats())
         return stats
 
     @property
     def long_term_store(self) -> str:
-        """Where long-term memory lives, for messages: "PostgreSQL at host:port/db" or "SQLite"."""
-        from assistant.memory_postgres import where
-
-        return f"PostgreSQL at {where(self.database_url)}" if self.database_url else f"SQLite ({self.path})"
-
-
-def session_text(events: list[Memory]) -> str:
-    """A session's events (newest first, as read) as one long-term memory's text, oldest first."""
-    return "\n".join(f"{m.label.rsplit('/', 1)[1]}: {m.content}" for m in reversed(events))
-
-
-def _episodic(row: Row) -> Memory:
-    id_, session, kind, content, created_at = row
-    return Memory(MemoryKind.EPISODIC, int(id_), str(content), f"{session}/{kind}", float(created_at))
-
-
-def _long_term(row: Row) -> Memory:
-    id_, key, content, updated_at = row
-    return Memory(MemoryKind.LONG_TERM, int(id_), str(content), str(key), float(updated_at))
+        """Where long-term memory lives, for messages: "PostgreSQL at host:port/db" or "SQLite (path)"."""
+        return store_label(self.database_url, self.path)
