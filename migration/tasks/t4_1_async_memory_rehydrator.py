@@ -37,8 +37,10 @@ def action_4_1(ctx: TaskContext) -> Mapping[str, Any]:
     """Benchmark sync against async at each round-trip time, probe the async memory's threads, run the sync tests."""
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     with memory_server.serving(ctx.root, ctx.environ) as url:
+        # GITOPS_MEMORY_BENCH_RTTS: fewer points of the curve, only to test the plumbing quickly.
+        rtts = tuple(ctx.environ.get("GITOPS_MEMORY_BENCH_RTTS", ",".join(measure.CURVE)).split(","))
         curve = measure.run_benchmark(ctx.root, ctx.workdir, {**ctx.environ, "DATABASE_URL": url},
-                                      ("sync", "async_bounded"))
+                                      ("sync", "async_bounded"), rtts)
         probe = measure.probe(ctx.workdir / "probe", url)
     # --noconftest: the file needs no shared fixture, and tests/assistant's conftest imports dspy.
     run = run_pytest(["-q", str(measure.SYNC_TESTS), "--noconftest"], ctx.workdir / "sync-tests.xml", root=ctx.root,
