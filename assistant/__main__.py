@@ -4,8 +4,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assistant.memory_rehydrator import MemoryRehydrator
 
 # Before dspy (and so litellm) is imported: no price-list download, no MLflow telemetry.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -29,12 +33,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from assistant.app import Assistant  # imported late: `--help` should not wait for dspy
 
-    assistant = Assistant.from_repo(args.root.resolve())
+    root = args.root.resolve()
     if args.command == "ask":
-        answer = assistant.ask(args.question, role=args.role)
+        from assistant.memory_postgres import MemoryServerError
+
+        try:
+            memory = open_memory(root, os.environ)
+        except MemoryServerError as error:
+            print(f"python -m assistant: {error}", file=sys.stderr)
+            return 1
+        with memory:
+            answer = Assistant.from_repo(root, memory=memory).ask(args.question, role=args.role)
         print(answer.answer)
         print(f"(sources: {', '.join(answer.sources) or 'none'}; role: {answer.role}; LM: {answer.lm})")
+        print(f"(memory: {memory_label(memory, root)})")
         return 0
+    assistant = Assistant.from_repo(root)
     from assistant.dashboard import write_dashboard
     from assistant.devset import load_devset
     from assistant.optimization import run_optimization
@@ -44,6 +58,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(files.markdown.read_text(encoding="utf-8"))
     print(f"wrote {files.markdown} and {files.chart}")
     return 0
+
+
+def open_memory(root: Path, environ: Mapping[str, str]) -> MemoryRehydrator:
+    """The assistant's memory under `.gitops/assistant/`: long-term in PostgreSQL when DATABASE_URL
+    is set or the project's server runs (scripts/postgres start), else SQLite only."""
+    from assistant.memory_postgres import database_url
+    from assistant.memory_rehydrator import MemoryRehydrator
+
+    folder = root / ".gitops" / "assistant"
+    folder.mkdir(parents=True, exist_ok=True)
+    return MemoryRehydrator(folder / "memory.db", database_url=database_url(environ, root))
+
+
+def memory_label(memory: MemoryRehydrator, root: Path) -> str:
+    """Which stores the memory uses, for the user: the SQLite-only mode says how to get PostgreSQL."""
+    path = Path(memory.path).relative_to(root)
+    if memory.database_url:
+        return f"short-term in SQLite {path}, long-term in {memory.long_term_store}"
+    return (f"SQLite only, {path} (no DATABASE_URL and the project's PostgreSQL server is not running: "
+            f"`scripts/postgres start` for long-term memory in PostgreSQL)")
 
 
 if __name__ == "__main__":

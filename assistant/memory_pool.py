@@ -11,7 +11,7 @@ connections, so `:memory:` gets one connection that reads and writes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from assistant.memory_resilience import CircuitBreaker, RetryPolicy, call_with_retries
@@ -110,6 +110,10 @@ class StorePool:
         if writer is None:
             raise RuntimeError(NOT_OPEN)
         return await call_with_retries(lambda: asyncio.to_thread(call, writer), self.breakers[kind], self.retry)
+
+    async def call(self, kind: MemoryKind, call: Callable[[], Awaitable[T]]) -> T:
+        """Await `call()` (a coroutine on the loop: PostgreSQL) through `kind`'s breaker, with retries."""
+        return await call_with_retries(call, self.breakers[kind], self.retry)
 
     async def close(self) -> None:
         """Close every connection."""

@@ -1,17 +1,14 @@
-"""MemoryRehydrator: rebuild an assistant's context from an SQLite memory store.
+"""MemoryRehydrator: rebuild an assistant's context from its short-term and long-term memory.
 
-Two kinds of memory share one database:
+Short-term (episodic) memory, the turns of each session, is in SQLite. Long-term memory,
+durable facts keyed by name, is in PostgreSQL when a `database_url` is given (ranked by the
+server: tsvector + ts_rank, memory_postgres.py), else in the same SQLite file (SQLite only).
+`rehydrate(query, k)` fuses each store's ranking (BM25 / ts_rank), a TF-IDF cosine over the
+candidates and recency (weighted lower) by reciprocal rank fusion (memory_ranking.fuse).
 
-- short-term (episodic) memory: `episodic_events`, the turns of a session as they happen;
-- long-term memory: `long_term_memory`, durable facts keyed by name (documents, summaries).
-
-`rehydrate(query, k)` ranks both with three signals fused by reciprocal rank fusion:
-FTS5's BM25 (per table), a TF-IDF cosine over the candidates, and recency (weighted
-lower). Without FTS5 in the sqlite3 build, BM25 is computed in Python over every row.
-
-`MemoryRehydrator` is synchronous and thread-safe (one connection guarded by a lock).
-`AsyncMemoryRehydrator` serves the same store to asyncio code (see its docstring and
-docs/async-memory.md), with the standard library only.
+`MemoryRehydrator` is synchronous and thread-safe (one connection per store guarded by a lock).
+`AsyncMemoryRehydrator` serves the same stores to asyncio code (see its docstring and
+docs/async-memory.md): SQLite through `asyncio.to_thread`, PostgreSQL with psycopg's asyncio API.
 """
 from __future__ import annotations
 
@@ -21,34 +18,28 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from assistant.memory_flusher import EventFlusher
 from assistant.memory_pool import Slots, StorePool
-from assistant.memory_ranking import CANDIDATES_PER_STORE, bm25_ranked, fuse
-from assistant.memory_resilience import RECOVERABLE, CircuitBreaker, RetryPolicy
-from assistant.memory_schema import (
-    FTS_TABLES,
-    INDEXED_TABLES,
-    SCHEMA_VERSION,
-    TABLES,
-    TRIGGERS,
-    fts5_available,
-    fts_query,
-)
-from assistant.memory_types import Candidates, EpisodicEvent, Memory, MemoryKind  # re-exported
+from assistant.memory_postgres import PostgresLongTerm, store_label
+from assistant.memory_postgres_async import AsyncPostgresLongTerm
+from assistant.memory_ranking import bm25_ranked, fuse
+from assistant.memory_resilience import RECOVERABLE, CircuitBreaker, CircuitOpenError, RetryPolicy
+from assistant.memory_schema import fts5_available
+from assistant.memory_sqlite import all_episodic, all_long_term, create_schema, fts_episodic, fts_long_term
+from assistant.memory_types import Candidates, EpisodicEvent, Memory, MemoryKind, episodic_row, session_text  # re-exported
 from assistant.ranking import tokenize
 
 log = logging.getLogger(__name__)
-Row = tuple[Any, ...]
 
 
 class MemoryRehydrator:
-    """Synchronous hybrid retrieval over short-term and long-term memory in one SQLite file."""
+    """Synchronous hybrid retrieval over short-term memory in SQLite and long-term memory in
+    PostgreSQL (`database_url`) or, without one, in the same SQLite file."""
 
     def __init__(
         self,
@@ -56,8 +47,10 @@ class MemoryRehydrator:
         *,
         clock: Callable[[], float] = time.time,
         use_fts5: bool | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.path = str(path)
+        self.database_url = database_url
         self.clock = clock
         self.uses_fts5 = fts5_available() if use_fts5 is None else use_fts5 and fts5_available()
         if use_fts5 is not False and not self.uses_fts5:
@@ -67,21 +60,15 @@ class MemoryRehydrator:
         # isolation_level=None: transactions are explicit (see `_transaction`).
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
-        self._create_schema()
-
-    def _create_schema(self) -> None:
         with self._lock:
-            if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-            self._db.executescript(TABLES)
-            if self.uses_fts5:
-                existing = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
-                self._db.executescript(FTS_TABLES)
-                for table, fts in INDEXED_TABLES:
-                    self._db.executescript(TRIGGERS.format(table=table, fts=fts))
-                    if fts not in existing:  # a store first written without FTS5: index its rows
-                        self._db.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            create_schema(self._db, self.path, self.uses_fts5)
+        # Connects at once: a server that does not answer fails here, clearly (MemoryServerError).
+        self._ltm = PostgresLongTerm(database_url) if database_url else None
+
+    @property
+    def long_term_store(self) -> str:
+        """Where long-term memory lives, for messages: "PostgreSQL at host:port/db" or "SQLite (path)"."""
+        return store_label(self.database_url, self.path)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -123,6 +110,8 @@ class MemoryRehydrator:
     def remember(self, key: str, content: str, *, source: str = "") -> int:
         """Store or replace the long-term memory named `key`; returns its id."""
         with self._lock:
+            if self._ltm is not None:
+                return self._ltm.remember(key, content, source, self.clock())
             self._db.execute(
                 "INSERT INTO long_term_memory (key, content, source, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET content=excluded.content, source=excluded.source, "
@@ -135,6 +124,8 @@ class MemoryRehydrator:
     def forget(self, key: str) -> bool:
         """Delete the long-term memory named `key`; whether it existed."""
         with self._lock:
+            if self._ltm is not None:
+                return self._ltm.forget(key)
             return self._db.execute("DELETE FROM long_term_memory WHERE key = ?", (key,)).rowcount > 0
 
     def consolidate(self, session: str, *, key: str | None = None) -> int | None:
@@ -143,10 +134,18 @@ class MemoryRehydrator:
             events = self.recent_events(session, limit=-1)
             if not events:
                 return None
-            text = "\n".join(f"{m.label.rsplit('/', 1)[1]}: {m.content}" for m in reversed(events))
-            memory_id = self.remember(key or f"session:{session}", text, source=f"session {session}")
+            # With PostgreSQL the upsert is its own transaction: if the delete below then fails,
+            # the SQLite transaction rolls back and a retry upserts the same text again (idempotent).
+            memory_id = self.remember(key or f"session:{session}", session_text(events), source=f"session {session}")
             db.execute("DELETE FROM episodic_events WHERE session = ?", (session,))
         return memory_id
+
+    def forget_events(self, session: str, through_id: int) -> int:
+        """Delete `session`'s events with ids up to `through_id` (those consolidated); how many."""
+        with self._lock:
+            return self._db.execute(
+                "DELETE FROM episodic_events WHERE session = ? AND id <= ?", (session, through_id)
+            ).rowcount
 
     def prune_events(self, older_than: float) -> int:
         """Delete episodic events created before `older_than`; how many were deleted."""
@@ -165,13 +164,14 @@ class MemoryRehydrator:
                 "WHERE session = ? ORDER BY created_at DESC, id DESC LIMIT ?",
                 (session, limit),
             ).fetchall()
-        return [_episodic(row) for row in rows]
+        return [episodic_row(row) for row in rows]
 
     def counts(self) -> dict[MemoryKind, int]:
         """How many memories each store holds."""
         with self._lock:
             episodic = self._db.execute("SELECT count(*) FROM episodic_events").fetchone()[0]
-            long_term = self._db.execute("SELECT count(*) FROM long_term_memory").fetchone()[0]
+            long_term = self._ltm.count() if self._ltm is not None else self._db.execute(
+                "SELECT count(*) FROM long_term_memory").fetchone()[0]
         return {MemoryKind.EPISODIC: int(episodic), MemoryKind.LONG_TERM: int(long_term)}
 
     def rehydrate(self, query: str, k: int = 5, *, session: str | None = None) -> list[Memory]:
@@ -182,8 +182,8 @@ class MemoryRehydrator:
         terms = tokenize(query)
         if not terms:
             return self.recent_events(session, k) if session is not None else []
-        with self._lock:
-            lexical = self._lexical_candidates(query, terms, session)
+        with self._lock:  # one BM25-ranked candidate list per store, best first
+            lexical = [self.candidates(MemoryKind.EPISODIC, query, session), self.candidates(MemoryKind.LONG_TERM, query)]
         return fuse(terms, lexical, k)
 
     def candidates(self, kind: MemoryKind, query: str, session: str | None = None) -> Candidates:
@@ -192,56 +192,20 @@ class MemoryRehydrator:
         with self._lock:
             if kind is MemoryKind.EPISODIC:
                 if self.uses_fts5:
-                    return self._fts_episodic(query, session)
-                return bm25_ranked(terms, self._all_episodic(session))
-            return self._fts_long_term(query) if self.uses_fts5 else bm25_ranked(terms, self._all_long_term())
-
-    def _lexical_candidates(
-        self, query: str, terms: Sequence[str], session: str | None
-    ) -> list[Candidates]:
-        """One BM25-ranked candidate list per store, best first."""
-        return [self.candidates(MemoryKind.EPISODIC, query, session), self.candidates(MemoryKind.LONG_TERM, query)]
-
-    def _fts_episodic(self, query: str, session: str | None) -> Candidates:
-        # bm25() is lower-is-better in FTS5, hence ascending; ties go to the newer event.
-        rows = self._db.execute(
-            "SELECT e.id, e.session, e.kind, e.content, e.created_at FROM episodic_fts "
-            "JOIN episodic_events e ON e.id = episodic_fts.rowid "
-            "WHERE episodic_fts MATCH ? AND (? IS NULL OR e.session = ?) "
-            "ORDER BY bm25(episodic_fts), e.created_at DESC LIMIT ?",
-            (fts_query(query), session, session, CANDIDATES_PER_STORE),
-        ).fetchall()
-        return [((MemoryKind.EPISODIC, row[0]), _episodic(row)) for row in rows]
-
-    def _fts_long_term(self, query: str) -> Candidates:
-        rows = self._db.execute(
-            "SELECT m.id, m.key, m.content, m.updated_at FROM long_term_fts "
-            "JOIN long_term_memory m ON m.id = long_term_fts.rowid "
-            "WHERE long_term_fts MATCH ? ORDER BY bm25(long_term_fts), m.updated_at DESC LIMIT ?",
-            (fts_query(query), CANDIDATES_PER_STORE),
-        ).fetchall()
-        return [((MemoryKind.LONG_TERM, row[0]), _long_term(row)) for row in rows]
-
-    def _all_episodic(self, session: str | None) -> list[Memory]:
-        rows = self._db.execute(
-            "SELECT id, session, kind, content, created_at FROM episodic_events "
-            "WHERE ? IS NULL OR session = ? ORDER BY created_at DESC",
-            (session, session),
-        ).fetchall()
-        return [_episodic(row) for row in rows]
-
-    def _all_long_term(self) -> list[Memory]:
-        rows = self._db.execute(
-            "SELECT id, key, content, updated_at FROM long_term_memory ORDER BY updated_at DESC"
-        ).fetchall()
-        return [_long_term(row) for row in rows]
+                    return fts_episodic(self._db, query, session)
+                return bm25_ranked(terms, all_episodic(self._db, session))
+            if self._ltm is not None:
+                return self._ltm.candidates(query)
+            return fts_long_term(self._db, query) if self.uses_fts5 else bm25_ranked(terms, all_long_term(self._db))
 
     # Lifecycle.
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connections."""
         with self._lock:
             self._db.close()
+            if self._ltm is not None:
+                self._ltm.close()
 
     def __enter__(self) -> MemoryRehydrator:
         return self
@@ -261,6 +225,9 @@ class AsyncMemoryRehydrator:
     `ltm_concurrency` long-term queries run at once (None: as many as the pool allows).
     Leaving the `async with` block writes every queued event, or raises `MemoryFlushError`
     with the unwritten ones after `shutdown_timeout` seconds.
+
+    With `database_url`, long-term memory is in PostgreSQL: `ltm_connections` psycopg
+    AsyncConnections on the event loop (no threads), each call at most `query_timeout` s.
     """
 
     def __init__(
@@ -268,7 +235,7 @@ class AsyncMemoryRehydrator:
         path: str | Path = ":memory:",
         *,
         readers: int = 4,
-        ltm_concurrency: int | None = 2,
+        ltm_concurrency: int | None = 8,
         queue_size: int = 1024,
         batch_size: int = 128,
         shutdown_timeout: float = 30.0,
@@ -278,8 +245,15 @@ class AsyncMemoryRehydrator:
         clock: Callable[[], float] = time.time,
         use_fts5: bool | None = None,
         connect: Callable[[], MemoryRehydrator] | None = None,
+        database_url: str | None = None,
+        ltm_connections: int = 8,
+        query_timeout: float = 5.0,
     ) -> None:
         self.path = str(path)
+        self.database_url = database_url
+        self.clock = clock
+        # The SQLite connections hold short-term memory only: long-term goes to the async pool.
+        self._ltm = AsyncPostgresLongTerm(database_url, size=ltm_connections, timeout=query_timeout) if database_url else None
         connect = connect or functools.partial(MemoryRehydrator, self.path, clock=clock, use_fts5=use_fts5)
         self.breakers = {
             kind: CircuitBreaker(kind.value, failure_threshold=failure_threshold, reset_timeout=reset_timeout)
@@ -294,19 +268,27 @@ class AsyncMemoryRehydrator:
         self.shutdown_timeout = shutdown_timeout
 
     async def __aenter__(self) -> AsyncMemoryRehydrator:
-        await self._pool.open()
         try:
+            if self._ltm is not None:
+                await self._ltm.open()  # MemoryServerError, naming the host, when the server does not answer
+            await self._pool.open()
             await self._flusher.start()
         except BaseException:
-            await self._pool.close()
+            await self._pool.close()  # closing what did not open is a no-op
+            await self._close_ltm()
             raise
         return self
+
+    async def _close_ltm(self) -> None:
+        if self._ltm is not None:
+            await self._ltm.close()
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:
             await self._flusher.stop(self.shutdown_timeout)  # writes every queued event first
         finally:
             await self._pool.close()
+            await self._close_ltm()
 
     # Writing.
 
@@ -332,16 +314,29 @@ class AsyncMemoryRehydrator:
 
     async def remember(self, key: str, content: str, *, source: str = "") -> int:
         """Store or replace the long-term memory named `key`; returns its id."""
+        if (ltm := self._ltm) is not None:
+            return await self._pool.call(MemoryKind.LONG_TERM, lambda: ltm.remember(key, content, source, self.clock()))
         return await self._pool.write(MemoryKind.LONG_TERM, lambda store: store.remember(key, content, source=source))
 
     async def forget(self, key: str) -> bool:
         """Delete the long-term memory named `key`; whether it existed."""
+        if (ltm := self._ltm) is not None:
+            return await self._pool.call(MemoryKind.LONG_TERM, lambda: ltm.forget(key))
         return await self._pool.write(MemoryKind.LONG_TERM, lambda store: store.forget(key))
 
     async def consolidate(self, session: str, *, key: str | None = None) -> int | None:
         """Flush, then move a session's events into one long-term memory; None if none."""
         await self.flush()
-        return await self._pool.write(MemoryKind.EPISODIC, lambda store: store.consolidate(session, key=key))
+        if self._ltm is None:
+            return await self._pool.write(MemoryKind.EPISODIC, lambda store: store.consolidate(session, key=key))
+        events = await self.recent_events(session, limit=-1)
+        if not events:
+            return None
+        # Upsert first (idempotent by key), then delete only the events it holds: events written
+        # meanwhile stay, and a failure in between leaves both copies rather than neither.
+        memory_id = await self.remember(key or f"session:{session}", session_text(events), source=f"session {session}")
+        await self._pool.write(MemoryKind.EPISODIC, lambda store: store.forget_events(session, max(m.id for m in events)))
+        return memory_id
 
     # Reading.
 
@@ -351,7 +346,10 @@ class AsyncMemoryRehydrator:
 
     async def counts(self) -> dict[MemoryKind, int]:
         """How many written memories each store holds."""
-        return await self._pool.read(MemoryKind.EPISODIC, lambda store: store.counts())
+        counts = await self._pool.read(MemoryKind.EPISODIC, lambda store: store.counts())
+        if (ltm := self._ltm) is not None:
+            counts[MemoryKind.LONG_TERM] = await self._pool.call(MemoryKind.LONG_TERM, ltm.count)
+        return counts
 
     async def rehydrate(self, query: str, k: int = 5, *, session: str | None = None) -> list[Memory]:
         """The `k` memories most relevant to `query`, ranked exactly as the sync class ranks them.
@@ -373,11 +371,15 @@ class AsyncMemoryRehydrator:
             if not isinstance(error, RECOVERABLE) or not lexical:
                 raise error
             self.degraded += 1
-            log.warning("memory store unavailable (%s): rehydrating from the other store", error)
+            # An open circuit was already reported by the failures that opened it: no warning per call.
+            level = logging.DEBUG if isinstance(error, CircuitOpenError) else logging.WARNING
+            log.log(level, "memory store unavailable (%s): rehydrating from the other store", error)
         return await asyncio.to_thread(fuse, terms, lexical, k)  # CPU work: keep it off the loop
 
     async def _long_term_candidates(self, query: str) -> Candidates:
         async with self.ltm_slots:
+            if (ltm := self._ltm) is not None:
+                return await self._pool.call(MemoryKind.LONG_TERM, lambda: ltm.candidates(query))
             return await self._pool.read(MemoryKind.LONG_TERM, lambda store: store.candidates(MemoryKind.LONG_TERM, query))
 
     def stats(self) -> dict[str, int]:
@@ -385,14 +387,11 @@ class AsyncMemoryRehydrator:
         stats = {**self._flusher.stats(), "ltm_peak_concurrency": self.ltm_slots.peak, "degraded_reads": self.degraded}
         for kind, breaker in self.breakers.items():
             stats.update({f"{kind.value}_failures": breaker.failures, f"{kind.value}_rejected": breaker.rejected})
+        if self._ltm is not None:
+            stats.update(self._ltm.stats())
         return stats
 
-
-def _episodic(row: Row) -> Memory:
-    id_, session, kind, content, created_at = row
-    return Memory(MemoryKind.EPISODIC, int(id_), str(content), f"{session}/{kind}", float(created_at))
-
-
-def _long_term(row: Row) -> Memory:
-    id_, key, content, updated_at = row
-    return Memory(MemoryKind.LONG_TERM, int(id_), str(content), str(key), float(updated_at))
+    @property
+    def long_term_store(self) -> str:
+        """Where long-term memory lives, for messages: "PostgreSQL at host:port/db" or "SQLite (path)"."""
+        return store_label(self.database_url, self.path)

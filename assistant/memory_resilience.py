@@ -4,7 +4,7 @@ A store call that fails with a transient error (SQLite's "database is locked", "
 error": `sqlite3.OperationalError`) is retried a few times with growing delays; repeated
 failures open the store's breaker, so callers fail fast (`CircuitOpenError`) instead of
 piling onto a broken store. After `reset_timeout` the breaker is half-open: the next call
-is a trial whose outcome closes or re-opens it. Standard library only.
+is a trial whose outcome closes or re-opens it.
 """
 from __future__ import annotations
 
@@ -17,11 +17,17 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
+import psycopg
+
 T = TypeVar("T")
 
-# Errors worth retrying: SQLite reports busy/locked databases and I/O failures this way.
+# Errors worth retrying: SQLite reports busy/locked databases and I/O failures as
+# OperationalError; psycopg reports a lost or refused connection, a server shutting down
+# (AdminShutdown) or a cancelled query as OperationalError too
+# (https://www.psycopg.org/psycopg3/docs/api/errors.html); TimeoutError is a call that ran past
+# its asyncio.timeout (its connection is then closed, so a retry starts clean).
 # Anything else (IntegrityError, ProgrammingError, a bug) is raised at once.
-TRANSIENT: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+TRANSIENT: tuple[type[Exception], ...] = (sqlite3.OperationalError, psycopg.OperationalError, TimeoutError)
 
 
 class BreakerState(str, Enum):

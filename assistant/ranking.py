@@ -86,7 +86,7 @@ def tfidf_cosine(query: Sequence[str], docs: Mapping[K, Sequence[str]]) -> dict[
     unseen = math.log(1 + n) + 1
 
     def vector(tf: Counter[str]) -> dict[str, float]:
-        return {t: (1 + math.log(c)) * idf.get(t, unseen) for t, c in tf.items()}
+        return {t: _sublinear(c) * idf.get(t, unseen) for t, c in tf.items()}
 
     q = vector(Counter(query))
     q_norm = math.sqrt(sum(v * v for v in q.values()))
@@ -97,6 +97,15 @@ def tfidf_cosine(query: Sequence[str], docs: Mapping[K, Sequence[str]]) -> dict[
         dot = sum(w * d.get(t, 0.0) for t, w in q.items())
         scores[key] = dot / (q_norm * d_norm) if q_norm and d_norm else 0.0
     return scores
+
+
+# 1 + log(count) for the small counts nearly every term has: the same float, computed once
+# (math.log ran ~65,000 times per round of 32 rehydrations, about 8% of the fusion's time).
+_SUBLINEAR = [0.0] + [1 + math.log(c) for c in range(1, 64)]
+
+
+def _sublinear(count: int) -> float:
+    return _SUBLINEAR[count] if count < 64 else 1 + math.log(count)
 
 
 def rank(scores: Mapping[K, float]) -> list[K]:

@@ -1,9 +1,9 @@
 """Measurements behind Tasks 4.1 and 4.2: the benchmark run, a thread probe, imports, tests.
 
 `run_benchmark` runs tests/migration/memory/test_async_memory_bench.py under pytest-benchmark in a
-subprocess (every variant in one run) and summarizes its JSON; `usable_cores` counts the CPUs
-the benchmark may use; `probe` opens the async memory on a file and in memory and records
-which threads touched SQLite; `third_party_imports` reads the memory modules' imports with
+subprocess (every variant at every round-trip time in one run) and summarizes its JSON;
+`usable_cores` counts the CPUs the benchmark may use; `probe` opens the async memory on a
+file with PostgreSQL and in memory alone, and records which threads touched SQLite; `third_party_imports` reads the memory modules' imports with
 `ast`; `sync_api` lists MemoryRehydrator's public signatures in any version of its source;
 `classes_in` and `calls` read a source file's classes and attribute uses with `ast`.
 """
@@ -30,7 +30,8 @@ SYNC_TESTS = Path("tests") / "assistant" / "test_memory_rehydrator.py"
 SOURCE = Path("assistant") / "memory_rehydrator.py"
 PROBE_LTM_LIMIT = 2  # the probe's semaphore
 PROBE_QUERIES = 32  # rehydrations the probe runs at once
-VARIANTS = ("sync", "async_bounded", "async_unbounded", "async_one_connection")
+VARIANTS = ("sync", "async_bounded", "async_unbounded")
+CURVE = ("direct", "0", "0.5", "1", "2", "5")  # round-trip times of the benchmark (see its docstring)
 
 
 def usable_cores() -> int:
@@ -41,28 +42,34 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def run_benchmark(root: Path, workdir: Path, environ: Mapping[str, str], variants: tuple[str, ...] = VARIANTS) -> dict[str, Any]:
-    """Run `variants` in one pytest-benchmark run (interleaved blocks); their stats in ms, keyed by variant."""
+def run_benchmark(root: Path, workdir: Path, environ: Mapping[str, str], variants: tuple[str, ...] = VARIANTS,
+                  rtts: tuple[str, ...] = CURVE) -> dict[str, dict[str, Any]]:
+    """Run `variants` at each round-trip time in one pytest-benchmark run (interleaved blocks);
+    their stats in ms, keyed by round-trip time, then variant. `environ` should carry DATABASE_URL."""
     report = workdir / "benchmark.json"
     report.unlink(missing_ok=True)
     args = ["-q", str(BENCH), "--benchmark-enable", f"--benchmark-json={report}"]
-    run = run_pytest(args, root=root, environ={**environ, "GITOPS_MEMORY_BENCH_VARIANTS": ",".join(variants)}, timeout=300)
+    chosen = {"GITOPS_MEMORY_BENCH_VARIANTS": ",".join(variants), "GITOPS_MEMORY_BENCH_RTTS": ",".join(rtts)}
+    run = run_pytest(args, root=root, environ={**environ, **chosen}, timeout=900)
     (workdir / "benchmark.log").write_text(run.stdout + run.stderr, encoding="utf-8")
     if run.returncode != 0 or not report.exists():
         raise RuntimeError(f"the memory benchmark failed (exit {run.returncode}):\n{run.stdout[-3000:]}{run.stderr[-2000:]}")
-    return summarize(json.loads(report.read_text(encoding="utf-8")), variants)
+    return summarize(json.loads(report.read_text(encoding="utf-8")), variants, rtts)
 
 
-def summarize(data: Mapping[str, Any], expected: tuple[str, ...] = VARIANTS) -> dict[str, Any]:
-    """Per variant, over its blocks: the median of the blocks' medians, the mean of their means and
-    the fastest round, in ms; rounds, blocks and CPU use; from pytest-benchmark's JSON."""
-    blocks: dict[str, list[Mapping[str, Any]]] = {}
+def summarize(data: Mapping[str, Any], expected: tuple[str, ...] = VARIANTS,
+              rtts: tuple[str, ...] = CURVE) -> dict[str, dict[str, Any]]:
+    """Per round-trip time and variant, over its blocks: the median of the blocks' medians, the mean
+    of their means and the fastest round, in ms; rounds, blocks, CPU use and the measured round
+    trip; from pytest-benchmark's JSON."""
+    blocks: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
     for bench in data["benchmarks"]:
-        blocks.setdefault(bench["extra_info"]["variant"], []).append(bench)
-    missing = [v for v in expected if v not in blocks]
+        info = bench["extra_info"]
+        blocks.setdefault(str(info["rtt"]), {}).setdefault(info["variant"], []).append(bench)
+    missing = [f"{v} at {r}" for r in rtts for v in expected if v not in blocks.get(r, {})]
     if missing:
-        raise RuntimeError(f"the benchmark JSON lacks variants {missing}; it has {sorted(blocks)}")
-    return {name: _variant(found) for name, found in blocks.items()}
+        raise RuntimeError(f"the benchmark JSON lacks {missing}; it has {sorted(blocks)}")
+    return {rtt: {name: _variant(found) for name, found in blocks[rtt].items()} for rtt in rtts}
 
 
 def _variant(blocks: list[Mapping[str, Any]]) -> dict[str, Any]:
@@ -73,14 +80,15 @@ def _variant(blocks: list[Mapping[str, Any]]) -> dict[str, Any]:
     wall = sum(s["total"] * (s["rounds"] + e.get("warmup_rounds", 0)) / s["rounds"] for s, e in zip(stats, extras))
     cpu = sum(e["cpu_seconds"] for e in extras)
     return {
-        **{k: v for k, v in extras[-1].items() if k not in ("block", "cpu_seconds")},
+        **{k: v for k, v in extras[-1].items() if k not in ("block", "cpu_seconds", "ping_ms", "ping_after_ms")},
         "median_ms": round(statistics.median(s["median"] for s in stats) * 1000, 1),
         "mean_ms": round(statistics.fmean(s["mean"] for s in stats) * 1000, 1),
         "min_ms": round(min(s["min"] for s in stats) * 1000, 1), "rounds": rounds, "blocks": len(blocks),
         "cpu_seconds": round(cpu, 3), "cpu_per_wall_second": round(cpu / wall, 2), "cpu_ms_per_round": round(cpu / timed * 1000, 1),
         "load_average_1m": max(e.get("load_average_1m", 0.0) for e in extras),
         "ltm_peak_concurrency": max(e.get("ltm_peak_concurrency", 0) for e in extras),
-        **({"speedup": round(statistics.median(e["speedup"] for e in extras), 3)} if "speedup" in extras[0] else {}),
+        "ping_ms": round(statistics.median(e["ping_ms"] for e in extras), 3),
+        "ping_after_ms": round(statistics.median(e["ping_after_ms"] for e in extras), 3),
     }
 
 
@@ -89,7 +97,7 @@ def improvement(variants: Mapping[str, Any], name: str, stat: str = "median_ms",
     return round(100 * (1 - variants[name][stat] / variants[baseline][stat]), 1)
 
 
-async def _probe(folder: Path) -> dict[str, Any]:
+async def _probe(folder: Path, database_url: str) -> dict[str, Any]:
     threads: set[int] = set()
 
     class Traced(MemoryRehydrator):
@@ -106,8 +114,9 @@ async def _probe(folder: Path) -> dict[str, Any]:
         old.unlink()
     out: dict[str, Any] = {}
     async with asyncio.timeout(30):
-        async with AsyncMemoryRehydrator(path, ltm_concurrency=PROBE_LTM_LIMIT, batch_size=64,
+        async with AsyncMemoryRehydrator(path, ltm_concurrency=PROBE_LTM_LIMIT, batch_size=64, database_url=database_url,
                                          connect=lambda: Traced(path)) as memory:
+            out["long_term_store"] = memory.long_term_store
             await memory.remember("doc:flusher", "The background flusher writes episodic events in batches.")
             await memory.add_events(EpisodicEvent("probe", "note", f"event {i} for the flusher") for i in range(500))
             await memory.flush()
@@ -118,13 +127,15 @@ async def _probe(folder: Path) -> dict[str, Any]:
             await memory.add_event("probe", "question", "Does memory work without a file?")
             await memory.flush()
             out["in_memory_found"] = [m.label for m in await memory.rehydrate("memory without a file")]
+            out["in_memory_store"] = memory.long_term_store
     return out
 
 
-def probe(folder: Path) -> dict[str, Any]:
-    """Run the async memory briefly (file and :memory:) and report threads, batches, bounds."""
+def probe(folder: Path, database_url: str) -> dict[str, Any]:
+    """Run the async memory briefly (SQLite file + PostgreSQL, and SQLite-only in memory) and
+    report the threads that touched SQLite, batches and bounds."""
     folder.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_probe(folder))
+    return asyncio.run(_probe(folder, database_url))
 
 
 def imports(source: str) -> set[str]:

@@ -1,10 +1,12 @@
-"""The memory benchmark's workload: a file-backed store of realistic size and the queries to run.
+"""The memory benchmark's workload: the two stores of an assistant's memory and the questions to ask.
 
-Text is drawn from windows of the task list itself (B-1006.md), so word frequencies follow
-real technical prose: a few words ("task", "dspy", "test") match thousands of rows and make
-FTS5 rank many candidates, as an assistant's memory would. The store is a file in WAL mode,
-larger than SQLite's page cache, so every query reads pages through the operating system.
-`LoopThread` keeps an `AsyncMemoryRehydrator` open on an event loop in another thread, so a
+Short-term memory is SQLite (WAL): 2,000 recent turns of 200 conversations (about 25 words
+each; older turns are consolidated or pruned). Long-term memory is PostgreSQL: 2,000 facts
+and summaries of 30-60 words, ranked by the server. Each rehydration is one conversation's
+question, so it reads that session's short-term memory and all long-term memory. Text is
+drawn from windows of the task list itself (B-1006.md): real technical prose with a small
+vocabulary, so a few words ("task", "dspy", "test") match most rows and the server ranks many
+candidates. `LoopThread` keeps an `AsyncMemoryRehydrator` open on an event loop in another thread, so a
 synchronous harness (pytest-benchmark) can time whole async rounds without reopening it.
 """
 from __future__ import annotations
@@ -24,8 +26,9 @@ from assistant.ranking import words
 
 T = TypeVar("T")
 CORPUS = Path(__file__).resolve().parents[1] / "B-1006.md"
-EVENTS = 20_000  # episodic events (about 25 words each)
-DOCUMENTS = 4_000  # long-term memories (about 120 words each)
+EVENTS = 2_000  # episodic events (about 25 words each)
+DOCUMENTS = 2_000  # long-term memories (30-60 words each)
+DOCUMENT_WORDS = (30, 60)
 SESSIONS = 200
 SEED = 1006
 
@@ -40,42 +43,52 @@ def passage(rng: random.Random, corpus: list[str], length: int) -> str:
     return " ".join(corpus[start : start + length])
 
 
-def build_store(path: Path, *, events: int = EVENTS, documents: int = DOCUMENTS, seed: int = SEED) -> dict[str, float]:
-    """Write a memory store of `events` episodic events and `documents` long-term memories."""
+def build_store(path: Path, *, events: int = EVENTS, documents: int = DOCUMENTS, seed: int = SEED,
+                database_url: str | None = None) -> dict[str, float]:
+    """Write a memory store of `events` episodic events and `documents` long-term memories
+    (in PostgreSQL at `database_url` when given, else in the SQLite file too)."""
     rng, corpus = random.Random(seed), corpus_words()
     started = time.perf_counter()
-    with MemoryRehydrator(path, clock=lambda: 1.0e9) as store:
+    with MemoryRehydrator(path, clock=lambda: 1.0e9, database_url=database_url) as store:
         store.add_events(
             EpisodicEvent(f"s{i % SESSIONS}", rng.choice(("question", "answer", "note")),
                           passage(rng, corpus, rng.randint(15, 35)), 1.0e9 + i)
             for i in range(events)
         )
         for i in range(documents):
-            store.remember(f"doc:{i}", passage(rng, corpus, rng.randint(80, 160)), source="benchmark")
+            store.remember(f"doc:{i}", passage(rng, corpus, rng.randint(*DOCUMENT_WORDS)), source="benchmark")
     return {"events": events, "documents": documents, "megabytes": round(path.stat().st_size / 1e6, 1),
             "build_seconds": round(time.perf_counter() - started, 2)}
 
 
-def queries(n: int, *, seed: int = SEED + 1) -> list[str]:
-    """`n` questions of 3-6 words cut from the same prose."""
+Question = tuple[str, str]  # (question, the session asking it)
+
+
+def queries(n: int, *, seed: int = SEED + 1) -> list[Question]:
+    """`n` questions of 3-6 words cut from the same prose, each from one of the sessions."""
     rng, corpus = random.Random(seed), corpus_words()
-    return [passage(rng, corpus, rng.randint(3, 6)) for _ in range(n)]
+    return [(passage(rng, corpus, rng.randint(3, 6)), f"s{rng.randrange(SESSIONS)}") for _ in range(n)]
 
 
-def sync_round(store: MemoryRehydrator, batch: list[str]) -> int:
+def sync_round(store: MemoryRehydrator, batch: list[Question]) -> int:
     """The synchronous service: one rehydration after another; how many memories came back."""
-    return sum(len(store.rehydrate(q, k=5)) for q in batch)
+    return sum(len(store.rehydrate(q, k=5, session=s)) for q, s in batch)
 
 
-async def async_round(memory: AsyncMemoryRehydrator, batch: list[str]) -> int:
+def sync_answers(store: MemoryRehydrator, batch: list[Question]) -> list[list[tuple[str, int]]]:
+    """What each rehydration returned, as (store, id) pairs."""
+    return [[(m.kind.value, m.id) for m in store.rehydrate(q, k=5, session=s)] for q, s in batch]
+
+
+async def async_round(memory: AsyncMemoryRehydrator, batch: list[Question]) -> int:
     """The same rehydrations, all in flight at once."""
-    found = await asyncio.gather(*(memory.rehydrate(q, k=5) for q in batch))
+    found = await asyncio.gather(*(memory.rehydrate(q, k=5, session=s) for q, s in batch))
     return sum(len(f) for f in found)
 
 
-async def answers(memory: AsyncMemoryRehydrator, batch: list[str]) -> list[list[tuple[str, int]]]:
+async def answers(memory: AsyncMemoryRehydrator, batch: list[Question]) -> list[list[tuple[str, int]]]:
     """What each rehydration returned, as (store, id) pairs: to compare with the sync class."""
-    found = await asyncio.gather(*(memory.rehydrate(q, k=5) for q in batch))
+    found = await asyncio.gather(*(memory.rehydrate(q, k=5, session=s) for q, s in batch))
     return [[(m.kind.value, m.id) for m in memories] for memories in found]
 
 

@@ -199,7 +199,7 @@ def test_bad_events_are_refused_at_the_door_and_after_shutdown(tmp_path: Path) -
         run(lambda: memory.rehydrate("halted pipeline"))  # fails at once instead of waiting forever
 
 
-def test_the_sync_api_is_unchanged_and_the_modules_are_stdlib_only() -> None:
+def test_the_sync_api_is_unchanged_and_the_modules_use_the_stdlib_and_the_postgresql_driver() -> None:
     for name in ("add_event", "add_events", "remember", "forget", "consolidate", "prune_events",
                  "recent_events", "counts", "rehydrate", "close"):
         assert callable(getattr(MemoryRehydrator, name))
@@ -212,7 +212,8 @@ def test_the_sync_api_is_unchanged_and_the_modules_are_stdlib_only() -> None:
                 top = node.names[0].name.split(".")[0]
             else:
                 continue
-            assert top in sys.stdlib_module_names or top == "assistant", f"{path.name} imports {top}"
+            # psycopg: the PostgreSQL driver of long-term memory (the seed's "existing psycopg2/sqlite3").
+            assert top in sys.stdlib_module_names or top in ("assistant", "psycopg"), f"{path.name} imports {top}"
 
 
 def test_the_async_api_mirrors_the_sync_one() -> None:

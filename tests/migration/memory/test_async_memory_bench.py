@@ -1,133 +1,120 @@
-"""Benchmarks of Tasks 4.1 and 4.2: the sync MemoryRehydrator against AsyncMemoryRehydrator.
+"""Benchmark of Tasks 4.1 and 4.2: sync MemoryRehydrator against AsyncMemoryRehydrator on real I/O.
 
-Every variant answers the same 32 questions against the same file-backed store (20,000
-episodic events, 4,000 long-term memories, WAL): the sync class one after another, the async
-class all at once, in interleaved blocks. Run with `scripts/bench -k async_memory` (or
-`--benchmark-enable`); the Task 4.1/4.2 handlers run this file and compute ratios from its
-JSON. Without --benchmark-enable each case runs once, as a plain test that the variants agree.
+Long-term memory is in the session's PostgreSQL server, short-term memory in a SQLite file
+(workload.py). Every variant answers the same 32 questions per round: the sync class one
+after another, the async class all at once. Each round-trip time is a row of the curve:
+`direct` (loopback, no proxy), `0` (through the latency proxy with no delay: what the proxy
+itself costs), then 0.5, 1, 2 and 5 ms added by the proxy; at each, `SELECT 1` is measured
+through it before and after the case (network.py). At each, the variants run in interleaved blocks, each block in a
+rotated order, so a burst of load falls on all of them alike.
+
+Run with `scripts/bench -k async_memory` (or `--benchmark-enable`); the Task 4.1/4.2 handlers
+run this file and compute ratios from its JSON. Without --benchmark-enable only the first
+block at 1 ms runs, once per variant, as a test that every variant answers alike through the proxy.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import statistics
-import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from assistant.memory_rehydrator import MemoryRehydrator
 from migration.memory import evidence as measure
-from migration.memory import workload as workload
+from migration.memory import network, workload
+from migration.memory.latency_proxy import ProxyProcess
+from tests.postgres import fresh_database
 
 QUERIES = workload.queries(32)
-GROUP = "memory: 32 rehydrations on a 20k-event store"
 # name -> AsyncMemoryRehydrator options; "sync" is the MemoryRehydrator baseline.
-VARIANTS = {
-    "async_bounded": {"readers": 4, "ltm_concurrency": 2},  # the default: the semaphore bounds LTM queries
-    "async_unbounded": {"readers": 4, "ltm_concurrency": None},  # only the pool bounds them
-    "async_one_connection": {"readers": 1, "ltm_concurrency": None},  # every read waits for one connection
+VARIANTS: dict[str, dict[str, Any]] = {
+    "async_bounded": {"ltm_concurrency": 8, "ltm_connections": 8},  # the defaults: Semaphore(8), 8 connections
+    "async_unbounded": {"ltm_concurrency": None, "ltm_connections": 32},  # every rehydration its own connection
 }
-# The variants run in interleaved blocks (each block runs every variant, in a rotated order), so
-# a burst of load on a shared machine falls on all of them instead of on whichever ran then.
-# Fewer rounds or blocks only to test the plumbing quickly (the handlers' end-to-end test sets 1).
-BLOCKS = int(os.environ.get("GITOPS_MEMORY_BENCH_BLOCKS", "4"))
-ROUNDS = int(os.environ.get("GITOPS_MEMORY_BENCH_ROUNDS", "2"))  # per variant and block
-WARMUP = 1 if ROUNDS > 1 else 0
-# "parallel" measures what the cores give right now (see parallel_case), in every block too.
-CHOSEN = [*os.environ.get("GITOPS_MEMORY_BENCH_VARIANTS", ",".join(["sync", *VARIANTS])).split(","), "parallel"]
-CASES = [(block, CHOSEN[(i + block) % len(CHOSEN)]) for block in range(1, BLOCKS + 1) for i in range(len(CHOSEN))]
+RTTS = os.environ.get("GITOPS_MEMORY_BENCH_RTTS", "direct,0,0.5,1,2,5").split(",")
+BLOCKS = int(os.environ.get("GITOPS_MEMORY_BENCH_BLOCKS", "3"))
+ROUNDS = int(os.environ.get("GITOPS_MEMORY_BENCH_ROUNDS", "3"))  # per variant and block
+WARMUP = 1
+CHOSEN = os.environ.get("GITOPS_MEMORY_BENCH_VARIANTS", ",".join(["sync", *VARIANTS])).split(",")
+CASES = [(rtt, block, CHOSEN[(i + block) % len(CHOSEN)])
+         for rtt in RTTS for block in range(1, BLOCKS + 1) for i in range(len(CHOSEN))]
+SMOKE_RTT = "1"  # without --benchmark-enable: block 1 at this round-trip time only
 
 
 @pytest.fixture(scope="module")
-def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def store(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """(SQLite file, PostgreSQL URL) of the workload's memory, in a database of its own."""
     path = tmp_path_factory.mktemp("memory") / "memory.db"
-    workload.build_store(path)
-    return path
+    with fresh_database(postgres_server, "bench") as url:
+        workload.build_store(path, database_url=url)
+        yield path, url
 
 
 @pytest.fixture(scope="module")
-def expected(store_path: Path) -> list[list[tuple[str, int]]]:
-    """What the sync class answers, memory by memory: every variant must answer the same."""
-    with MemoryRehydrator(store_path) as store:
-        return [[(m.kind.value, m.id) for m in store.rehydrate(q, k=5)] for q in QUERIES]
+def proxy(store: tuple[Path, str]) -> Iterator[ProxyProcess]:
+    with ProxyProcess(*network.host_port(store[1])) as running:
+        yield running
 
 
-def record(benchmark, found: int) -> None:
-    benchmark.extra_info.update(
-        queries=len(QUERIES), memories_found=found, cores=measure.usable_cores(), warmup_rounds=WARMUP,
-        load_average_1m=round(os.getloadavg()[0], 2),
-    )
+@pytest.fixture(scope="module")
+def expected(store: tuple[Path, str]) -> list[list[tuple[str, int]]]:
+    """What the sync class answers over loopback: every variant, at every RTT, must answer the same."""
+    path, url = store
+    with MemoryRehydrator(path, database_url=url) as memory:
+        return workload.sync_answers(memory, QUERIES)
 
 
-def sync_case(benchmark, store_path: Path, expected) -> int:
-    with MemoryRehydrator(store_path) as store:
+@pytest.fixture(scope="module")
+def base_ping(store: tuple[Path, str]) -> float:
+    return network.ping_ms(store[1])
+
+
+def route(rtt: str, url: str, proxy: ProxyProcess) -> tuple[str, dict[str, Any]]:
+    """The URL to use at `rtt` and what the network measured there."""
+    if rtt == "direct":
+        return url, {"setting_ms": None, "ping_ms": network.ping_ms(url)}
+    return network.through(url, proxy.port), network.set_round_trip(proxy, url, float(rtt))
+
+
+def sync_case(benchmark, path: Path, url: str, expected) -> int:
+    with MemoryRehydrator(path, database_url=url) as memory:
         cpu = time.process_time()
-        found = benchmark.pedantic(workload.sync_round, args=(store, QUERIES), rounds=ROUNDS, warmup_rounds=WARMUP)
+        found = benchmark.pedantic(workload.sync_round, args=(memory, QUERIES), rounds=ROUNDS, warmup_rounds=WARMUP)
         benchmark.extra_info["cpu_seconds"] = round(time.process_time() - cpu, 3)
-        assert [[(m.kind.value, m.id) for m in store.rehydrate(q, k=5)] for q in QUERIES] == expected
+        assert workload.sync_answers(memory, QUERIES) == expected
     return found
 
 
-def async_case(benchmark, name: str, store_path: Path, expected) -> int:
-    benchmark.extra_info["options"] = VARIANTS[name]
-    with workload.serving(store_path, **VARIANTS[name]) as loop:
+def async_case(benchmark, name: str, path: Path, url: str, expected) -> int:
+    options = VARIANTS[name]
+    benchmark.extra_info["options"] = options
+    with workload.serving(path, database_url=url, **options) as loop:
         cpu = time.process_time()
         found = benchmark.pedantic(
-            loop.run, args=(lambda memory: workload.async_round(memory, QUERIES),), rounds=ROUNDS, warmup_rounds=WARMUP
-        )
+            loop.run, args=(lambda memory: workload.async_round(memory, QUERIES),), rounds=ROUNDS, warmup_rounds=WARMUP)
         benchmark.extra_info["cpu_seconds"] = round(time.process_time() - cpu, 3)
         assert loop.run(lambda memory: workload.answers(memory, QUERIES)) == expected
-        stats = loop.run(lambda memory: workload.stats(memory))
+        stats = loop.run(workload.stats)
     benchmark.extra_info["ltm_peak_concurrency"] = stats["ltm_peak_concurrency"]
-    if VARIANTS[name]["ltm_concurrency"]:
-        assert stats["ltm_peak_concurrency"] <= VARIANTS[name]["ltm_concurrency"]
+    if options["ltm_concurrency"]:
+        assert stats["ltm_peak_concurrency"] <= options["ltm_concurrency"]
     return found
-
-
-def parallel_case(benchmark) -> None:
-    """How much faster `cores` threads hash than one: the parallel speed-up the machine gives now.
-
-    hashlib releases the GIL on large buffers, as sqlite3 does while SQLite works, so this is
-    the ceiling for the async class's worker threads; on a shared VM it is often below the
-    core count (other tenants take CPU time), and then so is what async can gain.
-    """
-    cores, data = measure.usable_cores(), os.urandom(8 << 20)
-
-    def hash_all(count: int) -> None:
-        for _ in range(count):
-            hashlib.sha256(data).digest()
-
-    def speedup() -> float:
-        began = time.perf_counter()
-        hash_all(4 * cores)
-        serial = time.perf_counter() - began
-        threads = [threading.Thread(target=hash_all, args=(4,)) for _ in range(cores)]
-        began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return serial / (time.perf_counter() - began)
-
-    cpu = time.process_time()
-    found: list[float] = []
-    benchmark.pedantic(lambda: found.append(speedup()), rounds=ROUNDS, warmup_rounds=WARMUP)
-    benchmark.extra_info.update(cpu_seconds=round(time.process_time() - cpu, 3), cores=cores,
-                                speedup=round(statistics.median(found[WARMUP:] or found), 3),
-                                warmup_rounds=WARMUP, load_average_1m=round(os.getloadavg()[0], 2))
-    assert found and all(s > 0 for s in found)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("block", "variant"), CASES, ids=[f"{variant}-{block}" for block, variant in CASES])
-def test_memory(benchmark, store_path: Path, expected, block: int, variant: str) -> None:
-    benchmark.group = GROUP
-    benchmark.extra_info.update(block=block, variant=variant)
-    if variant == "parallel":
-        parallel_case(benchmark)
-        return
-    found = sync_case(benchmark, store_path, expected) if variant == "sync" else async_case(
-        benchmark, variant, store_path, expected)
-    record(benchmark, found)
+@pytest.mark.parametrize(("rtt", "block", "variant"), CASES, ids=[f"{v}-rtt{r}-{b}" for r, b, v in CASES])
+def test_memory(benchmark, store, proxy, expected, base_ping, rtt: str, block: int, variant: str) -> None:
+    if benchmark.disabled and (block > 1 or rtt != SMOKE_RTT):
+        pytest.skip("the whole curve only when benchmarking (scripts/bench -k async_memory)")
+    path, url = store
+    used, measured = route(rtt, url, proxy)
+    benchmark.group = f"memory: 32 rehydrations, round trip {rtt}" + ("" if rtt in ("direct", "0") else " ms")
+    benchmark.extra_info.update(rtt=rtt, variant=variant, block=block, base_ping_ms=base_ping, **measured)
+    found = sync_case(benchmark, path, used, expected) if variant == "sync" else async_case(
+        benchmark, variant, path, used, expected)
+    benchmark.extra_info.update(
+        queries=len(QUERIES), memories_found=found, cores=measure.usable_cores(), warmup_rounds=WARMUP,
+        load_average_1m=round(os.getloadavg()[0], 2), ping_after_ms=network.ping_ms(used, 20))
