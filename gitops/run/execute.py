@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gitops.extras import missing_hint
-from gitops.handlers import Check, Handler, TaskContext, TaskResult, match_checks
+from gitops.handlers import Check, Handler, Registry, TaskContext, TaskResult, match_checks
 from gitops.model import Task
 from gitops.run.command import run_shell
 from gitops.safe_files import log_refusal
@@ -63,6 +63,21 @@ def run_command(task: Task, root: Path, log_path: Path, environ: Mapping[str, st
 
 def _all_failed(task: Task, evidence: str, error: str, log: str | None) -> TaskResult:
     return TaskResult([check_record(c.text, Check.failed(evidence)) for c in task.done_when], error=error, log=log)
+
+
+def run_registered(registry: Registry, ctx: TaskContext) -> TaskResult:
+    """Import the task's handler and run it; an import that fails is the task's failure, not a crash."""
+    task = ctx.task
+    try:
+        handler = registry.resolve(task.id)
+    except Exception as exc:  # noqa: BLE001 - an import error is a task failure, not a crash
+        error = f"the handler of Task {task.id} cannot be loaded:\n{traceback.format_exc()}"
+        hint = missing_hint(exc, registry.refs[task.id].partition(":")[0])
+        if hint:  # a missing extra is said in one line: the traceback adds nothing
+            error = f"the handler of Task {task.id} cannot be loaded: {hint}"
+        reason = "not checked: the handler could not be loaded"
+        return TaskResult([check_record(c.text, Check.skipped(reason)) for c in task.done_when], error)
+    return run_handler(handler, ctx)
 
 
 def run_handler(handler: Handler, ctx: TaskContext) -> TaskResult:

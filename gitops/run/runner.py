@@ -6,14 +6,13 @@ are reported and sent again on the next command, never lost.
 """
 from __future__ import annotations
 
+import os
 import time
-import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from gitops.errors import UsageError, WorkNotPushed
-from gitops.extras import missing_hint
 from gitops.forge.base import Forge
 from gitops.github import job_summary as actions_log
 from gitops.github.run_url import current_run_url
@@ -26,8 +25,10 @@ from gitops.plan.stale import Fate, Stale, stale_step, stale_tasks
 from gitops.redact import Redactor
 from gitops.run import identity
 from gitops.run.command import end_group
-from gitops.run.execute import check_record, run_command, run_handler, run_manual
+from gitops.run.execute import check_record, run_command, run_manual, run_registered
+from gitops.run.handler_process import run_apart
 from gitops.run.signals import Terminated, signal_name
+from gitops.run.task_env import holds_credentials, task_environment
 from gitops.state import document
 from gitops.state.store import LocalStore, StateStore
 from gitops.ui.reports import hotfix_issue, progress_markdown
@@ -368,7 +369,8 @@ class Runner:
     def _interrupted(self, task_id: str, attempt: int, stop: BaseException) -> None:
         """Ctrl-C or SIGTERM while the task ran (its command's process group is already ended):
         the task fails with the signal as its reason, so that it is retried like any failure."""
-        ended = "; the task's processes were ended" if task_id not in self.registry.ids() else ""
+        apart = holds_credentials(self.environ) or holds_credentials(os.environ)
+        ended = "; the task's processes were ended" if task_id not in self.registry.ids() or apart else ""
         who = f"pid {self.whoami['pid']} on {self.whoami['host']}"
         reason = f"interrupted by {signal_name(stop)}: gitops ({who}) was stopped while the task ran{ended}"
         self.transition(transitions.Interrupted(task_id, attempt, reason))
@@ -435,23 +437,20 @@ class Runner:
     def _execute(self, task_id: str, state: Mapping[str, Any], attempt: int) -> TaskResult:
         task = self.tasklist.tasks[task_id]
         workdir = self.work_dir / "work" / task_id
+        # Task code gets the environment without the engine's credentials (run/task_env.py).
+        environ = task_environment(self.environ)
         if task_id in self.registry.ids():
-            try:
-                handler = self.registry.resolve(task_id)
-            except Exception as exc:  # noqa: BLE001 - an import error is a task failure, not a crash
-                error = f"the handler of Task {task_id} cannot be loaded:\n{traceback.format_exc()}"
-                hint = missing_hint(exc, self.registry.refs[task_id].partition(":")[0])
-                if hint:  # a missing extra is said in one line: the traceback adds nothing
-                    error = f"the handler of Task {task_id} cannot be loaded: {hint}"
-                reason = "not checked: the handler could not be loaded"
-                return TaskResult([check_record(c.text, Check.skipped(reason)) for c in task.done_when], error)
             workdir.mkdir(parents=True, exist_ok=True)
+            if holds_credentials(self.environ) or holds_credentials(os.environ):
+                # In this process the handler could read them from os.environ: it runs apart.
+                return run_apart(self.registry.refs[task_id], task, self.root, workdir, attempt, environ, state,
+                                 self.ui.note)
             # A view: the state's records are shared with the state file's cache (document.derive).
-            ctx = TaskContext(task, self.root, workdir, attempt, self.environ, document.read_only(state), self.ui.note)
-            return run_handler(handler, ctx)
+            ctx = TaskContext(task, self.root, workdir, attempt, environ, document.read_only(state), self.ui.note)
+            return run_registered(self.registry, ctx)
         if task.run:
             log = self.work_dir / "logs" / f"task-{task_id}-attempt-{attempt}.log"
-            marked = {**self.environ, identity.RUNNER_ENV: self.whoami.get("process") or ""}
+            marked = {**environ, identity.RUNNER_ENV: self.whoami.get("process") or ""}
             return run_command(task, self.root, log, marked)
         return run_manual(task)
 

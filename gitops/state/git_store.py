@@ -41,6 +41,13 @@ RACE_REASONS = ("non-fast-forward", "fetch first", "stale info", "cannot lock re
 TRANSIENT_REASONS = ("fatal error in commit_refs",)
 
 
+# Git runs here with the token in its environment (github_auth_env), in a checkout that task code
+# has just written to: hooks (.git/hooks, core.hooksPath) and an fsmonitor command set in .git/config
+# would run task code with the token. None of them runs for the store's commands:
+# https://git-scm.com/docs/githooks, https://git-scm.com/docs/git-config#Documentation/git-config.txt-corefsmonitor
+NO_CHECKOUT_CODE = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "credential.helper=")
+
+
 class GitSyncError(GitopsError):
     """A git command failed for a reason other than a lost race (network, permissions)."""
 
@@ -318,7 +325,7 @@ class GitStateStore:
     def _run(self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None, text: bool = True) -> subprocess.CompletedProcess:
         full_env = {**self.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
         return subprocess.run(
-            ["git", "-c", "gc.auto=0", "-c", "maintenance.auto=false", *args],
+            ["git", "-c", "gc.auto=0", "-c", "maintenance.auto=false", *NO_CHECKOUT_CODE, *args],
             cwd=self.repo_dir, env=full_env, input=input, capture_output=True, text=text, check=False,
         )
 

@@ -28,7 +28,9 @@ class NotesUI:
 
 
 def make_runner(folder: Path, environ: dict[str, str]) -> Runner:
-    failing = task("1.1", criteria=1, run='echo "push failed with token $GITHUB_TOKEN" >&2; exit 3')
+    # The command no longer sees the token (run/task_env.py); a value it prints anyway is masked.
+    failing = task("1.1", criteria=1,
+                   run=f'echo "push failed with token {environ["GITHUB_TOKEN"]}, env has ${{GITHUB_TOKEN:-none}}" >&2; exit 3')
     return Runner(
         tasklist=tasklist(failing, task("1.2", ("1.1",), criteria=1, run="true")),
         state_path=folder / "state.json",
@@ -54,7 +56,7 @@ def test_a_failed_task_opens_its_hotfix_issue_on_github(api, environ, tmp_path):
     assert issue["labels"] == ["hotfix", "task:1.1"]
     assert issue["title"].startswith("T-HotFix-1")
     assert issue["body"].startswith("<!-- gitops:hotfix:1.1 -->\n")
-    assert "push failed with token ***" in issue["body"] and environ["GITHUB_TOKEN"] not in issue["body"]
+    assert "push failed with token ***, env has none" in issue["body"] and environ["GITHUB_TOKEN"] not in issue["body"]
     hotfix = read(tmp_path)["hotfixes"][0]
     assert (hotfix["id"], hotfix["issue"]) == ("T-HotFix-1", f"{api.url}/octo/pipeline/issues/{issue['number']}")
     runner.run("ada")  # a re-run while paused adds nothing

@@ -422,3 +422,21 @@ def test_a_branch_created_between_the_fetch_and_the_check_is_fetched_again(remot
     store = GitStateStore(mine, "origin", BRANCH)
     assert store.read() == initial()
     assert (remote / "created").exists()  # the branch did appear in between
+
+
+@pytest.mark.slow
+def test_hooks_and_commands_a_task_sets_in_the_checkout_never_run_with_the_token(remote, tmp_path):
+    """Task code can write .git/ (issue 11, item 8): git runs nothing of it for the store's commands."""
+    work, store = job(remote, "hooked")
+    ran = tmp_path / "ran"
+    script = work / "spy.sh"
+    script.write_text(f"#!/bin/sh\nenv >> {ran}\n")
+    script.chmod(0o755)
+    for hook in ("pre-push", "pre-commit", "post-commit", "reference-transaction", "pre-auto-gc"):
+        (work / ".git" / "hooks" / hook).write_text(f"#!/bin/sh\n{script}\n")
+        (work / ".git" / "hooks" / hook).chmod(0o755)
+    git(work, "config", "core.fsmonitor", str(script))
+    (work / "README.md").write_text("changed by the task\n")
+    store.update(add_task("1.1"))
+    assert show(remote, BRANCH, "README.md") == "changed by the task"
+    assert not ran.exists(), ran.read_text()
