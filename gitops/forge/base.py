@@ -22,5 +22,8 @@ class Forge(Protocol):
     def record_approval(self, gate: str) -> str | None:
         """Who approved a gate on the forge, when the forge knows (None locally)."""
 
+    def phase_rejected(self, phase: int) -> bool:
+        """Whether a reviewer said no to what follows `phase` (GitHub: its PR closed unmerged)."""
+
     def setup(self, environments: Sequence[str], labels: Sequence[str]) -> list[str]:
         """Create environments and labels idempotently; return what was done, in words."""

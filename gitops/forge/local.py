@@ -57,6 +57,9 @@ class LocalForge:
         _write(path, f"# {title}\n\n<!-- gitops:phase-pr:{phase} -->\n{body.rstrip()}\n")
         return str(path)
 
+    def phase_rejected(self, phase: int) -> bool:
+        return False  # locally a person stops at the gate's prompt: there is no PR to close
+
     def record_approval(self, gate: str) -> str | None:
         return None  # locally the approver is whoever ran `gitops approve --by`
 

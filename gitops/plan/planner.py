@@ -27,6 +27,7 @@ class StepKind(str, enum.Enum):
     HALTED = "halted"  # too many consecutive failures
     FINISHED = "finished"
     BLOCKED = "blocked"  # nothing can move (should not happen with a valid task list)
+    REJECTED = "rejected"  # a reviewer said no at a phase gate (GitHub: the phase PR closed unmerged)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def next_step(tasklist: TaskList, state: Mapping[str, Any], runnable: frozenset[
             record = records.get(name)
             if record is not None and record.get("status", PENDING) != PENDING:
                 continue
-        elif (gates.get(gate) or _NO_GATE).get("status") != GateStatus.PENDING.value:
+        elif (gates.get(gate) or _NO_GATE).get("status") not in _UNDECIDED:
             continue
         step = slot_step(tasklist, state, (kind, name), runnable)
         if step is not None:
@@ -87,6 +88,7 @@ def next_step(tasklist: TaskList, state: Mapping[str, Any], runnable: frozenset[
 
 
 _NO_GATE: Mapping[str, Any] = {}
+_UNDECIDED = (GateStatus.PENDING.value, GateStatus.REJECTED.value)  # gates the pipeline stops at
 
 
 def _slots(tasklist: TaskList) -> list[tuple[str, str, str | None]]:
@@ -115,6 +117,15 @@ _SLOTS: dict[int, tuple[TaskList, list[tuple[str, str, str | None]]]] = {}
 
 def slot_step(tasklist: TaskList, state: Mapping[str, Any], slot: tuple[str, str], runnable: frozenset[str]) -> Step | None:
     kind, name = slot
+    if kind == "phase" and gate_status(state, name) == GateStatus.REJECTED.value:
+        number = Gate.parse(name).phase_number
+        return Step(
+            StepKind.REJECTED,
+            f"Phase {number - 1}'s PR was closed without merging: Phase {number} is rejected and does not "
+            f"start. Reopen the PR (after pushing any fix to its branch) to go on.",
+            gate=name,
+            reasons=("a reviewer closed the phase PR without merging",),
+        )
     if kind == "phase" and gate_status(state, name) == GateStatus.PENDING.value:
         number = Gate.parse(name).phase_number
         return Step(

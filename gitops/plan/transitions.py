@@ -71,7 +71,21 @@ class Resumed:
     by: str
 
 
-Event = Union[Started, Finished, Interrupted, Approved, Retried, Resumed]
+@dataclass(frozen=True)
+class Rejected:
+    """A reviewer said no at a phase gate: on GitHub, the previous phase's PR closed without merging."""
+
+    gate: str
+
+
+@dataclass(frozen=True)
+class Reopened:
+    """The rejected phase PR is open again: its gate waits for a decision once more."""
+
+    gate: str
+
+
+Event = Union[Started, Finished, Interrupted, Approved, Retried, Resumed, Rejected, Reopened]
 
 
 @dataclass(frozen=True)
@@ -283,7 +297,24 @@ def _resumed(tasklist: TaskList, state: dict[str, Any], event: Resumed, now: str
     return []
 
 
-_HANDLERS = {Started: _started, Finished: _finished, Interrupted: _interrupted, Approved: _approved, Retried: _retried, Resumed: _resumed}
+def _rejected(tasklist: TaskList, state: dict[str, Any], event: Rejected, now: str) -> list[Action]:
+    record = state["gates"].get(event.gate)
+    if record is None or record["status"] != GateStatus.PENDING.value:
+        status = record["status"] if record else "not open"
+        raise UsageError(f"Gate {event.gate} is {status}, not waiting: it cannot be rejected.")
+    state["gates"][event.gate] = {"status": GateStatus.REJECTED.value, "approved_by": None, "at": now}
+    return [PostProgress(state.get("current_phase"))]
+
+
+def _reopened(tasklist: TaskList, state: dict[str, Any], event: Reopened, now: str) -> list[Action]:
+    record = state["gates"].get(event.gate)
+    if record is None or record["status"] != GateStatus.REJECTED.value:
+        raise UsageError(f"Gate {event.gate} was not rejected: there is nothing to reopen.")
+    state["gates"][event.gate] = {"status": GateStatus.PENDING.value, "approved_by": None, "at": None}
+    return [PostProgress(state.get("current_phase"))]
+
+
+_HANDLERS = {Rejected: _rejected, Reopened: _reopened, Started: _started, Finished: _finished, Interrupted: _interrupted, Approved: _approved, Retried: _retried, Resumed: _resumed}
 
 
 def sync(tasklist: TaskList, state: dict[str, Any]) -> None:

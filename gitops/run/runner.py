@@ -237,9 +237,33 @@ class Runner:
     def report(self) -> Step:
         """Post the progress comment and open the PR of a finished phase (the workflow's report job)."""
         self.flush_notifications()
+        self.record_reviews()
         state = self.current()
         self._post_progress(state)
         return self.next_step(state)
+
+    def record_reviews(self) -> list[str]:
+        """Record what reviewers decided on the forge at each waiting phase gate: a phase PR closed
+        without merging rejects the next phase, reopening it undoes that. Returns the gates changed."""
+        found = self.store.read()
+        changed = []
+        # The PR of the phase before each phase gate, in task-list order (numbers may skip).
+        before = {phase.gate_id: previous.number for previous, phase in zip(self.tasklist.phases, self.tasklist.phases[1:])}
+        for gate, record in ((found or {}).get("gates") or {}).items():
+            if gate not in before or record["status"] not in ("pending", "rejected"):
+                continue
+            try:
+                rejected = self.forge.phase_rejected(before[gate])
+            except Exception as exc:  # noqa: BLE001 - unknown is not a decision: the gate stays as it is
+                self.ui.note(f"warning: could not read the review of {gate} ({exc}); it is read again on the next command")
+                continue
+            event = (transitions.Rejected(gate) if rejected and record["status"] == "pending"
+                     else transitions.Reopened(gate) if not rejected and record["status"] == "rejected" else None)
+            if event is not None:
+                self.transition(event)
+                changed.append(gate)
+                self.ui.note(f"Gate {gate} {'rejected: its PR was closed without merging' if rejected else 'waits again: its PR was reopened'}.")
+        return changed
 
     def flush_notifications(self) -> None:
         """Open HotFix issues whose notice failed earlier, and close those of tasks that passed since
@@ -505,7 +529,7 @@ class Runner:
 
 
 def _exit_for(step: Step) -> int:
-    return EXIT_STOPPED if step.kind in (StepKind.PAUSED, StepKind.HALTED, StepKind.BLOCKED) else EXIT_OK
+    return EXIT_STOPPED if step.kind in (StepKind.PAUSED, StepKind.HALTED, StepKind.BLOCKED, StepKind.REJECTED) else EXIT_OK
 
 
 def _message(step: Step) -> str:

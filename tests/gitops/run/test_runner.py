@@ -225,3 +225,32 @@ def test_a_run_that_stops_at_a_failure_posts_its_progress_once(tmp_path):
     assert runner.run("ana").step.kind.value == "paused"
     assert [marker for marker, _ in forge.posts] == ["phase:1"]
     assert "T-HotFix-1" in forge.posts[0][1]
+
+
+class ReviewedForge(LocalForge):
+    """A LocalForge whose phase PRs a reviewer can close without merging, and reopen."""
+
+    def __init__(self, root: Path):
+        super().__init__(root)
+        self.closed: set[int] = set()
+
+    def phase_rejected(self, phase):
+        return phase in self.closed
+
+
+def test_a_phase_pr_closed_unmerged_rejects_the_next_phase_and_reopening_it_undoes_that(tmp_path):
+    forge = ReviewedForge(tmp_path / ".gitops" / "forge")
+    tl = tasklist(task("1.1", criteria=1), task("2.1", criteria=1))
+    runner = replace(make(tmp_path, {}, forge), tasklist=tl,
+                     registry=Registry({t: "tests.gitops.run.test_runner:PASSING" for t in tl.tasks}))
+    assert runner.run("ana").step.gate == "phase-2"  # waits for Phase 1's PR
+    forge.closed.add(1)
+    step = runner.report()
+    assert step.kind.value == "rejected" and step.gate == "phase-2"
+    assert read(tmp_path)["gates"]["phase-2"]["status"] == "rejected"
+    assert "Phase 2 is rejected and does not start" in step.message
+    assert runner.run("ana", auto_approve=True).exit_code == 1  # nothing runs, whatever is asked
+    assert read(tmp_path)["tasks"]["2.1"]["status"] == "pending"
+    forge.closed.clear()
+    assert runner.report().kind.value == "gate" and read(tmp_path)["gates"]["phase-2"]["status"] == "pending"
+    assert runner.run("ana", auto_approve=True).step.kind.value == "finished"
