@@ -194,7 +194,8 @@ def approve(obj: Context, gate: str, by: str | None, recorded: bool, run_id: int
 @click.pass_obj
 def setup_github(obj: Context, reviewers: tuple[str, ...], check: bool) -> None:
     """Create the environments (one per gate, with required reviewers), the ruleset and labels on GitHub; safe to run again."""
-    from gitops.github.commands import check_github, setup_github as set_up
+    from gitops.github.commands import check_github
+    from gitops.github.commands import setup_github as set_up
 
     tasklist = obj.tasklist()[0]
     registry = obj.registry(tasklist)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import marshal
 from typing import TYPE_CHECKING, Any, Mapping
 
 from gitops.state.problem import Problem, child, key_path, show
@@ -133,7 +134,7 @@ def _changed_entries(data: dict, known_valid: Mapping[str, Any]) -> dict:
     for key in _GROWING:
         entries, before = data.get(key), known_valid.get(key)
         if isinstance(entries, dict) and isinstance(before, dict):
-            reduced[key] = {name: value for name, value in entries.items() if before.get(name, _ABSENT) != value}
+            reduced[key] = {name: value for name, value in entries.items() if not _same(before.get(name, _ABSENT), value)}
     for key in _GROWING_LISTS:
         items, before = data.get(key), known_valid.get(key)
         if isinstance(items, list) and isinstance(before, list):
@@ -143,4 +144,16 @@ def _changed_entries(data: dict, known_valid: Mapping[str, Any]) -> dict:
 
 
 _ABSENT = object()
+
+
+def _same(known: object, value: object) -> bool:
+    """Equal and of the same types all the way down. Python's == is not enough: `0 == False` and
+    `1 == 1.0`, and an `attempts: false` next to a valid `attempts: 0` would go unchecked.
+    marshal's bytes tell types apart (and differ with key order: then the entry is checked)."""
+    if known is value:
+        return True
+    try:
+        return marshal.dumps(known) == marshal.dumps(value)
+    except ValueError:  # not marshallable: not plain JSON values, so checked
+        return False
 

@@ -700,3 +700,14 @@ def test_a_change_that_edits_a_record_in_place_and_then_fails_leaves_no_trace(pa
         state.update(path, edits_then_fails)
     assert state.load(path)["tasks"]["9.1"]["status"] == "pending"
     assert json.loads(path.read_text())["tasks"]["9.1"]["status"] == "pending"
+
+
+def test_a_changed_value_of_another_type_is_checked_even_when_python_calls_it_equal(path: Path) -> None:
+    """`0 == False` in Python: a task record whose attempts became false must not pass as unchanged."""
+    state.save(path, long_state(3))
+    state.load(path)
+    broken = json.loads(path.read_text())
+    broken["tasks"]["9.1"]["attempts"] = False
+    path.write_text(json.dumps(broken))
+    with pytest.raises(StateError, match='key "tasks.9.1.attempts": expected an integer >= 0, got false'):
+        state.load(path)
