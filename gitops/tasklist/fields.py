@@ -1,6 +1,7 @@
 """`**Name**: value` fields: finding them in a paragraph and reading their values."""
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
@@ -55,6 +56,9 @@ class Field:
     value: str
     line: int
     items: list[tuple[str, int]] = field(default_factory=list)  # list lines inside the paragraph
+    # Source lines the field was read from (first, last), its list included: what `gitops fmt`
+    # rewrites; the lines of a task that no field claims are kept as written.
+    source: list[tuple[int, int]] = field(default_factory=list)
 
 
 def split_field(line: str) -> tuple[str, str] | None:
@@ -86,6 +90,12 @@ def read_fields(lines: list[str], first_line: int) -> list[Field]:
             found[-1].items.append((item.group(1), number))
         elif found:
             found[-1].value = f"{found[-1].value} {line.strip()}".strip()
+    # Each field runs to the line before the next field's (its continuation and items included).
+    starts = sorted({item.line for item in found})
+    last = first_line + len(lines) - 1
+    for item in found:
+        after = bisect.bisect_right(starts, item.line)
+        item.source.append((item.line, starts[after] - 1 if after < len(starts) else last))
     return found
 
 

@@ -30,7 +30,7 @@ from gitops.tasklist.fields import (
     split_fields,
 )
 from gitops.tasklist.ids import phase_of, prefix_of
-from gitops.tasklist.markdown import Block
+from gitops.tasklist.markdown import Block, Item
 from gitops.tasklist.task_items import item_task
 from gitops.tasklist.text import CHECKBOX_RE, strip_emoji, unbold, unmark
 
@@ -102,10 +102,8 @@ def warn_ignored_headings(blocks: list[Block], end: int, sink: Sink) -> None:
 
 def read_tasks(blocks: list[Block], sink: Sink) -> tuple[tuple[Phase, ...], dict[str, Task]]:
     """Phases and tasks (by id, in order) from the task-area blocks."""
-    walker = _TaskWalker(sink)
-    for block in blocks:
-        walker.visit(block)
-    kept: dict[str, _Draft] = {}
+    walker = walk(blocks, sink)
+    kept: dict[str, Draft] = {}
     for draft in walker.drafts:
         first = kept.get(draft.id)
         if first is not None:
@@ -124,20 +122,31 @@ def read_tasks(blocks: list[Block], sink: Sink) -> tuple[tuple[Phase, ...], dict
     return phases, tasks
 
 
+def walk(blocks: list[Block], sink: Sink) -> TaskWalker:
+    """The phase and task drafts of the task-area blocks, as written (duplicates included)."""
+    walker = TaskWalker(sink)
+    for block in blocks:
+        walker.visit(block)
+    return walker
+
+
 @dataclass
-class _Draft:
+class Draft:
+    """A task as read from the source, before its values are read: `gitops fmt` rewrites it."""
+
     id: str
     title: str
     phase: int
     line: int
     implicit: bool = False
+    item: Item | None = None  # a task written as a list item: that item
     heading_mark: str | None = None  # a status marker on the heading (`✅ COMPLETED`)
     fields: dict[str, Field] = field(default_factory=dict)
     lists: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # list field key -> items
 
 
 @dataclass
-class _PhaseDraft:
+class PhaseDraft:
     number: int
     title: str
     line: int
@@ -145,15 +154,15 @@ class _PhaseDraft:
     task_ids: list[str] = field(default_factory=list)
 
 
-class _TaskWalker:
+class TaskWalker:
     """Walks the task-area blocks in order, building phase and task drafts."""
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
-        self.phases: dict[int, _PhaseDraft] = {}
-        self.drafts: list[_Draft] = []
+        self.phases: dict[int, PhaseDraft] = {}
+        self.drafts: list[Draft] = []
         self.phase: int | None = None
-        self.task: _Draft | None = None
+        self.task: Draft | None = None
         self.pending: Field | None = None  # a list field waiting for its list
 
     def visit(self, block: Block) -> None:
@@ -169,6 +178,7 @@ class _TaskWalker:
         elif block.kind == "paragraph":
             self._paragraph(block)
         elif block.kind == "list" and pending is not None:
+            pending.source.append((block.line, block.end))
             self._list(pending.key, [(i.text, i.line) for i in block.items])
         elif block.kind == "list":
             self._list_block(block)
@@ -178,7 +188,7 @@ class _TaskWalker:
         self.phase = number
         known = self.phases.get(number)
         if known is None:
-            self.phases[number] = _PhaseDraft(number, block.title, block.line)
+            self.phases[number] = PhaseDraft(number, block.title, block.line)
         elif known.synthetic:
             known.title, known.line, known.synthetic = block.title, block.line, False
         else:
@@ -186,17 +196,17 @@ class _TaskWalker:
                                           f"{block.line}); its tasks are read as one phase titled "
                                           f"{known.title!r}; renumber or merge the phases")
 
-    def _task(self, task_id: str, title: str, line: int, mark: str | None) -> _Draft:
+    def _task(self, task_id: str, title: str, line: int, mark: str | None) -> Draft:
         number = self.phase
         if number is None:
             # `T-2.1` belongs to Phase 2; `T-3` or `A1` names no phase: one phase holds them.
             number = phase_of(task_id) or 1
             if number not in self.phases:
-                self.phases[number] = _PhaseDraft(number, f"Phase {number}", line, True)
+                self.phases[number] = PhaseDraft(number, f"Phase {number}", line, True)
                 self.sink.warning(line, f"Task {task_id} is not under a Phase heading and "
                                         f"is read as part of Phase {number}; add a "
                                         f"`Phase {number}: Title` heading above it")
-        self.task = _Draft(task_id, title, number, line, heading_mark=mark)
+        self.task = Draft(task_id, title, number, line, heading_mark=mark)
         self.drafts.append(self.task)
         return self.task
 
@@ -207,8 +217,8 @@ class _TaskWalker:
                                     f"Task 3, T-1.1 or A1, and its fields {joins}. Give it an id like "
                                     "that, or reword the heading if it is not a task")
 
-    def _field_heading(self, task: _Draft, key: str, block: Block) -> None:
-        item = Field(key, block.text.rstrip(": "), "", block.line)
+    def _field_heading(self, task: Draft, key: str, block: Block) -> None:
+        item = Field(key, block.text.rstrip(": "), "", block.line, source=[(block.line, block.end)])
         if self._add_field(task, item):
             self.pending = item
 
@@ -234,6 +244,7 @@ class _TaskWalker:
             for read in tasks:
                 assert read is not None
                 draft = self._task(read.task_id, read.title, read.line, read.status_mark)
+                draft.item = read.item
                 for item in read.fields:
                     self._add_field(draft, item)
             return
@@ -242,7 +253,8 @@ class _TaskWalker:
         for entry in block.items:
             for name, value in split_fields(entry.raw.split("\n")[0]):
                 item = Field(field_key(name), name, value.strip(), entry.line,
-                             [(child.text, child.line) for child in entry.children])
+                             [(child.text, child.line) for child in entry.children],
+                             [(entry.line, entry.line), *((c.line, c.end) for c in entry.children)])
                 self._add_field(self.task, item)
 
     def _implicit_task(self, number: int, line: int) -> None:
@@ -251,10 +263,10 @@ class _TaskWalker:
         self.sink.warning(line, f"Phase {phase.number} has a task body but no Task heading; it is "
                                 f"read as Task {task_id} {phase.title!r}; add a heading like "
                                 f"`Task {task_id}: {phase.title}` above line {line}")
-        self.task = _Draft(task_id, phase.title, phase.number, line, implicit=True)
+        self.task = Draft(task_id, phase.title, phase.number, line, implicit=True)
         self.drafts.append(self.task)
 
-    def _add_field(self, task: _Draft, item: Field) -> bool:
+    def _add_field(self, task: Draft, item: Field) -> bool:
         earlier = task.fields.get(item.key)
         if earlier is not None:
             if earlier.name.lower() == item.name.lower():
@@ -276,14 +288,15 @@ class _TaskWalker:
         self.task.lists.setdefault(key, []).extend(items)
 
 
-def _criterion(text: str, line: int, kind: str = "done_when") -> Criterion:
+def criterion(text: str, line: int, kind: str = "done_when") -> Criterion:
+    """One criteria item: `[ ]`, `[x]`, `[✅]` or a plain bullet (not checked), bold removed."""
     text = unbold(text)
     if match := CHECKBOX_RE.fullmatch(text):
         return Criterion(match.group(2).strip(), line, match.group(1).lower() in ("x", "✅"), kind)
     return Criterion(text.strip(), line, kind=kind)
 
 
-def _task(draft: _Draft, sink: Sink, families: set[str], earlier: tuple[str, ...]) -> Task:
+def _task(draft: Draft, sink: Sink, families: set[str], earlier: tuple[str, ...]) -> Task:
     values = read_values(_READERS, draft.fields.values(), sink, f"Task {draft.id}")
     if "status" not in values and draft.heading_mark is not None:
         values["status"] = draft.heading_mark
@@ -296,8 +309,8 @@ def _task(draft: _Draft, sink: Sink, families: set[str], earlier: tuple[str, ...
     return Task(
         id=draft.id, title=draft.title, phase=draft.phase, line=draft.line,
         do=tuple(unbold(text) for text, _ in steps or ()),
-        done_when=tuple(_criterion(text, line) for text, line in draft.lists.get("done_when", [])),
-        further_criteria=tuple(_criterion(text, line, key) for _, key in further
+        done_when=tuple(criterion(text, line) for text, line in draft.lists.get("done_when", [])),
+        further_criteria=tuple(criterion(text, line, key) for _, key in further
                                for text, line in draft.lists.get(key, [])),
         dependencies=blocking, external_dependencies=external, implicit=draft.implicit,
         field_lines=MappingProxyType({key: item.line for key, item in draft.fields.items()}),
@@ -305,7 +318,7 @@ def _task(draft: _Draft, sink: Sink, families: set[str], earlier: tuple[str, ...
     )
 
 
-def _dependencies(draft: _Draft, references: tuple[Reference, ...], families: set[str],
+def _dependencies(draft: Draft, references: tuple[Reference, ...], families: set[str],
                   earlier: tuple[str, ...], sink: Sink
                   ) -> tuple[tuple[str, ...], tuple[ExternalDependency, ...]]:
     """Task ids waited on, and what is recorded but not waited on.
