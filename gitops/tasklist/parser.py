@@ -54,9 +54,20 @@ def load(path: str | Path) -> tuple[TaskList, list[Diagnostic]]:
     data = _read_bytes(Path(path), name)
     tasklist, diagnostics = parse(_decode(data, name), name)
     if not tasklist.tasks:
-        raise TaskListError(f"{name}: no tasks found; a task list needs headings like "
-                            "`## Phase 1: Title` followed by `### Task 1.1: Title`")
+        raise TaskListError(no_tasks(name))
     return replace(tasklist, sha256=hashlib.sha256(data).hexdigest()), diagnostics
+
+
+def no_tasks(name: str) -> str:
+    """What to say of a file with no tasks (`load` and `gitops fmt` refuse it)."""
+    return (f"{name}: no tasks found; a task list needs headings like `## Phase 1: Title` followed "
+            "by `### Task 1.1: Title`")
+
+
+def read_source(path: str | Path) -> tuple[bytes, str]:
+    """A task-list file's bytes and its text; raises TaskListError when it cannot be read as text."""
+    data = _read_bytes(Path(path), str(path))
+    return data, _decode(data, str(path))
 
 
 def _title(blocks: list[Block], path: str) -> str:
