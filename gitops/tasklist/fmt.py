@@ -19,7 +19,7 @@ from gitops.errors import TaskListError
 from gitops.model import Severity, Task, TaskList
 from gitops.tasklist import canonical
 from gitops.tasklist.diagnostics import Sink
-from gitops.tasklist.fields import field_key, split_field
+from gitops.tasklist.fields import field_key, split_fields
 from gitops.tasklist.graph import changed_tasks
 from gitops.tasklist.markdown import Block, read_blocks
 from gitops.tasklist.parser import no_tasks, parse
@@ -157,15 +157,23 @@ class _Document:
                                               for n in range(draft.line, stop)])])
         # Kept text goes last, unless it would continue the list above it (an indented line or a
         # list item after `- [ ] criterion`): then it goes before the lists.
+        if any(_reads_as_field(line) for line in free[len(fields.shared):]):
+            # A field line the parser did not read where it stands (written twice, or continuing a
+            # list item): moved, it could be read, or read first.
+            return None
         if fields.lists and not fields.bottom and free and _LIST_START_RE.match(free[0]):
-            if any((named := split_field(line)) and field_key(named[0]) in canonical.NAMES for line in free):
-                return None  # a field written twice: before the lists, the second would become the first
             groups = [fields.top, free, *fields.lists]
         elif not fields.lists:
             groups = [fields.top + fields.bottom, free]  # one paragraph of fields
         else:
             groups = [fields.top, *fields.lists, fields.bottom, free]
         return heading + _joined(groups)
+
+
+def _reads_as_field(line: str) -> bool:
+    """A line that holds a field fmt rewrites (`**Status**: x`, `- **Do**:`)."""
+    text = _LIST_START_RE.sub("", line, count=1) if _LIST_START_RE.match(line) else line
+    return any(field_key(name) in canonical.NAMES for name, _ in split_fields(text.lstrip()))
 
 
 def _leveled(heading: list[str], level: int) -> list[str]:
