@@ -112,7 +112,8 @@ def field_key(name: str) -> str:
 
 def read_values(readers: Mapping[str, Reader], items: Iterable[Field], sink: Sink,
                 owner: str) -> dict[str, object]:
-    """Each field that has a reader, read; an unreadable value is reported and left out."""
+    """Each field that has a reader, read; an unreadable value is left out, as if not written, with
+    a warning (an error with `--strict`): a run need not stop for it."""
     values: dict[str, object] = {}
     for item in items:
         reader = readers.get(item.key)
@@ -121,8 +122,8 @@ def read_values(readers: Mapping[str, Reader], items: Iterable[Field], sink: Sin
         try:
             values[item.key] = reader(item.value)
         except Unreadable as exc:
-            sink.error(item.line, f"{owner}: **{item.name}** value {item.value!r} cannot be read; "
-                                  f"{exc}")
+            sink.tolerated(item.line, f"{owner}: **{item.name}** value {item.value!r} cannot be read "
+                                      f"and is left out, as if not written; {exc}")
     return values
 
 

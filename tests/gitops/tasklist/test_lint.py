@@ -101,6 +101,22 @@ def test_a_task_without_criteria_is_a_warning_unless_strict_it_runs_as_manual() 
         (2, "error"), (5, "error")]
 
 
+def test_a_value_that_cannot_be_read_is_a_warning_unless_strict() -> None:
+    text = ("## Phase 1: A\n### Task 1.1: A\n**Status**: ⏸️ Conditional\n**Auto-Advance**: maybe\n"
+            "**Done when**:\n- [ ] ok\n")
+    tasklist, diagnostics = parse(text, "t.md")
+    assert tasklist.tasks["1.1"].status_mark == " " and tasklist.tasks["1.1"].auto_advance is None
+    left_out = "cannot be read and is left out, as if not written"
+    assert [(d.line, d.severity.value, d.message) for d in lint(tasklist, diagnostics)] == [
+        (3, "warning", f"Task 1.1: **Status** value '⏸️ Conditional' {left_out}; write [ ] (to do), [x] "
+                       "(done) or [!] (blocked)"),
+        (4, "warning", f"Task 1.1: **Auto-Advance** value 'maybe' {left_out}; write yes or no (a note in "
+                       "parentheses may follow)"),
+    ]
+    assert [(d.line, d.severity.value) for d in lint(tasklist, diagnostics, strict=True)] == [
+        (3, "error"), (4, "error")]
+
+
 def test_a_cycle_is_reported_once_whatever_task_it_is_entered_from() -> None:
     text = """## Phase 1: A
 ### Task 1.3: C
