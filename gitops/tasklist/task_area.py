@@ -164,6 +164,10 @@ class TaskWalker:
         self.phase: int | None = None
         self.task: Draft | None = None
         self.pending: Field | None = None  # a list field waiting for its list
+        self.task_level: int | None = None  # the level of the task headings
+        # A heading where task headings are, without an id (`#### Set up the database`): the
+        # fields under it are its own, not the task's above (30 such headings in the survey).
+        self.untitled: Block | None = None
 
     def visit(self, block: Block) -> None:
         pending, self.pending = self.pending, None
@@ -171,10 +175,13 @@ class TaskWalker:
             self._phase(block)
         elif block.kind == "task":
             self._task(block.key, block.title, block.line, block.mark)
+            self.task_level = block.level
         elif block.kind == "heading" and _TASKLIKE_RE.match(block.text):
             self._not_a_task(block)
         elif (key := field_heading(block)) and self.task is not None:
             self._field_heading(self.task, key, block)
+        elif block.kind == "heading" and block.level == self.task_level and not field_heading(block):
+            self.task, self.untitled = None, block
         elif block.kind == "paragraph":
             self._paragraph(block)
         elif block.kind == "list" and pending is not None:
@@ -184,7 +191,7 @@ class TaskWalker:
             self._list_block(block)
 
     def _phase(self, block: Block) -> None:
-        number, self.task = int(block.key), None
+        number, self.task, self.untitled = int(block.key), None, None
         self.phase = number
         known = self.phases.get(number)
         if known is None:
@@ -206,7 +213,7 @@ class TaskWalker:
                 self.sink.warning(line, f"Task {task_id} is not under a Phase heading and "
                                         f"is read as part of Phase {number}; add a "
                                         f"`Phase {number}: Title` heading above it")
-        self.task = Draft(task_id, title, number, line, heading_mark=mark)
+        self.task, self.untitled = Draft(task_id, title, number, line, heading_mark=mark), None
         self.drafts.append(self.task)
         return self.task
 
@@ -224,6 +231,9 @@ class TaskWalker:
 
     def _paragraph(self, block: Block) -> None:
         found = read_fields(block.lines, block.line)
+        if self.task is None and self.untitled is not None:
+            self._untitled_fields(found)
+            return
         if (self.task is None and self.phase is not None
                 and any(name_key(f.name) in _IMPLICIT_TRIGGERS for f in found)):
             self._implicit_task(self.phase, found[0].line)
@@ -249,6 +259,9 @@ class TaskWalker:
                     self._add_field(draft, item)
             return
         if self.task is None:
+            if self.untitled is not None:
+                self._untitled_fields([Field(field_key(name), name, value, entry.line) for entry in block.items
+                                       for name, value in split_fields(entry.raw.split("\n")[0])])
             return
         for entry in block.items:
             for name, value in split_fields(entry.raw.split("\n")[0]):
@@ -256,6 +269,15 @@ class TaskWalker:
                              [(child.text, child.line) for child in entry.children],
                              [(entry.line, entry.line), *((c.line, c.end) for c in entry.children)])
                 self._add_field(self.task, item)
+
+    def _untitled_fields(self, found: list[Field]) -> None:
+        heading = self.untitled
+        if heading is None or not any(item.key in _TASK_FIELDS for item in found):
+            return
+        self.untitled = None  # one warning per heading
+        self.sink.tolerated(heading.line, f"`{heading.text}` has task fields but no task id, so it is not "
+                                          "read as a task and does not run; give it an id, like "
+                                          f"`Task <id>: {heading.text}`, or remove its fields")
 
     def _implicit_task(self, number: int, line: int) -> None:
         phase = self.phases[number]

@@ -29,6 +29,7 @@ FRAGMENTS = [
     "   continued step", "  - sub item", "**Notes**: free text", "```", "code line", "> quote",
     "- **Owner**: Ada", "**Depends on**: T-1.1..T-1.2, B-2041 completion", "**Dependencies**: Task 1.1",
     "See [the docs](https://example.com).", "#### Task 1.1: Linked [doc](https://x.y)", "**Run**: `true`",
+    "#### Set up the database", "**Dependencies**: sometime",
 ]
 
 
