@@ -29,7 +29,7 @@ from gitops.tasklist.fields import (
     read_values,
     split_fields,
 )
-from gitops.tasklist.ids import phase_of, prefix_of
+from gitops.tasklist.ids import Resolver, phase_of, prefix_of
 from gitops.tasklist.markdown import Block, Item
 from gitops.tasklist.task_items import item_task
 from gitops.tasklist.text import CHECKBOX_RE, strip_emoji, unbold, unmark
@@ -70,7 +70,11 @@ def field_heading(block: Block) -> str | None:
 
 def task_area(blocks: list[Block]) -> tuple[int, int]:
     """Index of the first Phase/Task heading and of the heading that ends the task area."""
-    start = next((i for i, b in enumerate(blocks) if b.kind in ("phase", "task")), len(blocks))
+    start = next((i for i, b in enumerate(blocks) if b.kind in ("phase", "task")), None)
+    if start is None:
+        # No Phase or Task heading: tasks only as list items (`1. **Task 1**: Title` under `## Tasks`).
+        start = next((i for i, b in enumerate(blocks) if b.kind == "list" and b.items
+                      and all(item_task(item) for item in b.items)), len(blocks))
     last_phase = max((i for i, b in enumerate(blocks) if b.kind == "phase"), default=-1)
     level, phase_seen = None, False
     for index in range(start, len(blocks)):
@@ -115,9 +119,10 @@ def read_tasks(blocks: list[Block], sink: Sink) -> tuple[tuple[Phase, ...], dict
         walker.phases[draft.phase].task_ids.append(draft.id)
     # Which references are this list's tasks is known only now that every id is.
     families = {prefix_of(task_id).rstrip("-") for task_id in kept}
+    resolver = Resolver(kept)
     tasks: dict[str, Task] = {}
     for draft in kept.values():
-        tasks[draft.id] = _task(draft, sink, families, tuple(tasks))
+        tasks[draft.id] = _task(draft, sink, families, resolver, tuple(tasks))
     phases = tuple(Phase(p.number, p.title, p.line, tuple(p.task_ids)) for p in walker.phases.values())
     return phases, tasks
 
@@ -318,13 +323,13 @@ def criterion(text: str, line: int, kind: str = "done_when") -> Criterion:
     return Criterion(text.strip(), line, kind=kind)
 
 
-def _task(draft: Draft, sink: Sink, families: set[str], earlier: tuple[str, ...]) -> Task:
+def _task(draft: Draft, sink: Sink, families: set[str], resolver: Resolver, earlier: tuple[str, ...]) -> Task:
     values = read_values(_READERS, draft.fields.values(), sink, f"Task {draft.id}")
     if "status" not in values and draft.heading_mark is not None:
         values["status"] = draft.heading_mark
     references = values.pop("dependencies", ())
     assert isinstance(references, tuple)
-    blocking, external = _dependencies(draft, references, families, earlier, sink)
+    blocking, external = _dependencies(draft, references, families, resolver, earlier, sink)
     attributes = {_ATTRIBUTES.get(key, key): value for key, value in values.items()}
     steps = draft.lists.get("do") if "do" in draft.fields else draft.lists.get("description", [])
     further = sorted((item.line, key) for key, item in draft.fields.items() if key in FURTHER_CRITERIA)
@@ -340,12 +345,13 @@ def _task(draft: Draft, sink: Sink, families: set[str], earlier: tuple[str, ...]
     )
 
 
-def _dependencies(draft: Draft, references: tuple[Reference, ...], families: set[str],
+def _dependencies(draft: Draft, references: tuple[Reference, ...], families: set[str], resolver: Resolver,
                   earlier: tuple[str, ...], sink: Sink
                   ) -> tuple[tuple[str, ...], tuple[ExternalDependency, ...]]:
     """Task ids waited on, and what is recorded but not waited on.
 
-    An id of a family this list uses (no letters, or the letters of one of its ids) is waited on,
+    A reference to one of this list's tasks as written or nearly (`T1` for `T-1`: ids.Resolver) is
+    waited on; so is an id of a family this list uses (no letters, or the letters of one of its ids),
     defined or not (lint reports an undefined one); `B-1006` in a list of `T-` ids is a backlog item.
     """
     blocking: list[str] = []
@@ -354,6 +360,8 @@ def _dependencies(draft: Draft, references: tuple[Reference, ...], families: set
     for reference in references:
         if reference.kind == "previous":
             blocking.extend(earlier)
+        elif reference.kind == "task" and (resolved := resolver.resolve(reference.text)):
+            blocking.append(resolved)
         elif reference.kind == "task" and prefix_of(reference.text).rstrip("-") in families | {""}:
             blocking.append(reference.text)
         elif reference.kind == "task":
