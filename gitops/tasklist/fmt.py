@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 from gitops.errors import TaskListError
 from gitops.model import Severity, Task, TaskList
 from gitops.tasklist import canonical
-from gitops.tasklist.diagnostics import Sink
 from gitops.tasklist.fields import field_key, split_fields
 from gitops.tasklist.graph import changed_tasks
-from gitops.tasklist.markdown import Block, read_blocks
-from gitops.tasklist.parser import no_tasks, parse
-from gitops.tasklist.task_area import Draft, task_area, walk
+from gitops.tasklist.markdown import Block
+from gitops.tasklist.parser import Document, no_tasks, read_document
+from gitops.tasklist.task_area import Draft
 
 # A heading whose Markdown holds a link, an image or HTML keeps its text as written: its plain
 # text would lose the link's target.
@@ -50,7 +50,8 @@ _LAYOUTS = (_Layout(True, True), _Layout(False, True), _Layout(False, False), _L
 def format_text(text: str, path: str) -> Formatted:
     """The task list in the canonical dialect; raises TaskListError when it has parse errors
     (fmt would have to guess) or no tasks."""
-    before, diagnostics = parse(text, path)
+    parsed = read_document(text, path)
+    before, diagnostics = parsed.tasklist, parsed.diagnostics
     if not before.tasks:
         raise TaskListError(no_tasks(path))
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
@@ -58,38 +59,60 @@ def format_text(text: str, path: str) -> Formatted:
         raise TaskListError("\n".join([f"{path}: fmt rewrites only a task list that reads without "
                                        f"errors; fix these first (`gitops lint {path}` lists them):",
                                        *(str(d) for d in errors)]))
-    document = _Document(text, before)
-    for layout in _LAYOUTS:
-        verbatim: set[str] = set(before.tasks) if layout.verbatim else set()
-        for _ in range(4):
-            out = document.render(layout, verbatim)
-            changed = _changed(before, out, path)
-            if changed == set():
-                return Formatted(out, tuple(t for t in before.tasks if t in verbatim))
-            if changed is None or changed <= verbatim:
-                break  # more than single tasks changed: try the next layout
-            verbatim |= changed
+    for formatted, after, layout in _candidates(text, parsed):
+        if layout.verbatim or _stable(formatted.text, after, second=True):
+            return formatted
     raise TaskListError(f"{path}: fmt cannot rewrite this task list without changing what it means, "
                         "so the file is left as it is; please report it with the file attached")
 
 
-def _changed(before: TaskList, text: str, path: str) -> set[str] | None:
-    after, diagnostics = parse(text, path)
-    if any(d.severity is Severity.ERROR for d in diagnostics):
+def _candidates(text: str, parsed: Document) -> Iterator[tuple[Formatted, Document, _Layout]]:
+    """Rewritten texts that mean what `parsed` means, most canonical first, each with its parse."""
+    before, path = parsed.tasklist, parsed.tasklist.path
+    document = _Document(text, parsed)
+    for layout in _LAYOUTS:
+        verbatim: set[str] = set(before.tasks) if layout.verbatim else set()
+        for _ in range(4):
+            out = document.render(layout, verbatim)
+            after = read_document(out, path)
+            changed = _changed(before, after)
+            if changed == set():
+                yield Formatted(out, tuple(t for t in before.tasks if t in verbatim)), after, layout
+                break
+            if changed is None or changed <= verbatim:
+                break  # more than single tasks changed: try the next layout
+            verbatim |= changed
+
+
+def _stable(text: str, parsed: Document, second: bool) -> bool:
+    """Would fmt leave `text` as it is? Text moved under other text can read differently without
+    meaning anything else (a heading that now ends the task area): such a rewrite is not taken.
+    `second`: also run fmt's candidates on it (once; the all-as-written one is a fixed point)."""
+    if _Document(text, parsed).render(_LAYOUTS[0], set()) == text:
+        return True  # the most canonical rewrite is the text itself: no need to parse it again
+    if not second:
+        return False
+    for formatted, after, layout in _candidates(text, parsed):
+        if layout.verbatim or _stable(formatted.text, after, second=False):
+            return formatted.text == text
+    return False
+
+
+def _changed(before: TaskList, after: Document) -> set[str] | None:
+    if any(d.severity is Severity.ERROR for d in after.diagnostics):
         return None
-    return changed_tasks(before, after)
+    return changed_tasks(before, after.tasklist)
 
 
 class _Document:
     """The source cut into prefix, phase and task segments, and suffix."""
 
-    def __init__(self, text: str, tasklist: TaskList) -> None:
+    def __init__(self, text: str, parsed: Document) -> None:
         self.newline = "\r\n" if "\r\n" in text else "\n"
-        blocks, self.lines = read_blocks(text)
-        start, end = task_area(blocks)
+        blocks, self.lines, walker = parsed.blocks, parsed.lines, parsed.walker
+        start, end = parsed.area
         area = blocks[start:end]
-        walker = walk(area, Sink(tasklist.path))
-        self.tasks: dict[str, Task] = dict(tasklist.tasks)
+        self.tasks: dict[str, Task] = dict(parsed.tasklist.tasks)
         self.drafts = [d for d in walker.drafts if d.id in self.tasks]
         self.synthetic = {p.number: p for p in walker.phases.values() if p.synthetic}
         self.headings = {b.line: b for b in area if b.kind in ("phase", "task")}
@@ -107,6 +130,7 @@ class _Document:
         drafts = {d.line: d for d in self.drafts}
         seen: set[int] = set()
         task_level = 4
+        tight: list[str] | None = None  # a list-item task kept as written, which the next may join
         for line, stop in self.stops.items():
             block = self.headings.get(line)
             if block is not None and block.kind == "phase":
@@ -127,6 +151,11 @@ class _Document:
                 if block is not None:  # at the level of the tasks around it
                     kept[:block.end - block.line + 1] = _leveled(kept[:block.end - block.line + 1], task_level)
                 rewritten = _trimmed(kept)
+                if draft.item is not None and segments and segments[-1] is tight:
+                    segments[-1].extend(rewritten)  # the next item of the same list: no blank line
+                    continue
+                if draft.item is not None:
+                    tight = rewritten
             segments.append(rewritten)
         segments.append(_trimmed(self.lines[self.end - 1:]))
         return self.newline.join(_joined(segments)) + self.newline

@@ -6,7 +6,7 @@ The parts live beside this module: `markdown` (blocks with line numbers), `field
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -17,18 +17,36 @@ from gitops.tasklist.diagnostics import Sink
 from gitops.tasklist.header import read_header
 from gitops.tasklist.markdown import Block, read_blocks
 from gitops.tasklist.sections import read_sections
-from gitops.tasklist.task_area import read_tasks, task_area, warn_ignored_headings
+from gitops.tasklist.task_area import TaskWalker, read_tasks, task_area, warn_ignored_headings
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed task list with what it was read from (`gitops fmt` rewrites from these)."""
+
+    tasklist: TaskList
+    diagnostics: list[Diagnostic]
+    blocks: list[Block]
+    lines: list[str]
+    area: tuple[int, int]  # indexes of the first task-area block and of the block that ends it
+    walker: TaskWalker  # the phase and task drafts, with the source lines of their fields
 
 
 def parse(text: str, path: str) -> tuple[TaskList, list[Diagnostic]]:
     """Parse task-list Markdown; never raises, problems come back as diagnostics."""
+    document = read_document(text, path)
+    return document.tasklist, document.diagnostics
+
+
+def read_document(text: str, path: str) -> Document:
+    """`parse`, keeping the blocks and drafts it read."""
     blocks, lines = read_blocks(text)
     sink = Sink(path)
     start, end = task_area(blocks)
     if start == len(blocks):
         sink.error(1, NO_TASKS)
     header = read_header(blocks[:start], sink)
-    phases, tasks = read_tasks(blocks[start:end], sink)
+    phases, tasks, walker = read_tasks(blocks[start:end], sink)
     warn_ignored_headings(blocks, end, sink)
     extras = read_sections(blocks, start, end, lines, sink)
     tasklist = TaskList(
@@ -40,7 +58,8 @@ def parse(text: str, path: str) -> tuple[TaskList, list[Diagnostic]]:
         sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
         **extras,  # type: ignore[arg-type]
     )
-    return tasklist, sorted(sink.diagnostics, key=lambda d: (d.line, d.severity != Severity.ERROR))
+    diagnostics = sorted(sink.diagnostics, key=lambda d: (d.line, d.severity != Severity.ERROR))
+    return Document(tasklist, diagnostics, blocks, lines, (start, end), walker)
 
 
 # B-1006, the largest task list there is, is ~100 KB; the cap keeps /dev/zero from filling memory.

@@ -104,8 +104,8 @@ def warn_ignored_headings(blocks: list[Block], end: int, sink: Sink) -> None:
                                      "above that heading")
 
 
-def read_tasks(blocks: list[Block], sink: Sink) -> tuple[tuple[Phase, ...], dict[str, Task]]:
-    """Phases and tasks (by id, in order) from the task-area blocks."""
+def read_tasks(blocks: list[Block], sink: Sink) -> tuple[tuple[Phase, ...], dict[str, Task], TaskWalker]:
+    """Phases and tasks (by id, in order) from the task-area blocks, and the walker's drafts."""
     walker = walk(blocks, sink)
     kept: dict[str, Draft] = {}
     for draft in walker.drafts:
@@ -122,9 +122,9 @@ def read_tasks(blocks: list[Block], sink: Sink) -> tuple[tuple[Phase, ...], dict
     resolver = Resolver(kept)
     tasks: dict[str, Task] = {}
     for draft in kept.values():
-        tasks[draft.id] = _task(draft, sink, families, resolver, tuple(tasks))
+        tasks[draft.id] = _task(draft, sink, families, resolver, tasks)
     phases = tuple(Phase(p.number, p.title, p.line, tuple(p.task_ids)) for p in walker.phases.values())
-    return phases, tasks
+    return phases, tasks, walker
 
 
 def walk(blocks: list[Block], sink: Sink) -> TaskWalker:
@@ -323,7 +323,9 @@ def criterion(text: str, line: int, kind: str = "done_when") -> Criterion:
     return Criterion(text.strip(), line, kind=kind)
 
 
-def _task(draft: Draft, sink: Sink, families: set[str], resolver: Resolver, earlier: tuple[str, ...]) -> Task:
+def _task(draft: Draft, sink: Sink, families: set[str], resolver: Resolver, earlier: Mapping[str, Task]) -> Task:
+    """`earlier`: the tasks above this one (`All previous tasks`), read only when named: a copy per
+    task made reading 10,000 tasks quadratic."""
     values = read_values(_READERS, draft.fields.values(), sink, f"Task {draft.id}")
     if "status" not in values and draft.heading_mark is not None:
         values["status"] = draft.heading_mark
@@ -346,7 +348,7 @@ def _task(draft: Draft, sink: Sink, families: set[str], resolver: Resolver, earl
 
 
 def _dependencies(draft: Draft, references: tuple[Reference, ...], families: set[str], resolver: Resolver,
-                  earlier: tuple[str, ...], sink: Sink
+                  earlier: Mapping[str, Task], sink: Sink
                   ) -> tuple[tuple[str, ...], tuple[ExternalDependency, ...]]:
     """Task ids waited on, and what is recorded but not waited on.
 

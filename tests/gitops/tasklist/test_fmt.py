@@ -290,3 +290,11 @@ def test_a_document_without_tasks_is_refused() -> None:
     with pytest.raises(TaskListError) as raised:
         format_text("# Notes\n\nNothing to do.\n", "notes.md")
     assert str(raised.value) == no_tasks("notes.md")
+
+
+def test_the_canonical_example_of_the_format_doc_is_canonical() -> None:
+    doc = (REPO / "docs/tasklist.md").read_text(encoding="utf-8")
+    example = doc.split("```markdown\n", 1)[1].split("```\n", 1)[0]
+    tasklist, diagnostics = parse(example, "example.md")
+    assert list(tasklist.tasks) == ["1.1"] and diagnostics == []
+    assert _fmt(example) == example
