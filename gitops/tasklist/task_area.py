@@ -270,9 +270,11 @@ class TaskWalker:
             return
         for entry in block.items:
             for name, value in split_fields(entry.raw.split("\n")[0]):
-                item = Field(field_key(name), name, value.strip(), entry.line,
-                             [(child.text, child.line) for child in entry.children],
-                             [(entry.line, entry.line), *((c.line, c.end) for c in entry.children)])
+                key = field_key(name)
+                # A list field's nested items are its list; under another field they are text.
+                nested = entry.children if key in LIST_FIELDS else []
+                item = Field(key, name, value.strip(), entry.line, [(child.text, child.line) for child in nested],
+                             [(entry.line, entry.line), *((child.line, child.end) for child in nested)])
                 self._add_field(self.task, item)
 
     def _untitled_fields(self, found: list[Field]) -> None:
