@@ -11,6 +11,7 @@ from gitops.model import Severity
 from gitops.tasklist.fmt import format_text
 from gitops.tasklist.graph import changed_tasks, task_meaning
 from gitops.tasklist.parser import no_tasks, parse
+from tests.gitops.tasklist.test_fmt_fuzz import dropped_words
 
 REPO = Path(__file__).parents[3]
 DIALECTS = sorted((REPO / "tests/data/dialects").glob("*.md"))
@@ -35,6 +36,7 @@ def test_fmt_keeps_the_task_graph_and_a_second_fmt_changes_nothing(path: Path) -
         (p.number, p.title, p.task_ids) for p in before.phases]
     assert changed_tasks(before, after) == set()
     assert _fmt(formatted.text) == formatted.text
+    assert dropped_words(text, formatted.text) == set()
 
 
 @pytest.mark.parametrize("name", ["migration/B-1006.md", "tests/data/dialects/seed_do_done_when.md",
