@@ -57,6 +57,9 @@ _PHASELIKE_RE = re.compile(r"phase\s+[0-9]", re.I)
 # `## Exit Criteria` between two phases: a section of the phase above, not the end of the tasks.
 _PHASE_SECTION_RE = re.compile(r"(?:exit|entry|success|acceptance)\s+criteria|quality\s+gates?|deliverables|"
                                r"checkpoints?|milestones?|phase\s+review", re.I)
+# `Auto-advance: yes` inside another field's value (_compound)
+_COMPOUND_RES = (("auto_advance", re.compile(r"\bauto[- ]?advance\s*:\s*(yes|no|true|false)\b", re.I)),
+                 ("pause_after", re.compile(r"\bpause[- ]?after\s*:\s*(yes|no|true|false)\b", re.I)))
 _ATTRIBUTES = {"status": "status_mark"}  # field key -> Task attribute, where they differ
 
 
@@ -331,6 +334,7 @@ def _task(draft: Draft, sink: Sink, families: set[str], resolver: Resolver, earl
     values = read_values(_READERS, draft.fields.values(), sink, f"Task {draft.id}")
     if "status" not in values and draft.heading_mark is not None:
         values["status"] = draft.heading_mark
+    values.update(_compound(draft, values))
     references = values.pop("dependencies", ())
     assert isinstance(references, tuple)
     blocking, external = _dependencies(draft, references, families, resolver, earlier, sink)
@@ -347,6 +351,19 @@ def _task(draft: Draft, sink: Sink, families: set[str], resolver: Resolver, earl
         field_lines=MappingProxyType({key: item.line for key, item in draft.fields.items()}),
         **attributes,  # type: ignore[arg-type]
     )
+
+
+def _compound(draft: Draft, values: Mapping[str, object]) -> dict[str, object]:
+    """Auto-Advance and Pause After said inside another field's value (`**Solo Optimization**:
+    Auto-advance: yes, Context preservation: yes`), when the task does not set them itself."""
+    found: dict[str, object] = {}
+    for item in draft.fields.values():
+        if item.key in _TASK_FIELDS:
+            continue
+        for key, pattern in _COMPOUND_RES:
+            if key not in values and key not in found and (match := pattern.search(unbold(item.value))):
+                found[key] = match.group(1).lower() in ("yes", "true")
+    return found
 
 
 def _dependencies(draft: Draft, references: tuple[Reference, ...], families: set[str], resolver: Resolver,
