@@ -91,10 +91,12 @@ def fields(draft: Draft, task: Task, source: Source) -> Fields:
         lists=[_list_field(draft.fields[key], draft.lists.get(key, []), source)
                for key in (*_LISTS, *further) if key in draft.fields],
         bottom=[line for key in _BOTTOM if (line := _scalar(draft, task, key))],
-        # A field fmt does not rewrite, on a line with one it does (`**Owner**: Ada | **Priority**:
-        # High`), gets a line of its own, first of the text kept as written.
-        shared=[f"**{item.name}**: {item.value}".rstrip() for key, item in draft.fields.items()
-                if key not in NAMES and item.line in claimed],
+        # A field fmt does not rewrite, or one set twice, on a line with one it does (`**Owner**: Ada
+        # | **Priority**: High`, a list-item task's `(1 hour)`) gets a line of its own, first of the
+        # text kept as written.
+        shared=[f"**{item.name}**: {item.value}".rstrip()
+                for item in (*(f for f in draft.fields.values() if f.key not in NAMES), *draft.unused)
+                if item.line in claimed],
         claimed=claimed,
     )
 

@@ -148,6 +148,7 @@ class Draft:
     line: int
     implicit: bool = False
     item: Item | None = None  # a task written as a list item: that item
+    unused: list[Field] = field(default_factory=list)  # fields set a second time (ignored, kept by fmt)
     heading_mark: str | None = None  # a status marker on the heading (`✅ COMPLETED`)
     fields: dict[str, Field] = field(default_factory=dict)
     lists: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # list field key -> items
@@ -308,6 +309,7 @@ class TaskWalker:
                            f"(line {item.line}), which mean the same")
             self.sink.warning(item.line, f"Task {task.id} {problem}; the first one is used; "
                                          "delete the other")
+            task.unused.append(item)
             return False
         task.fields[item.key] = item
         if item.key in LIST_FIELDS:
