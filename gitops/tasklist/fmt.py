@@ -8,7 +8,8 @@ HotFix issues and the handler registry name tasks by them.
 
 The result is parsed again and must mean the same (`graph`). A task that would not is kept as
 written; if heading levels are what changed the meaning (a `### Notes` heading that would end
-the task area under `### Phase` headings), the levels are kept as written.
+the task area under `### Phase` headings), the levels are kept as written. A result that fmt
+would rewrite again is not taken either (fmt twice changes nothing).
 """
 from __future__ import annotations
 
