@@ -26,9 +26,9 @@ from gitops.tasklist.markdown import Block
 from gitops.tasklist.parser import Document, no_tasks, read_document
 from gitops.tasklist.task_area import Draft
 
-# A heading whose Markdown holds a link, an image or HTML keeps its text as written: its plain
-# text would lose the link's target.
-_RICH_RE = re.compile(r"\]\(|\]\[|<")
+# A heading whose Markdown holds a link, an image, HTML or an `{#anchor}` keeps its text as
+# written: its plain text would lose the link's target, or the anchor other pages link to.
+_RICH_RE = re.compile(r"\]\(|\]\[|<|\{#")
 _LIST_START_RE = re.compile(r"\s|(?:[-*+]|[0-9]{1,9}[.)])(?:\s|$)")
 
 

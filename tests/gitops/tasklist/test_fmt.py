@@ -300,3 +300,9 @@ def test_the_canonical_example_of_the_format_doc_is_canonical() -> None:
     tasklist, diagnostics = parse(example, "example.md")
     assert list(tasklist.tasks) == ["1.1"] and diagnostics == []
     assert _fmt(example) == example
+
+
+def test_a_heading_with_an_anchor_keeps_its_text_at_the_canonical_level() -> None:
+    text = "## Phase 1: Setup {#setup}\n\n### Task 1.1: One {#one}\n**Done when**:\n- [ ] ok\n"
+    assert _fmt(text) == "### Phase 1: Setup {#setup}\n\n#### Task 1.1: One {#one}\n**Done when**:\n- [ ] ok\n"
+
