@@ -25,10 +25,12 @@ from gitops.tasklist.graph import changed_tasks
 from gitops.tasklist.markdown import Block
 from gitops.tasklist.parser import Document, no_tasks, read_document
 from gitops.tasklist.task_area import Draft
+from gitops.tasklist.text import is_emoji
 
 # A heading whose Markdown holds a link, an image, HTML or an `{#anchor}` keeps its text as
 # written: its plain text would lose the link's target, or the anchor other pages link to.
 _RICH_RE = re.compile(r"\]\(|\]\[|<|\{#")
+_STATUS_MARKS = "✅✔☑⏳⏸\ufe0f\ufe0e"  # what headings.task_heading reads as a status
 _LIST_START_RE = re.compile(r"\s|(?:[-*+]|[0-9]{1,9}[.)])(?:\s|$)")
 
 
@@ -163,7 +165,7 @@ class _Document:
 
     def _phase(self, block: Block, stop: int, layout: _Layout) -> list[str]:
         level = 3 if layout.levels else block.level
-        if _RICH_RE.search(block.raw):
+        if _rich(block.raw):
             heading = _leveled(self.lines[block.line - 1:block.end], level)
         else:
             heading = [canonical.phase_heading(level, int(block.key), block.title)]
@@ -177,9 +179,9 @@ class _Document:
             claimed.update(range(block.line, block.end + 1))
         elif draft.item is not None:
             claimed.update(range(draft.line, draft.line + draft.item.raw.count("\n") + 1))
-        if block is not None and _RICH_RE.search(block.raw):
+        if block is not None and _rich(block.raw):
             heading = _leveled(self.lines[block.line - 1:block.end], level)
-        elif draft.item is not None and _RICH_RE.search(draft.item.raw):
+        elif draft.item is not None and _rich(draft.item.raw):
             return _trimmed(self.lines[draft.line - 1:stop - 1])  # its title is in the item's line
         else:
             heading = [canonical.task_heading(level, draft.id, draft.title)]
@@ -198,6 +200,15 @@ class _Document:
         else:
             groups = [fields.top, *fields.lists, fields.bottom, free]
         return heading + _joined(groups)
+
+
+def _rich(raw: str) -> bool:
+    """Would the heading's plain text lose something: a link, HTML, an anchor, or an emoji in its
+    text (one before it, `## 🚀 Phase 1`, is decoration; a status mark becomes the Status field)?"""
+    text = raw.strip().lstrip("*_ ")
+    while text and is_emoji(text[0]):
+        text = text[1:].lstrip()
+    return bool(_RICH_RE.search(raw)) or any(is_emoji(ch) and ch not in _STATUS_MARKS for ch in text)
 
 
 def _reads_as_field(line: str) -> bool:

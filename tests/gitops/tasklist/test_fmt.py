@@ -306,3 +306,10 @@ def test_a_heading_with_an_anchor_keeps_its_text_at_the_canonical_level() -> Non
     text = "## Phase 1: Setup {#setup}\n\n### Task 1.1: One {#one}\n**Done when**:\n- [ ] ok\n"
     assert _fmt(text) == "### Phase 1: Setup {#setup}\n\n#### Task 1.1: One {#one}\n**Done when**:\n- [ ] ok\n"
 
+
+
+def test_an_emoji_in_a_heading_text_is_kept_one_before_it_or_a_status_mark_is_not() -> None:
+    text = ("## 🚀 Phase 1: Ship it 🎉\n\n## 🚀 Phase 2: Then\n\n#### **Task 2.1: Go** ✅ **COMPLETED**\n"
+            "**Done when**:\n- [x] ok\n")
+    assert _fmt(text) == ("### 🚀 Phase 1: Ship it 🎉\n\n### Phase 2: Then\n\n#### Task 2.1: Go\n**Status**: [x]\n\n"
+                          "**Done when**:\n- [x] ok\n")
