@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from typing import Iterator, Mapping
 
 from gitops.model import Task
+from gitops.tasklist.drafts import Draft, criterion
 from gitops.tasklist.fields import FURTHER_CRITERIA, Field, Unreadable, read_status
 from gitops.tasklist.markdown import Item
-from gitops.tasklist.task_area import Draft, criterion
 from gitops.tasklist.text import CHECKBOX_RE, strip_emoji, unbold, unmark
 
 NAMES = {

@@ -20,11 +20,11 @@ from typing import Iterator
 from gitops.errors import TaskListError
 from gitops.model import Severity, Task, TaskList
 from gitops.tasklist import canonical
+from gitops.tasklist.drafts import Draft
 from gitops.tasklist.fields import field_key, split_fields
 from gitops.tasklist.graph import changed_tasks
 from gitops.tasklist.markdown import Block
 from gitops.tasklist.parser import Document, no_tasks, read_document
-from gitops.tasklist.task_area import Draft
 from gitops.tasklist.text import is_emoji
 
 # A heading whose Markdown holds a link, an image, HTML or an `{#anchor}` keeps its text as

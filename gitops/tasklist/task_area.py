@@ -7,48 +7,25 @@ also be a list item (`- **Task 1.1**: Title (1 hour) - Auto-advance: yes`, `task
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Mapping
 
-from gitops.model import Criterion, ExternalDependency, Phase, Task
-from gitops.tasklist.dependencies import Reference, read_dependencies
+from gitops.model import Phase, Task
 from gitops.tasklist.diagnostics import Sink
+from gitops.tasklist.drafts import READERS, TASK_FIELDS, Draft, PhaseDraft, to_task
 from gitops.tasklist.fields import (
-    FURTHER_CRITERIA,
     LIST_FIELDS,
     Field,
-    Reader,
     field_key,
     name_key,
-    read_bool,
     read_fields,
-    read_prompt,
-    read_run,
-    read_status,
-    read_values,
     split_fields,
 )
 from gitops.tasklist.ids import Resolver, phase_of, prefix_of
-from gitops.tasklist.markdown import Block, Item
+from gitops.tasklist.markdown import Block
 from gitops.tasklist.task_items import item_task
-from gitops.tasklist.text import CHECKBOX_RE, strip_emoji, unbold, unmark
 
-_READERS: Mapping[str, Reader] = {
-    # without emoji: `🔴 Critical` must meet the safety rule for Critical tasks (plan/policy.py)
-    "priority": lambda value: strip_emoji(unmark(value)),
-    "estimated_time": unmark,
-    "dependencies": read_dependencies,
-    "status": read_status,
-    "auto_advance": read_bool,
-    "pause_after": read_bool,
-    "when_ready_prompt": read_prompt,
-    "run": read_run,
-}
-_TASK_FIELDS = frozenset({*_READERS, *LIST_FIELDS})
 # The seed's field names: under a phase heading with no task heading they make an implicit task.
 # Not the synonyms: a phase's own `**Duration**: 2 days` or `**Description**:` is not a task body.
-_IMPLICIT_TRIGGERS = frozenset({*_READERS, "depends_on", "do", "done_when"})
+_IMPLICIT_TRIGGERS = frozenset({*READERS, "depends_on", "do", "done_when"})
 # "Task" and then something with a digit (any script's: `\d` matches ١): a heading a person meant
 # as a task. When it is not read as one, its fields would silently join the task above it.
 _TASKLIKE_RE = re.compile(r"task\s+[^\s:]*\d", re.I)
@@ -57,12 +34,6 @@ _PHASELIKE_RE = re.compile(r"phase\s+[0-9]", re.I)
 # `## Exit Criteria` between two phases: a section of the phase above, not the end of the tasks.
 _PHASE_SECTION_RE = re.compile(r"(?:exit|entry|success|acceptance)\s+criteria|quality\s+gates?|deliverables|"
                                r"checkpoints?|milestones?|phase\s+review", re.I)
-# `Auto-advance: yes` inside another field's value (_compound)
-_COMPOUND_RES = (("auto_advance", re.compile(r"\bauto[- ]?advance\s*:\s*(yes|no|true|false)\b", re.I)),
-                 ("pause_after", re.compile(r"\bpause[- ]?after\s*:\s*(yes|no|true|false)\b", re.I)))
-_ATTRIBUTES = {"status": "status_mark"}  # field key -> Task attribute, where they differ
-
-
 def field_heading(block: Block) -> str | None:
     """The list field a sub-heading opens (`#### Acceptance Criteria:` -> done_when), else None."""
     if block.kind != "heading":
@@ -125,7 +96,7 @@ def read_tasks(blocks: list[Block], sink: Sink) -> tuple[tuple[Phase, ...], dict
     resolver = Resolver(kept)
     tasks: dict[str, Task] = {}
     for draft in kept.values():
-        tasks[draft.id] = _task(draft, sink, families, resolver, tasks)
+        tasks[draft.id] = to_task(draft, sink, families, resolver, tasks)
     phases = tuple(Phase(p.number, p.title, p.line, tuple(p.task_ids)) for p in walker.phases.values())
     return phases, tasks, walker
 
@@ -136,31 +107,6 @@ def walk(blocks: list[Block], sink: Sink) -> TaskWalker:
     for block in blocks:
         walker.visit(block)
     return walker
-
-
-@dataclass
-class Draft:
-    """A task as read from the source, before its values are read: `gitops fmt` rewrites it."""
-
-    id: str
-    title: str
-    phase: int
-    line: int
-    implicit: bool = False
-    item: Item | None = None  # a task written as a list item: that item
-    unused: list[Field] = field(default_factory=list)  # fields set a second time (ignored, kept by fmt)
-    heading_mark: str | None = None  # a status marker on the heading (`✅ COMPLETED`)
-    fields: dict[str, Field] = field(default_factory=dict)
-    lists: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # list field key -> items
-
-
-@dataclass
-class PhaseDraft:
-    number: int
-    title: str
-    line: int
-    synthetic: bool = False  # made for tasks that have no Phase heading above them
-    task_ids: list[str] = field(default_factory=list)
 
 
 class TaskWalker:
@@ -283,7 +229,7 @@ class TaskWalker:
 
     def _untitled_fields(self, found: list[Field]) -> None:
         heading = self.untitled
-        if heading is None or not any(item.key in _TASK_FIELDS for item in found):
+        if heading is None or not any(item.key in TASK_FIELDS for item in found):
             return
         self.untitled = None  # one warning per heading
         self.sink.tolerated(heading.line, f"`{heading.text}` has task fields but no task id, so it is not "
@@ -320,79 +266,3 @@ class TaskWalker:
     def _list(self, key: str, items: list[tuple[str, int]]) -> None:
         assert self.task is not None  # a list is only read after a task's list field
         self.task.lists.setdefault(key, []).extend(items)
-
-
-def criterion(text: str, line: int, kind: str = "done_when") -> Criterion:
-    """One criteria item: `[ ]`, `[x]`, `[✅]` or a plain bullet (not checked), bold removed."""
-    text = unbold(text)
-    if match := CHECKBOX_RE.fullmatch(text):
-        return Criterion(match.group(2).strip(), line, match.group(1).lower() in ("x", "✅"), kind)
-    return Criterion(text.strip(), line, kind=kind)
-
-
-def _task(draft: Draft, sink: Sink, families: set[str], resolver: Resolver, earlier: Mapping[str, Task]) -> Task:
-    """`earlier`: the tasks above this one (`All previous tasks`), read only when named: a copy per
-    task made reading 10,000 tasks quadratic."""
-    values = read_values(_READERS, draft.fields.values(), sink, f"Task {draft.id}")
-    if "status" not in values and draft.heading_mark is not None:
-        values["status"] = draft.heading_mark
-    values.update(_compound(draft, values))
-    references = values.pop("dependencies", ())
-    assert isinstance(references, tuple)
-    blocking, external = _dependencies(draft, references, families, resolver, earlier, sink)
-    attributes = {_ATTRIBUTES.get(key, key): value for key, value in values.items()}
-    steps = draft.lists.get("do") if "do" in draft.fields else draft.lists.get("description", [])
-    further = sorted((item.line, key) for key, item in draft.fields.items() if key in FURTHER_CRITERIA)
-    return Task(
-        id=draft.id, title=draft.title, phase=draft.phase, line=draft.line,
-        do=tuple(unbold(text) for text, _ in steps or ()),
-        done_when=tuple(criterion(text, line) for text, line in draft.lists.get("done_when", [])),
-        further_criteria=tuple(criterion(text, line, key) for _, key in further
-                               for text, line in draft.lists.get(key, [])),
-        dependencies=blocking, external_dependencies=external, implicit=draft.implicit,
-        field_lines=MappingProxyType({key: item.line for key, item in draft.fields.items()}),
-        **attributes,  # type: ignore[arg-type]
-    )
-
-
-def _compound(draft: Draft, values: Mapping[str, object]) -> dict[str, object]:
-    """Auto-Advance and Pause After said inside another field's value (`**Solo Optimization**:
-    Auto-advance: yes, Context preservation: yes`), when the task does not set them itself."""
-    found: dict[str, object] = {}
-    for item in draft.fields.values():
-        if item.key in _TASK_FIELDS:
-            continue
-        for key, pattern in _COMPOUND_RES:
-            if key not in values and key not in found and (match := pattern.search(unbold(item.value))):
-                found[key] = match.group(1).lower() in ("yes", "true")
-    return found
-
-
-def _dependencies(draft: Draft, references: tuple[Reference, ...], families: set[str], resolver: Resolver,
-                  earlier: Mapping[str, Task], sink: Sink
-                  ) -> tuple[tuple[str, ...], tuple[ExternalDependency, ...]]:
-    """Task ids waited on, and what is recorded but not waited on.
-
-    A reference to one of this list's tasks as written or nearly (`T1` for `T-1`: ids.Resolver) is
-    waited on; so is an id of a family this list uses (no letters, or the letters of one of its ids),
-    defined or not (lint reports an undefined one); `B-1006` in a list of `T-` ids is a backlog item.
-    """
-    blocking: list[str] = []
-    external: list[ExternalDependency] = []
-    line = draft.fields["dependencies"].line if "dependencies" in draft.fields else draft.line
-    for reference in references:
-        if reference.kind == "previous":
-            blocking.extend(earlier)
-        elif reference.kind == "task" and (resolved := resolver.resolve(reference.text)):
-            blocking.append(resolved)
-        elif reference.kind == "task" and prefix_of(reference.text).rstrip("-") in families | {""}:
-            blocking.append(reference.text)
-        elif reference.kind == "task":
-            external.append(ExternalDependency("backlog", reference.text))
-        else:
-            external.append(ExternalDependency(reference.kind, reference.text))
-            if reference.kind == "text":
-                sink.warning(line, f"Task {draft.id} depends on {reference.text!r}, which is not a "
-                                   "task id: it is shown and not waited on; if it means a task, "
-                                   "write its id (like Task 1.1)")
-    return tuple(dict.fromkeys(blocking)), tuple(dict.fromkeys(external))
