@@ -18,7 +18,7 @@ from gitops.tasklist.parser import parse
 REPO = Path(__file__).parents[3]
 BASES = [p.read_text(encoding="utf-8").split("\n")
          for p in (REPO / "migration/B-1006.md", *sorted((REPO / "tests/data/dialects").glob("*.md")))]
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Dialect pieces, so mutations reach the rewriting of each shape.
 FRAGMENTS = [
