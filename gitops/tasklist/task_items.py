@@ -73,8 +73,9 @@ def _nested(item: Item) -> list[Field]:
         first = child.raw.split("\n")[0]
         if parts := split_fields(first):
             for name, value in parts:
+                # Its first line only: the value is read from it, what follows is text (kept by fmt).
                 fields.append(Field(field_key(name), name, value.strip(), child.line,
-                                    source=[(child.line, child.end)]))
+                                    source=[(child.line, child.line)]))
             current = fields[-1] if fields[-1].key in LIST_FIELDS else None
             continue
         if current is not None:
