@@ -73,6 +73,34 @@ def lint(obj: Context, path: Path | None, with_handlers: bool, strict: bool) -> 
 
 
 @main.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 when the file is not in the canonical form.")
+@click.option("--diff", "show_diff", is_flag=True,
+              help="Change nothing; print the changes as a unified diff (exit 1 when there are any).")
+@click.pass_obj
+def fmt(obj: Context, path: Path | None, check: bool, show_diff: bool) -> None:
+    """Rewrite a task list in the canonical dialect (the seed's), ids kept; its meaning is checked unchanged."""
+    from gitops.tasklist.fmt_file import rewrite, write
+
+    change = rewrite(path or obj.config.tasklist)
+    name = change.path
+    for task_id in change.kept:
+        click.echo(f"{name}: Task {task_id} is kept as written: rewritten, it would not read the same "
+                   "(please report it)", err=True)
+    if show_diff:
+        click.echo(change.diff(), nl=False)
+    if check or show_diff:
+        if change.changed:
+            click.echo(f"{name}: not in the canonical form; `gitops fmt {name}` rewrites it", err=True)
+            sys.exit(1)
+        click.echo(f"{name}: already in the canonical form", err=True)
+        return
+    if change.changed:
+        write(change)
+    click.echo(f"{name}: {'formatted' if change.changed else 'unchanged'}", err=True)
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable).")
 @click.option("--outputs", "as_outputs", is_flag=True,
               help="GitHub Actions step outputs (key=value lines) for the workflow's plan job.")

@@ -102,6 +102,8 @@ class Diagnostic:
     line: int
     severity: Severity
     message: str
+    # A warning that `gitops lint --strict` reports as an error (the seed dialect's rules).
+    strict: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.severity.value}: {self.message}"

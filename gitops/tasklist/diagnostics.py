@@ -16,3 +16,8 @@ class Sink:
 
     def warning(self, line: int, message: str) -> None:
         self.diagnostics.append(Diagnostic(self.path, line, Severity.WARNING, message))
+
+    def tolerated(self, line: int, message: str) -> None:
+        """A warning that `--strict` makes an error: what the seed's dialect refused and the
+        dialects people write get wrong without it stopping a run (an unreadable Status)."""
+        self.diagnostics.append(Diagnostic(self.path, line, Severity.WARNING, message, strict=True))

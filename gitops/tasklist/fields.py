@@ -1,6 +1,7 @@
 """`**Name**: value` fields: finding them in a paragraph and reading their values."""
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
@@ -55,6 +56,9 @@ class Field:
     value: str
     line: int
     items: list[tuple[str, int]] = field(default_factory=list)  # list lines inside the paragraph
+    # Source lines the field was read from (first, last), its list included: what `gitops fmt`
+    # rewrites; the lines of a task that no field claims are kept as written.
+    source: list[tuple[int, int]] = field(default_factory=list)
 
 
 def split_field(line: str) -> tuple[str, str] | None:
@@ -86,6 +90,12 @@ def read_fields(lines: list[str], first_line: int) -> list[Field]:
             found[-1].items.append((item.group(1), number))
         elif found:
             found[-1].value = f"{found[-1].value} {line.strip()}".strip()
+    # Each field runs to the line before the next field's (its continuation and items included).
+    starts = sorted({item.line for item in found})
+    last = first_line + len(lines) - 1
+    for item in found:
+        after = bisect.bisect_right(starts, item.line)
+        item.source.append((item.line, starts[after] - 1 if after < len(starts) else last))
     return found
 
 
@@ -102,7 +112,8 @@ def field_key(name: str) -> str:
 
 def read_values(readers: Mapping[str, Reader], items: Iterable[Field], sink: Sink,
                 owner: str) -> dict[str, object]:
-    """Each field that has a reader, read; an unreadable value is reported and left out."""
+    """Each field that has a reader, read; an unreadable value is left out, as if not written, with
+    a warning (an error with `--strict`): a run need not stop for it."""
     values: dict[str, object] = {}
     for item in items:
         reader = readers.get(item.key)
@@ -111,8 +122,8 @@ def read_values(readers: Mapping[str, Reader], items: Iterable[Field], sink: Sin
         try:
             values[item.key] = reader(item.value)
         except Unreadable as exc:
-            sink.error(item.line, f"{owner}: **{item.name}** value {item.value!r} cannot be read; "
-                                  f"{exc}")
+            sink.tolerated(item.line, f"{owner}: **{item.name}** value {item.value!r} cannot be read "
+                                      f"and is left out, as if not written; {exc}")
     return values
 
 

@@ -7,6 +7,7 @@ engine always did. At most two numbers: `1.1.1` is a sub-step, not a task.
 from __future__ import annotations
 
 import re
+from typing import Iterable
 
 # `[0-9]{1,9}`, not `\d+`: `\d` matches other scripts' digits and int() refuses >4300 digits.
 # A letter prefix is upper case (`T-1`, `A1`, `CI3`): lower case would take words like `step2`.
@@ -60,3 +61,42 @@ def expand_range(first: str, last: str, limit: int = 100) -> tuple[str, ...] | N
     if not 0 <= high - low < limit:
         return None
     return tuple(normalise(f"{prefix}{stem}{n}") for n in range(low, high + 1))
+
+
+class Resolver:
+    """A reference to a task, resolved to the id that task was written with.
+
+    People do not write a reference as they wrote the id: `T1` for `T-1`, `1.1` for `T-1.1` (the
+    issue 13 survey: once the prefix is dropped, 1,277 of 1,279 references resolve). An exact id
+    wins; else one task whose id differs only by the dash, else only by the letters; several
+    candidates resolve to none (a guess could wait for the wrong task).
+    """
+
+    def __init__(self, task_ids: Iterable[str]) -> None:
+        self.ids = set(task_ids)
+        self.by_form: dict[tuple[str, str], list[str]] = {}
+        self.by_numbers: dict[str, list[str]] = {}
+        for task_id in self.ids:
+            if (form := _form(task_id)) is not None:
+                self.by_form.setdefault(form, []).append(task_id)
+                self.by_numbers.setdefault(form[1], []).append(task_id)
+
+    def resolve(self, reference: str) -> str | None:
+        if reference in self.ids:
+            return reference
+        form = _form(reference)
+        if form is None:
+            return None
+        for candidates in (self.by_form.get(form, []), self.by_numbers.get(form[1], [])):
+            if len(candidates) == 1:
+                return candidates[0]
+        return None
+
+
+def _form(task_id: str) -> tuple[str, str] | None:
+    """(letters without the dash, numbers): `T-1.1` and `T1.1` are ("T", "1.1")."""
+    match = _PARTS_RE.fullmatch(task_id)
+    if match is None:
+        return None
+    numbers = str(int(match.group("major"))) + (f".{int(match.group('minor'))}" if match.group("minor") else "")
+    return (match.group("prefix") or "").rstrip("-"), numbers

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Callable, Iterable, Iterator
 
 from gitops.model import Diagnostic, Severity, Task, TaskList
@@ -17,11 +18,14 @@ def lint(tasklist: TaskList, parse_diagnostics: list[Diagnostic],
     """All diagnostics for a task list (the parser's, the handler lint's (handler_lint.py) plus
     these checks), by line then severity.
 
-    An error is what stops a run (`gitops run` refuses a task list with errors). A task with no
-    Done-when criteria does not: it runs as manual, so it is a warning unless `strict` (the rules
-    the seed's dialect was held to: every task says how it is checked).
+    An error is what stops a run (`gitops run` refuses a task list with errors): a cycle, a
+    dependency on an undefined task (an id of this list's form; other references are recorded, not
+    waited on), a duplicate id, no task at all. A task with no Done-when criteria does not: it runs
+    as manual, so it is a warning unless `strict` (the rules the seed's dialect was held to: every
+    task says how it is checked), as is a value that cannot be read (left out, as if not written).
     """
-    found = [*parse_diagnostics, *handler_diagnostics]
+    found = [replace(d, severity=Severity.ERROR) if strict and d.strict else d
+             for d in (*parse_diagnostics, *handler_diagnostics)]
     for check in _CHECKS:
         found.extend(check(tasklist))
     found.extend(_missing_criteria(tasklist, strict))

@@ -19,6 +19,7 @@ class Item:
     line: int
     text: str  # plain text: emphasis removed, code spans kept
     raw: str  # Markdown source of the item's first paragraph
+    end: int = 0  # last source line of the item, its nested lists included (`gitops fmt` moves it whole)
     # the items of lists nested in this one, at any depth, in order (`- **Done when**:` then `  - [ ] a`)
     children: list[Item] = field(default_factory=list)
 
@@ -110,7 +111,7 @@ def _list_items(tokens: list[Token], start: int) -> list[Item]:
         if token.level == 0:  # the list's closing token
             break
         if token.type == "list_item_open" and token.map:
-            current = Item(token.map[0] + 1, "", "")
+            current = Item(token.map[0] + 1, "", "", token.map[1])
             if token.level == 1:
                 items.append(current)
             elif items:

@@ -7,48 +7,25 @@ also be a list item (`- **Task 1.1**: Title (1 hour) - Auto-advance: yes`, `task
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Mapping
 
-from gitops.model import Criterion, ExternalDependency, Phase, Task
-from gitops.tasklist.dependencies import Reference, read_dependencies
+from gitops.model import Phase, Task
 from gitops.tasklist.diagnostics import Sink
+from gitops.tasklist.drafts import READERS, TASK_FIELDS, Draft, PhaseDraft, to_task
 from gitops.tasklist.fields import (
-    FURTHER_CRITERIA,
     LIST_FIELDS,
     Field,
-    Reader,
     field_key,
     name_key,
-    read_bool,
     read_fields,
-    read_prompt,
-    read_run,
-    read_status,
-    read_values,
     split_fields,
 )
-from gitops.tasklist.ids import phase_of, prefix_of
+from gitops.tasklist.ids import Resolver, phase_of, prefix_of
 from gitops.tasklist.markdown import Block
 from gitops.tasklist.task_items import item_task
-from gitops.tasklist.text import CHECKBOX_RE, strip_emoji, unbold, unmark
 
-_READERS: Mapping[str, Reader] = {
-    # without emoji: `🔴 Critical` must meet the safety rule for Critical tasks (plan/policy.py)
-    "priority": lambda value: strip_emoji(unmark(value)),
-    "estimated_time": unmark,
-    "dependencies": read_dependencies,
-    "status": read_status,
-    "auto_advance": read_bool,
-    "pause_after": read_bool,
-    "when_ready_prompt": read_prompt,
-    "run": read_run,
-}
-_TASK_FIELDS = frozenset({*_READERS, *LIST_FIELDS})
 # The seed's field names: under a phase heading with no task heading they make an implicit task.
 # Not the synonyms: a phase's own `**Duration**: 2 days` or `**Description**:` is not a task body.
-_IMPLICIT_TRIGGERS = frozenset({*_READERS, "depends_on", "do", "done_when"})
+_IMPLICIT_TRIGGERS = frozenset({*READERS, "depends_on", "do", "done_when"})
 # "Task" and then something with a digit (any script's: `\d` matches ١): a heading a person meant
 # as a task. When it is not read as one, its fields would silently join the task above it.
 _TASKLIKE_RE = re.compile(r"task\s+[^\s:]*\d", re.I)
@@ -57,9 +34,6 @@ _PHASELIKE_RE = re.compile(r"phase\s+[0-9]", re.I)
 # `## Exit Criteria` between two phases: a section of the phase above, not the end of the tasks.
 _PHASE_SECTION_RE = re.compile(r"(?:exit|entry|success|acceptance)\s+criteria|quality\s+gates?|deliverables|"
                                r"checkpoints?|milestones?|phase\s+review", re.I)
-_ATTRIBUTES = {"status": "status_mark"}  # field key -> Task attribute, where they differ
-
-
 def field_heading(block: Block) -> str | None:
     """The list field a sub-heading opens (`#### Acceptance Criteria:` -> done_when), else None."""
     if block.kind != "heading":
@@ -70,7 +44,11 @@ def field_heading(block: Block) -> str | None:
 
 def task_area(blocks: list[Block]) -> tuple[int, int]:
     """Index of the first Phase/Task heading and of the heading that ends the task area."""
-    start = next((i for i, b in enumerate(blocks) if b.kind in ("phase", "task")), len(blocks))
+    start = next((i for i, b in enumerate(blocks) if b.kind in ("phase", "task")), None)
+    if start is None:
+        # No Phase or Task heading: tasks only as list items (`1. **Task 1**: Title` under `## Tasks`).
+        start = next((i for i, b in enumerate(blocks) if b.kind == "list" and b.items
+                      and all(item_task(item) for item in b.items)), len(blocks))
     last_phase = max((i for i, b in enumerate(blocks) if b.kind == "phase"), default=-1)
     level, phase_seen = None, False
     for index in range(start, len(blocks)):
@@ -100,12 +78,10 @@ def warn_ignored_headings(blocks: list[Block], end: int, sink: Sink) -> None:
                                      "above that heading")
 
 
-def read_tasks(blocks: list[Block], sink: Sink) -> tuple[tuple[Phase, ...], dict[str, Task]]:
-    """Phases and tasks (by id, in order) from the task-area blocks."""
-    walker = _TaskWalker(sink)
-    for block in blocks:
-        walker.visit(block)
-    kept: dict[str, _Draft] = {}
+def read_tasks(blocks: list[Block], sink: Sink) -> tuple[tuple[Phase, ...], dict[str, Task], TaskWalker]:
+    """Phases and tasks (by id, in order) from the task-area blocks, and the walker's drafts."""
+    walker = walk(blocks, sink)
+    kept: dict[str, Draft] = {}
     for draft in walker.drafts:
         first = kept.get(draft.id)
         if first is not None:
@@ -117,44 +93,36 @@ def read_tasks(blocks: list[Block], sink: Sink) -> tuple[tuple[Phase, ...], dict
         walker.phases[draft.phase].task_ids.append(draft.id)
     # Which references are this list's tasks is known only now that every id is.
     families = {prefix_of(task_id).rstrip("-") for task_id in kept}
+    resolver = Resolver(kept)
     tasks: dict[str, Task] = {}
     for draft in kept.values():
-        tasks[draft.id] = _task(draft, sink, families, tuple(tasks))
+        tasks[draft.id] = to_task(draft, sink, families, resolver, tasks)
     phases = tuple(Phase(p.number, p.title, p.line, tuple(p.task_ids)) for p in walker.phases.values())
-    return phases, tasks
+    return phases, tasks, walker
 
 
-@dataclass
-class _Draft:
-    id: str
-    title: str
-    phase: int
-    line: int
-    implicit: bool = False
-    heading_mark: str | None = None  # a status marker on the heading (`✅ COMPLETED`)
-    fields: dict[str, Field] = field(default_factory=dict)
-    lists: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # list field key -> items
+def walk(blocks: list[Block], sink: Sink) -> TaskWalker:
+    """The phase and task drafts of the task-area blocks, as written (duplicates included)."""
+    walker = TaskWalker(sink)
+    for block in blocks:
+        walker.visit(block)
+    return walker
 
 
-@dataclass
-class _PhaseDraft:
-    number: int
-    title: str
-    line: int
-    synthetic: bool = False  # made for tasks that have no Phase heading above them
-    task_ids: list[str] = field(default_factory=list)
-
-
-class _TaskWalker:
+class TaskWalker:
     """Walks the task-area blocks in order, building phase and task drafts."""
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
-        self.phases: dict[int, _PhaseDraft] = {}
-        self.drafts: list[_Draft] = []
+        self.phases: dict[int, PhaseDraft] = {}
+        self.drafts: list[Draft] = []
         self.phase: int | None = None
-        self.task: _Draft | None = None
+        self.task: Draft | None = None
         self.pending: Field | None = None  # a list field waiting for its list
+        self.task_level: int | None = None  # the level of the task headings
+        # A heading where task headings are, without an id (`#### Set up the database`): the
+        # fields under it are its own, not the task's above (30 such headings in the survey).
+        self.untitled: Block | None = None
 
     def visit(self, block: Block) -> None:
         pending, self.pending = self.pending, None
@@ -162,23 +130,27 @@ class _TaskWalker:
             self._phase(block)
         elif block.kind == "task":
             self._task(block.key, block.title, block.line, block.mark)
+            self.task_level = block.level
         elif block.kind == "heading" and _TASKLIKE_RE.match(block.text):
             self._not_a_task(block)
         elif (key := field_heading(block)) and self.task is not None:
             self._field_heading(self.task, key, block)
+        elif block.kind == "heading" and block.level == self.task_level and not field_heading(block):
+            self.task, self.untitled = None, block
         elif block.kind == "paragraph":
             self._paragraph(block)
         elif block.kind == "list" and pending is not None:
+            pending.source.append((block.line, block.end))
             self._list(pending.key, [(i.text, i.line) for i in block.items])
         elif block.kind == "list":
             self._list_block(block)
 
     def _phase(self, block: Block) -> None:
-        number, self.task = int(block.key), None
+        number, self.task, self.untitled = int(block.key), None, None
         self.phase = number
         known = self.phases.get(number)
         if known is None:
-            self.phases[number] = _PhaseDraft(number, block.title, block.line)
+            self.phases[number] = PhaseDraft(number, block.title, block.line)
         elif known.synthetic:
             known.title, known.line, known.synthetic = block.title, block.line, False
         else:
@@ -186,17 +158,17 @@ class _TaskWalker:
                                           f"{block.line}); its tasks are read as one phase titled "
                                           f"{known.title!r}; renumber or merge the phases")
 
-    def _task(self, task_id: str, title: str, line: int, mark: str | None) -> _Draft:
+    def _task(self, task_id: str, title: str, line: int, mark: str | None) -> Draft:
         number = self.phase
         if number is None:
             # `T-2.1` belongs to Phase 2; `T-3` or `A1` names no phase: one phase holds them.
             number = phase_of(task_id) or 1
             if number not in self.phases:
-                self.phases[number] = _PhaseDraft(number, f"Phase {number}", line, True)
+                self.phases[number] = PhaseDraft(number, f"Phase {number}", line, True)
                 self.sink.warning(line, f"Task {task_id} is not under a Phase heading and "
                                         f"is read as part of Phase {number}; add a "
                                         f"`Phase {number}: Title` heading above it")
-        self.task = _Draft(task_id, title, number, line, heading_mark=mark)
+        self.task, self.untitled = Draft(task_id, title, number, line, heading_mark=mark), None
         self.drafts.append(self.task)
         return self.task
 
@@ -207,13 +179,16 @@ class _TaskWalker:
                                     f"Task 3, T-1.1 or A1, and its fields {joins}. Give it an id like "
                                     "that, or reword the heading if it is not a task")
 
-    def _field_heading(self, task: _Draft, key: str, block: Block) -> None:
-        item = Field(key, block.text.rstrip(": "), "", block.line)
+    def _field_heading(self, task: Draft, key: str, block: Block) -> None:
+        item = Field(key, block.text.rstrip(": "), "", block.line, source=[(block.line, block.end)])
         if self._add_field(task, item):
             self.pending = item
 
     def _paragraph(self, block: Block) -> None:
         found = read_fields(block.lines, block.line)
+        if self.task is None and self.untitled is not None:
+            self._untitled_fields(found)
+            return
         if (self.task is None and self.phase is not None
                 and any(name_key(f.name) in _IMPLICIT_TRIGGERS for f in found)):
             self._implicit_task(self.phase, found[0].line)
@@ -234,16 +209,32 @@ class _TaskWalker:
             for read in tasks:
                 assert read is not None
                 draft = self._task(read.task_id, read.title, read.line, read.status_mark)
+                draft.item = read.item
                 for item in read.fields:
                     self._add_field(draft, item)
             return
         if self.task is None:
+            if self.untitled is not None:
+                self._untitled_fields([Field(field_key(name), name, value, entry.line) for entry in block.items
+                                       for name, value in split_fields(entry.raw.split("\n")[0])])
             return
         for entry in block.items:
             for name, value in split_fields(entry.raw.split("\n")[0]):
-                item = Field(field_key(name), name, value.strip(), entry.line,
-                             [(child.text, child.line) for child in entry.children])
+                key = field_key(name)
+                # A list field's nested items are its list; under another field they are text.
+                nested = entry.children if key in LIST_FIELDS else []
+                item = Field(key, name, value.strip(), entry.line, [(child.text, child.line) for child in nested],
+                             [(entry.line, entry.line), *((child.line, child.end) for child in nested)])
                 self._add_field(self.task, item)
+
+    def _untitled_fields(self, found: list[Field]) -> None:
+        heading = self.untitled
+        if heading is None or not any(item.key in TASK_FIELDS for item in found):
+            return
+        self.untitled = None  # one warning per heading
+        self.sink.tolerated(heading.line, f"`{heading.text}` has task fields but no task id, so it is not "
+                                          "read as a task and does not run; give it an id, like "
+                                          f"`Task <id>: {heading.text}`, or remove its fields")
 
     def _implicit_task(self, number: int, line: int) -> None:
         phase = self.phases[number]
@@ -251,10 +242,10 @@ class _TaskWalker:
         self.sink.warning(line, f"Phase {phase.number} has a task body but no Task heading; it is "
                                 f"read as Task {task_id} {phase.title!r}; add a heading like "
                                 f"`Task {task_id}: {phase.title}` above line {line}")
-        self.task = _Draft(task_id, phase.title, phase.number, line, implicit=True)
+        self.task = Draft(task_id, phase.title, phase.number, line, implicit=True)
         self.drafts.append(self.task)
 
-    def _add_field(self, task: _Draft, item: Field) -> bool:
+    def _add_field(self, task: Draft, item: Field) -> bool:
         earlier = task.fields.get(item.key)
         if earlier is not None:
             if earlier.name.lower() == item.name.lower():
@@ -264,6 +255,7 @@ class _TaskWalker:
                            f"(line {item.line}), which mean the same")
             self.sink.warning(item.line, f"Task {task.id} {problem}; the first one is used; "
                                          "delete the other")
+            task.unused.append(item)
             return False
         task.fields[item.key] = item
         if item.key in LIST_FIELDS:
@@ -274,59 +266,3 @@ class _TaskWalker:
     def _list(self, key: str, items: list[tuple[str, int]]) -> None:
         assert self.task is not None  # a list is only read after a task's list field
         self.task.lists.setdefault(key, []).extend(items)
-
-
-def _criterion(text: str, line: int, kind: str = "done_when") -> Criterion:
-    text = unbold(text)
-    if match := CHECKBOX_RE.fullmatch(text):
-        return Criterion(match.group(2).strip(), line, match.group(1).lower() in ("x", "✅"), kind)
-    return Criterion(text.strip(), line, kind=kind)
-
-
-def _task(draft: _Draft, sink: Sink, families: set[str], earlier: tuple[str, ...]) -> Task:
-    values = read_values(_READERS, draft.fields.values(), sink, f"Task {draft.id}")
-    if "status" not in values and draft.heading_mark is not None:
-        values["status"] = draft.heading_mark
-    references = values.pop("dependencies", ())
-    assert isinstance(references, tuple)
-    blocking, external = _dependencies(draft, references, families, earlier, sink)
-    attributes = {_ATTRIBUTES.get(key, key): value for key, value in values.items()}
-    steps = draft.lists.get("do") if "do" in draft.fields else draft.lists.get("description", [])
-    further = sorted((item.line, key) for key, item in draft.fields.items() if key in FURTHER_CRITERIA)
-    return Task(
-        id=draft.id, title=draft.title, phase=draft.phase, line=draft.line,
-        do=tuple(unbold(text) for text, _ in steps or ()),
-        done_when=tuple(_criterion(text, line) for text, line in draft.lists.get("done_when", [])),
-        further_criteria=tuple(_criterion(text, line, key) for _, key in further
-                               for text, line in draft.lists.get(key, [])),
-        dependencies=blocking, external_dependencies=external, implicit=draft.implicit,
-        field_lines=MappingProxyType({key: item.line for key, item in draft.fields.items()}),
-        **attributes,  # type: ignore[arg-type]
-    )
-
-
-def _dependencies(draft: _Draft, references: tuple[Reference, ...], families: set[str],
-                  earlier: tuple[str, ...], sink: Sink
-                  ) -> tuple[tuple[str, ...], tuple[ExternalDependency, ...]]:
-    """Task ids waited on, and what is recorded but not waited on.
-
-    An id of a family this list uses (no letters, or the letters of one of its ids) is waited on,
-    defined or not (lint reports an undefined one); `B-1006` in a list of `T-` ids is a backlog item.
-    """
-    blocking: list[str] = []
-    external: list[ExternalDependency] = []
-    line = draft.fields["dependencies"].line if "dependencies" in draft.fields else draft.line
-    for reference in references:
-        if reference.kind == "previous":
-            blocking.extend(earlier)
-        elif reference.kind == "task" and prefix_of(reference.text).rstrip("-") in families | {""}:
-            blocking.append(reference.text)
-        elif reference.kind == "task":
-            external.append(ExternalDependency("backlog", reference.text))
-        else:
-            external.append(ExternalDependency(reference.kind, reference.text))
-            if reference.kind == "text":
-                sink.warning(line, f"Task {draft.id} depends on {reference.text!r}, which is not a "
-                                   "task id: it is shown and not waited on; if it means a task, "
-                                   "write its id (like Task 1.1)")
-    return tuple(dict.fromkeys(blocking)), tuple(dict.fromkeys(external))

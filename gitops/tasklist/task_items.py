@@ -30,6 +30,7 @@ class ItemTask:
     line: int
     status_mark: str | None
     fields: tuple[Field, ...]
+    item: Item
 
 
 def item_task(item: Item) -> ItemTask | None:
@@ -43,7 +44,7 @@ def item_task(item: Item) -> ItemTask | None:
     title, fields = _title_fields(heading.title, item.line)
     fields += _nested(item)
     return ItemTask(heading.task_id, title or f"Task {heading.task_id}", item.line,
-                    mark if mark is not None else heading.status_mark, tuple(fields))
+                    mark if mark is not None else heading.status_mark, tuple(fields), item)
 
 
 def _title_fields(text: str, line: int) -> tuple[str, list[Field]]:
@@ -52,13 +53,15 @@ def _title_fields(text: str, line: int) -> tuple[str, list[Field]]:
     for part in _PART_RE.split(text):
         named = _NAMED_RE.fullmatch(part)
         if kept and named and field_key(named.group(1)) in _INLINE_FIELDS:
-            fields.append(Field(field_key(named.group(1)), named.group(1).strip(), named.group(2).strip(), line))
+            fields.append(Field(field_key(named.group(1)), named.group(1).strip(), named.group(2).strip(), line,
+                                source=[(line, line)]))
         else:
             kept.append(part)
     title = " - ".join(kept).strip()
     if (duration := _DURATION_RE.fullmatch(title)) and duration.group(1):
         title = duration.group(1).strip()
-        fields.append(Field("estimated_time", "Estimated Time", duration.group(2).strip(), line))
+        fields.append(Field("estimated_time", "Estimated Time", duration.group(2).strip(), line,
+                            source=[(line, line)]))
     return title, fields
 
 
@@ -70,15 +73,19 @@ def _nested(item: Item) -> list[Field]:
         first = child.raw.split("\n")[0]
         if parts := split_fields(first):
             for name, value in parts:
-                fields.append(Field(field_key(name), name, value.strip(), child.line))
+                # Its first line only: the value is read from it, what follows is text (kept by fmt).
+                fields.append(Field(field_key(name), name, value.strip(), child.line,
+                                    source=[(child.line, child.line)]))
             current = fields[-1] if fields[-1].key in LIST_FIELDS else None
             continue
         if current is not None:
             current.items.append((child.text, child.line))
+            current.source.append((child.line, child.end))
             continue
         key, name = ("done_when", "Done when") if CHECKBOX_RE.fullmatch(child.text) else ("do", "Do")
         if key not in loose:
             loose[key] = Field(key, name, "", child.line)
             fields.append(loose[key])
         loose[key].items.append((child.text, child.line))
+        loose[key].source.append((child.line, child.end))
     return fields

@@ -11,11 +11,11 @@ CHECKBOX_RE = re.compile(r"\[([ xX✅]?)\]\s*(.*)", re.S)
 
 def strip_emoji(text: str) -> str:
     """Drop emoji and collapse whitespace: "🛑 Pause After" -> "Pause After"."""
-    kept = "".join(ch for ch in text if not _is_emoji(ch))
+    kept = "".join(ch for ch in text if not is_emoji(ch))
     return " ".join(kept.split())
 
 
-def _is_emoji(ch: str) -> bool:
+def is_emoji(ch: str) -> bool:
     # "So" covers pictographs; the rest are the joiners and modifiers emoji sequences use.
     return (unicodedata.category(ch) == "So" or ch in "\ufe0e\ufe0f\u200d\u20e3"
             or "\U0001f3fb" <= ch <= "\U0001f3ff")

@@ -23,6 +23,58 @@ class Graph:
 
 
 EXPECTED = {
+    # Bold headings with a status after them, `**Name:**` fields, `T-1` ids referred to as `T1–T2`.
+    'bold_headings_mixed_references.md': Graph(
+        phases=[
+            (1, 'Schema (P0)', ('T-1', 'T-2')),
+            (2, 'API', ('T3',)),
+        ],
+        tasks=[
+            ('T-1', 'Add tables', 1, 'x', (), (), (), (('Tables exist', True), ('Migration reversible', True)), ()),
+            ('T-2', 'Backfill', 1, '-', ('T-1',), (), (), (('Old rows copied', False),), ()),
+            ('T3',
+             'Payments endpoint',
+             2,
+             ' ',
+             ('T-1', 'T-2'),
+             (('phase', 'Phase 1 completion'),),
+             ('Add the route', 'Validate input'),
+             (),
+             (('testing_requirements', 'Contract tests'), ('quality_gates', 'p95 < 100 ms'))),
+        ],
+        lint=[
+            (26,
+             'warning',
+             'Task T3 has no **Done when** criteria (its Quality Gates, Testing Requirements are shown, not '
+             'checked): it runs as manual, a person signs it off at its checkpoint; add `**Done when**:` (or '
+             '**Acceptance Criteria**:) followed by `- [ ]` items to have it checked'),
+        ],
+    ),
+    # A numbered list of tasks under `## Tasks`, no Phase or Task heading at all.
+    'numbered_list_tasks.md': Graph(
+        phases=[
+            (1, 'Phase 1', ('1', '2', '3')),
+        ],
+        tasks=[
+            ('1', 'Freeze the branch', 1, ' ', (), (), (), (), ()),
+            ('2', 'Build the release', 1, ' ', ('1',), (), (), (('Artifacts uploaded', False),), ()),
+            ('3', 'Announce', 1, ' ', ('2',), (), (), (), ()),
+        ],
+        lint=[
+            (5,
+             'warning',
+             'Task 1 is not under a Phase heading and is read as part of Phase 1; add a `Phase 1: Title` heading '
+             'above it'),
+            (5,
+             'warning',
+             'Task 1 has no **Done when** criteria: it runs as manual, a person signs it off at its checkpoint; '
+             'add `**Done when**:` (or **Acceptance Criteria**:) followed by `- [ ]` items to have it checked'),
+            (8,
+             'warning',
+             'Task 3 has no **Done when** criteria: it runs as manual, a person signs it off at its checkpoint; '
+             'add `**Done when**:` (or **Acceptance Criteria**:) followed by `- [ ]` items to have it checked'),
+        ],
+    ),
     'description_acceptance.md': Graph(
         phases=[
             (1, 'Foundation (Week 1)', ('1.1', '1.2')),

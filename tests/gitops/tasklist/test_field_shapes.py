@@ -129,3 +129,12 @@ def test_a_list_of_tasks_that_headings_define_is_a_summary() -> None:
             "- Task 1.1: done first\n- Task 1.2: later\n")
     tasklist, diagnostics = parse(text, "t.md")
     assert list(tasklist.tasks) == ["1.1"] and diagnostics == []
+
+
+def test_auto_advance_inside_another_fields_value_is_read_unless_the_task_sets_it() -> None:
+    text = ("## Phase 1: A\n### Task 1.1: A\n**Solo Optimization**: Auto-advance: yes, Context preservation: yes\n"
+            "### Task 1.2: B\n**Auto-Advance**: no\n**Solo Optimization**: Auto-advance: yes, pause after: yes\n"
+            "### Task 1.3: C\n**Solo Optimization**: Context preservation: yes\n")
+    tasklist, _ = parse(text, "t.md")
+    assert [(t.auto_advance, t.pause_after) for t in tasklist.tasks.values()] == [
+        (True, None), (False, True), (None, None)]

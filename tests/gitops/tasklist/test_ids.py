@@ -5,7 +5,7 @@ import pytest
 
 from gitops.github.workflow import job_id
 from gitops.model import Gate, GateKind
-from gitops.tasklist.ids import expand_range, normalise, phase_of, prefix_of
+from gitops.tasklist.ids import Resolver, expand_range, normalise, phase_of, prefix_of
 
 
 @pytest.mark.parametrize(("written", "kept"), [
@@ -38,3 +38,14 @@ def test_a_checkpoint_gate_and_a_job_id_for_a_lettered_id() -> None:
     assert Gate.parse("deploy-T-6.1") == Gate(GateKind.DEPLOY, "T-6.1")
     assert Gate.checkpoint("A1").id == "A1"
     assert job_id("task", "T-1.1") == "task-T-1-1"
+
+
+def test_a_reference_resolves_to_the_id_as_written_when_only_one_task_fits() -> None:
+    resolver = Resolver(["T-1", "T-2", "T3", "A1", "1.1", "T-2.1"])
+    assert resolver.resolve("T-1") == "T-1"  # as written
+    assert resolver.resolve("T1") == "T-1"  # the dash dropped
+    assert resolver.resolve("T-3") == "T3"  # the dash added
+    assert resolver.resolve("2.1") == "T-2.1"  # the letters dropped
+    assert resolver.resolve("1") is None  # T-1, A1: two tasks fit, none is guessed
+    assert resolver.resolve("T-9") is None
+    assert resolver.resolve("B-1006") is None

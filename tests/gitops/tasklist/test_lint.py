@@ -101,6 +101,22 @@ def test_a_task_without_criteria_is_a_warning_unless_strict_it_runs_as_manual() 
         (2, "error"), (5, "error")]
 
 
+def test_a_value_that_cannot_be_read_is_a_warning_unless_strict() -> None:
+    text = ("## Phase 1: A\n### Task 1.1: A\n**Status**: ⏸️ Conditional\n**Auto-Advance**: maybe\n"
+            "**Done when**:\n- [ ] ok\n")
+    tasklist, diagnostics = parse(text, "t.md")
+    assert tasklist.tasks["1.1"].status_mark == " " and tasklist.tasks["1.1"].auto_advance is None
+    left_out = "cannot be read and is left out, as if not written"
+    assert [(d.line, d.severity.value, d.message) for d in lint(tasklist, diagnostics)] == [
+        (3, "warning", f"Task 1.1: **Status** value '⏸️ Conditional' {left_out}; write [ ] (to do), [x] "
+                       "(done) or [!] (blocked)"),
+        (4, "warning", f"Task 1.1: **Auto-Advance** value 'maybe' {left_out}; write yes or no (a note in "
+                       "parentheses may follow)"),
+    ]
+    assert [(d.line, d.severity.value) for d in lint(tasklist, diagnostics, strict=True)] == [
+        (3, "error"), (4, "error")]
+
+
 def test_a_cycle_is_reported_once_whatever_task_it_is_entered_from() -> None:
     text = """## Phase 1: A
 ### Task 1.3: C
@@ -205,3 +221,19 @@ def test_sorted_by_line_then_errors_first() -> None:
              Diagnostic("t.md", 1, Severity.WARNING, "first")]
     assert [d.message for d in lint(tasklist, given)] == ["first", "e", "w"]
 
+
+
+def test_a_heading_with_task_fields_but_no_id_is_not_a_task_and_its_fields_stay_its_own() -> None:
+    # Before: its Dependencies made Task 1.1 depend on itself (a cycle) and its criteria were a
+    # second Done when of Task 1.1.
+    text = ("## Phase 1: A\n#### Task 1.1: One\n**Done when**:\n- [ ] a\n\n#### Set up the database\n"
+            "**Dependencies**: Task 1.1\n**Acceptance Criteria**:\n- [ ] db up\n\n#### Notes\nProse.\n\n"
+            "#### Task 1.2: Two\n**Done when**:\n- [ ] b\n")
+    tasklist, diagnostics = parse(text, "t.md")
+    assert list(tasklist.tasks) == ["1.1", "1.2"]
+    assert tasklist.tasks["1.1"].dependencies == ()
+    assert [c.text for c in tasklist.tasks["1.1"].done_when] == ["a"]
+    message = ("`Set up the database` has task fields but no task id, so it is not read as a task and does not "
+               "run; give it an id, like `Task <id>: Set up the database`, or remove its fields")
+    assert [(d.line, d.severity.value, d.message) for d in lint(tasklist, diagnostics)] == [(6, "warning", message)]
+    assert [(d.line, d.severity.value) for d in lint(tasklist, diagnostics, strict=True)] == [(6, "error")]

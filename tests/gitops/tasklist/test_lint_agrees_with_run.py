@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from gitops.cli import main
+from gitops.tasklist.parser import NO_TASKS
 
 TASK_1_1 = "### Task 1.1: First\n**Dependencies**: None\n**Run**: `true`\n\n**Done when**:\n- [ ] ok\n\n"
 
@@ -54,3 +55,22 @@ def test_a_task_without_criteria_runs_as_manual_so_only_strict_lint_refuses_it(t
     assert strict.exit_code == 1
     assert (f"{path}:5: error: Task T-1.1 has no **Done when** criteria; add `**Done when**:` followed by "
             "`- [ ]` items that say how to check it") in strict.output
+
+
+@pytest.mark.parametrize("command", ["lint", "status"])
+def test_a_guide_without_tasks_says_what_was_looked_for_and_what_to_do(tmp_path, command):
+    path = tmp_path / "guide.md"
+    path.write_text("# How we write task lists\n\n## Writing a task\n\nGive it criteria.\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--tasklist", str(path), "--state", str(tmp_path / "state.json"), command])
+    assert (result.exit_code, result.output) == (2, f"error: {path}: {NO_TASKS}\n")
+
+
+def test_a_status_that_cannot_be_read_does_not_stop_a_run_only_strict_lint(tmp_path):
+    text = "## Phase 1: One\n\n" + TASK_1_1.replace("**Dependencies**: None", "**Status**: ⏸️ Conditional")
+    assert lint(tmp_path, text) == (0, [])
+    path = tmp_path / "list.md"
+    strict = CliRunner().invoke(main, ["--tasklist", str(path), "--state", str(tmp_path / "state.json"),
+                                       "lint", "--strict"])
+    assert strict.exit_code == 1
+    assert (f"{path}:4: error: Task 1.1: **Status** value '⏸️ Conditional' cannot be read and is left out, "
+            "as if not written; write [ ] (to do), [x] (done) or [!] (blocked)") in strict.output
