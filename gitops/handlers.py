@@ -96,11 +96,12 @@ def normalize(text: str) -> str:
 
 
 def match_checks(handler: Handler, task: Task) -> tuple[list[CheckFn | None], list[str]]:
-    """Pair each criterion with its check; also return keys that match no criterion."""
+    """Pair each criterion (Done when, then the further ones) with its check; also return keys that
+    match no criterion."""
     keys = {normalize(key): fn for key, fn in handler.checks.items()}
     used: set[str] = set()
     paired: list[CheckFn | None] = []
-    for criterion in task.done_when:
+    for criterion in task.all_criteria:
         text = normalize(criterion.text)
         found = next((k for k in keys if text.startswith(k) and k not in used), None)
         if found is not None:

@@ -150,6 +150,11 @@ class Task:
     implicit: bool = False  # body found under a phase heading with no task heading
     field_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
+    @property
+    def all_criteria(self) -> tuple[Criterion, ...]:
+        """Done when first, then the further criteria: the order of a task's check records."""
+        return self.done_when + self.further_criteria
+
 
 @dataclass(frozen=True)
 class Phase:

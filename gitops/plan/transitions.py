@@ -184,8 +184,8 @@ def _interrupted(tasklist: TaskList, state: dict[str, Any], event: Interrupted, 
     task = tasklist.tasks[event.task]
     skipped = "not checked: the task was interrupted (see the error)"
     record.update(
-        checks=[{"criterion": c.text, "status": CheckStatus.SKIPPED.value, "evidence": skipped, "metrics": {}}
-                for c in task.done_when],
+        checks=[{"criterion": c.text, "status": CheckStatus.SKIPPED.value, "evidence": skipped, "metrics": {},
+                 **({"kind": c.kind} if c.kind != "done_when" else {})} for c in task.all_criteria],
         finished_at=now,
         error=event.reason,
     )

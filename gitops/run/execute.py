@@ -18,15 +18,30 @@ from gitops.safe_files import log_refusal
 # Shared state keys a handler may set through its action's return value.
 HANDLER_KEYS = frozenset({"performance_metrics", "compatibility_issues", "rollback_ready", "test_results"})
 TAIL_LINES = 30
+DONE_WHEN = "done_when"  # Criterion.kind of the task's own criteria
+# A further criterion (Quality Gates, Testing Requirements) that nothing checked: said, not claimed,
+# and it does not stop the task (a Done-when criterion without a check is manual instead).
+NO_CHECK = Check.skipped("not checked: no check of the handler matches this further criterion")
+NOT_BY_COMMAND = Check.skipped("not checked: a **Run** command's exit status proves the Done-when criteria only")
 
 
-def check_record(criterion: str, check: Check) -> dict[str, Any]:
-    return {
+def check_record(criterion: str, check: Check, kind: str = DONE_WHEN) -> dict[str, Any]:
+    record = {
         "criterion": criterion,
         "status": check.status.value,
         "evidence": check.evidence,
         "metrics": dict(check.metrics),
     }
+    if kind != DONE_WHEN:  # a further criterion (Quality Gates, Testing Requirements): said so in the state
+        record["kind"] = kind
+    return record
+
+
+def all_checks(task: Task, check: Check, further: Check | None = None) -> list[dict[str, Any]]:
+    """A record per criterion of the task: `check` for each Done-when criterion, `further` (default:
+    `check`) for each further criterion (issue 13: shown in the state, proven only by a check of its own)."""
+    return ([check_record(c.text, check) for c in task.done_when]
+            + [check_record(c.text, further or check, c.kind) for c in task.further_criteria])
 
 
 def tail(text: str, lines: int = TAIL_LINES) -> str:
@@ -36,7 +51,7 @@ def tail(text: str, lines: int = TAIL_LINES) -> str:
 def run_manual(task: Task) -> TaskResult:
     """A task with neither handler nor Run: every criterion is signed off by a person."""
     what = "no handler or **Run** command: a person checks this and signs it off at the checkpoint"
-    return TaskResult([check_record(c.text, Check.manual(what)) for c in task.done_when])
+    return TaskResult(all_checks(task, Check.manual(what)))
 
 
 def run_command(task: Task, root: Path, log_path: Path, environ: Mapping[str, str]) -> TaskResult:
@@ -55,14 +70,14 @@ def run_command(task: Task, root: Path, log_path: Path, environ: Mapping[str, st
     output = tail(ran.stdout_tail + ran.stderr_tail, 10)
     if ran.returncode == 0:
         evidence = f"`{task.run}` exited 0 (log: {log_path})" + (f"\n{output}" if output else "")
-        return TaskResult([check_record(c.text, Check.passed(evidence)) for c in task.done_when], log=str(log_path))
+        return TaskResult(all_checks(task, Check.passed(evidence), NOT_BY_COMMAND), log=str(log_path))
     error = f"`{task.run}` exited {ran.returncode}\n{tail(ran.stderr_tail) or tail(ran.stdout_tail)}".rstrip()
     evidence = f"`{task.run}` exited {ran.returncode} (log: {log_path})"
     return _all_failed(task, evidence, error, str(log_path))
 
 
 def _all_failed(task: Task, evidence: str, error: str, log: str | None) -> TaskResult:
-    return TaskResult([check_record(c.text, Check.failed(evidence)) for c in task.done_when], error=error, log=log)
+    return TaskResult(all_checks(task, Check.failed(evidence), NOT_BY_COMMAND), error=error, log=log)
 
 
 def run_registered(registry: Registry, ctx: TaskContext) -> TaskResult:
@@ -76,7 +91,7 @@ def run_registered(registry: Registry, ctx: TaskContext) -> TaskResult:
         if hint:  # a missing extra is said in one line: the traceback adds nothing
             error = f"the handler of Task {task.id} cannot be loaded: {hint}"
         reason = "not checked: the handler could not be loaded"
-        return TaskResult([check_record(c.text, Check.skipped(reason)) for c in task.done_when], error)
+        return TaskResult(all_checks(task, Check.skipped(reason)), error)
     return run_handler(handler, ctx)
 
 
@@ -90,7 +105,7 @@ def run_handler(handler: Handler, ctx: TaskContext) -> TaskResult:
             + ", ".join(repr(k) for k in unmatched)
             + ". Make each check key the start of one criterion's text."
         )
-        return TaskResult([check_record(c.text, Check.skipped("not checked: handler error")) for c in task.done_when], error)
+        return TaskResult(all_checks(task, Check.skipped("not checked: handler error")), error)
     try:
         updates = dict(handler.action(ctx) or {})
     except Exception as exc:  # noqa: BLE001 - a handler's failure is data, never a crash
@@ -99,15 +114,16 @@ def run_handler(handler: Handler, ctx: TaskContext) -> TaskResult:
         if hint:  # a lazy import of an extra's library: say which extra, after the traceback
             error += hint
         reason = "not checked: the action failed (see the error)"
-        return TaskResult([check_record(c.text, Check.skipped(reason)) for c in task.done_when], error)
+        return TaskResult(all_checks(task, Check.skipped(reason)), error)
     bad_keys = sorted(set(updates) - HANDLER_KEYS)
     if bad_keys:
         return TaskResult(
-            [check_record(c.text, Check.skipped("not checked: handler error")) for c in task.done_when],
+            all_checks(task, Check.skipped("not checked: handler error")),
             f"the action of Task {task.id} returned state keys it may not set: {', '.join(bad_keys)} "
             f"(allowed: {', '.join(sorted(HANDLER_KEYS))})",
         )
-    checks = [check_record(c.text, _run_check(fn, ctx)) for c, fn in zip(task.done_when, paired)]
+    checks = [check_record(c.text, _run_check(fn, ctx) if fn is not None or c.kind == DONE_WHEN else NO_CHECK, c.kind)
+              for c, fn in zip(task.all_criteria, paired)]
     return TaskResult(checks, updates=updates)
 
 

@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 from gitops.handlers import Check, Registry, TaskContext, TaskResult
 from gitops.model import CheckStatus, Task
 from gitops.run.command import end_group
-from gitops.run.execute import check_record, run_registered, tail
+from gitops.run.execute import all_checks, run_registered, tail
 
 STATUSES = frozenset(s.value for s in CheckStatus)
 
@@ -95,7 +95,7 @@ def _answer(task: Task, path: Path, returncode: int, lines: list[str]) -> TaskRe
     error = (f"the handler of Task {task.id} ran in a process of its own, which ended with exit code {returncode} "
              f"and {problem}" + (f":\n{said}" if said else ""))
     reason = "not checked: the handler's process gave no result (see the error)"
-    return TaskResult([check_record(c.text, Check.skipped(reason)) for c in task.done_when], error)
+    return TaskResult(all_checks(task, Check.skipped(reason)), error)
 
 
 def _problem(data: Any) -> str | None:
@@ -107,7 +107,8 @@ def _problem(data: Any) -> str | None:
         return "a result whose error or log is not text"
     for check in data["checks"]:
         if not (isinstance(check, dict) and isinstance(check.get("criterion"), str) and check.get("status") in STATUSES
-                and isinstance(check.get("evidence"), str) and isinstance(check.get("metrics"), dict)):
+                and isinstance(check.get("evidence"), str) and isinstance(check.get("metrics"), dict)
+                and isinstance(check.get("kind", ""), str)):
             return f"a malformed check ({str(check)[:200]})"
     return None
 
@@ -131,7 +132,7 @@ def main() -> int:
         text = json.dumps(answer)
     except (TypeError, ValueError) as exc:
         reason = "not checked: the handler's result is not JSON (see the error)"
-        text = json.dumps({"checks": [check_record(c.text, Check.skipped(reason)) for c in task.done_when],
+        text = json.dumps({"checks": all_checks(task, Check.skipped(reason)),
                            "error": f"the result of Task {task.id}'s handler cannot be recorded: {exc}",
                            "updates": {}, "log": result.log})
     Path(request["result"]).write_text(text, encoding="utf-8")

@@ -25,7 +25,7 @@ from gitops.plan.stale import Fate, Stale, stale_step, stale_tasks
 from gitops.redact import Redactor
 from gitops.run import identity
 from gitops.run.command import end_group
-from gitops.run.execute import check_record, run_command, run_manual, run_registered
+from gitops.run.execute import all_checks, run_command, run_manual, run_registered
 from gitops.run.handler_process import run_apart
 from gitops.run.signals import Terminated, signal_name
 from gitops.run.task_env import holds_credentials, task_environment
@@ -366,8 +366,7 @@ class Runner:
             self.ui.task_started(task_id, task.title, record["attempts"])
         began = time.perf_counter()
         if unprepared is not None:
-            result = TaskResult([check_record(c.text, Check.skipped("the task did not start")) for c in task.done_when],
-                                unprepared)
+            result = TaskResult(all_checks(task, Check.skipped("the task did not start")), unprepared)
         else:
             try:
                 result = self._execute(task_id, state, record["attempts"])

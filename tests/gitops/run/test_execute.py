@@ -124,3 +124,46 @@ def test_registry_resolves_lazily_and_rejects_non_handlers():
     assert registry.ids() == frozenset({"1.1"})
     with pytest.raises(RegistryError, match="is a Task, not a gitops.handlers.Handler"):
         registry.resolve("1.1")
+
+
+# --- further criteria (Quality Gates, Testing Requirements): in the state with their kind (issue 13)
+
+GATED = Task(
+    id="1.2",
+    title="Ship it",
+    phase=1,
+    line=1,
+    done_when=(Criterion("Release built", 1),),
+    further_criteria=(Criterion("Coverage at least 80%", 3, kind="quality_gates"),
+                      Criterion("Integration tests pass", 5, kind="testing_requirements")),
+)
+
+
+def test_further_criteria_are_recorded_with_their_kind_and_proven_only_by_a_check_of_their_own(tmp_path):
+    handler = Handler(action=lambda ctx: None, checks={
+        "Release built": lambda ctx: Check.passed("dist/app.whl, 12 KB"),
+        "Coverage at least": lambda ctx: Check.failed("coverage 61% (report: coverage.xml)", coverage=61),
+    })
+    assert match_checks(handler, GATED)[1] == []  # a key for a further criterion is not an error
+    ctx = TaskContext(GATED, tmp_path, tmp_path, 1, {}, {}, lambda message: None)
+    result = run_handler(handler, ctx)
+    assert [(c["criterion"], c["status"], c.get("kind")) for c in result.checks] == [
+        ("Release built", "passed", None),
+        ("Coverage at least 80%", "failed", "quality_gates"),
+        ("Integration tests pass", "skipped", "testing_requirements"),
+    ]
+    assert result.checks[2]["evidence"] == "not checked: no check of the handler matches this further criterion"
+    assert result.failed  # the handler checked the quality gate, and it failed
+
+
+def test_a_run_command_proves_the_done_when_criteria_only(tmp_path):
+    task = Task(**{**GATED.__dict__, "run": "true"})
+    result = run_command(task, tmp_path, tmp_path / "log.txt", {})
+    assert [(c["status"], c.get("kind")) for c in result.checks] == [
+        ("passed", None), ("skipped", "quality_gates"), ("skipped", "testing_requirements")]
+    assert not result.failed
+
+
+def test_a_manual_task_hands_its_further_criteria_to_the_person_too():
+    assert [(c["status"], c.get("kind")) for c in run_manual(GATED).checks] == [
+        ("manual", None), ("manual", "quality_gates"), ("manual", "testing_requirements")]
