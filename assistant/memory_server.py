@@ -12,6 +12,7 @@ package creates. Standard library only: the script runs before any venv exists.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import glob
 import hashlib
 import os
@@ -140,10 +141,33 @@ def _run(command: list[str], what: str) -> None:
 
 
 def start(root: Path) -> str:
-    """Start the embedded server (init it first if new); returns its DATABASE_URL. Idempotent."""
+    """Start the embedded server (init it first if new); returns its DATABASE_URL. Idempotent, and
+    safe when several processes start it at once (two test sessions of Task 2.1 do): one inits
+    and starts it under a lock, the others find it running."""
     found = url(root)
     if found:
         return found
+    home(root).mkdir(parents=True, exist_ok=True)
+    with _locked(home(root) / "start.lock", fcntl.LOCK_EX):
+        return url(root) or _start(root)
+
+
+@contextmanager
+def _locked(path: Path, how: int) -> Iterator[bool]:
+    """An flock on `path` for the block; yields False when LOCK_NB was asked and it is held."""
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, how)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _start(root: Path) -> str:
     bin_dir = install()
     folder = _choose_cluster(root)
     data = folder / "data"
@@ -200,13 +224,21 @@ def serving(root: Path, environ: Mapping[str, str] = os.environ) -> Iterator[str
     if environ.get("DATABASE_URL"):
         yield environ["DATABASE_URL"]
         return
-    was_running = running(root)
-    found = start(root)
-    try:
+    folder = home(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / "started-for-a-block"  # a block started it: the last block to end stops it
+    # Every block holds a shared lock while it uses the server, so that one ending does not stop
+    # it under another (Task 2.1 runs two test sessions at once).
+    with _locked(folder / "users.lock", fcntl.LOCK_SH):
+        with _locked(folder / "start.lock", fcntl.LOCK_EX):
+            if not running(root):
+                marker.write_text(f"{os.getpid()}\n")
+            found = url(root) or _start(root)
         yield found
-    finally:
-        if not was_running:
+    with _locked(folder / "users.lock", fcntl.LOCK_EX | fcntl.LOCK_NB) as alone:
+        if alone and marker.exists():  # the last user, of a server a block started: a developer's stays
             stop(root)
+            marker.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,3 +35,20 @@ def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit) as exited:
         memory_server.main(["restart"])
     assert exited.value.code == 2 and "invalid choice: 'restart'" in capsys.readouterr().err
+
+
+def test_blocks_that_overlap_share_one_server_and_the_last_to_end_stops_it(tmp_path: Path) -> None:
+    """Task 2.1 runs two test sessions at once: they started it twice (initdb on a fresh folder
+    twice), and the first to end stopped it under the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first, second = memory_server.serving(tmp_path, {}), memory_server.serving(tmp_path, {})
+    with ThreadPoolExecutor(2) as pool:  # both start at once on a folder with no cluster yet
+        urls = list(pool.map(lambda block: block.__enter__(), (first, second)))
+    try:
+        assert urls[0] == urls[1] and memory_server.running(tmp_path)
+        first.__exit__(None, None, None)
+        assert memory_server.running(tmp_path)  # the second block still uses it
+    finally:
+        second.__exit__(None, None, None)
+    assert not memory_server.running(tmp_path)

@@ -29,7 +29,9 @@ def test_answers_about_this_repository(
         question="Which class does Task 4.1 add to memory_rehydrator.py?"
     )
     assert "AsyncMemoryRehydrator" in prediction.answer
-    assert prediction.sources[0] == "migration/B-1006.md"
+    # Both say it: the task list's Task 4.1 and docs/assistant.md ("Task 4.1 adds AsyncMemoryRehydrator
+    # to memory_rehydrator.py"); which ranks first moves with their wording.
+    assert prediction.sources[0] in ("migration/B-1006.md", "docs/assistant.md")
 
 
 def test_a_failed_validation_is_revised_with_feedback(
