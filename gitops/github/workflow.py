@@ -21,6 +21,15 @@ PYTHON_VERSION = "3.11"
 ACTIONS = {
     "checkout": ("actions/checkout", "11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
     "setup-python": ("actions/setup-python", "a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
+    "cache": ("actions/cache", "5a3ec84eff668545956fd18022155c47e93e2684", "v4.2.3"),
+}
+# Every job bootstraps the same venv (dspy, mlflow: minutes); it is restored from the cache while
+# the Python (its exact version: a venv points at its interpreter) and the pins are the same.
+# uv's download cache rides along for the next change of pins.
+VENV_CACHE = {
+    "path": ".venv\n~/.cache/uv",
+    "key": "gitops-venv-${{ runner.os }}-${{ steps.python.outputs.python-version }}-"
+           "${{ hashFiles('pyproject.toml', 'constraints.txt') }}",
 }
 SHORT_JOB_MINUTES = 30  # plan, gate and report jobs; task jobs keep GitHub's 6-hour default
 
@@ -137,6 +146,7 @@ def _setup_steps(history: bool = False) -> list[dict[str, Any]]:
     the phase branch into the checkout (gitops.state.git_store.GitStateStore.sync_worktree)."""
     repo, sha, _ = ACTIONS["checkout"]
     python, python_sha, _ = ACTIONS["setup-python"]
+    cache, cache_sha, _ = ACTIONS["cache"]
     checkout: dict[str, Any] = {"persist-credentials": False}
     if history:
         checkout["fetch-depth"] = 0
@@ -144,7 +154,8 @@ def _setup_steps(history: bool = False) -> list[dict[str, Any]]:
         # No job keeps the token in .git/config: the jobs that push hand it to git through the
         # environment (gitops.state.git_store.github_auth_env), only for the git calls that need it.
         {"uses": f"{repo}@{sha}", "with": checkout},
-        {"uses": f"{python}@{python_sha}", "with": {"python-version": PYTHON_VERSION}},
+        {"id": "python", "uses": f"{python}@{python_sha}", "with": {"python-version": PYTHON_VERSION}},
+        {"name": "Restore the environment", "uses": f"{cache}@{cache_sha}", "with": dict(VENV_CACHE)},
         {"name": "Bootstrap", "run": "scripts/bootstrap"},
     ]
 

