@@ -60,14 +60,21 @@ class Prometheus:
         return self._get("/api/v1/targets").get("activeTargets", [])
 
 
-def error_rate_query(release: str, window: str) -> str:
-    return (f'(sum(rate(assistant_requests_total{{release="{release}",code=~"5.."}}[{window}])) or vector(0))'
-            f' / sum(rate(assistant_requests_total{{release="{release}"}}[{window}]))')
+def _selector(release: str, instance: str | None) -> str:
+    # The instance pins the query to the process now serving: a replaced one (the faulty canary of a
+    # rehearsal) keeps its series in the window for a while and must not be judged again.
+    return f'release="{release}"' + (f',instance="{instance}"' if instance else "")
 
 
-def p95_query(release: str, window: str) -> str:
+def error_rate_query(release: str, window: str, instance: str | None = None) -> str:
+    match = _selector(release, instance)
+    return (f'(sum(rate(assistant_requests_total{{{match},code=~"5.."}}[{window}])) or vector(0))'
+            f' / sum(rate(assistant_requests_total{{{match}}}[{window}]))')
+
+
+def p95_query(release: str, window: str, instance: str | None = None) -> str:
     return (f'histogram_quantile(0.95, sum by (le) '
-            f'(rate(assistant_request_seconds_bucket{{release="{release}"}}[{window}])))')
+            f'(rate(assistant_request_seconds_bucket{{{_selector(release, instance)}}}[{window}])))')
 
 
 def window_text(seconds: float) -> str:
@@ -98,19 +105,20 @@ class AnalysisRun:
 
 
 def measure(prometheus: Prometheus, canary: str, stable: str, analysis: Analysis,
-            agreement: Callable[[], float | None]) -> list[Measurement]:
+            agreement: Callable[[], float | None], instances: dict[str, str] | None = None) -> list[Measurement]:
     """One measurement of every metric: the canary's error rate, its p95 against stable's, agreement."""
-    window, limits = window_text(analysis.window), analysis.thresholds
+    window, limits, at = window_text(analysis.window), analysis.thresholds, instances or {}
     rows: list[Measurement] = []
-    query = error_rate_query(canary, window)
+    query = error_rate_query(canary, window, at.get(canary))
     value = prometheus.scalar(query)
     rows.append(Measurement("error_rate", value, limits.max_error_rate,
                             None if value is None else value <= limits.max_error_rate, query))
-    canary_p95, stable_p95 = prometheus.scalar(p95_query(canary, window)), prometheus.scalar(p95_query(stable, window))
+    canary_q, stable_q = p95_query(canary, window, at.get(canary)), p95_query(stable, window, at.get(stable))
+    canary_p95, stable_p95 = prometheus.scalar(canary_q), prometheus.scalar(stable_q)
     ratio = None if canary_p95 is None or not stable_p95 else canary_p95 / stable_p95
     rows.append(Measurement("p95_ratio", ratio, limits.max_p95_ratio,
                             None if ratio is None else ratio <= limits.max_p95_ratio,
-                            f"{p95_query(canary, window)} / {p95_query(stable, window)}"))
+                            f"{canary_q} / {stable_q}"))
     share = agreement()
     rows.append(Measurement("agreement", share, limits.min_agreement,
                             None if share is None else share >= limits.min_agreement, "client-side: loadgen answers"))

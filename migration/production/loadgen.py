@@ -1,9 +1,13 @@
 """Traffic: the devset's questions replayed through the proxy at a steady rate, and what clients saw.
 
 Open model: a request leaves every 1/rate seconds whether or not the previous ones have come back
-(a slow release does not slow the clients down, as with real users), each on a worker thread with
-its own keep-alive connection. Every answer is recorded: when, which question, the HTTP status,
-the latency seen by the client, the release that served it (X-Release) and the answer text.
+(a slow release does not slow the clients down, as with real users). Each request is a new
+connection, as from many independent users: a keep-alive connection that sits idle while nginx
+reloads is closed by the old worker, and a request sent on it in that instant fails before nginx
+reads it (a client-side race every HTTP/1.1 client must retry, RFC 9112 section 9.3.1), which would
+be counted here as a dropped request although nginx never received it. Every answer is recorded:
+when, which question, the HTTP status (0: no answer, with the error), the latency seen by the
+client, the release that served it (X-Release) and the answer text.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ class Record:
     latency: float
     release: str
     answer: str
+    error: str = ""
 
 
 def devset_questions(path: Path = DEVSET) -> list[str]:
@@ -47,7 +52,6 @@ class LoadGenerator:
         self.records: list[Record] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._local = threading.local()
         self._thread: threading.Thread | None = None
         self.began = 0.0
 
@@ -88,29 +92,26 @@ class LoadGenerator:
                 pool.submit(self._ask, self.questions[sent % len(self.questions)])
                 sent += 1
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if getattr(self._local, "conn", None) is None:
-            self._local.conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-        return self._local.conn
-
     def _ask(self, question: str) -> None:
         at = self.now()
         body = json.dumps({"question": question})
-        status, release, answer = 0, "", ""
+        status, release, answer, error = 0, "", "", ""
         began = self.clock()
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         try:
-            conn = self._connection()
             conn.request("POST", "/ask", body, {"Content-Type": "application/json"})
             response = conn.getresponse()
             data = response.read()
             status, release = response.status, response.getheader("X-Release", "")
             if status == 200:
                 answer = json.loads(data)["answer"]
-        except (OSError, http.client.HTTPException, ValueError):
-            self._local.conn = None  # a broken keep-alive connection is not reused
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            conn.close()
         latency = self.clock() - began
         with self._lock:
-            self.records.append(Record(at, question, status, latency, release, answer))
+            self.records.append(Record(at, question, status, latency, release, answer, error))
 
 
 def quantile(values: Sequence[float], q: float) -> float | None:
