@@ -56,6 +56,11 @@ class Prometheus:
     def alerts(self) -> list[dict]:
         return self._get("/api/v1/alerts").get("alerts", [])
 
+    def alert_rules(self) -> list[str]:
+        """The names of the alerting rules Prometheus has loaded."""
+        groups = self._get("/api/v1/rules", {"type": "alert"}).get("groups", [])
+        return [rule["name"] for group in groups for rule in group.get("rules", [])]
+
     def targets(self) -> list[dict]:
         return self._get("/api/v1/targets").get("activeTargets", [])
 

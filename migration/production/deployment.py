@@ -114,6 +114,7 @@ def deploy(spec: Spec, production: LocalProduction, workdir: Path, drill: Drill 
         evidence["after"] = summarize(load.since(final_began))
     save(load.records, workdir / "clients.jsonl")
     evidence["contract"] = [vars(r) for r in contract_check(proxy, questions, reference)]
+    evidence["reference"] = reference
     evidence["declarations"] = production.declarations
     evidence["history"] = production.history.log() if production.history else []
     return evidence
