@@ -24,6 +24,12 @@ class HistoryError(RuntimeError):
     """A git command failed; the message names it."""
 
 
+def in_git_repo(root: Path) -> bool:
+    """Whether `root` is a git checkout with a first commit (the history branch starts from HEAD)."""
+    return subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "--quiet", "HEAD"],
+                          capture_output=True).returncode == 0
+
+
 class GitHistory:
     """Commits deploy/production.yaml's successive texts to `branch` of the repository at `root`."""
 
@@ -63,6 +69,11 @@ class GitHistory:
         self._git("update-ref", f"refs/heads/{self.branch}", commit, *([self.tip()] if self.tip() else []))
         self.commits.append((commit, message))
         return commit
+
+    def read(self) -> str | None:
+        """deploy/production.yaml as last committed on the branch, None without the branch."""
+        tip = self.tip()
+        return self._git("show", f"{tip}:{self.path}") + "\n" if tip else None
 
     def log(self, limit: int = 50) -> list[str]:
         """The branch's commit subjects touching the file, newest first."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +26,7 @@ from migration.production import releases, stack
 from migration.production.analysis import Prometheus, error_rate_query, p95_query
 from migration.production.contract import check as contract_check
 from migration.production.deployment import Drill, LocalProduction, deploy
-from migration.production.history import GitHistory
+from migration.production.history import GitHistory, in_git_repo
 from migration.production.loadgen import LoadGenerator, devset_questions
 from migration.production.report import write_report
 from migration.production.spec import SPEC_PATH, load
@@ -42,16 +41,12 @@ def _evidence(ctx: TaskContext) -> dict[str, Any]:
     return json.loads((ctx.workdir / "evidence.json").read_text(encoding="utf-8"))
 
 
-def _git_repo(root: Path) -> bool:
-    return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True).returncode == 0
-
-
 def action(ctx: TaskContext) -> Mapping[str, Any]:
     """Baseline, rehearsal, rollout, contract; evidence and report under the workdir."""
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     ready_environments(ctx)
     spec = load(ctx.root / SPEC_PATH)  # a broken file stops here: nothing is started or changed
-    history = GitHistory(ctx.root) if _git_repo(ctx.root) else None
+    history = GitHistory(ctx.root) if in_git_repo(ctx.root) else None
     production = LocalProduction(ctx.root, ctx.root / stack.STATE_DIR, ctx.environ, history, ctx.log)
     began = time.monotonic()
     evidence = deploy(spec, production, ctx.workdir, Drill(), ctx.log)
