@@ -119,3 +119,30 @@ def test_a_proxy_configuration_failing_nginx_t_is_never_loaded(deployed: Any) ->
         stack.apply_proxy(folder, nginx, state.proxy, text, {})
     assert stack.serving_generation(state.proxy) == state.generation
     assert dump(load(root / SPEC_PATH))  # the declared file is untouched too
+
+
+@pytest.fixture(scope="module")
+def validated(deployed: Any, dspy_environments: dict[str, Any]) -> TaskResult:
+    """Task 6.2 on the production Task 6.1 left running, with a 15 s window (the pipeline's default is 60 s)."""
+    _, root = deployed
+    tasklist, _ = parser.load(root / "migration" / "B-1006.md")
+    work = root / ".gitops" / "work" / "6.2"
+    work.mkdir(parents=True, exist_ok=True)
+    environ = {**dspy_environments["environ"], "GITOPS_VALIDATION_SECONDS": "15"}
+    handler = Registry.from_module("migration.handlers").resolve("6.2")
+    return run_handler(handler, TaskContext(tasklist.tasks["6.2"], root, work, 1, environ, {}, lambda m: None))
+
+
+def test_6_2_validates_and_drills_an_alert_into_a_forge_issue(validated: TaskResult, deployed: Any) -> None:
+    assert validated.error is None
+    found = checks(validated)
+    assert {c: v["status"] for c, v in found.items()} == {c: "passed" for c in found}, found
+    alerting = found["Monitoring and alerting functional"]["evidence"]
+    assert "AssistantHighErrorRate fired in Prometheus" in alerting
+    assert "now {'alert:AssistantHighErrorRate:canary': 'closed'}" in alerting
+    _, root = deployed
+    issue = (root / ".gitops" / "forge" / "issues" / "alert-AssistantHighErrorRate-canary.md").read_text()
+    assert "**State**: closed" in issue and "resolved: Prometheus no longer reports the alert firing" in issue
+    subjects = git(root, "log", "--format=%s", "gitops/production").splitlines()
+    assert subjects[:2] == ["alert drill over: canary without the fault",
+                            "alert drill: canary with an injected fault (error=0.5)"]
