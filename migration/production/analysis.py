@@ -82,6 +82,10 @@ def p95_query(release: str, window: str, instance: str | None = None) -> str:
             f'(rate(assistant_request_seconds_bucket{{{_selector(release, instance)}}}[{window}])))')
 
 
+def count_query(release: str, window: str, instance: str | None = None) -> str:
+    return f"sum(increase(assistant_requests_total{{{_selector(release, instance)}}}[{window}]))"
+
+
 def window_text(seconds: float) -> str:
     return f"{max(1, round(seconds))}s"
 
@@ -120,7 +124,11 @@ def measure(prometheus: Prometheus, canary: str, stable: str, analysis: Analysis
                             None if value is None else value <= limits.max_error_rate, query))
     canary_q, stable_q = p95_query(canary, window, at.get(canary)), p95_query(stable, window, at.get(stable))
     canary_p95, stable_p95 = prometheus.scalar(canary_q), prometheus.scalar(stable_q)
-    ratio = None if canary_p95 is None or not stable_p95 else canary_p95 / stable_p95
+    # A p95 of a handful of requests is their slowest one: on a busy machine one scheduling hiccup
+    # would fail the canary. Below `min_requests` in the window the comparison is inconclusive.
+    samples = prometheus.scalar(count_query(canary, window, at.get(canary))) or 0.0
+    enough = samples >= analysis.min_requests
+    ratio = None if canary_p95 is None or not stable_p95 or not enough else canary_p95 / stable_p95
     rows.append(Measurement("p95_ratio", ratio, limits.max_p95_ratio,
                             None if ratio is None else ratio <= limits.max_p95_ratio,
                             f"{canary_q} / {stable_q}"))

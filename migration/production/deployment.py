@@ -30,7 +30,9 @@ from migration.production.stack import State
 class Drill:
     """How the deployment is exercised: traffic rate, the rehearsal's fault, and its failure budget."""
 
-    rate: float = 10.0  # requests a second through the proxy
+    # Requests a second through the proxy: at the first step's 10% the canary gets 2 a second, so
+    # a 10 s window holds the analysis' min_requests (15) before a step's last measurements.
+    rate: float = 20.0
     baseline_seconds: float = 6.0
     fault: str = "error=0.5"  # the rehearsal canary fails every second request
     # Failed client requests the rehearsal may cost: the faulty canary's share of failures during

@@ -56,6 +56,7 @@ class Analysis:
     count: int  # measurements per analysis
     failure_limit: int  # failed measurements tolerated; one more fails the analysis
     window: float  # the PromQL range of each measurement, seconds
+    min_requests: int  # canary requests in the window before its p95 is judged (fewer: inconclusive)
     thresholds: Thresholds
 
 
@@ -212,7 +213,8 @@ def _steps(reader: _Reader, node: yaml.Node) -> tuple[Step, ...]:
 
 
 def _analysis(reader: _Reader, node: yaml.Node) -> Analysis:
-    fields = reader.mapping(node, "analysis", ("interval", "count", "failure_limit", "window", "thresholds"))
+    fields = reader.mapping(node, "analysis", ("interval", "count", "failure_limit", "window", "min_requests",
+                                               "thresholds"))
     limits = reader.mapping(fields["thresholds"], "analysis.thresholds",
                             ("max_error_rate", "max_p95_ratio", "min_agreement"))
     thresholds = Thresholds(
@@ -223,7 +225,8 @@ def _analysis(reader: _Reader, node: yaml.Node) -> Analysis:
     count = reader.number(fields["count"], "analysis.count", 1, 100, integer=True)
     return Analysis(reader.duration(fields["interval"], "analysis.interval"), count,
                     reader.number(fields["failure_limit"], "analysis.failure_limit", 0, count - 1, integer=True),
-                    reader.duration(fields["window"], "analysis.window"), thresholds)
+                    reader.duration(fields["window"], "analysis.window"),
+                    reader.number(fields["min_requests"], "analysis.min_requests", 1, 10**6, integer=True), thresholds)
 
 
 def load(path: Path) -> Spec:
@@ -258,7 +261,8 @@ def dump(spec: Spec) -> str:
               for s in spec.steps]
     a, t = spec.analysis, spec.analysis.thresholds
     lines += ["analysis:", f"  interval: {_seconds(a.interval)}", f"  count: {a.count}",
-              f"  failure_limit: {a.failure_limit}", f"  window: {_seconds(a.window)}", "  thresholds:",
+              f"  failure_limit: {a.failure_limit}", f"  window: {_seconds(a.window)}",
+              f"  min_requests: {a.min_requests}", "  thresholds:",
               f"    max_error_rate: {t.max_error_rate:g}", f"    max_p95_ratio: {t.max_p95_ratio:g}",
               f"    min_agreement: {t.min_agreement:g}"]
     return "\n".join(lines) + "\n"

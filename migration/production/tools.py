@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 
-PACKAGES = {"nginx": "nginx", "prometheus": "prometheus", "promtool": "prometheus"}
+PACKAGES = {"nginx": "nginx", "prometheus": "prometheus", "promtool": "prometheus", "wrk": "wrk"}
 # /usr/sbin holds nginx on Debian, and a non-login shell may not have it on PATH.
 EXTRA_PATH = ("/usr/sbin", "/usr/bin", "/sbin")
 

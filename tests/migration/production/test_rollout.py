@@ -59,7 +59,7 @@ def verdicts(*error_rates: float):
 def test_a_healthy_canary_goes_step_by_step_to_100_and_stable_is_retired() -> None:
     clock = FakeClock()
     production = FakeProduction(clock)
-    outcome = rollout(SPEC, production, FakeLoad(clock), verdicts(*[0.0] * 9), log=lambda s: None,
+    outcome = rollout(SPEC, production, FakeLoad(clock), verdicts(*[0.0] * 15), log=lambda s: None,
                       sleep=clock.sleep, clock=clock)
     assert outcome.promoted and outcome.rollback_seconds is None
     assert production.applied == [
@@ -69,18 +69,19 @@ def test_a_healthy_canary_goes_step_by_step_to_100_and_stable_is_retired() -> No
         ("rollout step 4/4: canary at 100%", {"stable": 0, "canary": 100}),
         ("rollout complete: canary serves 100%, stable retired", {"canary": 100}),
     ]
-    # Each analysed step lasts its pause (10 s), which covers its 3 measurements 2 s apart.
+    # Each analysed step lasts its pause (10 s), as long as its 5 measurements 2 s apart.
     assert [s.seconds for s in outcome.steps] == [10.0, 10.0, 10.0, 5.0]
 
 
 def test_a_failing_canary_is_rolled_back_at_once_and_the_time_measured() -> None:
     clock = FakeClock()
     production = FakeProduction(clock)
-    outcome = rollout(SPEC, production, FakeLoad(clock), verdicts(0.0, 0.5), label="rehearsal", log=lambda s: None,
+    outcome = rollout(SPEC, production, FakeLoad(clock), verdicts(0.0, 0.5, 0.5), label="rehearsal", log=lambda s: None,
                       sleep=clock.sleep, clock=clock)
     assert not outcome.promoted
     assert production.applied[-1] == (
         "rehearsal rollback: analysis failed with canary at 10% (error_rate=0.5 past 0.02)", {"stable": 100, "canary": 0})
     assert (outcome.rollback_seconds, outcome.reason) == (0.25, "rolled back at 10%: error_rate=0.5 past 0.02")
     assert outcome.spec is not None and outcome.spec.weights() == {"stable": 100, "canary": 0}
-    assert outcome.steps[0].seconds == 4.0  # two measurements, no waiting out the pause
+    # failure_limit 1: the second failed measurement (the third) decides; the pause is not waited out.
+    assert outcome.steps[0].seconds == 6.0

@@ -40,15 +40,16 @@ def test_a_retired_stable_needs_the_canary_at_100() -> None:
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("    weight: 0\n", "    weight: 5\n", "deploy/production.yaml:6: releases: the weights add up to 105, not 100; fix them so that they do"),
     ("  canary: canary\n", "  canary: canry\n", "deploy/production.yaml:14: rollout.canary: 'canry' is not a release; releases: stable, canary"),
-    ("  count: 3\n", "  count: 3\n  cuont: 3\n", "deploy/production.yaml:23: analysis: unknown key 'cuont'; allowed: interval, count, failure_limit, window, thresholds"),
+    ("  count: 5\n", "  count: 5\n  cuont: 3\n", "deploy/production.yaml:23: analysis: unknown key 'cuont'; allowed: interval, count, failure_limit, window, min_requests, thresholds"),
     ("    - {weight: 25, pause: 10s, analysis: true}\n", "    - {weight: 5, pause: 10s, analysis: true}\n",
      "deploy/production.yaml:17: rollout.steps[1].weight: 5 does not rise above the step before (10); steps go up, e.g. 10, 25, 50, 100"),
     ("pause: 5s", "pause: 5 seconds", "deploy/production.yaml:19: rollout.steps[3].pause must be a duration like 500ms, 20s or 2m, not '5 seconds'"),
     ("    environment: candidate\n", "    environment: staging\n", "deploy/production.yaml:10: releases.canary.environment must be one of production, candidate"),
-    ("    max_error_rate: 0.02\n", "    max_error_rate: 2\n", "deploy/production.yaml:26: analysis.thresholds.max_error_rate must be a number from 0 to 1, not 2"),
+    ("    max_error_rate: 0.02\n", "    max_error_rate: 2\n", "deploy/production.yaml:27: analysis.thresholds.max_error_rate must be a number from 0 to 1, not 2"),
     ("  stable:\n    environment", "  stable:\n    environment: production\n    environment", "deploy/production.yaml:8: releases.stable: duplicate key 'environment'; keep one"),
     ("format: 1\n", "format: 1\nreleases: [\n", "deploy/production.yaml:7: not valid YAML"),
-    ("  failure_limit: 0\n", "  failure_limit: 3\n", "deploy/production.yaml:23: analysis.failure_limit must be an integer from 0 to 2, not 3"),
+    ("  failure_limit: 1\n", "  failure_limit: 5\n", "deploy/production.yaml:23: analysis.failure_limit must be an integer from 0 to 4, not 5"),
+    ("  min_requests: 15\n", "", "deploy/production.yaml:21: analysis: missing min_requests"),
 ])
 def test_problems_name_file_line_and_fix(old: str, new: str, message: str) -> None:
     assert old in GOOD
