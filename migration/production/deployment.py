@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from migration.production.analysis import Prometheus, measure
 from migration.production.contract import check as contract_check
 from migration.production.faults import FAULT_VARIABLE
 from migration.production.history import GitHistory
-from migration.production.loadgen import LoadGenerator, Record, agreement, devset_questions, save, summarize
+from migration.production.loadgen import LoadGenerator, agreement, devset_questions, save, summarize
 from migration.production.rollout import rollout
 from migration.production.spec import Spec, dump
 from migration.production.stack import State
@@ -69,10 +69,6 @@ class LocalProduction:
         return {n: f"127.0.0.1:{i.port}" for n, i in self.state.releases.items()}
 
 
-def _window(records: list[Record], after: float) -> list[Record]:
-    return [r for r in records if r.at >= after]
-
-
 def deploy(spec: Spec, production: LocalProduction, workdir: Path, drill: Drill = Drill(),
            log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the whole sequence; returns the evidence (also the client records under `workdir`)."""
@@ -80,7 +76,7 @@ def deploy(spec: Spec, production: LocalProduction, workdir: Path, drill: Drill 
     assert production.state is not None and production.state.proxy and production.state.prometheus
     proxy, prometheus = production.state.proxy.url, Prometheus(production.state.prometheus.url)
     questions = devset_questions()
-    evidence: dict[str, Any] = {"proxy": proxy, "prometheus": prometheus.url, "drill": vars(drill) | {}}
+    evidence: dict[str, Any] = {"proxy": proxy, "prometheus": prometheus.url, "drill": asdict(drill)}
     reference: dict[str, str] = {}
 
     def measure_since(began: float) -> Any:
