@@ -9,6 +9,7 @@ the analysis must roll it back on its own; the canary without the fault; the rea
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -31,14 +32,14 @@ class Drill:
     """How the deployment is exercised: traffic rate, the rehearsal's fault, and its failure budget."""
 
     # Requests a second through the proxy: at the first step's 10% the canary gets 2 a second, so
-    # a 10 s window holds the analysis' min_requests (15) before a step's last measurements.
+    # the analysis' min_requests (15) are there from its fourth measurement (7.5 s into the step) on.
     rate: float = 20.0
     baseline_seconds: float = 6.0
     fault: str = "error=0.5"  # the rehearsal canary fails every second request
     # Failed client requests the rehearsal may cost: the faulty canary's share of failures during
     # `exposure_budget` seconds at the first step's weight. A rollback slower than that, or none,
     # costs more.
-    exposure_budget: float = 10.0
+    exposure_budget: float = 15.0
 
     def failure_budget(self, weight: int) -> int:
         share = float(self.fault.split("error=", 1)[1].split(",", 1)[0]) if "error=" in self.fault else 0.0
@@ -87,7 +88,8 @@ def deploy(spec: Spec, production: LocalProduction, workdir: Path, drill: Drill 
         time.sleep(drill.baseline_seconds)
         baseline = load.since(0.0)
         reference.update({r.question: r.answer for r in baseline if r.status == 200 and r.release == spec.stable})
-        evidence["baseline"] = summarize(baseline)
+        # The machine's load then: latencies measured minutes apart compare only on a machine as busy.
+        evidence["baseline"] = summarize(baseline) | {"load_average": round(os.getloadavg()[0], 2)}
 
         faulty = spec.with_env(spec.canary, {FAULT_VARIABLE: drill.fault})
         production.apply(faulty, f"rehearsal: {spec.canary} with an injected fault ({drill.fault})")

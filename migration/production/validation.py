@@ -8,6 +8,7 @@ alert to resolve and closes the issue.
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -61,7 +62,7 @@ def validate(spec: Spec, production: LocalProduction, forge: IssueForge, workdir
     evidence: dict[str, Any] = {"serving": serving, "window_seconds": window_seconds, "prometheus": prometheus.url}
     with LoadGenerator(production.state.proxy.url, devset_questions(), rate) as load:
         time.sleep(window_seconds)
-        evidence["window_clients"] = summarize(load.since(0.0))
+        evidence["window_clients"] = summarize(load.since(0.0)) | {"load_average": round(os.getloadavg()[0], 2)}
         evidence["window_server"] = server_side(prometheus, serving, window_seconds)
         log(f"validation window: {evidence['window_clients']}")
 

@@ -133,7 +133,9 @@ def check_performance(ctx: TaskContext) -> Check:
         f"{window['p50_ms']}/{window['p95_ms']}/{window['p99_ms']} ms against the stable baseline "
         f"{base['p50_ms']}/{base['p95_ms']}/{base['p99_ms']} ms (ratios "
         f"{ {k: round(v, 2) if v else None for k, v in ratios.items()} }, limit {limit:g} from deploy/production.yaml); "
-        f"Prometheus' histogram: {server['p50_ms']}/{server['p95_ms']}/{server['p99_ms']} ms",
+        f"Prometheus' histogram: {server['p50_ms']}/{server['p95_ms']}/{server['p99_ms']} ms; 1-minute load average "
+        f"of the machine at the baseline {base.get('load_average', '?')}, in the window "
+        f"{window.get('load_average', '?')} (other work on a shared machine slows both releases alike)",
         p95_ratio=ratios["p95_ms"] or -1.0)
 
 

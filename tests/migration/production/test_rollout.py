@@ -69,8 +69,8 @@ def test_a_healthy_canary_goes_step_by_step_to_100_and_stable_is_retired() -> No
         ("rollout step 4/4: canary at 100%", {"stable": 0, "canary": 100}),
         ("rollout complete: canary serves 100%, stable retired", {"canary": 100}),
     ]
-    # Each analysed step lasts its pause (10 s), as long as its 5 measurements 2 s apart.
-    assert [s.seconds for s in outcome.steps] == [10.0, 10.0, 10.0, 5.0]
+    # An analysed step lasts as long as its 5 measurements 2.5 s apart, longer than its 10 s pause.
+    assert [s.seconds for s in outcome.steps] == [12.5, 12.5, 12.5, 5.0]
 
 
 def test_a_failing_canary_is_rolled_back_at_once_and_the_time_measured() -> None:
@@ -84,4 +84,4 @@ def test_a_failing_canary_is_rolled_back_at_once_and_the_time_measured() -> None
     assert (outcome.rollback_seconds, outcome.reason) == (0.25, "rolled back at 10%: error_rate=0.5 past 0.02")
     assert outcome.spec is not None and outcome.spec.weights() == {"stable": 100, "canary": 0}
     # failure_limit 1: the second failed measurement (the third) decides; the pause is not waited out.
-    assert outcome.steps[0].seconds == 6.0
+    assert outcome.steps[0].seconds == 7.5
