@@ -140,6 +140,27 @@ def _validate(nginx: str, folder: Path, conf: Path) -> None:
         raise StackError(f"nginx -t rejected {conf}; the running proxy is unchanged:\n{proc.stderr.strip()}")
 
 
+def accepting_workers(master: int) -> int | None:
+    """nginx workers of `master` that still accept connections; None without /proc.
+
+    After a reload an old worker keeps accepting on the shared listening socket until it has
+    read the master's shutdown message; then it closes its listeners and retitles itself
+    "worker process is shutting down". Until then, a new request may still get the old weights.
+    """
+    if not Path("/proc").is_dir():
+        return None
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == master and fields[0] != "Z":
+            title = processes.command_line(int(stat.parent.name)) or ""
+            count += "worker process" in title and "shutting down" not in title
+    return count
+
+
 def serving_generation(proxy: Service) -> str | None:
     text = _get(f"{proxy.url}/_generation")
     return text.strip() if text else None
@@ -163,7 +184,9 @@ def apply_proxy(folder: Path, nginx: str, proxy: Service | None, text: str, envi
         proc = processes.spawn([nginx, "-p", str(folder), "-c", str(folder / "nginx.conf"),
                                 "-e", str(folder / "nginx-error.log")], dict(environ), folder, log)
         proxy = Service(proc.pid, port)
-    _wait(lambda: serving_generation(proxy) == wanted, proxy.pid, f"nginx (generation {wanted})", folder / "nginx-error.log")
+    # Converged: the new file answers, and only the new worker accepts (render.py: worker_processes 1).
+    _wait(lambda: serving_generation(proxy) == wanted and accepting_workers(proxy.pid) in (1, None), proxy.pid,
+          f"nginx (generation {wanted})", folder / "nginx-error.log")
     return proxy
 
 
