@@ -18,4 +18,6 @@ HANDLERS: dict[str, str] = {
     "4.2": "migration.tasks.t4_2_background_flusher:HANDLER_4_2",
     "5.1": "migration.tasks.t5_1_mlflow_setup:HANDLER",
     "5.2": "migration.tasks.t5_2_experiment_tracking:HANDLER",
+    "6.1": "migration.tasks.t6_1_production_rollout:HANDLER",
+    "6.2": "migration.tasks.t6_2_post_deployment_validation:HANDLER",
 }

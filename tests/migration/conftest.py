@@ -14,7 +14,7 @@ from migration.environments.sides import VERSIONS
 from tests.conftest import ROOT
 
 # What handlers that run the assistant in the environments read: its source, its docs, its tests.
-REPO_FILES = ("pyproject.toml", "constraints.txt", "README.md", "docs", "migration", "gitops", "assistant",
+REPO_FILES = ("pyproject.toml", "constraints.txt", "README.md", "docs", "deploy", "migration", "gitops", "assistant",
               "tests/__init__.py", "tests/conftest.py", "tests/assistant")
 
 

@@ -1,0 +1,69 @@
+"""`scripts/production up|status|down`: local production from deploy/production.yaml.
+
+up: build what is missing (nginx and Prometheus with apt-get, the two DSPy environments as
+Task 1.1 does), then reconcile. status: what runs, each part's health. down: stop it all.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from migration.production import reconciler, releases, stack
+from migration.production.spec import SPEC_PATH, SpecError, load
+from migration.production.tools import ToolError
+
+
+def up(root: Path, folder: Path, spec_path: Path) -> int:
+    from migration.environments.sides import VERSIONS, environments
+
+    spec = load(spec_path)  # first: a broken file stops here, before anything is started or changed
+    for name, env in environments(root, dict(os.environ)).items():
+        if name in {r.environment for r in spec.releases}:
+            setup = env.create(VERSIONS[name])
+            print(f"environment {name}: {'verified' if setup.reused else 'built'} in {setup.seconds:.1f} s")
+    state = reconciler.reconcile(spec, root, folder, dict(os.environ))
+    print(f"production is up: proxy {state.proxy.url if state.proxy else '-'}, "
+          f"prometheus {state.prometheus.url if state.prometheus else '-'}")
+    return 0
+
+
+def status(folder: Path) -> int:
+    state = stack.load_state(folder)
+    report = state.as_dict()
+    report["proxy_running"] = stack.running(state.proxy)
+    report["prometheus_running"] = stack.running(state.prometheus)
+    report["serving_generation"] = stack.serving_generation(state.proxy) if state.proxy else None
+    report["release_health"] = {n: releases.health(i.port) for n, i in state.releases.items()}
+    print(json.dumps(report, indent=2, sort_keys=True))
+    healthy = report["proxy_running"] and report["prometheus_running"] and all(report["release_health"].values())
+    return 0 if healthy else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/production", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("up", "status", "down"))
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    parser.add_argument("--spec", type=Path, default=None, help=f"default: <root>/{SPEC_PATH}")
+    parser.add_argument("--state", type=Path, default=None, help=f"default: <root>/{stack.STATE_DIR}")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    folder = (args.state or root / stack.STATE_DIR).resolve()
+    try:
+        if args.command == "up":
+            return up(root, folder, args.spec or root / SPEC_PATH)
+        if args.command == "status":
+            return status(folder)
+        reconciler.down(folder)
+        return 0
+    except (SpecError, ToolError, stack.StackError, releases.ReleaseError) as error:
+        print(f"scripts/production {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

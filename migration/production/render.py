@@ -1,0 +1,101 @@
+"""What the reconciler writes for the proxy and for Prometheus, as pure text from ports and weights.
+
+nginx: one upstream with a `server ... weight=N` per release that has traffic. nginx's default
+balancing is weighted round-robin (http://nginx.org/en/docs/http/ngx_http_upstream_module.html#server),
+so 10/90 sends exactly one request in ten to the canary; a release at weight 0 is left out (nginx
+takes no weight 0). A reload (SIGHUP) starts workers with the new file and lets the old ones finish
+their requests (http://nginx.org/en/docs/control.html), which is how a step changes weights
+without dropping a request. `/_generation` answers the file's hash, so the reconciler can see
+when the new workers serve.
+
+Prometheus: releases are file-based service discovery targets (file_sd_configs), which Prometheus
+re-reads when the file changes, so starting or stopping a release needs no Prometheus reload
+(https://prometheus.io/docs/prometheus/latest/configuration/configuration/#file_sd_config).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+UPSTREAM = "assistant"
+# The access log the proxy writes: who served each request (the X-Release header) and how long it took.
+LOG_FORMAT = '$msec $status $request_time "$upstream_addr" "$upstream_http_x_release" "$request"'
+
+
+def generation(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def generation_of(conf: str) -> str:
+    """The generation a rendered nginx.conf answers on /_generation."""
+    return conf.split('return 200 "', 1)[1].split("\\n", 1)[0]
+
+
+def nginx_conf(state: Path, port: int, upstreams: Mapping[str, tuple[int, int]]) -> str:
+    """nginx.conf serving 127.0.0.1:`port`; `upstreams`: release -> (port, weight), weight 0 left out."""
+    servers = [f"        server 127.0.0.1:{p} weight={w};  # {name}" for name, (p, w) in sorted(upstreams.items()) if w > 0]
+    if not servers:
+        raise ValueError("no release has traffic: at least one weight must be above 0")
+    body = f"""# Written by migration/production/reconciler.py from deploy/production.yaml; do not edit.
+worker_processes 1;
+daemon off;
+pid {state}/nginx.pid;
+error_log {state}/nginx-error.log warn;
+events {{
+    worker_connections 1024;
+}}
+http {{
+    log_format gateway '{LOG_FORMAT}';
+    access_log {state}/access.log gateway;
+    client_body_temp_path {state}/tmp/body;
+    proxy_temp_path {state}/tmp/proxy;
+    fastcgi_temp_path {state}/tmp/fastcgi;
+    uwsgi_temp_path {state}/tmp/uwsgi;
+    scgi_temp_path {state}/tmp/scgi;
+    upstream {UPSTREAM} {{
+{chr(10).join(servers)}
+        keepalive 16;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://{UPSTREAM};
+            # HTTP/1.1 without "Connection: close": the upstream keepalive pool above is used.
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            # A connection refused by a release goes to the next one; a 5xx it answered does not
+            # (the client must see the canary's errors, or the analysis would be blind to them).
+            proxy_next_upstream error timeout;
+        }}
+        location = /_generation {{
+            default_type text/plain;
+            return 200 "@GENERATION@\\n";
+        }}
+    }}
+}}
+"""
+    return body.replace("@GENERATION@", generation(body))
+
+
+def targets(releases: Mapping[str, int]) -> str:
+    """The file_sd targets file: one target per running release, labelled with its name."""
+    groups = [{"targets": [f"127.0.0.1:{port}"], "labels": {"deployment": name}} for name, port in sorted(releases.items())]
+    return json.dumps(groups, indent=2) + "\n"
+
+
+def prometheus_yml(state: Path, scrape_interval: str = "1s") -> str:
+    """prometheus.yml: scrape the releases found in targets.json and evaluate deploy/alerts.yml's rules."""
+    return f"""# Written by migration/production/stack.py; do not edit.
+global:
+  scrape_interval: {scrape_interval}
+  evaluation_interval: {scrape_interval}
+rule_files:
+  - {state}/alerts.yml
+scrape_configs:
+  - job_name: assistant
+    file_sd_configs:
+      - files: [{state}/targets.json]
+        refresh_interval: 1s
+"""

@@ -1,0 +1,31 @@
+"""Each step a commit on its own branch; HEAD, index and working tree untouched."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from migration.production.history import GitHistory
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_steps_are_commits_on_the_branch_and_the_checkout_is_untouched(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "production.yaml").write_text("weight: 100\n")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "declare")
+    (tmp_path / "deploy" / "production.yaml").write_text("a person's edit\n")  # uncommitted work stays as it is
+    head = git(tmp_path, "rev-parse", "HEAD")
+    history = GitHistory(tmp_path)
+    first = history.record("weight: 90\n", "rollout step 1/4: canary at 10%")
+    assert history.record("weight: 90\n", "the same again") == first  # unchanged text: no commit
+    history.record("weight: 100\n", "rollback: error_rate=0.5 past 0.02")
+    assert [line.split(" ", 1)[1] for line in history.log()] == [
+        "rollback: error_rate=0.5 past 0.02", "rollout step 1/4: canary at 10%", "declare"]
+    assert git(tmp_path, "show", f"{first}:deploy/production.yaml") == "weight: 90"
+    assert git(tmp_path, "rev-parse", "HEAD") == head
+    assert (tmp_path / "deploy" / "production.yaml").read_text() == "a person's edit\n"
+    assert git(tmp_path, "status", "--porcelain") == "M deploy/production.yaml"
