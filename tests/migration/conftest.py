@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 
 # What handlers that run the assistant in the environments read: its source, its docs, its tests.
 REPO_FILES = ("pyproject.toml", "constraints.txt", "README.md", "docs", "deploy", "migration", "gitops", "assistant",
-              "tests/__init__.py", "tests/conftest.py", "tests/assistant")
+              "tests/__init__.py", "tests/conftest.py", "tests/postgres.py", "tests/assistant")
 
 
 def copy_repo(folder: Path, names: tuple[str, ...] = REPO_FILES) -> Path:
