@@ -111,11 +111,14 @@ def test_a_call_pays_only_what_it_used_and_releases_the_rest_of_its_reservation(
 
 
 def test_the_per_call_max_tokens_and_n_completions_set_the_reservation() -> None:
-    guard = BudgetGuard(Budget(tokens=30))
+    refused = BudgetGuard(Budget(tokens=30))
     with pytest.raises(BudgetExceeded):
-        guard.on_lm_start("a", LM, lm_inputs(5, n=3))  # 5 + 3 * 10 > 30
+        refused.on_lm_start("a", LM, lm_inputs(5, n=3))  # 5 + 3 * 10 > 30
+    assert refused.usage() == Usage()  # a refused call is not counted in any dimension, lm_calls included
+    guard = BudgetGuard(Budget(tokens=30))
     guard.on_lm_start("b", LM, lm_inputs(5, max_tokens=25))  # 5 + 25 = 30
-    assert guard.usage() == Usage()  # a refused call is not counted in any dimension, lm_calls included
+    guard.on_lm_end("b", ["c" * 4 * 25])
+    assert guard.usage() == Usage(lm_calls=1, tokens=30)
 
 
 def test_an_lm_without_max_tokens_is_refused_under_a_token_limit() -> None:
