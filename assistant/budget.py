@@ -188,15 +188,17 @@ class BudgetGuard(BaseCallback):
                 self._charge(lm_calls=1)
             return
         prompt, ceiling = estimate_tokens(prompt_text(inputs)), completion_ceiling(instance, inputs)
-        # One check under one lock for the whole reservation: threads (dspy.Evaluate with
-        # num_threads > 1, which GEPA, SIMBA and MIPROv2 accept) cannot both take the last tokens.
+        # One check under one lock for the whole reservation, so calls in other threads cannot
+        # both take the last tokens: GEPA evaluates "with `Evaluate`" in `num_threads` threads
+        # (https://dspy.ai/api/optimizers/GEPA), as do SIMBA and MIPROv2. `assistant.optimizers`
+        # passes num_threads=1 today, so run2's overshoot was the completion, not a race.
         with self._lock:
             self._charge(lm_calls=1, tokens=prompt + ceiling)  # an unbounded call (inf) is refused
             self._in_flight[call_id] = int(ceiling)
             self._reserved += int(ceiling)
 
     def on_lm_end(self, call_id: str, outputs: Any | None, exception: Exception | None = None) -> None:
-        """Pay the completion's tokens instead of the reservation; an LM that wrote past its maximum trips the guard."""
+        """Charge the tokens used instead of the reservation; a completion past it that crosses the limit trips."""
         if self.budget.tokens is None:
             return
         text = "".join(str(o.get("text", "")) if isinstance(o, dict) else str(o) for o in outputs or [])
