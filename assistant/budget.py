@@ -5,6 +5,11 @@ calls, FACTS.md), so `BudgetGuard` counts what they really use and stops them. I
 two places of the optimizer's call path: a wrapper around the metric, and a DSPy callback
 (`on_lm_start/end`, `on_module_start/end`; the same in DSPy 2.6.27 and 3.0.1) that sees
 every LM call. Both raise `BudgetExceeded` *before* the call that would go over a limit.
+A completion's tokens are known only after its call, so an LM call reserves its most
+(prompt plus `max_tokens` per completion) before it starts and pays what it used when it
+ends: a call is refused when its reservation, added to what is used and reserved by the
+calls still in flight, would cross the token limit. Without that, the last admitted
+prompt's completion went past the limit (7858 tokens used of 7849 in one Task 3.3 run).
 
 `BudgetExceeded` derives from `BaseException`, like `KeyboardInterrupt`: DSPy swallows
 `Exception`s raised by callbacks (`dspy/utils/callback.py`), `dspy.Evaluate` counts them as
@@ -17,6 +22,7 @@ with the best mean score seen (a deep copy), or the student when none was scored
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -88,6 +94,15 @@ def prompt_text(inputs: dict[str, Any]) -> str:
     return "".join(str(m.get("content", "")) for m in messages) or str(inputs.get("prompt") or "")
 
 
+def completion_ceiling(instance: Any, inputs: dict[str, Any]) -> float:
+    """The most tokens an LM call may complete: `max_tokens` (the call's, else the LM's) times `n`; inf if unset."""
+    # dspy.LM keeps max_tokens in `kwargs` (reasoning models: max_completion_tokens), and the
+    # call's own kwargs override it, as DSPy merges them (`{**self.kwargs, **kwargs}`).
+    kwargs = {**(getattr(instance, "kwargs", None) or {}), **(inputs.get("kwargs") or {})}
+    ceiling = kwargs.get("max_tokens", kwargs.get("max_completion_tokens"))
+    return math.inf if ceiling is None else int(ceiling) * int(kwargs.get("n") or 1)
+
+
 def metric_score(value: Any) -> float:
     """A metric's return value as a number (GEPA-style metrics return a Prediction with `score`)."""
     return float(getattr(value, "score", value))
@@ -101,7 +116,9 @@ class BudgetGuard(BaseCallback):
         self.budget, self.clock, self.on_violation = budget, clock, on_violation
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._counts = {"metric_calls": 0, "lm_calls": 0, "tokens": 0}
+        self._counts = {"metric_calls": 0, "lm_calls": 0, "tokens": 0}  # tokens include `_reserved`
+        self._in_flight: dict[str, int] = {}  # LM call id -> completion tokens it reserved
+        self._reserved = 0  # their sum: held against the limit until each call ends
         self._started: float | None = None
         self._stopped: float | None = None  # the clock at the violation: later work is not the optimizer's
         self._scores: dict[int, tuple[dspy.Module, float, int]] = {}  # id -> (program, total, n)
@@ -114,7 +131,10 @@ class BudgetGuard(BaseCallback):
         with self._lock:
             now = self._stopped if self._stopped is not None else self.clock()
             elapsed = 0.0 if self._started is None else now - self._started
-            return Usage(seconds=round(elapsed, 3), **self._counts)
+            return Usage(seconds=round(elapsed, 3), **{**self._counts, "tokens": self._tokens_used()})
+
+    def _tokens_used(self) -> int:
+        return self._counts["tokens"] - self._reserved
 
     def _trip(self, dimension: str, used: float, limit: float) -> BudgetExceeded:
         if self.violation is None:
@@ -122,25 +142,28 @@ class BudgetGuard(BaseCallback):
             self._stopped = self.clock()
         return self.violation
 
-    def _charge(self, dimension: str, amount: int = 1) -> None:
-        """Count `amount` of `dimension`, or raise if that would pass a limit (call under the lock)."""
+    def _charge(self, **amounts: float) -> None:
+        """Count every amount, or none if one would pass its limit: then raise (call under the lock)."""
         if self.violation is not None:
             raise self.violation
         if self._started is not None and self.budget.seconds is not None:
             elapsed = self.clock() - self._started
             if elapsed >= self.budget.seconds:
                 raise self._trip("seconds", round(elapsed, 3), self.budget.seconds)
-        limit = getattr(self.budget, dimension)
-        if limit is not None and self._counts[dimension] + amount > limit:
-            raise self._trip(dimension, self._counts[dimension], limit)
-        self._counts[dimension] += amount
+        for dimension, amount in amounts.items():
+            limit = getattr(self.budget, dimension)
+            if limit is not None and self._counts[dimension] + amount > limit:
+                used = self._tokens_used() if dimension == "tokens" else self._counts[dimension]
+                raise self._trip(dimension, used, limit)
+        for dimension, amount in amounts.items():
+            self._counts[dimension] += amount
 
     def wrap_metric(self, metric: Callable[..., Any]) -> Callable[..., Any]:
         """`metric`, counted and refused past the limit; its scores credit the thread's last program."""
 
         def guarded_metric(*args: Any, **kwargs: Any) -> Any:
             with self._lock:
-                self._charge("metric_calls")
+                self._charge(metric_calls=1)
             value = metric(*args, **kwargs)
             self._credit(getattr(self._local, "program", None), value)
             return value
@@ -159,22 +182,35 @@ class BudgetGuard(BaseCallback):
             self._scores[id(program)] = (program, total + score, n + 1)
 
     def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        """Count an LM call and its prompt's tokens; refuse it if either would pass its limit."""
-        tokens = estimate_tokens(prompt_text(inputs)) if self.budget.tokens is not None else 0
+        """Count an LM call and its prompt, reserve its completion; refuse it if that could pass a limit."""
+        if self.budget.tokens is None:
+            with self._lock:
+                self._charge(lm_calls=1)
+            return
+        prompt, ceiling = estimate_tokens(prompt_text(inputs)), completion_ceiling(instance, inputs)
+        # One check under one lock for the whole reservation, so calls in other threads cannot
+        # both take the last tokens: GEPA evaluates "with `Evaluate`" in `num_threads` threads
+        # (https://dspy.ai/api/optimizers/GEPA), as do SIMBA and MIPROv2. `assistant.optimizers`
+        # passes num_threads=1 today, so run2's overshoot was the completion, not a race.
         with self._lock:
-            self._charge("lm_calls")
-            if tokens:
-                self._charge("tokens", tokens)
+            self._charge(lm_calls=1, tokens=prompt + ceiling)  # an unbounded call (inf) is refused
+            self._in_flight[call_id] = int(ceiling)
+            self._reserved += int(ceiling)
 
     def on_lm_end(self, call_id: str, outputs: Any | None, exception: Exception | None = None) -> None:
-        """Count the completion's tokens; a completion that passes the limit trips the guard."""
-        if self.budget.tokens is None or not outputs:
+        """Charge the tokens used instead of the reservation; a completion past it that crosses the limit trips."""
+        if self.budget.tokens is None:
             return
-        text = "".join(str(o.get("text", "")) if isinstance(o, dict) else str(o) for o in outputs)
+        text = "".join(str(o.get("text", "")) if isinstance(o, dict) else str(o) for o in outputs or [])
+        completion = estimate_tokens(text)
         with self._lock:
-            self._counts["tokens"] += estimate_tokens(text)
+            ceiling = self._in_flight.pop(call_id, None)
+            if ceiling is None:  # not admitted by this guard (it started before `watching`)
+                return
+            self._reserved -= ceiling
+            self._counts["tokens"] += completion - ceiling
             if self._counts["tokens"] > self.budget.tokens:
-                raise self._trip("tokens", self._counts["tokens"], self.budget.tokens)
+                raise self._trip("tokens", self._tokens_used(), self.budget.tokens)
 
     def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         """Refuse modules after a stop (DSPy then skips their end callbacks); remember the outermost one."""

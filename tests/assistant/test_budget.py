@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+from typing import Any
 
 import dspy
 import pytest
 
-from assistant.budget import Budget, BudgetExceeded, BudgetGuard, Stop, estimate_tokens
+from assistant.budget import Budget, BudgetExceeded, BudgetGuard, Stop, Usage, estimate_tokens
 from assistant.devset import Split
 from assistant.metrics import answer_f1
 from assistant.model_switcher import ModelSwitcher
@@ -66,6 +68,80 @@ def test_tokens_refuse_a_prompt_that_would_cross_the_limit(lm_context: Extractiv
     with guard.watching(), pytest.raises(BudgetExceeded, match="tokens"):
         dspy.Predict("question -> answer")(question="What grows in the garden?")
     assert lm_context.history == [] and guard.usage().tokens == 0
+
+
+def test_a_completion_never_carries_tokens_past_the_limit(lm_context: ExtractiveLM) -> None:
+    """Task 3.3's failure (7858 tokens used of 7849): the prompt fit, the completion then crossed the limit."""
+    predict = dspy.Predict("question -> answer")
+    measure = BudgetGuard(Budget(tokens=10**9))
+    with measure.watching():
+        predict(question="What grows in the garden?")
+    prompt = estimate_tokens("".join(m["content"] for m in lm_context.history[-1]["messages"]))
+    assert measure.usage().tokens > prompt  # the completion costs tokens too
+    guard = BudgetGuard(Budget(tokens=prompt + 1))
+    with guard.watching(), pytest.raises(BudgetExceeded, match="tokens would go past its limit"):
+        predict(question="What grows in the garden?")
+    assert guard.usage().tokens == 0 and len(lm_context.history) == 1
+
+
+LM = SimpleNamespace(kwargs={"max_tokens": 10})  # the guard reads only an LM's max_tokens
+
+
+def lm_inputs(prompt_tokens: int, **kwargs: Any) -> dict[str, Any]:
+    return {"prompt": None, "messages": [{"role": "user", "content": "p" * 4 * prompt_tokens}], "kwargs": kwargs}
+
+
+def test_calls_in_flight_reserve_their_maximum_so_two_cannot_share_the_rest() -> None:
+    """Both prompts fit the 30 tokens, but each call may add 10 more: the second one must wait its turn."""
+    guard = BudgetGuard(Budget(tokens=30))
+    guard.on_lm_start("a", LM, lm_inputs(10))
+    with pytest.raises(BudgetExceeded, match="tokens would go past its limit of 30"):
+        guard.on_lm_start("b", LM, lm_inputs(10))
+    guard.on_lm_end("a", ["c" * 4 * 10])
+    assert guard.usage() == Usage(lm_calls=1, tokens=20)
+
+
+def test_a_call_pays_only_what_it_used_and_releases_the_rest_of_its_reservation() -> None:
+    guard = BudgetGuard(Budget(tokens=30))
+    guard.on_lm_start("a", LM, lm_inputs(5))
+    guard.on_lm_end("a", ["c" * 4 * 2])
+    guard.on_lm_start("b", LM, lm_inputs(5))  # 7 used + 15 reserved: fits
+    guard.on_lm_end("b", None, RuntimeError("the LM failed"))  # the prompt was sent: it counts
+    assert guard.usage() == Usage(lm_calls=2, tokens=12)
+
+
+def test_the_per_call_max_tokens_and_n_completions_set_the_reservation() -> None:
+    refused = BudgetGuard(Budget(tokens=30))
+    with pytest.raises(BudgetExceeded):
+        refused.on_lm_start("a", LM, lm_inputs(5, n=3))  # 5 + 3 * 10 > 30
+    assert refused.usage() == Usage()  # a refused call is not counted in any dimension, lm_calls included
+    guard = BudgetGuard(Budget(tokens=30))
+    guard.on_lm_start("b", LM, lm_inputs(5, max_tokens=25))  # 5 + 25 = 30
+    guard.on_lm_end("b", ["c" * 4 * 25])
+    assert guard.usage() == Usage(lm_calls=1, tokens=30)
+
+
+def test_an_lm_without_max_tokens_is_refused_under_a_token_limit() -> None:
+    guard = BudgetGuard(Budget(tokens=10**9))
+    with pytest.raises(BudgetExceeded, match="tokens"):
+        guard.on_lm_start("a", SimpleNamespace(kwargs={}), lm_inputs(1))
+
+
+def test_concurrent_calls_never_cross_the_token_limit() -> None:
+    """Every call starts before any ends, in 8 threads: the admitted calls' maxima fit the limit."""
+    guard = BudgetGuard(Budget(tokens=100))
+
+    def start(call: int) -> bool:
+        try:
+            guard.on_lm_start(str(call), LM, lm_inputs(10))
+        except BudgetExceeded:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        admitted = [call for call, ok in zip(range(8), pool.map(start, range(8)), strict=True) if ok]
+        list(pool.map(lambda call: guard.on_lm_end(str(call), ["c" * 4 * 10]), admitted))
+    assert len(admitted) == 5 and guard.usage().tokens == 100
 
 
 def test_wall_time_uses_the_injected_clock() -> None:
