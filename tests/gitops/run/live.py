@@ -31,7 +31,14 @@ def tasklist(run: str) -> str:
 def gitops(folder: Path, *args: str, log: str = "gitops.log") -> subprocess.Popen:
     env = {**os.environ, "GITOPS_TRACKING": "off", "GITOPS_APPROVER": "ada"}
     command = [GITOPS, "--tasklist", "t.md", "--state", "state.json", *args]
-    return subprocess.Popen(command, cwd=folder, env=env, stdout=(folder / log).open("w"), stderr=subprocess.STDOUT)
+    # SIGINT as a terminal gives it: a test run started in the background (`cmd &`, nohup) ignores
+    # SIGINT, its children inherit that, and Python then never raises KeyboardInterrupt.
+    return subprocess.Popen(command, cwd=folder, env=env, stdout=(folder / log).open("w"), stderr=subprocess.STDOUT,
+                            preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def finish(folder: Path, *args: str) -> tuple[int, str]:
