@@ -117,26 +117,8 @@ _SLOTS: dict[int, tuple[TaskList, list[tuple[str, str, str | None]]]] = {}
 
 def slot_step(tasklist: TaskList, state: Mapping[str, Any], slot: tuple[str, str], runnable: frozenset[str]) -> Step | None:
     kind, name = slot
-    if kind == "phase" and gate_status(state, name) == GateStatus.REJECTED.value:
-        number = Gate.parse(name).phase_number
-        return Step(
-            StepKind.REJECTED,
-            f"Phase {number - 1}'s PR was closed without merging: Phase {number} is rejected and does not "
-            f"start. Reopen the PR (after pushing any fix to its branch) to go on.",
-            gate=name,
-            reasons=("a reviewer closed the phase PR without merging",),
-        )
-    if kind == "phase" and gate_status(state, name) == GateStatus.PENDING.value:
-        number = Gate.parse(name).phase_number
-        return Step(
-            StepKind.GATE,
-            f"Phase {number - 1} is complete. Approve {name} to start Phase {number} "
-            f"(on GitHub: merge the phase PR).",
-            gate=name,
-            prompt=f"Phase {number - 1} complete. Start Phase {number}?",
-            reasons=("phase boundary",),
-            command=f"gitops approve {name}",
-        )
+    if kind == "phase" and gate_status(state, name) in _UNDECIDED:
+        return _phase_step(name, gate_status(state, name) == GateStatus.REJECTED.value)
     if kind == "deploy" and gate_status(state, deploy_gate(name)) == GateStatus.PENDING.value:
         gate = deploy_gate(name)
         return Step(
@@ -163,6 +145,26 @@ def slot_step(tasklist: TaskList, state: Mapping[str, Any], slot: tuple[str, str
     if kind == "gate" and gate_status(state, name) == GateStatus.PENDING.value:
         return _task_gate_step(tasklist, state, name)
     return None
+
+
+def _phase_step(gate: str, rejected: bool) -> Step:
+    number = Gate.parse(gate).phase_number
+    if rejected:
+        return Step(
+            StepKind.REJECTED,
+            f"Phase {number - 1}'s PR was closed without merging: Phase {number} is rejected and does not "
+            f"start. Reopen the PR (after pushing any fix to its branch) to go on.",
+            gate=gate,
+            reasons=("a reviewer closed the phase PR without merging",),
+        )
+    return Step(
+        StepKind.GATE,
+        f"Phase {number - 1} is complete. Approve {gate} to start Phase {number} (on GitHub: merge the phase PR).",
+        gate=gate,
+        prompt=f"Phase {number - 1} complete. Start Phase {number}?",
+        reasons=("phase boundary",),
+        command=f"gitops approve {gate}",
+    )
 
 
 def _task_gate_step(tasklist: TaskList, state: Mapping[str, Any], task_id: str) -> Step:

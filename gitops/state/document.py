@@ -100,11 +100,28 @@ def read_only(value: Any) -> Any:
     return value
 
 
-class _ReadOnlyMap(Mapping):
+class _ReadOnly:
+    """What both views share: the value they show, its length, equality and text."""
+
     __slots__ = ("_data",)
 
-    def __init__(self, data: dict):
+    def __init__(self, data: dict | list):
         self._data = data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        return self._data == (other._data if isinstance(other, _ReadOnly) else other)
+
+    __hash__ = None  # type: ignore[assignment] - as the dict or list it shows
+
+    def __repr__(self) -> str:
+        return f"read_only({self._data!r})"
+
+
+class _ReadOnlyMap(_ReadOnly, Mapping):
+    __slots__ = ()
 
     def __getitem__(self, key: str) -> Any:
         return read_only(self._data[key])
@@ -112,38 +129,13 @@ class _ReadOnlyMap(Mapping):
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
 
-    def __len__(self) -> int:
-        return len(self._data)
 
-    def __eq__(self, other: object) -> bool:
-        return self._data == (other._data if isinstance(other, (_ReadOnlyMap, _ReadOnlyList)) else other)
-
-    __hash__ = None  # type: ignore[assignment] - as the dict or list it shows
-
-    def __repr__(self) -> str:
-        return f"read_only({self._data!r})"
-
-
-class _ReadOnlyList(Sequence):
-    __slots__ = ("_data",)
-
-    def __init__(self, data: list):
-        self._data = data
+class _ReadOnlyList(_ReadOnly, Sequence):
+    __slots__ = ()
 
     def __getitem__(self, index):  # type: ignore[override] - an int or a slice, as list's
         item = self._data[index]
         return [read_only(i) for i in item] if isinstance(index, slice) else read_only(item)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __eq__(self, other: object) -> bool:
-        return self._data == (other._data if isinstance(other, (_ReadOnlyMap, _ReadOnlyList)) else other)
-
-    __hash__ = None  # type: ignore[assignment] - as the dict or list it shows
-
-    def __repr__(self) -> str:
-        return f"read_only({self._data!r})"
 
 
 def own_record(state: dict, task_id: str) -> dict:

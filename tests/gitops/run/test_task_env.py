@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 
 from gitops.forge.local import LocalForge
@@ -106,7 +105,3 @@ def test_a_handler_that_cannot_be_imported_apart_says_so(tmp_path):
     r.run("ana")
     assert "the handler of Task 1.1 cannot be loaded" in record(tmp_path)["error"]
 
-
-def test_the_stripped_environment_is_what_the_runner_passes_on(tmp_path):
-    r = replace(runner(tmp_path, {}, run="true"), environ={**ENGINE_ENV, "GH_TOKEN": "x"})
-    assert r.run("ana").step.kind.value == "finished"
