@@ -13,11 +13,6 @@ PENDING, DONE = TaskStatus.PENDING.value, TaskStatus.DONE.value
 APPROVED = GateStatus.APPROVED.value
 
 
-def ready_tasks(tasklist: TaskList, state: Mapping[str, Any]) -> list[str]:
-    """Tasks whose dependencies, phase gate and production approval all allow them to run."""
-    return [t for t in tasklist.tasks if is_ready(tasklist, state, tasklist.tasks[t])]
-
-
 def why_not_ready(tasklist: TaskList, state: Mapping[str, Any], task_id: str) -> str | None:
     """None when the task may run now; else the reason, in words."""
     if state.get("halted"):
