@@ -10,7 +10,9 @@ import math
 import re
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
-from typing import TypeVar
+from itertools import chain
+from operator import mul
+from typing import NamedTuple, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
@@ -75,26 +77,50 @@ def bm25_scores(query: Sequence[str], docs: Mapping[K, Sequence[str]]) -> dict[K
 
 def tfidf_cosine(query: Sequence[str], docs: Mapping[K, Sequence[str]]) -> dict[K, float]:
     """Cosine similarity between sublinear TF-IDF vectors of the query and each document."""
+    return weighted_cosine(query, {key: term_weights(doc) for key, doc in docs.items()})
+
+
+class TermWeights(NamedTuple):
+    """A document's distinct terms (first-occurrence order) and the sublinear TF of each.
+
+    Depends on the document alone (IDF depends on the set ranked), so a caller that ranks
+    the same documents again and again (memory rehydration) can compute it once per text.
+    """
+
+    terms: tuple[str, ...]
+    tf: tuple[float, ...]
+    by_term: Mapping[str, float]
+
+
+def term_weights(tokens: Sequence[str]) -> TermWeights:
+    counts = Counter(tokens)
+    tf = tuple(map(_sublinear, counts.values()))
+    return TermWeights(tuple(counts), tf, dict(zip(counts, tf)))
+
+
+def weighted_cosine(query: Sequence[str], docs: Mapping[K, TermWeights]) -> dict[K, float]:
+    """`tfidf_cosine` over documents given as `TermWeights`.
+
+    The per-term loops run in C (map over bound methods): this is most of a memory
+    rehydration's CPU time, which under the GIL is what asyncio cannot overlap. The
+    arithmetic and its order are exactly those of the formula (tests compare bit for bit).
+    """
     n = len(docs)
     if n == 0:
         return {}
-    counts = {key: Counter(doc) for key, doc in docs.items()}
-    df = Counter(t for c in counts.values() for t in c)
+    df = Counter(chain.from_iterable(doc.terms for doc in docs.values()))
     # Smoothed IDF as in scikit-learn, so a term in every document still counts a little.
     # Computed once per term, not once per occurrence; a query term in no document has df 0.
     idf = {t: math.log((1 + n) / (1 + f)) + 1 for t, f in df.items()}
     unseen = math.log(1 + n) + 1
-
-    def vector(tf: Counter[str]) -> dict[str, float]:
-        return {t: _sublinear(c) * idf.get(t, unseen) for t, c in tf.items()}
-
-    q = vector(Counter(query))
+    q = {t: _sublinear(c) * idf.get(t, unseen) for t, c in Counter(query).items()}
     q_norm = math.sqrt(sum(v * v for v in q.values()))
     scores: dict[K, float] = {}
-    for key, tf in counts.items():
-        d = vector(tf)
-        d_norm = math.sqrt(sum(v * v for v in d.values()))
-        dot = sum(w * d.get(t, 0.0) for t, w in q.items())
+    for key, doc in docs.items():
+        vector = list(map(mul, doc.tf, map(idf.__getitem__, doc.terms)))
+        d_norm = math.sqrt(sum(map(mul, vector, vector)))
+        by_term = doc.by_term
+        dot = sum(w * (by_term[t] * idf[t] if t in by_term else 0.0) for t, w in q.items())
         scores[key] = dot / (q_norm * d_norm) if q_norm and d_norm else 0.0
     return scores
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from assistant.memory_ranking import content_weights
 from assistant.ranking import (
     RRF_K,
     bm25_scores,
@@ -80,6 +84,43 @@ def test_tfidf_cosine_matches_the_smoothed_sublinear_formula_exactly() -> None:
         dot = sum(w * d.get(t, 0.0) for t, w in q.items())
         expected[key] = dot / (math.sqrt(sum(v * v for v in q.values())) * math.sqrt(sum(v * v for v in d.values())))
     assert tfidf_cosine(query, docs) == expected
+
+
+def _reference_cosine(query: list[str], docs: dict[str, list[str]]) -> dict[str, float]:
+    """The formula as first written (dicts per document): the fast version must equal it bit for bit."""
+    n = len(docs)
+    counts = {key: Counter(doc) for key, doc in docs.items()}
+    df = Counter(t for c in counts.values() for t in c)
+    idf = {t: math.log((1 + n) / (1 + f)) + 1 for t, f in df.items()}
+    unseen = math.log(1 + n) + 1
+
+    def vector(tf: Counter[str]) -> dict[str, float]:
+        return {t: (1 + math.log(c)) * idf.get(t, unseen) for t, c in tf.items()}
+
+    q = vector(Counter(query))
+    q_norm = math.sqrt(sum(v * v for v in q.values()))
+    scores = {}
+    for key, tf in counts.items():
+        d = vector(tf)
+        d_norm = math.sqrt(sum(v * v for v in d.values()))
+        dot = sum(w * d.get(t, 0.0) for t, w in q.items())
+        scores[key] = dot / (q_norm * d_norm) if q_norm and d_norm else 0.0
+    return scores
+
+
+_TERMS = st.sampled_from(["task", "dspy", "test", "run", "memory", "async", "gate", "x"])
+
+
+@given(st.lists(_TERMS, max_size=6), st.dictionaries(st.text("abcdef", min_size=1, max_size=3),
+                                                     st.lists(_TERMS, max_size=80), max_size=12))
+def test_tfidf_cosine_equals_the_per_document_formula_bit_for_bit(query: list[str], docs: dict[str, list[str]]) -> None:
+    assert tfidf_cosine(query, docs) == _reference_cosine(query, docs)
+
+
+def test_memory_term_weights_are_memoized_with_a_bound() -> None:
+    assert content_weights.cache_info().maxsize == 8192
+    assert content_weights("Tasks run; tasks pass") is content_weights("Tasks run; tasks pass")
+    assert content_weights("Tasks run; tasks pass").terms == ("task", "run", "pass")
 
 
 def test_stem_is_memoized_with_a_bound() -> None:
