@@ -13,16 +13,20 @@ start, instead of libpq's default of waiting as long as the OS does.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+import socket
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from assistant.memory_ranking import CANDIDATES_PER_STORE
 from assistant.memory_types import Candidates, MemoryKind, long_term_row
+from assistant.memory_watchdog import Watchdog
 from assistant.ranking import words
 
+T = TypeVar("T")
+QUERY_TIMEOUT = 5.0  # seconds a call may wait for its reply, the async class's default too
 CONNECT_TIMEOUT = 3  # seconds; libpq's own minimum is 2 (https://www.postgresql.org/docs/15/libpq-connect.html)
 SCHEMA_VERSION = 1
 # Created or migrated in place, never dropped: a server that already holds memories keeps them.
@@ -108,11 +112,17 @@ def candidate_list(rows: list[tuple[Any, ...]]) -> Candidates:
 
 
 class PostgresLongTerm:
-    """Long-term memory on one sync psycopg connection (MemoryRehydrator's, behind its lock)."""
+    """Long-term memory on one sync psycopg connection (MemoryRehydrator's, behind its lock).
 
-    def __init__(self, url: str) -> None:
+    Each call waits at most `timeout` seconds for its reply (a `TimeoutError` then, and the
+    connection is replaced on the next call), as each call of the async class does.
+    """
+
+    def __init__(self, url: str, *, timeout: float = QUERY_TIMEOUT) -> None:
         self.url = url
+        self.timeout = timeout
         self._db: psycopg.Connection[Any] | None = None
+        self._watchdog = Watchdog(self._cut)
         self.connect()
 
     def connect(self) -> psycopg.Connection[Any]:
@@ -124,28 +134,54 @@ class PostgresLongTerm:
             self._db = psycopg.connect(conninfo(self.url), autocommit=True)
         except psycopg.OperationalError as error:
             raise unreachable(self.url, error) from None
-        with self._db.transaction():
-            for statement in SCHEMA:
-                self._db.execute(statement)
+        self._call(self._create_schema)
         return self._db
+
+    @staticmethod
+    def _create_schema(db: psycopg.Connection[Any]) -> None:
+        with db.transaction():
+            for statement in SCHEMA:
+                db.execute(statement)
+
+    def _cut(self) -> None:
+        """The watchdog's move: shut the socket down, so the blocked read returns at once."""
+        db = self._db
+        if db is None or db.closed:
+            return
+        # fromfd duplicates the descriptor; shutdown acts on the socket both descriptors name.
+        with socket.fromfd(db.pgconn.socket, socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def _call(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        db = self._db if self._db is not None and not self._db.closed and not self._db.broken else self.connect()
+        try:
+            with self._watchdog.deadline(self.timeout):
+                return work(db)
+        except psycopg.OperationalError:
+            if not self._watchdog.fired:
+                raise
+            db.close()  # half a reply may be unread: never reuse it
+            raise TimeoutError(f"long-term memory: PostgreSQL at {where(self.url)} gave no answer within "
+                               f"{self.timeout:g} s") from None
 
     def candidates(self, query: str) -> Candidates:
         terms = tsquery(query)
         if not terms:
             return []
-        return candidate_list(self.connect().execute(CANDIDATES, (terms, CANDIDATES_PER_STORE)).fetchall())
+        return candidate_list(self._call(lambda db: db.execute(CANDIDATES, (terms, CANDIDATES_PER_STORE)).fetchall()))
 
     def remember(self, key: str, content: str, source: str, at: float) -> int:
-        row = self.connect().execute(UPSERT, (key, content, source, at)).fetchone()
+        row = self._call(lambda db: db.execute(UPSERT, (key, content, source, at)).fetchone())
         return int(row[0]) if row else 0
 
     def forget(self, key: str) -> bool:
-        return self.connect().execute(DELETE, (key,)).rowcount > 0
+        return self._call(lambda db: db.execute(DELETE, (key,)).rowcount) > 0
 
     def count(self) -> int:
-        row = self.connect().execute(COUNT).fetchone()
+        row = self._call(lambda db: db.execute(COUNT).fetchone())
         return int(row[0]) if row else 0
 
     def close(self) -> None:
+        self._watchdog.close()
         if self._db is not None:
             self._db.close()

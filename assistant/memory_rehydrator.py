@@ -25,7 +25,7 @@ from types import TracebackType
 
 from assistant.memory_flusher import EventFlusher
 from assistant.memory_pool import Slots, StorePool
-from assistant.memory_postgres import PostgresLongTerm, store_label
+from assistant.memory_postgres import QUERY_TIMEOUT, PostgresLongTerm, store_label
 from assistant.memory_postgres_async import AsyncPostgresLongTerm
 from assistant.memory_ranking import bm25_ranked, fuse
 from assistant.memory_resilience import RECOVERABLE, CircuitBreaker, CircuitOpenError, RetryPolicy
@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 class MemoryRehydrator:
     """Synchronous hybrid retrieval over short-term memory in SQLite and long-term memory in
-    PostgreSQL (`database_url`) or, without one, in the same SQLite file."""
+    PostgreSQL (`database_url`) or, without one, in the same SQLite file. A PostgreSQL call
+    waits at most `query_timeout` seconds for its reply (TimeoutError)."""
 
     def __init__(
         self,
@@ -48,6 +49,7 @@ class MemoryRehydrator:
         clock: Callable[[], float] = time.time,
         use_fts5: bool | None = None,
         database_url: str | None = None,
+        query_timeout: float = QUERY_TIMEOUT,
     ) -> None:
         self.path = str(path)
         self.database_url = database_url
@@ -63,7 +65,7 @@ class MemoryRehydrator:
         with self._lock:
             create_schema(self._db, self.path, self.uses_fts5)
         # Connects at once: a server that does not answer fails here, clearly (MemoryServerError).
-        self._ltm = PostgresLongTerm(database_url) if database_url else None
+        self._ltm = PostgresLongTerm(database_url, timeout=query_timeout) if database_url else None
 
     @property
     def long_term_store(self) -> str:
@@ -247,7 +249,7 @@ class AsyncMemoryRehydrator:
         connect: Callable[[], MemoryRehydrator] | None = None,
         database_url: str | None = None,
         ltm_connections: int = 8,
-        query_timeout: float = 5.0,
+        query_timeout: float = QUERY_TIMEOUT,
     ) -> None:
         self.path = str(path)
         self.database_url = database_url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pytest
 from assistant.memory_postgres import MemoryServerError, tsquery, where
 from assistant.memory_postgres import database_url as find_url
 from assistant.memory_rehydrator import AsyncMemoryRehydrator, EpisodicEvent, MemoryKind, MemoryRehydrator
-from migration.memory import workload
+from migration.memory import network, workload
+from migration.memory.latency_proxy import ProxyProcess
 from tests.assistant.test_async_memory import run
 from tests.assistant.test_memory_rehydrator import ticking_clock
 
@@ -156,3 +158,18 @@ def test_the_workload_store_builds_on_postgresql(tmp_path: Path, database_url: s
     assert info["documents"] == 20
     with MemoryRehydrator(tmp_path / "w.db", database_url=database_url) as store:
         assert store.counts() == {MemoryKind.EPISODIC: 50, MemoryKind.LONG_TERM: 20}
+
+
+def test_a_sync_query_through_a_stalled_network_times_out_then_recovers(stores: tuple[Path, str]) -> None:
+    """statement_timeout bounds only the server's work: a stalled link must still end the call."""
+    path, url = stores
+    with ProxyProcess(*network.host_port(url)) as proxy, MemoryRehydrator(
+            path, database_url=network.through(url, proxy.port), query_timeout=0.3) as memory:
+        assert memory.rehydrate("halted pipeline", k=2)
+        proxy.set_rtt(3000)  # every reply 3 s late: ten times the timeout
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match=r"PostgreSQL at 127\.0\.0\.1:\d+/\w+ gave no answer within 0\.3 s"):
+            memory.rehydrate("halted pipeline", k=2)
+        assert time.monotonic() - started < 2.0
+        proxy.set_rtt(0)
+        assert [m.label for m in memory.rehydrate("halted pipeline", k=2)]  # a new connection answers
