@@ -13,6 +13,7 @@ import os
 import stat
 import tempfile
 import time
+from json.encoder import encode_basestring
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -61,27 +62,49 @@ def validate(data: object, path: str, known_valid: Mapping[str, Any] | None = No
 def dumps(state: dict) -> str:
     """The canonical text of a state: keys sorted, 2-space indent, trailing newline.
 
-    Byte for byte `json.dumps(state, sort_keys=True, indent=2, ensure_ascii=False)`, but each
-    task record's text is kept between writes: with an indent, json encodes in pure Python, and
-    re-encoding every record on every write made a transition cost grow with the task list.
+    Byte for byte `json.dumps(state, sort_keys=True, indent=2, ensure_ascii=False)`, but the
+    parts that grow with the task list are not re-encoded by json's pure-Python indenting
+    encoder on every write (which made a transition cost grow with the list): each task
+    record's text is kept between writes, and lists of strings (`completed_tasks`) are
+    encoded string by string in C.
     """
     tasks = state.get("tasks")
     if not isinstance(tasks, dict) or not tasks or not all(isinstance(key, str) for key in tasks):
         return _pretty(state) + "\n"
-    marker = "\x00tasks\x00"
-    head = _pretty({**state, "tasks": marker})
-    if head.count(json.dumps(marker, ensure_ascii=False)) != 1:  # the marker is in someone's text
+    texts = {key: _string_list_text(value) for key, value in state.items() if isinstance(value, list)}
+    texts = {key: text for key, text in texts.items() if text is not None}
+    texts["tasks"] = None  # made below, once the head is known to be safe
+    markers = {key: f"\x00{key}\x00" for key in texts}
+    head = _pretty({**state, **markers})
+    quoted = {key: json.dumps(marker, ensure_ascii=False) for key, marker in markers.items()}
+    if any(head.count(q) != 1 for q in quoted.values()):  # a marker is in someone's text
         return _pretty(state) + "\n"
-    entries = ",\n".join([_entry_text(key, tasks[key]) for key in sorted(tasks)])
-    return head.replace(json.dumps(marker, ensure_ascii=False), "{\n" + entries + "\n  }", 1) + "\n"
+    texts["tasks"] = "{\n" + ",\n".join([_entry_text(key, tasks[key]) for key in sorted(tasks)]) + "\n  }"
+    for key, text in texts.items():
+        head = head.replace(quoted[key], text, 1)
+    return head + "\n"
 
 
 def _pretty(value: object) -> str:
     return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
 
 
+def _string_list_text(items: list) -> str | None:
+    """A top-level list of strings as `_pretty` indents it, or None for any other list."""
+    if not items:
+        return None
+    try:
+        return "[\n    " + ",\n    ".join(map(encode_basestring, items)) + "\n  ]"
+    except TypeError:  # an item that is not a string: json's own encoder
+        return None
+
+
 def _entry_text(task_id: str, record: object) -> str:
-    """`    "1.1": {...}`: a task's line in `tasks`, kept per task id while its record is unchanged."""
+    """`    "1.1": {...}`: a task's line in `tasks`, kept per task id while its record is unchanged.
+
+    Keyed by marshal's bytes, not by the record's identity: a caller may edit a record in place
+    between two writes (the file must follow), and a stale record would be lost work.
+    """
     try:
         key = marshal.dumps(record)
     except ValueError:  # not marshallable, hence not JSON either: json.dumps says what is wrong

@@ -132,3 +132,11 @@ def test_dumps_is_json_dumps_byte_for_byte(top: dict, tasks: dict) -> None:
     document = {**top, "tasks": tasks}
     assert state.dumps(document) == json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     assert state.dumps(document) == state.dumps(document)  # the second call comes from the cache
+
+
+@given(st.dictionaries(st.text(max_size=6), st.lists(st.text(max_size=6), max_size=5) | _VALUE, max_size=4),
+       st.dictionaries(st.text(max_size=4), _VALUE, min_size=1, max_size=3))
+def test_dumps_of_lists_of_strings_is_json_dumps_byte_for_byte(top: dict, tasks: dict) -> None:
+    # completed_tasks and its kind are encoded string by string (quotes, escapes, markers' text)
+    document = {**top, "tasks": tasks}
+    assert state.dumps(document) == json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
