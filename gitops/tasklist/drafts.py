@@ -39,7 +39,7 @@ READERS: Mapping[str, Reader] = {
 TASK_FIELDS = frozenset({*READERS, *LIST_FIELDS})
 # `Auto-advance: yes` inside another field's value (_compound)
 _COMPOUND_RES = (("auto_advance", re.compile(r"\bauto[- ]?advance\s*:\s*(yes|no|true|false)\b", re.I)),
-                 ("pause_after", re.compile(r"\bpause[- ]?after\s*:\s*(yes|no|true|false)\b", re.I)))
+                 ("pause_after", re.compile(r"\b(?:pause[- ]?after|smart[- ]?pause)\s*:\s*(yes|no|true|false)\b", re.I)))
 _ATTRIBUTES = {"status": "status_mark"}  # field key -> Task attribute, where they differ
 
 

@@ -39,6 +39,11 @@ _SYNONYMS = {
     "do": ("steps", "execution_steps", "subtasks", "implementation_steps", "implementation_details",
            "commands", "action_items"),
     "testing": ("tests",),
+    # MoSCoW written as its own field: its value (Must, Should, Could, Won't) is the priority.
+    "priority": ("moscow", "moscow_priority"),
+    # Asking for a pause is a checkpoint whatever it is called: reading "Smart Pause: yes" as
+    # nothing would run on past a review its author wanted.
+    "pause_after": ("smart_pause", "pause", "pause_for_review"),
 }
 _FIELD_ALIASES = {alias: key for key, aliases in _SYNONYMS.items() for alias in aliases}
 

@@ -138,3 +138,13 @@ def test_auto_advance_inside_another_fields_value_is_read_unless_the_task_sets_i
     tasklist, _ = parse(text, "t.md")
     assert [(t.auto_advance, t.pause_after) for t in tasklist.tasks.values()] == [
         (True, None), (False, True), (None, None)]
+
+
+def test_pause_and_moscow_fields_under_the_names_people_give_them() -> None:
+    text = ("## Phase 1: A\n### Task 1.1: A\n**MoSCoW**: 🔥 Must\n**Smart Pause**: yes - review the install\n"
+            "### Task 1.2: B\n**Priority**: ⚡ Could\n**Smart Pause**: no\n"
+            "### Task 1.3: C\n**Solo Optimization**: Auto-advance: yes, Smart Pause: yes\n")
+    tasklist, diagnostics = parse(text, "t.md")
+    assert [(t.priority, t.auto_advance, t.pause_after) for t in tasklist.tasks.values()] == [
+        ("Must", None, True), ("Could", None, False), (None, True, True)]
+    assert diagnostics == []
