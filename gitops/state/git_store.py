@@ -157,6 +157,8 @@ class GitStateStore:
     # ------------------------------------------------------------ one try
     def _attempt(self, change: Callable[[dict], dict], create: Callable[[], dict] | None) -> dict:
         with self._fetched() as (ref, tip, where):
+            if tip is None:
+                raise self._no_base()
             current = self._load(ref, where) if ref else None
             loaded = current is not None
             if current is None:
@@ -176,6 +178,16 @@ class GitStateStore:
             self._push(commit)
             self._carried.update(self._pending)
             return new
+
+    def _no_base(self) -> GitSyncError:
+        # A first commit with no parent would start an orphan branch: a phase PR sharing no history
+        # with the base, holding only state.json. Base missing means a wrong branch name or an
+        # empty repository, which a person must fix; nothing is pushed.
+        return GitSyncError(
+            f"{self.remote} has neither {self.branch} nor its base branch {self.base}: refusing to start "
+            f"{self.branch} as an unrelated (orphan) branch; nothing was pushed. Push {self.base} to {self.remote} "
+            "first, or name the repository's default branch (the workflow sets GITOPS_DEFAULT_BRANCH from it)."
+        )
 
     def _commit(self, parent: str | None, text: str, message: str) -> str:
         blob = self._git("hash-object", "-w", "--stdin", input=text)
