@@ -73,7 +73,8 @@ def _header(tasklist: TaskList, tasklist_path: str) -> str:
         f"# command: gitops --tasklist {tasklist_path} render\n"
         f"# source: {tasklist_path} (sha256 {tasklist.sha256})\n"
         "# Edit the task list and render again; CI fails when this file drifts (gitops render --check).\n"
-        "# Jobs: plan -> task-<id> (one per task) -> gate-<id> (after each task that can await approval) -> report.\n"
+        "# Jobs: plan -> task-<id> (one per task, no write token) -> record-<id> (commits its result) -> gate-<id>\n"
+        "# (after each task that can await approval) -> report.\n"
     )
 
 

@@ -1,8 +1,11 @@
 """The GitHub Actions job graph of a task list, as a plain document that `gitops.github.render` writes.
 
-One job per task, a gate job after each task that can end awaiting approval (a checkpoint, or
-manual work), each waiting in its own environment, a `plan` job first and a `report` job last. The graph is fixed by the task list; what runs in a given workflow run is decided by
-the state that `plan` reads, through each job's `if:` (see `_task_condition`).
+One job per task (it runs the task's code with a read-only token and hands its result over), a
+recording job after each (it commits that result, running no task code), a gate job after each
+task that can end awaiting approval (a checkpoint, or manual work), each waiting in its own
+environment, a `plan` job first and a `report` job last. The graph is fixed by the task list;
+what runs in a given workflow run is decided by the state that `plan` reads, through each job's
+`if:` (see `_task_condition`).
 """
 from __future__ import annotations
 
@@ -22,7 +25,14 @@ ACTIONS = {
     "checkout": ("actions/checkout", "11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
     "setup-python": ("actions/setup-python", "a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
     "cache": ("actions/cache", "5a3ec84eff668545956fd18022155c47e93e2684", "v4.2.3"),
+    # Restore without the post-job save: https://github.com/actions/cache/tree/main/restore
+    "cache-restore": ("actions/cache/restore", "5a3ec84eff668545956fd18022155c47e93e2684", "v4.2.3"),
+    # The task job's result goes to its recording job as an artifact (_record_job).
+    "upload-artifact": ("actions/upload-artifact", "ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
+    "download-artifact": ("actions/download-artifact", "d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"),
 }
+# Where a task job writes its result (`run-task --hand-over`) and its recording job finds it.
+HANDOVER_DIR = ".gitops/handover"
 # Every job bootstraps the same venv (dspy, mlflow: minutes); it is restored from the cache while
 # the Python (its exact version: a venv points at its interpreter) and the pins are the same.
 # uv's download cache rides along for the next change of pins.
@@ -77,7 +87,7 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
     gated = frozenset(gated_tasks(tasklist, handled))
     jobs: dict[str, Any] = {"plan": _plan_job(tasklist_path)}
     for task in tasklist.tasks.values():
-        kinds = ("task", "gate") if task.id in gated else ("task",)
+        kinds = ("task", "record", "gate") if task.id in gated else ("task", "record")
         for kind in kinds:
             key = job_id(kind, task.id)
             if key in jobs:
@@ -85,6 +95,8 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
                                     f"id {key}; rename one of them")
             if kind == "task":
                 jobs[key] = _task_job(tasklist, task, tasklist_path, gated)
+            elif kind == "record":
+                jobs[key] = _record_job(tasklist, task, tasklist_path, gated)
             else:
                 jobs[key] = _gate_job(task, tasklist_path)
     jobs["report"] = _report_job(list(jobs), tasklist_path)
@@ -141,12 +153,14 @@ def _gitops(tasklist_path: str, args: str) -> str:
     return f"gitops --forge github --tasklist {shlex.quote(tasklist_path)} {args}"
 
 
-def _setup_steps(history: bool = False) -> list[dict[str, Any]]:
+def _setup_steps(history: bool = False, task_code: bool = False) -> list[dict[str, Any]]:
     """Checkout, Python, bootstrap; `history`: the whole history, so that run-task can merge
-    the phase branch into the checkout (gitops.state.git_store.GitStateStore.sync_worktree)."""
+    the phase branch into the checkout (gitops.state.git_store.GitStateStore.sync_worktree).
+    `task_code`: the job runs task code, so it only restores the venv: a cache it saved after the
+    task ran could carry a venv the task changed into the jobs that hold the write token."""
     repo, sha, _ = ACTIONS["checkout"]
     python, python_sha, _ = ACTIONS["setup-python"]
-    cache, cache_sha, _ = ACTIONS["cache"]
+    cache, cache_sha, _ = ACTIONS["cache-restore" if task_code else "cache"]
     checkout: dict[str, Any] = {"persist-credentials": False}
     if history:
         checkout["fetch-depth"] = 0
@@ -228,9 +242,13 @@ def _contains(output: str, task_id: str) -> str:
 
 
 def _dependency_met(dep: str, gated: frozenset[str]) -> str:
-    """A dependency is met when it was done before this run, or finished (and passed its gate) in it."""
-    last = job_id("gate", dep) if dep in gated else job_id("task", dep)
-    return f"({_contains('done', dep)} || needs.{last}.result == 'success')"
+    """A dependency is met when it was done before this run, or passed in it: its task job
+    succeeded and its recording job committed it (then its gate passed, for a checkpoint)."""
+    if dep in gated:
+        passed = f"needs.{job_id('gate', dep)}.result == 'success'"
+    else:
+        passed = f"needs.{job_id('task', dep)}.result == 'success' && needs.{job_id('record', dep)}.result == 'success'"
+    return f"({_contains('done', dep)} || {passed})"
 
 
 def _task_condition(task: Task, gated: frozenset[str]) -> str:
@@ -246,13 +264,16 @@ def _task_condition(task: Task, gated: frozenset[str]) -> str:
     """
     parts = [
         "!cancelled()",
-        "needs.plan.result == 'success'",
-        "needs.plan.outputs.proceed == 'true'",
-        f"needs.plan.outputs.current_phase == '{task.phase}'",
-        _contains("pending", task.id),
+        *_planned(task),
         *(_dependency_met(dep, gated) for dep in task.dependencies),
     ]
     return "${{ " + " && ".join(parts) + " }}"
+
+
+def _planned(task: Task) -> list[str]:
+    """The plan job let the task run in this run (it was pending, in the current phase)."""
+    return ["needs.plan.result == 'success'", "needs.plan.outputs.proceed == 'true'",
+            f"needs.plan.outputs.current_phase == '{task.phase}'", _contains("pending", task.id)]
 
 
 def _task_needs(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozenset[str]) -> list[str]:
@@ -261,7 +282,7 @@ def _task_needs(tasklist: TaskList, task: Task, tasklist_path: str, gated: froze
         if dep not in tasklist.tasks:
             raise TaskListError(f"{tasklist_path}: Task {task.id} depends on unknown Task {dep}; "
                                 "fix it (see `gitops lint`) and render again")
-        needs.append(job_id("task", dep))
+        needs.extend([job_id("task", dep), job_id("record", dep)])
         if dep in gated:
             needs.append(job_id("gate", dep))
     return needs
@@ -274,23 +295,27 @@ def _name(text: str) -> str:
 
 
 def _task_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozenset[str]) -> dict[str, Any]:
+    # The job runs task code: it holds no write token (a job's token has only the permissions its
+    # `permissions:` grants: https://docs.github.com/en/actions/security-for-github-actions/security-guides/automatic-token-authentication#modifying-the-permissions-for-the-github_token).
+    # It reads the phase branch, runs the task and hands its result over as an artifact
+    # (https://docs.github.com/en/actions/writing-workflows/choosing-what-your-workflow-does/storing-and-sharing-data-from-a-workflow);
+    # its recording job commits it (_record_job, gitops.run.recording).
     production = needs_deploy_approval(tasklist, task)
-    permissions = {"contents": ("write", "the state commit"), "issues": ("write", "the HotFix issue when the task fails")}
-    steps = _setup_steps(history=True)
+    permissions = {"contents": ("read", "fetch the phase branch; the state commit is the recording job's")}
+    steps = _setup_steps(history=True, task_code=True)
     if production:
-        # The job starts only once a reviewer approved the production environment; record it.
+        # The job starts only once a reviewer approved the production environment; the task's
+        # start checks it in this job's copy of the state, the recording job records it.
         permissions["actions"] = ("read", "approve --recorded: the production deployment review")
-        steps.append({"name": "Record the production approval", "env": {**TOKEN_ENV, **GATES_ENV},
-                      "run": _gitops(tasklist_path, f"approve {deploy_gate(task.id)} --recorded") + "\n"})
+        steps.append({"name": "Read the production approval", "env": {**TOKEN_ENV, **GATES_ENV},
+                      "run": _gitops(tasklist_path, f"approve {deploy_gate(task.id)} --recorded --hand-over") + "\n"})
     steps.append({"name": f"Run Task {task.id}", "env": dict(TOKEN_ENV),
-                  "run": _gitops(tasklist_path, f"run-task {task.id}") + "\n"})
-    if task.id in gated:
-        # A gated task that passed now awaits approval, and its gate job waits before running any
-        # step: say so on the sticky comment now, not when the report job runs after every gate.
-        # Best effort (the report job posts again), so a failed comment never fails the task.
-        permissions["pull_requests"] = ("read", "find the phase PR that carries the progress comment")
-        steps.append({"name": f"Say that checkpoint {task.id} waits for a reviewer", "continue-on-error": True,
-                      "env": dict(TOKEN_ENV), "run": _gitops(tasklist_path, "report") + "\n"})
+                  "run": _gitops(tasklist_path, f"run-task {task.id} --hand-over {_handover_file(task)}") + "\n"})
+    upload, upload_sha, _ = ACTIONS["upload-artifact"]
+    # always(): a failed task's result is handed over too; a job that never wrote one uploads nothing.
+    steps.append({"name": "Hand the result over", "if": "${{ always() }}", "uses": f"{upload}@{upload_sha}",
+                  "with": {"name": _artifact(task), "path": _handover_file(task), "if-no-files-found": "ignore",
+                           "include-hidden-files": True, "retention-days": 1}})
     job: dict[str, Any] = {
         "name": _name(f"Task {task.id}: {task.title}"),
         "needs": _task_needs(tasklist, task, tasklist_path, gated),
@@ -304,15 +329,62 @@ def _task_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozens
     return job
 
 
+def _handover_file(task: Task) -> str:
+    return f"{HANDOVER_DIR}/{job_id('task', task.id)}.json"
+
+
+def _artifact(task: Task) -> str:
+    # Artifact names are unique per run: a re-run attempt uploads its own.
+    return f"gitops-{job_id('task', task.id)}-attempt-${{{{ github.run_attempt }}}}"
+
+
+def _record_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozenset[str]) -> dict[str, Any]:
+    """Commits the task job's result: a fresh checkout that runs no task code holds the write token."""
+    task_job = job_id("task", task.id)
+    permissions = {"contents": ("write", "the state commit"), "issues": ("write", "the HotFix issue when the task fails")}
+    download, download_sha, _ = ACTIONS["download-artifact"]
+    steps = [
+        *_setup_steps(),
+        # No artifact (the task job was cancelled, timed out or lost its runner): record-task records
+        # the task as failed, saying so. The artifact is read as data, never run.
+        {"name": "Take the result over", "continue-on-error": True, "uses": f"{download}@{download_sha}",
+         "with": {"name": _artifact(task), "path": HANDOVER_DIR}},
+    ]
+    if needs_deploy_approval(tasklist, task):
+        permissions["actions"] = ("read", "approve --recorded: the production deployment review")
+        steps.append({"name": "Record the production approval", "env": {**TOKEN_ENV, **GATES_ENV},
+                      "run": _gitops(tasklist_path, f"approve {deploy_gate(task.id)} --recorded") + "\n"})
+    steps.append({"name": f"Record Task {task.id}", "env": dict(TOKEN_ENV),
+                  "run": _gitops(tasklist_path, f"record-task {task.id} --from {_handover_file(task)}") + "\n"})
+    if task.id in gated:
+        # A gated task that passed now awaits approval, and its gate job waits before running any
+        # step: say so on the sticky comment now, not when the report job runs after every gate.
+        # Best effort (the report job posts again), so a failed comment never fails the record.
+        permissions["pull_requests"] = ("read", "find the phase PR that carries the progress comment")
+        steps.append({"name": f"Say that checkpoint {task.id} waits for a reviewer", "continue-on-error": True,
+                      "env": dict(TOKEN_ENV), "run": _gitops(tasklist_path, "report") + "\n"})
+    return {
+        "name": _name(f"Record Task {task.id}"),
+        "needs": ["plan", task_job],
+        # always(): a failed, cancelled or timed-out task job is recorded too; a skipped one ran nothing.
+        "if": "${{ always() && " + " && ".join(_planned(task)) + f" && needs.{task_job}.result != 'skipped' }}}}",
+        "runs-on": "ubuntu-latest",
+        "timeout-minutes": SHORT_JOB_MINUTES,
+        "permissions": _permissions(**permissions),
+        "steps": steps,
+    }
+
+
 def _gate_job(task: Task, tasklist_path: str) -> dict[str, Any]:
     # Runs after its task passed in this run, or when plan found the task awaiting approval
     # (its gate job of an earlier run was cancelled or timed out).
+    passed = f"needs.{job_id('task', task.id)}.result == 'success' && needs.{job_id('record', task.id)}.result == 'success'"
     condition = ("${{ !cancelled() && needs.plan.result == 'success' && needs.plan.outputs.proceed == 'true' && "
-                 f"(needs.{job_id('task', task.id)}.result == 'success' || {_contains('awaiting', task.id)}) }}}}")
+                 f"(({passed}) || {_contains('awaiting', task.id)}) }}}}")
     prompt = task.when_ready_prompt or f"Task {task.id} complete. Proceed?"
     return {
         "name": _name(f"Checkpoint {task.id}: {prompt}"),
-        "needs": ["plan", job_id("task", task.id)],
+        "needs": ["plan", job_id("task", task.id), job_id("record", task.id)],
         "if": condition,
         "runs-on": "ubuntu-latest",
         # Its own environment: GitHub approves per environment per run (gitops.github.environments).

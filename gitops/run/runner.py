@@ -97,6 +97,9 @@ class Runner:
     # runner (gitops.run.identity); tests pass their own.
     whoami: Mapping[str, Any] | None = None
     fate: Fate | None = None
+    # A workflow's task job (no write token): its results are handed over to the recording job,
+    # which announces them; nothing is posted from here (gitops.run.recording).
+    hands_over: bool = False
 
     def __post_init__(self) -> None:
         # During `run`, the progress comment is posted where the run stops or waits (see run()),
@@ -196,6 +199,8 @@ class Runner:
 
     # ------------------------------------------------------------ forge effects
     def _carry_out(self, actions: list[transitions.Action], state: dict[str, Any]) -> None:
+        if self.hands_over:
+            return
         for action in actions:
             try:
                 if isinstance(action, transitions.OpenIssue):

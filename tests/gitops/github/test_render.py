@@ -26,7 +26,7 @@ WORKFLOW = ROOT / ".github" / "workflows" / "b-1006.yml"
 CHECKPOINTS = ["1.1", "1.2", "2.1", "2.2", "3.1", "3.3", "4.1", "5.1", "6.1", "6.2"]
 # B-1006's tasks run through handlers: only its checkpoints get gates (as `gitops render` passes them).
 HANDLED = Registry.from_module("migration.handlers").ids()
-SHA = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+SHA = re.compile(r"^[\w.-]+/[\w.-]+(/[\w.-]+)?@[0-9a-f]{40}$")  # owner/repo[/path]@sha
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_triggers_permissions_and_concurrency(doc):
 def test_one_job_per_task_a_gate_per_checkpoint_plan_and_report(doc, b1006):
     expected = ["plan"]
     for task_id in b1006.tasks:
-        expected.append(workflow.job_id("task", task_id))
+        expected.extend([workflow.job_id("task", task_id), workflow.job_id("record", task_id)])
         if task_id in CHECKPOINTS:
             expected.append(workflow.job_id("gate", task_id))
     assert list(doc["jobs"]) == [*expected, "report"]
@@ -94,10 +94,11 @@ def test_one_job_per_task_a_gate_per_checkpoint_plan_and_report(doc, b1006):
 def test_needs_follow_dependencies_and_their_gates(doc):
     jobs = doc["jobs"]
     assert jobs["task-1-1"]["needs"] == ["plan"]
-    assert jobs["task-1-2"]["needs"] == ["plan", "task-1-1", "gate-1-1"]
-    assert jobs["task-2-3"]["needs"] == ["plan", "task-2-2", "gate-2-2"]
-    assert jobs["task-3-3"]["needs"] == ["plan", "task-3-2"]  # 3.2 auto-advances: no gate
-    assert jobs["gate-1-1"]["needs"] == ["plan", "task-1-1"]
+    assert jobs["task-1-2"]["needs"] == ["plan", "task-1-1", "record-1-1", "gate-1-1"]
+    assert jobs["task-2-3"]["needs"] == ["plan", "task-2-2", "record-2-2", "gate-2-2"]
+    assert jobs["task-3-3"]["needs"] == ["plan", "task-3-2", "record-3-2"]  # 3.2 auto-advances: no gate
+    assert jobs["gate-1-1"]["needs"] == ["plan", "task-1-1", "record-1-1"]
+    assert jobs["record-1-1"]["needs"] == ["plan", "task-1-1"]
 
 
 def test_task_and_gate_conditions(doc):
@@ -108,8 +109,17 @@ def test_task_and_gate_conditions(doc):
     )
     assert doc["jobs"]["gate-1-1"]["if"] == (
         "${{ !cancelled() && needs.plan.result == 'success' && needs.plan.outputs.proceed == 'true' && "
-        "(needs.task-1-1.result == 'success' || contains(fromJSON(needs.plan.outputs.awaiting), '1.1')) }}"
+        "((needs.task-1-1.result == 'success' && needs.record-1-1.result == 'success') || "
+        "contains(fromJSON(needs.plan.outputs.awaiting), '1.1')) }}"
     )
+    assert doc["jobs"]["task-3-3"]["if"].endswith(
+        "(contains(fromJSON(needs.plan.outputs.done), '3.2') || "
+        "needs.task-3-2.result == 'success' && needs.record-3-2.result == 'success') }}")
+    # A failed or cancelled task job is recorded too; a skipped one ran nothing.
+    assert doc["jobs"]["record-1-2"]["if"] == (
+        "${{ always() && needs.plan.result == 'success' && needs.plan.outputs.proceed == 'true' && "
+        "needs.plan.outputs.current_phase == '1' && contains(fromJSON(needs.plan.outputs.pending), '1.2') && "
+        "needs.task-1-2.result != 'skipped' }}")
     for job_id, job in doc["jobs"].items():
         if job_id != "plan":  # GitHub's implicit success() would skip a job behind any skipped need
             assert job["if"].startswith(("${{ !cancelled() && ", "${{ always() ")), job_id
@@ -120,9 +130,15 @@ def test_environments(doc):
     gates = {workflow.job_id("gate", t): f"b-1006-checkpoint-{t.replace('.', '-')}" for t in CHECKPOINTS}
     assert environments == {**gates, "task-6-1": "production", "task-6-2": "production"}
     run = [s["run"] for s in doc["jobs"]["task-6-1"]["steps"] if "run" in s]
+    assert run[-2:] == [
+        f"gitops --forge github --tasklist {TASKLIST} approve deploy-6.1 --recorded --hand-over\n",
+        f"gitops --forge github --tasklist {TASKLIST} run-task 6.1 --hand-over .gitops/handover/task-6-1.json\n",
+    ]
+    # The recording job needs no approval of its own (no environment), and records the one given.
+    run = [s["run"] for s in doc["jobs"]["record-6-1"]["steps"] if "run" in s]
     assert run[-3:] == [
         f"gitops --forge github --tasklist {TASKLIST} approve deploy-6.1 --recorded\n",
-        f"gitops --forge github --tasklist {TASKLIST} run-task 6.1\n",
+        f"gitops --forge github --tasklist {TASKLIST} record-task 6.1 --from .gitops/handover/task-6-1.json\n",
         f"gitops --forge github --tasklist {TASKLIST} report\n",  # 6.1 is a checkpoint too
     ]
     assert doc["jobs"]["gate-6-1"]["steps"][-1]["run"] == (
@@ -134,10 +150,16 @@ def test_least_privilege_permissions(doc, text):
     jobs = doc["jobs"]
     assert jobs["plan"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
                                            "pull-requests": "read"}
-    assert jobs["task-1-1"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "read"}
-    assert jobs["task-3-2"]["permissions"] == {"contents": "write", "issues": "write"}  # no gate follows
-    assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
-                                               "pull-requests": "read"}
+    # A job that runs task code holds no write token (issue 11, item 8): it reads and hands over.
+    for job_id, job in jobs.items():
+        if any("run-task" in step.get("run", "") for step in job["steps"]):
+            assert "write" not in job["permissions"].values(), job_id
+    assert jobs["task-1-1"]["permissions"] == {"contents": "read"}
+    assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "read"}
+    assert jobs["record-1-1"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "read"}
+    assert jobs["record-3-2"]["permissions"] == {"contents": "write", "issues": "write"}  # no gate follows
+    assert jobs["record-6-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
+                                                 "pull-requests": "read"}
     assert jobs["gate-1-1"]["permissions"] == {"actions": "read", "contents": "write"}
     # report records the URL of a HotFix issue opened late: a state commit
     assert jobs["report"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write",
@@ -150,6 +172,9 @@ def test_actions_pinned_to_commit_shas_with_the_version_in_a_comment(doc, text):
     assert uses and all(SHA.match(u) for u in uses)
     assert set(uses) == {f"{repo}@{sha}" for repo, sha, _ in workflow.ACTIONS.values()}
     for repo, sha, version in workflow.ACTIONS.values():
+        assert f"uses: {repo}@{sha} # {version}\n" in text
+    for name in ("checkout", "setup-python"):
+        repo, sha, version = workflow.ACTIONS[name]
         assert text.count(f"uses: {repo}@{sha} # {version}\n") == len(doc["jobs"])
     checkouts = [(job, step) for job, step in steps(doc) if step.get("uses", "").startswith("actions/checkout@")]
     assert len(checkouts) == len(doc["jobs"])
@@ -204,7 +229,7 @@ def test_jobs_find_gitops_on_the_path_that_bootstrap_sets(doc):
         names = [step.get("name") for step in job["steps"]]
         assert names[3] == "Bootstrap" and job["steps"][3]["run"] == "scripts/bootstrap", job_id
         for step in job["steps"][4:]:
-            assert step["run"].startswith(("gitops ", "if ")), (job_id, step)
+            assert step.get("uses", "").startswith("actions/") or step["run"].startswith(("gitops ", "if ")), (job_id, step)
 
 
 # ------------------------------------------------------------------ the job graph, simulated
@@ -299,7 +324,8 @@ def simulate(doc: dict, outputs: dict, fail: frozenset[str] = frozenset()) -> di
 
 
 def ran(results: dict[str, str]) -> list[str]:
-    return [j for j, r in results.items() if r != "skipped" and j not in ("plan", "report")]
+    """The task and gate jobs that ran; each task job's recording job is checked on its own."""
+    return [j for j, r in results.items() if r != "skipped" and j not in ("plan", "report") and not j.startswith("record-")]
 
 
 def outputs(b1006, phase, done=(), awaiting=(), proceed=True) -> dict:
@@ -342,7 +368,14 @@ def test_simulated_skipped_pending_dependency_does_not_let_dependents_run():
     doc = yaml.safe_load(render.render(small, tasklist_path="small.md", handled=small.tasks))
     plan = {"current_phase": 1, "done": [], "pending": ["1.1", "1.2", "1.3"], "awaiting": [], "proceed": True}
     assert simulate(doc, plan, fail=frozenset({"task-1-1"})) == {
-        "plan": "success", "task-1-1": "failure", "task-1-2": "skipped", "task-1-3": "skipped", "report": "success"}
+        "plan": "success", "task-1-1": "failure", "record-1-1": "success", "task-1-2": "skipped",
+        "record-1-2": "skipped", "task-1-3": "skipped", "record-1-3": "skipped", "report": "success"}
+
+
+def test_simulated_a_task_whose_result_was_not_recorded_stops_its_dependents(doc, b1006):
+    # The recording job commits the task's work: a dependent that ran before it would not see it.
+    results = simulate(doc, outputs(b1006, 3, done=["1.1", "1.2", "2.1", "2.2", "2.3"]), fail=frozenset({"record-3-2"}))
+    assert (results["task-3-2"], results["record-3-2"], results["task-3-3"]) == ("success", "failure", "skipped")
 
 
 def test_contains_on_the_list_is_not_a_substring_test():
@@ -447,7 +480,7 @@ def test_a_manual_task_without_a_checkpoint_gets_a_gate_its_dependents_wait_for(
     jobs = workflow.workflow(tl, "run_manual.md")["jobs"]
     assert [name for name in jobs if name.startswith("gate-")] == ["gate-1-2"]  # 1.2: no Run, no handler
     assert jobs["gate-1-2"]["environment"] == "run_manual-checkpoint-1-2"
-    assert jobs["task-1-3"]["needs"] == ["plan", "task-1-2", "gate-1-2"]
+    assert jobs["task-1-3"]["needs"] == ["plan", "task-1-2", "record-1-2", "gate-1-2"]
     assert "needs.gate-1-2.result == 'success'" in jobs["task-1-3"]["if"]
 
 
@@ -460,9 +493,10 @@ def test_a_task_its_handler_runs_needs_no_gate_unless_it_is_a_checkpoint():
 def test_a_gated_task_job_updates_the_progress_comment_before_its_gate_waits(doc):
     # A gate job waits before running any step, and the report job needs every gate: without this
     # step the sticky comment would say "approve the environment" only after the run ended.
-    last = doc["jobs"]["task-1-2"]["steps"][-1]
+    # It is the recording job's last step: the task job holds no token that may write a comment.
+    last = doc["jobs"]["record-1-2"]["steps"][-1]
     assert (last["run"], last["continue-on-error"]) == (f"gitops --forge github --tasklist {TASKLIST} report\n", True)
-    assert "report\n" not in doc["jobs"]["task-3-2"]["steps"][-1]["run"]  # no gate: the report job posts
+    assert "report\n" not in doc["jobs"]["record-3-2"]["steps"][-1]["run"]  # no gate: the report job posts
 
 
 # ------------------------------------------------------------------ /gitops comments
@@ -492,7 +526,10 @@ def test_every_job_restores_its_environment_from_the_cache_before_bootstrap(doc)
     for job_id, job in doc["jobs"].items():
         python, cache, bootstrap = job["steps"][1:4]
         assert python["id"] == "python" and python["uses"].startswith("actions/setup-python@"), job_id
-        assert cache["uses"] == "actions/cache@5a3ec84eff668545956fd18022155c47e93e2684", job_id
+        # A job that runs task code only restores: what it saved after the task could carry a changed
+        # venv into the jobs that hold the write token.
+        action = "actions/cache/restore" if job_id.startswith("task-") else "actions/cache"
+        assert cache["uses"] == f"{action}@5a3ec84eff668545956fd18022155c47e93e2684", job_id
         assert cache["with"]["path"].split("\n") == [".venv", "~/.cache/uv"]
         # The exact Python (a venv points at its interpreter) and the pins make the key.
         assert "steps.python.outputs.python-version" in cache["with"]["key"]
