@@ -69,10 +69,15 @@ class Context:
             from gitops.github.commands import (
                 forge_for,  # PyGithub itself loads on the first API call
             )
+            from gitops.github.run_status import RunStatus
 
             forge = forge_for(tasklist, os.environ)
+            run_fate = RunStatus(forge.settings, lambda: forge.gh)  # runs may overlap: ask GitHub
         else:
+            from gitops.plan.stale import serialised_runs
+
             forge = LocalForge(self.config.work_dir / "forge")
+            run_fate = serialised_runs  # asked only inside a workflow (gitops.plan.stale)
         tracker = self.tracker(root)
         if hand_over and not github:
             raise BadInput("--hand-over is for a workflow's task job: it needs --forge github.")
@@ -99,6 +104,7 @@ class Context:
             run_link=self.run_link(root) if tracker is not None else None,
             prepare=source.sync_worktree if source is not None and (task_work or hand_over) else None,
             hands_over=hand_over,
+            run_fate=run_fate,
         )
 
     def github_step_text(self, tasklist: TaskList):

@@ -361,6 +361,7 @@ def _record_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: froze
         # step: say so on the sticky comment now, not when the report job runs after every gate.
         # Best effort (the report job posts again), so a failed comment never fails the record.
         permissions["pull_requests"] = ("read", "find the phase PR that carries the progress comment")
+        permissions.setdefault("actions", ("read", "whether the run that left a task running still runs"))
         steps.append({"name": f"Say that checkpoint {task.id} waits for a reviewer", "continue-on-error": True,
                       "env": dict(TOKEN_ENV), "run": _gitops(tasklist_path, "report") + "\n"})
     return {
@@ -410,6 +411,7 @@ def _report_job(needs: list[str], tasklist_path: str) -> dict[str, Any]:
         "runs-on": "ubuntu-latest",
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": _permissions(
+            actions=("read", "whether the run that left a task running still runs (gitops.github.run_status)"),
             # report first opens HotFix issues whose notice failed and records their URLs in the state
             # (Runner.flush_notifications): a state commit, which `contents: read` refuses with a 403.
             contents=("write", "record the URL of a HotFix issue opened late"),

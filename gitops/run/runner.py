@@ -21,7 +21,7 @@ from gitops.model import TaskList, TaskStatus
 from gitops.plan import planner, readiness, transitions
 from gitops.plan.drift import drifted_tasks
 from gitops.plan.planner import Step, StepKind
-from gitops.plan.stale import Fate, Stale, stale_step, stale_tasks
+from gitops.plan.stale import Fate, RunFate, Stale, serialised_runs, stale_step, stale_tasks
 from gitops.redact import Redactor
 from gitops.run import identity
 from gitops.run.command import end_group
@@ -97,6 +97,9 @@ class Runner:
     # runner (gitops.run.identity); tests pass their own.
     whoami: Mapping[str, Any] | None = None
     fate: Fate | None = None
+    # What became of another workflow run that recorded a running task (GitHub: the API, as runs
+    # may overlap); the default assumes runs never overlap.
+    run_fate: RunFate = serialised_runs
     # A workflow's task job (no write token): its results are handed over to the recording job,
     # which announces them; nothing is posted from here (gitops.run.recording).
     hands_over: bool = False
@@ -151,7 +154,7 @@ class Runner:
 
     def stale(self, state: Mapping[str, Any]) -> list[Stale]:
         """Running tasks of this task list whose runner is gone or cannot be judged from here."""
-        return [s for s in stale_tasks(state, self.whoami, self.fate) if s.task in self.tasklist.tasks]
+        return [s for s in stale_tasks(state, self.whoami, self.fate, self.run_fate) if s.task in self.tasklist.tasks]
 
     def recover(self) -> list[Stale]:
         """Record every running task whose runner is gone as failed (a HotFix, as any failure).

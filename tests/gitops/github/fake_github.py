@@ -160,10 +160,13 @@ class FakeGitHub:
         return self.team(next(slug for slug, t in self.teams.items() if t["id"] == rid))
 
     def run(self, run_id: int) -> dict[str, Any]:
+        """A run as GET /repos/{owner}/{repo}/actions/runs/{run_id} answers: the status and conclusion of its
+        latest attempt, and that attempt's number (https://docs.github.com/en/rest/actions/workflow-runs#get-a-workflow-run).
+        A run is re-run (a new attempt) only once it has completed: see `rerun`."""
         item = self.runs[run_id]
         return {"id": run_id, "node_id": f"WFR_{run_id}", "name": item["path"], "path": item["path"],
                 "status": item["status"], "conclusion": item.get("conclusion"), "event": item.get("event", "push"), "head_branch": "main",
-                "head_sha": "0" * 40, "run_number": run_id, "run_attempt": 1, "workflow_id": 9,
+                "head_sha": "0" * 40, "run_number": run_id, "run_attempt": item.get("attempt", 1), "workflow_id": 9,
                 "actor": self.user(item["actor"]), "triggering_actor": self.user(item["actor"]),
                 "url": f"{self.repo_url}/actions/runs/{run_id}", "html_url": f"{self.web}/actions/runs/{run_id}",
                 "created_at": item["created_at"], "updated_at": item["created_at"]}
@@ -229,6 +232,18 @@ class FakeGitHub:
         self.runs[run_id] = {"path": path, "status": status, "actor": actor, "jobs": {}, "started": [], "pending": [],
                              "approvals": [], "created_at": now(), "event": event, "group": group}
         return run_id
+
+    def end(self, run_id: int, conclusion: str = "cancelled") -> None:
+        """A run's latest attempt completes (cancelled by hand, timed out, or it finished)."""
+        self.runs[run_id] |= {"status": "completed", "conclusion": conclusion}
+
+    def rerun(self, run_id: int) -> None:
+        """Re-run a completed run: a new attempt of the same run id, in progress
+        (https://docs.github.com/en/actions/managing-workflow-runs-and-deployments/managing-workflow-runs/re-running-workflows-and-jobs)."""
+        run = self.runs[run_id]
+        if run["status"] != "completed":
+            raise ValueError(f"run {run_id} is {run['status']}: GitHub re-runs only a completed run")
+        run |= {"status": "in_progress", "conclusion": None, "attempt": run.get("attempt", 1) + 1}
 
     def merge(self, number: int, by: str) -> None:
         """Merge a PR as a person would."""

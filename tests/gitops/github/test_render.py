@@ -156,14 +156,15 @@ def test_least_privilege_permissions(doc, text):
             assert "write" not in job["permissions"].values(), job_id
     assert jobs["task-1-1"]["permissions"] == {"contents": "read"}
     assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "read"}
-    assert jobs["record-1-1"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "read"}
+    assert jobs["record-1-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
+                                                 "pull-requests": "read"}
     assert jobs["record-3-2"]["permissions"] == {"contents": "write", "issues": "write"}  # no gate follows
     assert jobs["record-6-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
                                                  "pull-requests": "read"}
     assert jobs["gate-1-1"]["permissions"] == {"actions": "read", "contents": "write"}
     # report records the URL of a HotFix issue opened late: a state commit
-    assert jobs["report"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write",
-                                             "statuses": "write"}
+    assert jobs["report"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
+                                             "pull-requests": "write", "statuses": "write"}
     assert "      contents: write # the state commit\n" in text  # each grant says why
 
 
