@@ -6,7 +6,6 @@ import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -16,10 +15,6 @@ from gitops.model import Severity
 from gitops.run.signals import Terminated, exit_code, sigterm_raises
 from gitops.ui.terminal import console, tracking_session
 from gitops.wiring import Context, default_approver, repo_root
-
-if TYPE_CHECKING:
-    from gitops.handlers import TaskResult
-    from gitops.run.runner import Runner
 
 
 class Group(click.Group):
@@ -178,8 +173,12 @@ def run(obj: Context, auto_approve: bool, until: str | None, only: str | None, b
 @click.pass_obj
 def run_task(obj: Context, task_id: str, hand_over: Path | None) -> None:
     """Execute one task (what a workflow job calls); exit 1 if it failed."""
+    from gitops.run.task_job import hand_over_result, ours_to_run
+
     out = console()
     runner = obj.runner(out, task_work=True, hand_over=hand_over is not None)
+    if hand_over is not None and not ours_to_run(runner, task_id, hand_over):
+        return
     result = None
     try:
         with tracking_session(runner, out, obj.tracking_note):
@@ -187,23 +186,32 @@ def run_task(obj: Context, task_id: str, hand_over: Path | None) -> None:
                 # On GitHub the run's plan job recovered already, and a task job writes no state before
                 # its checkout has taken in the phase branch (Runner.execute's `prepare`).
                 runner.recover()
-            result = runner.execute(task_id)
+            result = runner.execute(task_id, claimed=hand_over is not None)
     finally:
         if hand_over is not None:
-            _hand_over(runner, task_id, result, hand_over)
+            hand_over_result(runner, task_id, result, hand_over)
     sys.exit(1 if result.failed else 0)
 
 
-def _hand_over(runner: Runner, task_id: str, result: TaskResult | None, path: Path) -> None:
-    """Write what the recording job commits, once the task started (a refused start hands nothing over)."""
-    from gitops.run import handover
+@main.command()
+@click.argument("tasks")
+@click.option("--outputs", "as_outputs", is_flag=True,
+              help="Print the step output `pending`: the tasks among TASKS this run may start (pending, or claimed "
+                   "by this run), for the plan job; what it says goes to stderr.")
+@click.pass_obj
+def claim(obj: Context, tasks: str, as_outputs: bool) -> None:
+    """Claim for this workflow run the ready tasks among TASKS (a JSON list: the plan job's pending output)."""
+    from gitops.run.claims import claim as claim_tasks
+    from gitops.run.claims import ours_or_pending, planned
 
-    record = runner.current()["tasks"].get(task_id)
-    if record is None or record["status"] == "pending":
-        return
-    work = runner.store.source.work_files()
-    handover.write(path, handover.from_record(task_id, record, result.updates if result else None, work))
-    runner.ui.note(f"Task {task_id}'s result and {len(work)} changed file(s) handed over in {path}")
+    candidates = planned(tasks)
+    out = console(stderr=as_outputs)
+    runner = obj.runner(out)
+    claimed = claim_tasks(runner, candidates)
+    out.print(f"Claimed for this run: {', '.join(claimed)}." if claimed else "No task to claim: none of them is ready.")
+    if as_outputs:
+        mine = ours_or_pending(runner.current(), candidates, runner.whoami)
+        click.echo(f"pending={json.dumps(mine, separators=(',', ':'))}")
 
 
 @main.command("record-task")

@@ -5,7 +5,8 @@ recording job after each (it commits that result, running no task code), a gate 
 task that can end awaiting approval (a checkpoint, or manual work), each waiting in its own
 environment, a `plan` job first and a `report` job last. The graph is fixed by the task list;
 what runs in a given workflow run is decided by the state that `plan` reads, through each job's
-`if:` (see `_task_condition`).
+`if:` (see `_task_condition`), and by the tasks the run claims (gitops.run.claims): runs may
+overlap, and each task runs in the one run that claimed it.
 """
 from __future__ import annotations
 
@@ -107,10 +108,7 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
             # gets no run from a merged phase PR; dispatch then). State commits go to gitops/<slug>/phase-<n> (made with GITHUB_TOKEN they
             # start no run anyway, and with another token every state commit would start one);
             # merging the phase PR pushes to main, which is what advances the pipeline. Only pushes
-            # that touch the task list, the state or this workflow: GitHub keeps one pending run per
-            # concurrency group and a newer one cancels it, so every unrelated push to main would
-            # cancel a queued retry=/resume= dispatch and lose its inputs
-            # (https://docs.github.com/en/actions/using-jobs/using-concurrency).
+            # that touch the task list, the state or this workflow: an unrelated push has nothing to do.
             "push": {"branches": [BASE_BRANCH],
                      "paths": list(dict.fromkeys([tasklist_path, state_path, workflow_path(tasklist_path)]))},
             "workflow_dispatch": {"inputs": _dispatch_inputs()},
@@ -121,15 +119,13 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
         "permissions": {},
         # The branch the phase branches start from and whose state.json says the phase in progress.
         "env": {"GITOPS_DEFAULT_BRANCH": "${{ github.event.repository.default_branch }}"},
-        # One run per project at a time, never cancelled in progress: a run may be waiting at a gate.
-        # A job cancelled by hand or timed out leaves its task "running"; the next run's plan job
-        # records it as failed, which relies on runs never overlapping.
-        # Any other comment starts a run too (its jobs all skip): it gets a group of its own, so it can
-        # never take the one pending place of the project's group from a queued dispatch.
-        "concurrency": {"group": "${{ github.event_name == 'issue_comment' && !startsWith(github.event.comment.body, "
-                                 f"'{COMMAND_PREFIX}') && format('gitops-{name}-comment-{{0}}', github.run_id) || "
-                                 f"'gitops-{name}' }}}}",
-                        "cancel-in-progress": False},
+        # No workflow-level `concurrency`: GitHub keeps one running and one pending run per group and
+        # a newer pending run cancels the older (https://docs.github.com/en/actions/using-jobs/using-concurrency),
+        # so a run waiting days at a gate would hold the group and a push would cancel a queued
+        # retry=/resume= dispatch. Runs overlap instead: state commits never lose an update
+        # (gitops.state.git_store), a task runs in the one run that claimed it (gitops.run.claims),
+        # and recover asks GitHub whether a claiming run has ended (gitops.github.run_status).
+        # Only the report job is serialised (_report_job).
         "defaults": {"run": {"shell": "bash"}},
         "jobs": jobs,
     }
@@ -201,15 +197,17 @@ def _plan_job(tasklist_path: str) -> dict[str, Any]:
             issues=("write", "answer a /gitops comment (a reaction, a reply)"),
             pull_requests=("read", "approve --recorded: the merged phase PR"),
         ),
-        "outputs": {key: f"${{{{ steps.plan.outputs.{key} }}}}" for key in outputs},
+        "outputs": {**{key: f"${{{{ steps.plan.outputs.{key} }}}}" for key in outputs},
+                    # After the claim (when tasks may start): what this run starts.
+                    "pending": "${{ steps.claim.outputs.pending || steps.plan.outputs.pending }}"},
         "steps": [
             *_setup_steps(),
             # Fail closed: a missing environment would be created unprotected by the first job that
             # names it, and a gate without required reviewers would stop nobody (gitops.github.preflight).
             {"name": "Check that every gate waits for a reviewer", "env": {**TOKEN_ENV, **GATES_ENV},
              "run": f"{gitops} setup-github --check\n"},
-            # Runs never overlap (the concurrency group), so a task still `running` from another run
-            # lost its job (cancelled, timed out): record it as failed first (gitops.plan.stale).
+            # A task still `running` for another run whose run has completed lost its job (cancelled,
+            # timed out): record it as failed first (gitops.plan.stale, gitops.github.run_status).
             {"name": "Record tasks an ended run left running", "env": dict(TOKEN_ENV), "run": f"{gitops} recover\n"},
             # The comment is read from the event file, never pasted into the script.
             {"name": "Read a /gitops command", "id": "comment", "if": "${{ github.event_name == 'issue_comment' }}",
@@ -226,6 +224,11 @@ def _plan_job(tasklist_path: str) -> dict[str, Any]:
              "run": f'{gitops} approve "$PHASE_GATE" --recorded\n'},
             {"name": "Plan", "id": "plan", "env": dict(TOKEN_ENV),
              "run": f'{gitops} plan --json\n{gitops} status --outputs | tee -a "$GITHUB_OUTPUT"\n'},
+            # The tasks ready now start in this run, and in no other (gitops.run.claims); `pending` then
+            # leaves out what an overlapping run claimed, so this run's jobs of those tasks skip.
+            {"name": "Claim the tasks this run starts", "id": "claim", "if": "${{ steps.plan.outputs.proceed == 'true' }}",
+             "env": {"PENDING": "${{ steps.plan.outputs.pending }}", **TOKEN_ENV},
+             "run": f'{gitops} claim --outputs "$PENDING" >> "$GITHUB_OUTPUT"\n'},
         ],
     }
 
@@ -356,6 +359,8 @@ def _record_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: froze
                       "run": _gitops(tasklist_path, f"approve {deploy_gate(task.id)} --recorded") + "\n"})
     steps.append({"name": f"Record Task {task.id}", "env": dict(TOKEN_ENV),
                   "run": _gitops(tasklist_path, f"record-task {task.id} --from {_handover_file(task)}") + "\n"})
+    if task.id not in gated:  # a gated task's dependents are claimed by its gate job
+        steps.append(_claim_step(tasklist_path))
     if task.id in gated:
         # A gated task that passed now awaits approval, and its gate job waits before running any
         # step: say so on the sticky comment now, not when the report job runs after every gate.
@@ -374,6 +379,12 @@ def _record_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: froze
         "permissions": _permissions(**permissions),
         "steps": steps,
     }
+
+
+def _claim_step(tasklist_path: str) -> dict[str, Any]:
+    """The tasks this job made ready start in this run, and in no other (gitops.run.claims)."""
+    return {"name": "Claim the tasks that are ready now", "env": {"PLANNED": "${{ needs.plan.outputs.pending }}", **TOKEN_ENV},
+            "run": _gitops(tasklist_path, 'claim "$PLANNED"') + "\n"}
 
 
 def _gate_job(task: Task, tasklist_path: str) -> dict[str, Any]:
@@ -399,6 +410,7 @@ def _gate_job(task: Task, tasklist_path: str) -> dict[str, Any]:
             *_setup_steps(),
             {"name": f"Record the approval of checkpoint {task.id}", "env": {**TOKEN_ENV, **GATES_ENV},
              "run": _gitops(tasklist_path, f"approve {task.id} --recorded") + "\n"},
+            _claim_step(tasklist_path),
         ],
     }
 
@@ -409,6 +421,11 @@ def _report_job(needs: list[str], tasklist_path: str) -> dict[str, Any]:
         "needs": needs,
         "if": "${{ always() && needs.plan.result != 'skipped' }}",  # skipped: a comment that is no command
         "runs-on": "ubuntu-latest",
+        # Two runs' reports at once could open the phase PR or the progress comment twice. One report
+        # at a time; a newer pending one replaces an older pending one (GitHub's rule, at job level
+        # too: https://docs.github.com/en/actions/using-jobs/using-concurrency), and it reports the
+        # newer state, so nothing is lost.
+        "concurrency": {"group": f"gitops-{project_slug(tasklist_path)}-report", "cancel-in-progress": False},
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": _permissions(
             actions=("read", "whether the run that left a task running still runs (gitops.github.run_status)"),

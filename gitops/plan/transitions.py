@@ -33,10 +33,9 @@ class Started:
     commit: str | None = None
     run_url: str | None = None
     runner: Mapping[str, Any] | None = None  # who runs it (gitops.run.identity): a gone runner is recognised
-    # A workflow's recording job records a start the task job made: that job found the task ready
-    # after this many attempts. Readiness is not asked again (a task of the same run that failed
-    # since pauses the pipeline, yet this one did run); only that nobody else started it since.
-    after_attempt: int | None = None
+    # A workflow run claims the task for the job that will run it (gitops.run.claims): that job may
+    # still wait for the production approval, which it checks before the task runs.
+    claim: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ def apply(tasklist: TaskList, state: Mapping[str, Any], event: Event, now: str) 
 
 
 def _started(tasklist: TaskList, state: dict[str, Any], event: Started, now: str) -> list[Action]:
-    reason = why_not_ready(tasklist, state, event.task) if event.after_attempt is None else _moved_on(state, event)
+    reason = why_not_ready(tasklist, state, event.task, deploy_approval_later=event.claim)
     if reason:
         raise UsageError(f"Task {event.task} cannot start: {reason}. See `gitops status`.")
     record = own_record(state, event.task)
@@ -146,17 +145,6 @@ def _started(tasklist: TaskList, state: dict[str, Any], event: Started, now: str
     )
     state["start_time"] = state.get("start_time") or now
     return []
-
-
-def _moved_on(state: Mapping[str, Any], event: Started) -> str | None:
-    """Why a start made elsewhere (after `after_attempt` attempts) can no longer be recorded."""
-    record = state["tasks"][event.task]
-    if record["attempts"] != event.after_attempt:
-        return (f"its job started attempt {(event.after_attempt or 0) + 1}, but the state records "
-                f"{record['attempts']} attempt(s) since: another run took it")
-    if record["status"] != TaskStatus.PENDING.value:
-        return f"Task {event.task} is {record['status'].replace('_', ' ')}"
-    return None
 
 
 def _finished(tasklist: TaskList, state: dict[str, Any], event: Finished, now: str) -> list[Action]:

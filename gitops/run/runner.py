@@ -360,12 +360,16 @@ class Runner:
             return True
         return False
 
-    def execute(self, task_id: str) -> TaskResult:
-        """Run one task now (it must be ready) and record its result."""
+    def execute(self, task_id: str, claimed: bool = False) -> TaskResult:
+        """Run one task now (it must be ready) and record its result. `claimed`: its workflow run
+        recorded its start already (gitops.run.claims); the caller checked the claim is this run's."""
         task = self._known(task_id)
         unprepared = self._prepare()  # before the first state write: the checkout is still clean
-        started = transitions.Started(task_id, self.environ.get("GITHUB_SHA"), self._run_url(), self.whoami)
-        state, _ = self.transition(started)
+        if claimed:
+            state = self.current()
+        else:
+            started = transitions.Started(task_id, self.environ.get("GITHUB_SHA"), self._run_url(), self.whoami)
+            state, _ = self.transition(started)
         record = state["tasks"][task_id]
         manual = task_id not in self.runnable()
         if manual:

@@ -61,6 +61,7 @@ class FakeGitHub:
     branches: set[str] = field(default_factory=lambda: {"main"})
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    jobs: list[dict[str, Any]] = field(default_factory=list)  # jobs with a concurrency group (start_job)
     rulesets: dict[int, dict[str, Any]] = field(default_factory=dict)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> newest first
     ids: Any = field(default_factory=lambda: itertools.count(1000))
@@ -232,6 +233,25 @@ class FakeGitHub:
         self.runs[run_id] = {"path": path, "status": status, "actor": actor, "jobs": {}, "started": [], "pending": [],
                              "approvals": [], "created_at": now(), "event": event, "group": group}
         return run_id
+
+    def start_job(self, run_id: int, job_id: str, workflow: dict[str, Any]) -> str:
+        """A job of a run becomes ready to start; its status ("in_progress", "pending").
+
+        A job's `concurrency` follows the rule of a run's: at most one running and one pending job per
+        group, and a newer pending job cancels the older pending one
+        (https://docs.github.com/en/actions/using-jobs/using-concurrency, "at most one running and one
+        pending job in a concurrency group at any time")."""
+        group = (workflow["jobs"][job_id].get("concurrency") or {}).get("group")
+        active = [job for job in self.jobs if group and job["group"] == group and job["status"] != "completed"]
+        status = "pending" if any(job["status"] == "in_progress" for job in active) else "in_progress"
+        for older in active:
+            if older["status"] == "pending":
+                older |= {"status": "completed", "conclusion": "cancelled"}
+        self.jobs.append({"run": run_id, "job": job_id, "group": group, "status": status, "conclusion": None})
+        return status
+
+    def job(self, run_id: int, job_id: str) -> dict[str, Any]:
+        return next(job for job in self.jobs if (job["run"], job["job"]) == (run_id, job_id))
 
     def end(self, run_id: int, conclusion: str = "cancelled") -> None:
         """A run's latest attempt completes (cancelled by hand, timed out, or it finished)."""

@@ -77,7 +77,11 @@ def test_triggers_permissions_and_concurrency(doc):
     assert all(i["type"] == "string" and i["required"] is False for i in inputs.values())
     assert doc["on"]["issue_comment"] == {"types": ["created"]}  # /gitops commands
     assert doc["permissions"] == {}
-    assert doc["concurrency"]["cancel-in-progress"] is False
+    # No run-level group: a run waiting days at a gate would hold it, and GitHub's one pending run per
+    # group would let a push cancel a queued dispatch (issue 11, item 3). Only the report job is serialised.
+    assert "concurrency" not in doc
+    assert [job for job in doc["jobs"] if "concurrency" in doc["jobs"][job]] == ["report"]
+    assert doc["jobs"]["report"]["concurrency"] == {"group": "gitops-b-1006-report", "cancel-in-progress": False}
 
 
 def test_one_job_per_task_a_gate_per_checkpoint_plan_and_report(doc, b1006):
@@ -141,7 +145,7 @@ def test_environments(doc):
         f"gitops --forge github --tasklist {TASKLIST} record-task 6.1 --from .gitops/handover/task-6-1.json\n",
         f"gitops --forge github --tasklist {TASKLIST} report\n",  # 6.1 is a checkpoint too
     ]
-    assert doc["jobs"]["gate-6-1"]["steps"][-1]["run"] == (
+    assert doc["jobs"]["gate-6-1"]["steps"][-2]["run"] == (
         f"gitops --forge github --tasklist {TASKLIST} approve 6.1 --recorded\n")
     assert doc["jobs"]["report"]["steps"][-1]["run"] == f"gitops --forge github --tasklist {TASKLIST} report\n"
 
@@ -195,9 +199,10 @@ def test_no_expression_inside_any_run_script(doc):
 
 def test_plan_job_outputs(doc):
     plan = doc["jobs"]["plan"]
-    assert plan["outputs"] == {k: f"${{{{ steps.plan.outputs.{k} }}}}" for k in ("current_phase", "done", "pending", "awaiting", "proceed")}
+    assert plan["outputs"] == {**{k: f"${{{{ steps.plan.outputs.{k} }}}}" for k in ("current_phase", "done", "awaiting", "proceed")},
+                               "pending": "${{ steps.claim.outputs.pending || steps.plan.outputs.pending }}"}
     gitops = f"gitops --forge github --tasklist {TASKLIST}"
-    assert plan["steps"][-1]["run"] == f'{gitops} plan --json\n{gitops} status --outputs | tee -a "$GITHUB_OUTPUT"\n'
+    assert plan["steps"][-2]["run"] == f'{gitops} plan --json\n{gitops} status --outputs | tee -a "$GITHUB_OUTPUT"\n'
 
 
 def test_the_plan_job_first_refuses_gates_that_would_stop_nobody(doc):
@@ -212,7 +217,22 @@ def test_the_plan_job_then_records_tasks_an_ended_run_left_running(doc):
     assert (recover["name"], recover["run"]) == (
         "Record tasks an ended run left running", f"gitops --forge github --tasklist {TASKLIST} recover\n")
     assert "if" not in recover  # on every event: a push, a dispatch
-    assert doc["concurrency"]["cancel-in-progress"] is False  # what makes "another run" mean "an ended run"
+    # Runs may overlap: recover asks GitHub whether a run ended (gitops.github.run_status).
+    assert doc["jobs"]["plan"]["permissions"]["actions"] == "read"
+
+
+def test_the_plan_job_claims_the_tasks_its_run_starts_and_its_jobs_see_only_those(doc):
+    claim = doc["jobs"]["plan"]["steps"][-1]
+    assert (claim["id"], claim["if"]) == ("claim", "${{ steps.plan.outputs.proceed == 'true' }}")
+    assert claim["env"]["PENDING"] == "${{ steps.plan.outputs.pending }}"
+    assert claim["run"] == f'gitops --forge github --tasklist {TASKLIST} claim --outputs "$PENDING" >> "$GITHUB_OUTPUT"\n'
+    assert doc["jobs"]["plan"]["outputs"]["pending"] == "${{ steps.claim.outputs.pending || steps.plan.outputs.pending }}"
+    # The job that makes tasks ready claims them: a recording job (no gate follows) or a gate job.
+    for job in ("record-3-2", "gate-1-1"):
+        step = doc["jobs"][job]["steps"][-1]
+        assert step["run"] == f'gitops --forge github --tasklist {TASKLIST} claim "$PLANNED"\n', job
+        assert step["env"]["PLANNED"] == "${{ needs.plan.outputs.pending }}"
+    assert not any("claim" in step.get("run", "") for step in doc["jobs"]["record-1-1"]["steps"])  # its gate claims
 
 
 def test_a_merged_phase_pr_is_recorded_from_step_outputs_without_jq(doc, text):
@@ -405,7 +425,7 @@ def test_check_reports_drift_and_a_missing_file(b1006, text, tmp_path):
     target.write_text(text.replace("cancel-in-progress: false", "cancel-in-progress: true"))
     drift = render.check(b1006, target, tasklist_path=TASKLIST, handled=HANDLED)
     assert drift[0] == f"{target}: differs from what `gitops render` writes for {TASKLIST}; {fix}"
-    assert "-  cancel-in-progress: true" in drift and "+  cancel-in-progress: false" in drift
+    assert "-      cancel-in-progress: true" in drift and "+      cancel-in-progress: false" in drift
 
 
 def test_unknown_dependency_is_an_error():
@@ -501,18 +521,6 @@ def test_a_gated_task_job_updates_the_progress_comment_before_its_gate_waits(doc
 
 
 # ------------------------------------------------------------------ /gitops comments
-def group(doc: dict, event: str, body: str = "", run_id: str = "9") -> str:
-    context = {"github": {"event_name": event, "event": {"comment": {"body": body}}, "run_id": run_id}}
-    return Expr(doc["concurrency"]["group"], context).value()
-
-
-def test_only_command_comments_join_the_projects_concurrency_group(doc):
-    # GitHub keeps one pending run per group: a chat comment must never take a queued dispatch's place.
-    assert group(doc, "workflow_dispatch") == group(doc, "push") == "gitops-b-1006"
-    assert group(doc, "issue_comment", "/gitops retry 2.1") == "gitops-b-1006"
-    assert group(doc, "issue_comment", "looks good to me", run_id="41") == "gitops-b-1006-comment-41"
-
-
 def test_a_comment_that_is_no_command_runs_no_job(doc):
     context = {"github": {"event_name": "issue_comment", "event": {"comment": {"body": "thanks!"}}}}
     assert Expr(doc["jobs"]["plan"]["if"], context).value() is False

@@ -1,8 +1,10 @@
-"""A task job without a write token hands its result over; the recording job commits it.
+"""A workflow run claims a task; its task job, without a write token, hands the result over; its
+recording job commits it.
 
-Real git (a bare repository is the remote) and the engine's own Runner on both sides: the task
-job's store pushes nothing; the recording job's commit holds the result and the task's work,
-and a missing or forged hand-over is recorded as a failure, never applied.
+Real git (a bare repository is the remote) and the engine's own Runner in every job: the task
+job's store pushes nothing; the recording job's commit holds the result and the task's work; a
+missing or forged hand-over is recorded as a failure, never applied; a task another run claimed
+is neither run nor recorded here.
 """
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from gitops.errors import UsageError
+from gitops.errors import BadInput, UsageError
 from gitops.forge.local import LocalForge
 from gitops.handlers import Registry
 from gitops.run import handover
+from gitops.run.claims import claim, not_ours
 from gitops.run.recording import record
+from gitops.run.task_job import ours_to_run
 from gitops.run.runner import Runner
 from gitops.state import file as state_io
 from gitops.state.git_store import GitStateStore
@@ -55,18 +59,28 @@ def checkout(remote: Path, name: str) -> Path:
     return target
 
 
-def runner(root: Path, store, hands_over: bool = False) -> Runner:
+def runner(root: Path, store, hands_over: bool = False, run_id: str = "77") -> Runner:
     return Runner(tasklist=TASKS, state_path=root / "state.json", root=root, work_dir=root / ".gitops",
-                  forge=LocalForge(root / ".gitops" / "forge"), registry=Registry({}), ui=NotesUI(), environ=ENV,
-                  clock=lambda: "2026-12-04T00:00:00+00:00", store=store, hands_over=hands_over)
+                  forge=LocalForge(root / ".gitops" / "forge"), registry=Registry({}), ui=NotesUI(),
+                  environ={**ENV, "GITHUB_RUN_ID": run_id}, clock=lambda: "2026-12-04T00:00:00+00:00", store=store,
+                  hands_over=hands_over)
 
 
-def task_job(remote: Path, task_id: str) -> tuple[Path, dict]:
-    """Run the task as a workflow's task job does: nothing pushed; return the hand-over file and the remote's refs."""
-    root = checkout(remote, f"task-{task_id}")
+def plan_job(remote: Path, *task_ids: str, run_id: str = "77") -> list[str]:
+    """The plan job of run `run_id` claims the tasks (one checkout per call, as each job has its own)."""
+    root = checkout(remote, f"plan-{run_id}-{'-'.join(task_ids)}-{len(list(remote.parent.iterdir()))}")
+    return claim(runner(root, GitStateStore(root, "origin", BRANCH), run_id=run_id), list(task_ids))
+
+
+def task_job(remote: Path, task_id: str, claimed: bool = True) -> tuple[Path, dict]:
+    """Run the task as a workflow's task job does: nothing pushed; return the hand-over file and its document."""
+    if claimed:
+        assert plan_job(remote, task_id) == [task_id]
+    root = checkout(remote, f"task-{task_id}-{len(list(remote.parent.iterdir()))}")
     source = GitStateStore(root, "origin", BRANCH)
     job = runner(root, HandOverStore(source, root / ".gitops" / "handover" / "state.json"), hands_over=True)
-    result = job.execute(task_id)
+    assert not_ours(job.current(), task_id, job.whoami) is None
+    result = job.execute(task_id, claimed=True)
     path = root / ".gitops" / "handover" / f"task-{task_id}.json"
     handover.write(path, handover.from_record(task_id, job.current()["tasks"][task_id], result.updates,
                                               source.work_files()))
@@ -88,8 +102,11 @@ def refs(remote: Path) -> str:
 
 
 def test_the_task_job_pushes_nothing_and_the_recording_job_commits_result_and_work(remote):
+    assert plan_job(remote, "1.1") == ["1.1"]
+    claimed = branch_state(remote)["tasks"]["1.1"]
+    assert (claimed["status"], claimed["runner"]["github_run_id"]) == ("running", "77")
     before = refs(remote)
-    path, _ = task_job(remote, "1.1")
+    path, _ = task_job(remote, "1.1", claimed=False)
     assert refs(remote) == before  # no write token needed: the task job only read
     recorder, store = recording_job(remote)
     assert record(recorder, store, "1.1", path) == "Task 1.1 recorded: done"
@@ -111,6 +128,7 @@ def test_a_failed_task_is_recorded_with_its_hotfix_by_the_recording_job(remote):
 
 
 def test_no_hand_over_records_the_task_as_failed_with_the_reason(remote):
+    plan_job(remote, "1.1")
     recorder, store = recording_job(remote)
     said = record(recorder, store, "1.1", remote.parent / "nothing.json")
     reason = ("the result handed over for Task 1.1 is missing: the task job ended before it handed one over "
@@ -146,25 +164,57 @@ def test_a_forged_hand_over_is_refused_and_recorded_as_a_failure(remote, forge, 
 
 
 def test_a_task_that_ran_is_recorded_though_a_sibling_failed_meanwhile(remote):
-    # Both task jobs start on the same state; 1.2 fails and pauses the pipeline first. 1.1 did run:
-    # its result is recorded, not refused as "paused".
-    path_1, _ = task_job(remote, "1.1")
-    path_2, _ = task_job(remote, "1.2")
+    # Both are claimed by the plan job and run at once; 1.2 fails and pauses the pipeline first.
+    # 1.1 did run: its result is recorded, not refused as "paused".
+    assert plan_job(remote, "1.1", "1.2") == ["1.1", "1.2"]
+    path_1, _ = task_job(remote, "1.1", claimed=False)
+    path_2, _ = task_job(remote, "1.2", claimed=False)
     recorder, store = recording_job(remote, "record-2")
     record(recorder, store, "1.2", path_2)
     recorder, store = recording_job(remote, "record-1")
     assert record(recorder, store, "1.1", path_1) == "Task 1.1 recorded: done"
 
 
-def test_recording_twice_is_refused_and_changes_nothing(remote):
+def test_recording_twice_records_nothing_the_second_time(remote):
     path, _ = task_job(remote, "1.1")
     recorder, store = recording_job(remote)
     record(recorder, store, "1.1", path)
     before = refs(remote)
-    with pytest.raises(UsageError) as error:
-        record(recorder, store, "1.1", path)
-    assert str(error.value).startswith("Task 1.1 is done, not pending: nothing to record (")
+    assert record(recorder, store, "1.1", path) == "Nothing to record: Task 1.1 is done, not claimed by this run."
     assert refs(remote) == before
+
+
+def test_a_task_is_claimed_by_one_run_only_and_the_other_runs_job_leaves_it_alone(remote):
+    # Run 78 overlaps run 77 (no workflow-level concurrency): both plan Task 1.1 as pending.
+    assert plan_job(remote, "1.1", run_id="77") == ["1.1"]
+    assert plan_job(remote, "1.1", run_id="78") == []
+    root = checkout(remote, "task-in-78")
+    job = runner(root, HandOverStore(GitStateStore(root, "origin", BRANCH), root / "copy.json"), True, run_id="78")
+    assert not_ours(job.current(), "1.1", job.whoami) == (
+        "Task 1.1 runs in workflow run 77 (attempt 1), not in this one (78, attempt 1)")
+    recorder = runner(root, GitStateStore(root, "origin", BRANCH), run_id="78")
+    before = refs(remote)
+    assert record(recorder, recorder.store, "1.1", root / "none.json") == (
+        "Nothing to record: Task 1.1 runs in workflow run 77 (attempt 1), not in this one (78, attempt 1).")
+    assert refs(remote) == before
+
+
+def test_a_task_that_is_not_ready_is_not_claimed(remote):
+    two = tasklist(task("1.1", criteria=0, run="true"), task("1.2", ("1.1",), criteria=0, run="true"))
+    root = checkout(remote, "plan-deps")
+    planner = runner(root, GitStateStore(root, "origin", BRANCH))
+    planner.tasklist = two
+    assert claim(planner, ["1.1", "1.2"]) == ["1.1"]  # 1.2 waits for 1.1: its claim comes with 1.1's record
+
+
+def test_a_claim_outside_a_workflow_run_is_a_clear_error(remote):
+    root = checkout(remote, "local")
+    local = runner(root, GitStateStore(root, "origin", BRANCH))
+    local.whoami = {**local.whoami, "github_run_id": None}
+    with pytest.raises(BadInput) as error:
+        claim(local, ["1.1"])
+    assert str(error.value) == ("claim is for a workflow run (GITHUB_ACTIONS=true with GITHUB_RUN_ID): "
+                                "locally `gitops run` starts each task itself.")
 
 
 def test_the_task_jobs_copy_of_the_state_stays_local(remote):
@@ -172,6 +222,32 @@ def test_the_task_jobs_copy_of_the_state_stays_local(remote):
     copy_path = root / ".gitops" / "handover" / "state.json"
     store = HandOverStore(GitStateStore(root, "origin", BRANCH), copy_path)
     assert store.read() is None  # nothing on the remote yet, nothing copied
-    runner(root, store, hands_over=True).execute("1.1")
+    runner(root, store, hands_over=True).execute("1.1")  # started in the copy, as a local run would
     assert state_io.load(copy_path)["tasks"]["1.1"]["status"] == "done"
     assert store.read()["tasks"]["1.1"]["status"] == "done"  # a later step of the job sees it
+
+
+def test_a_claimed_production_task_runs_only_once_its_approval_is_recorded(remote):
+    # Claimed before its job waits for the `production` reviewer; the job then checks the approval.
+    prod = tasklist(task("1.1", criteria=0, run="echo deployed > deployed.txt"), phase_titles={1: "Production Deployment"})
+    root = checkout(remote, "plan-prod")
+    planner = runner(root, GitStateStore(root, "origin", BRANCH))
+    planner.tasklist = prod
+    assert claim(planner, ["1.1"]) == ["1.1"]
+    approved = checkout(remote, "task-prod-approved")
+    job = runner(approved, HandOverStore(GitStateStore(approved, "origin", BRANCH), approved / "copy.json"), True)
+    job.tasklist = prod
+    job.record_approval("deploy-1.1", "ada")  # what `approve deploy-1.1 --recorded --hand-over` does, in its copy
+    assert ours_to_run(job, "1.1", approved / "result.json") is True
+    root = checkout(remote, "task-prod")
+    job = runner(root, HandOverStore(GitStateStore(root, "origin", BRANCH), root / "copy.json"), hands_over=True)
+    job.tasklist = prod
+    path = root / ".gitops" / "handover" / "task-1-1.json"
+    with pytest.raises(UsageError) as error:
+        ours_to_run(job, "1.1", path)
+    assert str(error.value) == ("Task 1.1 did not run: production gate deploy-1.1 is not approved; its recording "
+                                "job records the failure.")
+    recorder, store = recording_job(remote)
+    recorder.tasklist = prod
+    assert record(recorder, store, "1.1", path) == (
+        "Task 1.1 recorded as interrupted: the task did not run: production gate deploy-1.1 is not approved")
