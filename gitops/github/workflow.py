@@ -193,7 +193,7 @@ def _plan_job(tasklist_path: str) -> dict[str, Any]:
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": _permissions(
             actions=("read", "the gate environments' reviewers; approve --recorded: deployment reviews of this run"),
-            contents=("write", "state commits (retry, resume, approve)"),
+            contents=("write", "state commits (recover, retry, resume, approve, claims)"),
             issues=("write", "answer a /gitops comment (a reaction, a reply)"),
             pull_requests=("read", "approve --recorded: the merged phase PR"),
         ),
