@@ -167,18 +167,68 @@ def run(obj: Context, auto_approve: bool, until: str | None, only: str | None, b
 
 @main.command("run-task")
 @click.argument("task_id")
+@click.option("--hand-over", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+              help="--forge github, a task job without a write token: push nothing, write the result and "
+                   "the task's work to PATH for the workflow's recording job (`record-task`).")
 @click.pass_obj
-def run_task(obj: Context, task_id: str) -> None:
+def run_task(obj: Context, task_id: str, hand_over: Path | None) -> None:
     """Execute one task (what a workflow job calls); exit 1 if it failed."""
+    from gitops.run.task_job import hand_over_result, ours_to_run
+
     out = console()
-    runner = obj.runner(out, task_work=True)
-    with tracking_session(runner, out, obj.tracking_note):
-        if obj.config.forge != "github":
-            # On GitHub the run's plan job recovered already, and a task job writes no state before
-            # its checkout has taken in the phase branch (Runner.execute's `prepare`).
-            runner.recover()
-        result = runner.execute(task_id)
+    runner = obj.runner(out, task_work=True, hand_over=hand_over is not None)
+    if hand_over is not None and not ours_to_run(runner, task_id, hand_over):
+        return
+    result = None
+    try:
+        with tracking_session(runner, out, obj.tracking_note):
+            if obj.config.forge != "github":
+                # On GitHub the run's plan job recovered already, and a task job writes no state before
+                # its checkout has taken in the phase branch (Runner.execute's `prepare`).
+                runner.recover()
+            result = runner.execute(task_id, claimed=hand_over is not None)
+    finally:
+        if hand_over is not None:
+            hand_over_result(runner, task_id, result, hand_over)
     sys.exit(1 if result.failed else 0)
+
+
+@main.command()
+@click.argument("tasks")
+@click.option("--outputs", "as_outputs", is_flag=True,
+              help="Print the step output `pending`: the tasks among TASKS this run may start (pending, or claimed "
+                   "by this run), for the plan job; what it says goes to stderr.")
+@click.pass_obj
+def claim(obj: Context, tasks: str, as_outputs: bool) -> None:
+    """Claim for this workflow run the ready tasks among TASKS (a JSON list: the plan job's pending output)."""
+    from gitops.run.claims import claim as claim_tasks
+    from gitops.run.claims import ours_or_pending, planned
+
+    candidates = planned(tasks)
+    out = console(stderr=as_outputs)
+    runner = obj.runner(out)
+    claimed = claim_tasks(runner, candidates)
+    out.print(f"Claimed for this run: {', '.join(claimed)}." if claimed else "No task to claim: none of them is ready.")
+    if as_outputs:
+        mine = ours_or_pending(runner.current(), candidates, runner.whoami)
+        click.echo(f"pending={json.dumps(mine, separators=(',', ':'))}")
+
+
+@main.command("record-task")
+@click.argument("task_id")
+@click.option("--from", "source", required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+              help="The result a task job handed over (`run-task --hand-over`); missing: recorded as failed.")
+@click.pass_obj
+def record_task(obj: Context, task_id: str, source: Path) -> None:
+    """Commit a task job's handed-over result (the workflow's recording job, which runs no task code)."""
+    from gitops.errors import BadInput
+    from gitops.run.recording import record
+
+    if obj.config.forge != "github":
+        raise BadInput("record-task commits a workflow task job's result: it needs --forge github.")
+    out = console()
+    runner = obj.runner(out)
+    out.print(record(runner, runner.store, task_id, source))
 
 
 @main.command()
@@ -188,8 +238,11 @@ def run_task(obj: Context, task_id: str) -> None:
               help="Record an approval the forge already holds (workflow gate jobs); never approves by itself.")
 @click.option("--run-id", type=int, metavar="ID",
               help="--forge github: the waiting run (default: GITHUB_RUN_ID, else the newest waiting run).")
+@click.option("--hand-over", "hand_over", is_flag=True,
+              help="With --recorded, in a task job without a write token: record it in the job's own copy of "
+                   "the state, for `run-task --hand-over` (the recording job records it again).")
 @click.pass_obj
-def approve(obj: Context, gate: str, by: str | None, recorded: bool, run_id: int | None) -> None:
+def approve(obj: Context, gate: str, by: str | None, recorded: bool, run_id: int | None, hand_over: bool) -> None:
     """Approve a checkpoint ("1.1"), a phase ("phase-2") or a production gate ("deploy-6.1")."""
     from gitops.ui.view import print_step
 
@@ -201,7 +254,11 @@ def approve(obj: Context, gate: str, by: str | None, recorded: bool, run_id: int
         page = approve_deployment(obj.checked_tasklist(), gate, os.environ, by or default_approver(), run_id)
         out.print(f"Approved gate {gate}: the run continues ({page}); its gate job records the approval in state.json.")
         return
-    runner = obj.runner(out)
+    if hand_over and not recorded:
+        from gitops.errors import UsageError
+
+        raise UsageError("--hand-over records an approval the forge holds: it needs --recorded.")
+    runner = obj.runner(out, hand_over=hand_over)
     if recorded:
         if not by and obj.config.forge == "github":
             from gitops.github.commands import approver_from_forge

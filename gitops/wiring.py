@@ -50,11 +50,13 @@ class Context:
 
         return Registry.from_module(self.config.handlers)
 
-    def runner(self, console, post_progress: bool | None = None, task_work: bool = False):
+    def runner(self, console, post_progress: bool | None = None, task_work: bool = False, hand_over: bool = False):
         """The engine for the configured task list, forge and state store.
 
         `task_work` (a workflow's task job): on GitHub the checkout first takes in its phase
         branch, and the task's changed files go into the phase branch with its state.
+        `hand_over` (a task job without a write token): the same, but nothing is pushed or posted;
+        the state changes stay in this job's copy (gitops.state.handover_store) for the recording job.
         """
         from gitops.forge.local import LocalForge
         from gitops.handlers import Registry
@@ -67,12 +69,24 @@ class Context:
             from gitops.github.commands import (
                 forge_for,  # PyGithub itself loads on the first API call
             )
+            from gitops.github.run_status import RunStatus
 
             forge = forge_for(tasklist, os.environ)
+            run_fate = RunStatus(forge.settings, lambda: forge.gh)  # runs may overlap: ask GitHub
         else:
+            from gitops.plan.stale import serialised_runs
+
             forge = LocalForge(self.config.work_dir / "forge")
+            run_fate = serialised_runs  # asked only inside a workflow (gitops.plan.stale)
         tracker = self.tracker(root)
-        store = self.git_store(tasklist, root, worktree=task_work) if github else None
+        if hand_over and not github:
+            raise BadInput("--hand-over is for a workflow's task job: it needs --forge github.")
+        store = self.git_store(tasklist, root, worktree=task_work and not hand_over) if github else None
+        source = store
+        if hand_over:
+            from gitops.state.handover_store import HandOverStore
+
+            store = HandOverStore(source, self.config.work_dir / "handover" / "state.json")
         return Runner(
             tasklist=tasklist,
             state_path=self.config.state,
@@ -88,7 +102,9 @@ class Context:
             tracker=tracker,
             step_text=self.github_step_text(tasklist) if github else None,
             run_link=self.run_link(root) if tracker is not None else None,
-            prepare=store.sync_worktree if store is not None and task_work else None,
+            prepare=source.sync_worktree if source is not None and (task_work or hand_over) else None,
+            hands_over=hand_over,
+            run_fate=run_fate,
         )
 
     def github_step_text(self, tasklist: TaskList):

@@ -31,6 +31,10 @@ def render(tasklist: TaskList, *, tasklist_path: str, handled: Collection[str] =
     # obeys only writers (gitops.github.comment_command): not the pull_request_target-like misuse zizmor means.
     text = text.replace("\n  issue_comment:\n", "\n  issue_comment: # zizmor: ignore[dangerous-triggers] commands from writers "
                                                 "only, run on the default branch\n")
+    # No run-level concurrency on purpose: a run waiting at a gate must not hold a group, and runs
+    # that overlap never run a task twice (gitops.github.workflow, gitops.run.claims).
+    text = text.replace("\n'on':\n", "\n'on': # zizmor: ignore[concurrency-limits] runs overlap on purpose; "
+                                      "tasks are claimed per run\n", 1)
     return _header(tasklist, tasklist_path) + text
 
 
@@ -73,7 +77,8 @@ def _header(tasklist: TaskList, tasklist_path: str) -> str:
         f"# command: gitops --tasklist {tasklist_path} render\n"
         f"# source: {tasklist_path} (sha256 {tasklist.sha256})\n"
         "# Edit the task list and render again; CI fails when this file drifts (gitops render --check).\n"
-        "# Jobs: plan -> task-<id> (one per task) -> gate-<id> (after each task that can await approval) -> report.\n"
+        "# Jobs: plan -> task-<id> (one per task, no write token) -> record-<id> (commits its result) -> gate-<id>\n"
+        "# (after each task that can await approval) -> report.\n"
     )
 
 

@@ -1,8 +1,12 @@
 """The GitHub Actions job graph of a task list, as a plain document that `gitops.github.render` writes.
 
-One job per task, a gate job after each task that can end awaiting approval (a checkpoint, or
-manual work), each waiting in its own environment, a `plan` job first and a `report` job last. The graph is fixed by the task list; what runs in a given workflow run is decided by
-the state that `plan` reads, through each job's `if:` (see `_task_condition`).
+One job per task (it runs the task's code with a read-only token and hands its result over), a
+recording job after each (it commits that result, running no task code), a gate job after each
+task that can end awaiting approval (a checkpoint, or manual work), each waiting in its own
+environment, a `plan` job first and a `report` job last. The graph is fixed by the task list;
+what runs in a given workflow run is decided by the state that `plan` reads, through each job's
+`if:` (see `_task_condition`), and by the tasks the run claims (gitops.run.claims): runs may
+overlap, and each task runs in the one run that claimed it.
 """
 from __future__ import annotations
 
@@ -22,7 +26,14 @@ ACTIONS = {
     "checkout": ("actions/checkout", "11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
     "setup-python": ("actions/setup-python", "a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
     "cache": ("actions/cache", "5a3ec84eff668545956fd18022155c47e93e2684", "v4.2.3"),
+    # Restore without the post-job save: https://github.com/actions/cache/tree/main/restore
+    "cache-restore": ("actions/cache/restore", "5a3ec84eff668545956fd18022155c47e93e2684", "v4.2.3"),
+    # The task job's result goes to its recording job as an artifact (_record_job).
+    "upload-artifact": ("actions/upload-artifact", "ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
+    "download-artifact": ("actions/download-artifact", "d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"),
 }
+# Where a task job writes its result (`run-task --hand-over`) and its recording job finds it.
+HANDOVER_DIR = ".gitops/handover"
 # Every job bootstraps the same venv (dspy, mlflow: minutes); it is restored from the cache while
 # the Python (its exact version: a venv points at its interpreter) and the pins are the same.
 # uv's download cache rides along for the next change of pins.
@@ -77,7 +88,7 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
     gated = frozenset(gated_tasks(tasklist, handled))
     jobs: dict[str, Any] = {"plan": _plan_job(tasklist_path)}
     for task in tasklist.tasks.values():
-        kinds = ("task", "gate") if task.id in gated else ("task",)
+        kinds = ("task", "record", "gate") if task.id in gated else ("task", "record")
         for kind in kinds:
             key = job_id(kind, task.id)
             if key in jobs:
@@ -85,6 +96,8 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
                                     f"id {key}; rename one of them")
             if kind == "task":
                 jobs[key] = _task_job(tasklist, task, tasklist_path, gated)
+            elif kind == "record":
+                jobs[key] = _record_job(tasklist, task, tasklist_path, gated)
             else:
                 jobs[key] = _gate_job(task, tasklist_path)
     jobs["report"] = _report_job(list(jobs), tasklist_path)
@@ -95,10 +108,7 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
             # gets no run from a merged phase PR; dispatch then). State commits go to gitops/<slug>/phase-<n> (made with GITHUB_TOKEN they
             # start no run anyway, and with another token every state commit would start one);
             # merging the phase PR pushes to main, which is what advances the pipeline. Only pushes
-            # that touch the task list, the state or this workflow: GitHub keeps one pending run per
-            # concurrency group and a newer one cancels it, so every unrelated push to main would
-            # cancel a queued retry=/resume= dispatch and lose its inputs
-            # (https://docs.github.com/en/actions/using-jobs/using-concurrency).
+            # that touch the task list, the state or this workflow: an unrelated push has nothing to do.
             "push": {"branches": [BASE_BRANCH],
                      "paths": list(dict.fromkeys([tasklist_path, state_path, workflow_path(tasklist_path)]))},
             "workflow_dispatch": {"inputs": _dispatch_inputs()},
@@ -109,15 +119,13 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
         "permissions": {},
         # The branch the phase branches start from and whose state.json says the phase in progress.
         "env": {"GITOPS_DEFAULT_BRANCH": "${{ github.event.repository.default_branch }}"},
-        # One run per project at a time, never cancelled in progress: a run may be waiting at a gate.
-        # A job cancelled by hand or timed out leaves its task "running"; the next run's plan job
-        # records it as failed, which relies on runs never overlapping.
-        # Any other comment starts a run too (its jobs all skip): it gets a group of its own, so it can
-        # never take the one pending place of the project's group from a queued dispatch.
-        "concurrency": {"group": "${{ github.event_name == 'issue_comment' && !startsWith(github.event.comment.body, "
-                                 f"'{COMMAND_PREFIX}') && format('gitops-{name}-comment-{{0}}', github.run_id) || "
-                                 f"'gitops-{name}' }}}}",
-                        "cancel-in-progress": False},
+        # No workflow-level `concurrency`: GitHub keeps one running and one pending run per group and
+        # a newer pending run cancels the older (https://docs.github.com/en/actions/using-jobs/using-concurrency),
+        # so a run waiting days at a gate would hold the group and a push would cancel a queued
+        # retry=/resume= dispatch. Runs overlap instead: state commits never lose an update
+        # (gitops.state.git_store), a task runs in the one run that claimed it (gitops.run.claims),
+        # and recover asks GitHub whether a claiming run has ended (gitops.github.run_status).
+        # Only the report job is serialised (_report_job).
         "defaults": {"run": {"shell": "bash"}},
         "jobs": jobs,
     }
@@ -141,12 +149,14 @@ def _gitops(tasklist_path: str, args: str) -> str:
     return f"gitops --forge github --tasklist {shlex.quote(tasklist_path)} {args}"
 
 
-def _setup_steps(history: bool = False) -> list[dict[str, Any]]:
+def _setup_steps(history: bool = False, task_code: bool = False) -> list[dict[str, Any]]:
     """Checkout, Python, bootstrap; `history`: the whole history, so that run-task can merge
-    the phase branch into the checkout (gitops.state.git_store.GitStateStore.sync_worktree)."""
+    the phase branch into the checkout (gitops.state.git_store.GitStateStore.sync_worktree).
+    `task_code`: the job runs task code, so it only restores the venv: a cache it saved after the
+    task ran could carry a venv the task changed into the jobs that hold the write token."""
     repo, sha, _ = ACTIONS["checkout"]
     python, python_sha, _ = ACTIONS["setup-python"]
-    cache, cache_sha, _ = ACTIONS["cache"]
+    cache, cache_sha, _ = ACTIONS["cache-restore" if task_code else "cache"]
     checkout: dict[str, Any] = {"persist-credentials": False}
     if history:
         checkout["fetch-depth"] = 0
@@ -183,19 +193,21 @@ def _plan_job(tasklist_path: str) -> dict[str, Any]:
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": _permissions(
             actions=("read", "the gate environments' reviewers; approve --recorded: deployment reviews of this run"),
-            contents=("write", "state commits (retry, resume, approve)"),
+            contents=("write", "state commits (recover, retry, resume, approve, claims)"),
             issues=("write", "answer a /gitops comment (a reaction, a reply)"),
             pull_requests=("read", "approve --recorded: the merged phase PR"),
         ),
-        "outputs": {key: f"${{{{ steps.plan.outputs.{key} }}}}" for key in outputs},
+        "outputs": {**{key: f"${{{{ steps.plan.outputs.{key} }}}}" for key in outputs},
+                    # After the claim (when tasks may start): what this run starts.
+                    "pending": "${{ steps.claim.outputs.pending || steps.plan.outputs.pending }}"},
         "steps": [
             *_setup_steps(),
             # Fail closed: a missing environment would be created unprotected by the first job that
             # names it, and a gate without required reviewers would stop nobody (gitops.github.preflight).
             {"name": "Check that every gate waits for a reviewer", "env": {**TOKEN_ENV, **GATES_ENV},
              "run": f"{gitops} setup-github --check\n"},
-            # Runs never overlap (the concurrency group), so a task still `running` from another run
-            # lost its job (cancelled, timed out): record it as failed first (gitops.plan.stale).
+            # A task still `running` for another run whose run has completed lost its job (cancelled,
+            # timed out): record it as failed first (gitops.plan.stale, gitops.github.run_status).
             {"name": "Record tasks an ended run left running", "env": dict(TOKEN_ENV), "run": f"{gitops} recover\n"},
             # The comment is read from the event file, never pasted into the script.
             {"name": "Read a /gitops command", "id": "comment", "if": "${{ github.event_name == 'issue_comment' }}",
@@ -212,6 +224,11 @@ def _plan_job(tasklist_path: str) -> dict[str, Any]:
              "run": f'{gitops} approve "$PHASE_GATE" --recorded\n'},
             {"name": "Plan", "id": "plan", "env": dict(TOKEN_ENV),
              "run": f'{gitops} plan --json\n{gitops} status --outputs | tee -a "$GITHUB_OUTPUT"\n'},
+            # The tasks ready now start in this run, and in no other (gitops.run.claims); `pending` then
+            # leaves out what an overlapping run claimed, so this run's jobs of those tasks skip.
+            {"name": "Claim the tasks this run starts", "id": "claim", "if": "${{ steps.plan.outputs.proceed == 'true' }}",
+             "env": {"PENDING": "${{ steps.plan.outputs.pending }}", **TOKEN_ENV},
+             "run": f'{gitops} claim --outputs "$PENDING" >> "$GITHUB_OUTPUT"\n'},
         ],
     }
 
@@ -228,9 +245,13 @@ def _contains(output: str, task_id: str) -> str:
 
 
 def _dependency_met(dep: str, gated: frozenset[str]) -> str:
-    """A dependency is met when it was done before this run, or finished (and passed its gate) in it."""
-    last = job_id("gate", dep) if dep in gated else job_id("task", dep)
-    return f"({_contains('done', dep)} || needs.{last}.result == 'success')"
+    """A dependency is met when it was done before this run, or passed in it: its task job
+    succeeded and its recording job committed it (then its gate passed, for a checkpoint)."""
+    if dep in gated:
+        passed = f"needs.{job_id('gate', dep)}.result == 'success'"
+    else:
+        passed = f"needs.{job_id('task', dep)}.result == 'success' && needs.{job_id('record', dep)}.result == 'success'"
+    return f"({_contains('done', dep)} || {passed})"
 
 
 def _task_condition(task: Task, gated: frozenset[str]) -> str:
@@ -246,13 +267,16 @@ def _task_condition(task: Task, gated: frozenset[str]) -> str:
     """
     parts = [
         "!cancelled()",
-        "needs.plan.result == 'success'",
-        "needs.plan.outputs.proceed == 'true'",
-        f"needs.plan.outputs.current_phase == '{task.phase}'",
-        _contains("pending", task.id),
+        *_planned(task),
         *(_dependency_met(dep, gated) for dep in task.dependencies),
     ]
     return "${{ " + " && ".join(parts) + " }}"
+
+
+def _planned(task: Task) -> list[str]:
+    """The plan job let the task run in this run (it was pending, in the current phase)."""
+    return ["needs.plan.result == 'success'", "needs.plan.outputs.proceed == 'true'",
+            f"needs.plan.outputs.current_phase == '{task.phase}'", _contains("pending", task.id)]
 
 
 def _task_needs(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozenset[str]) -> list[str]:
@@ -261,7 +285,7 @@ def _task_needs(tasklist: TaskList, task: Task, tasklist_path: str, gated: froze
         if dep not in tasklist.tasks:
             raise TaskListError(f"{tasklist_path}: Task {task.id} depends on unknown Task {dep}; "
                                 "fix it (see `gitops lint`) and render again")
-        needs.append(job_id("task", dep))
+        needs.extend([job_id("task", dep), job_id("record", dep)])
         if dep in gated:
             needs.append(job_id("gate", dep))
     return needs
@@ -274,23 +298,27 @@ def _name(text: str) -> str:
 
 
 def _task_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozenset[str]) -> dict[str, Any]:
+    # The job runs task code: it holds no write token (a job's token has only the permissions its
+    # `permissions:` grants: https://docs.github.com/en/actions/security-for-github-actions/security-guides/automatic-token-authentication#modifying-the-permissions-for-the-github_token).
+    # It reads the phase branch, runs the task and hands its result over as an artifact
+    # (https://docs.github.com/en/actions/writing-workflows/choosing-what-your-workflow-does/storing-and-sharing-data-from-a-workflow);
+    # its recording job commits it (_record_job, gitops.run.recording).
     production = needs_deploy_approval(tasklist, task)
-    permissions = {"contents": ("write", "the state commit"), "issues": ("write", "the HotFix issue when the task fails")}
-    steps = _setup_steps(history=True)
+    permissions = {"contents": ("read", "fetch the phase branch; the state commit is the recording job's")}
+    steps = _setup_steps(history=True, task_code=True)
     if production:
-        # The job starts only once a reviewer approved the production environment; record it.
+        # The job starts only once a reviewer approved the production environment; the task's
+        # start checks it in this job's copy of the state, the recording job records it.
         permissions["actions"] = ("read", "approve --recorded: the production deployment review")
-        steps.append({"name": "Record the production approval", "env": {**TOKEN_ENV, **GATES_ENV},
-                      "run": _gitops(tasklist_path, f"approve {deploy_gate(task.id)} --recorded") + "\n"})
+        steps.append({"name": "Read the production approval", "env": {**TOKEN_ENV, **GATES_ENV},
+                      "run": _gitops(tasklist_path, f"approve {deploy_gate(task.id)} --recorded --hand-over") + "\n"})
     steps.append({"name": f"Run Task {task.id}", "env": dict(TOKEN_ENV),
-                  "run": _gitops(tasklist_path, f"run-task {task.id}") + "\n"})
-    if task.id in gated:
-        # A gated task that passed now awaits approval, and its gate job waits before running any
-        # step: say so on the sticky comment now, not when the report job runs after every gate.
-        # Best effort (the report job posts again), so a failed comment never fails the task.
-        permissions["pull_requests"] = ("read", "find the phase PR that carries the progress comment")
-        steps.append({"name": f"Say that checkpoint {task.id} waits for a reviewer", "continue-on-error": True,
-                      "env": dict(TOKEN_ENV), "run": _gitops(tasklist_path, "report") + "\n"})
+                  "run": _gitops(tasklist_path, f"run-task {task.id} --hand-over {_handover_file(task)}") + "\n"})
+    upload, upload_sha, _ = ACTIONS["upload-artifact"]
+    # always(): a failed task's result is handed over too; a job that never wrote one uploads nothing.
+    steps.append({"name": "Hand the result over", "if": "${{ always() }}", "uses": f"{upload}@{upload_sha}",
+                  "with": {"name": _artifact(task), "path": _handover_file(task), "if-no-files-found": "ignore",
+                           "include-hidden-files": True, "retention-days": 1}})
     job: dict[str, Any] = {
         "name": _name(f"Task {task.id}: {task.title}"),
         "needs": _task_needs(tasklist, task, tasklist_path, gated),
@@ -304,15 +332,71 @@ def _task_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozens
     return job
 
 
+def _handover_file(task: Task) -> str:
+    return f"{HANDOVER_DIR}/{job_id('task', task.id)}.json"
+
+
+def _artifact(task: Task) -> str:
+    # Artifact names are unique per run: a re-run attempt uploads its own.
+    return f"gitops-{job_id('task', task.id)}-attempt-${{{{ github.run_attempt }}}}"
+
+
+def _record_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozenset[str]) -> dict[str, Any]:
+    """Commits the task job's result: a fresh checkout that runs no task code holds the write token."""
+    task_job = job_id("task", task.id)
+    permissions = {"contents": ("write", "the state commit"), "issues": ("write", "the HotFix issue when the task fails")}
+    download, download_sha, _ = ACTIONS["download-artifact"]
+    steps = [
+        *_setup_steps(),
+        # No artifact (the task job was cancelled, timed out or lost its runner): record-task records
+        # the task as failed, saying so. The artifact is read as data, never run.
+        {"name": "Take the result over", "continue-on-error": True, "uses": f"{download}@{download_sha}",
+         "with": {"name": _artifact(task), "path": HANDOVER_DIR}},
+    ]
+    if needs_deploy_approval(tasklist, task):
+        permissions["actions"] = ("read", "approve --recorded: the production deployment review")
+        steps.append({"name": "Record the production approval", "env": {**TOKEN_ENV, **GATES_ENV},
+                      "run": _gitops(tasklist_path, f"approve {deploy_gate(task.id)} --recorded") + "\n"})
+    steps.append({"name": f"Record Task {task.id}", "env": dict(TOKEN_ENV),
+                  "run": _gitops(tasklist_path, f"record-task {task.id} --from {_handover_file(task)}") + "\n"})
+    if task.id not in gated:  # a gated task's dependents are claimed by its gate job
+        steps.append(_claim_step(tasklist_path))
+    if task.id in gated:
+        # A gated task that passed now awaits approval, and its gate job waits before running any
+        # step: say so on the sticky comment now, not when the report job runs after every gate.
+        # Best effort (the report job posts again), so a failed comment never fails the record.
+        permissions["pull_requests"] = ("read", "find the phase PR that carries the progress comment")
+        permissions.setdefault("actions", ("read", "whether the run that left a task running still runs"))
+        steps.append({"name": f"Say that checkpoint {task.id} waits for a reviewer", "continue-on-error": True,
+                      "env": dict(TOKEN_ENV), "run": _gitops(tasklist_path, "report") + "\n"})
+    return {
+        "name": _name(f"Record Task {task.id}"),
+        "needs": ["plan", task_job],
+        # always(): a failed, cancelled or timed-out task job is recorded too; a skipped one ran nothing.
+        "if": "${{ always() && " + " && ".join(_planned(task)) + f" && needs.{task_job}.result != 'skipped' }}}}",
+        "runs-on": "ubuntu-latest",
+        "timeout-minutes": SHORT_JOB_MINUTES,
+        "permissions": _permissions(**permissions),
+        "steps": steps,
+    }
+
+
+def _claim_step(tasklist_path: str) -> dict[str, Any]:
+    """The tasks this job made ready start in this run, and in no other (gitops.run.claims)."""
+    return {"name": "Claim the tasks that are ready now", "env": {"PLANNED": "${{ needs.plan.outputs.pending }}", **TOKEN_ENV},
+            "run": _gitops(tasklist_path, 'claim "$PLANNED"') + "\n"}
+
+
 def _gate_job(task: Task, tasklist_path: str) -> dict[str, Any]:
     # Runs after its task passed in this run, or when plan found the task awaiting approval
     # (its gate job of an earlier run was cancelled or timed out).
+    passed = f"needs.{job_id('task', task.id)}.result == 'success' && needs.{job_id('record', task.id)}.result == 'success'"
     condition = ("${{ !cancelled() && needs.plan.result == 'success' && needs.plan.outputs.proceed == 'true' && "
-                 f"(needs.{job_id('task', task.id)}.result == 'success' || {_contains('awaiting', task.id)}) }}}}")
+                 f"(({passed}) || {_contains('awaiting', task.id)}) }}}}")
     prompt = task.when_ready_prompt or f"Task {task.id} complete. Proceed?"
     return {
         "name": _name(f"Checkpoint {task.id}: {prompt}"),
-        "needs": ["plan", job_id("task", task.id)],
+        "needs": ["plan", job_id("task", task.id), job_id("record", task.id)],
         "if": condition,
         "runs-on": "ubuntu-latest",
         # Its own environment: GitHub approves per environment per run (gitops.github.environments).
@@ -326,6 +410,7 @@ def _gate_job(task: Task, tasklist_path: str) -> dict[str, Any]:
             *_setup_steps(),
             {"name": f"Record the approval of checkpoint {task.id}", "env": {**TOKEN_ENV, **GATES_ENV},
              "run": _gitops(tasklist_path, f"approve {task.id} --recorded") + "\n"},
+            _claim_step(tasklist_path),
         ],
     }
 
@@ -336,8 +421,14 @@ def _report_job(needs: list[str], tasklist_path: str) -> dict[str, Any]:
         "needs": needs,
         "if": "${{ always() && needs.plan.result != 'skipped' }}",  # skipped: a comment that is no command
         "runs-on": "ubuntu-latest",
+        # Two runs' reports at once could open the phase PR or the progress comment twice. One report
+        # at a time; a newer pending one replaces an older pending one (GitHub's rule, at job level
+        # too: https://docs.github.com/en/actions/using-jobs/using-concurrency), and it reports the
+        # newer state, so nothing is lost.
+        "concurrency": {"group": f"gitops-{project_slug(tasklist_path)}-report", "cancel-in-progress": False},
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": _permissions(
+            actions=("read", "whether the run that left a task running still runs (gitops.github.run_status)"),
             # report first opens HotFix issues whose notice failed and records their URLs in the state
             # (Runner.flush_notifications): a state commit, which `contents: read` refuses with a 403.
             contents=("write", "record the URL of a HotFix issue opened late"),

@@ -13,8 +13,10 @@ PENDING, DONE = TaskStatus.PENDING.value, TaskStatus.DONE.value
 APPROVED = GateStatus.APPROVED.value
 
 
-def why_not_ready(tasklist: TaskList, state: Mapping[str, Any], task_id: str) -> str | None:
-    """None when the task may run now; else the reason, in words."""
+def why_not_ready(tasklist: TaskList, state: Mapping[str, Any], task_id: str,
+                  deploy_approval_later: bool = False) -> str | None:
+    """None when the task may run now; else the reason, in words. `deploy_approval_later`: a
+    workflow run claims the task before its job waits for the production approval (gitops.run.claims)."""
     if state.get("halted"):
         return "the pipeline is halted (gitops resume --reason ...)"
     if state.get("paused_by"):
@@ -29,7 +31,8 @@ def why_not_ready(tasklist: TaskList, state: Mapping[str, Any], task_id: str) ->
     gate = phase_gate(tasklist, task)
     if gate and gate_status(state, gate) != APPROVED:
         return f"gate {gate} is not approved"
-    if needs_deploy_approval(tasklist, task) and gate_status(state, deploy_gate(task_id)) != GateStatus.APPROVED.value:
+    if (needs_deploy_approval(tasklist, task) and not deploy_approval_later
+            and gate_status(state, deploy_gate(task_id)) != GateStatus.APPROVED.value):
         return f"production gate {deploy_gate(task_id)} is not approved"
     return None
 

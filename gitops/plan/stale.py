@@ -1,16 +1,18 @@
 """Running tasks whose runner is gone: which ones, why, and the next step. Pure: what became of a
-local process is asked through `fate` (gitops.run.identity.local_fate).
+local process is asked through `fate` (gitops.run.identity.local_fate), what became of a workflow
+run through `run_fate` (on GitHub: gitops.github.run_status, which asks the API).
 
 The rules:
 
 - **Locally** a task recorded by a process on this host is gone when that pid is not alive, or
   is alive as another process (its incarnation, boot id and start time, differs: pid reuse).
   A task recorded on another host is not decided here: only that host can see its processes.
-- **On GitHub** runs of one workflow are serialised by its concurrency group (never cancelled
-  in progress), so while a run's jobs execute, every earlier run has ended. A task recorded by
-  another run, or another attempt of this run, is therefore gone (its job was cancelled, timed
-  out or lost its runner); one recorded by this run and attempt belongs to a job of this run.
-  The plan job records them first (`gitops recover`), so the run's own jobs see the HotFix.
+- **On GitHub** a task recorded by this run and attempt belongs to a job of this run. One
+  recorded by another run, or another attempt of this run, is gone when that run attempt has
+  completed (its job was cancelled, timed out or lost its runner), and still runs while it is in
+  progress: `run_fate` asks GitHub (an answer it cannot get is an error, never a guess). Without
+  it (`serialised_runs`) every other run counts as ended, which holds only while runs never
+  overlap. The plan job records gone tasks first (`gitops recover`), so the run's jobs see the HotFix.
 - A record without a runner (written before gitops recorded one) is gone on GitHub (an earlier
   run wrote it) and undecided locally.
 """
@@ -23,6 +25,15 @@ from gitops.model import TaskStatus
 from gitops.plan.planner import Step, StepKind
 
 Fate = Callable[[int, "str | None"], "str | None"]
+# (run id, attempt, the run asking) -> None while that run attempt is in progress; else the words
+# that finish "its runner is gone: workflow run N (attempt n) ..." (what became of it).
+RunFate = Callable[[str, str, Mapping[str, Any]], "str | None"]
+
+
+def serialised_runs(run_id: str, attempt: str, here: Mapping[str, Any]) -> str | None:
+    """Another run attempt, where runs of the workflow never overlap: it has ended."""
+    return (f"ended while the task ran (cancelled, timed out or its runner was lost); workflow runs never "
+            f"overlap, and run {here['github_run_id']} (attempt {here.get('github_run_attempt') or 1}) runs now")
 
 
 @dataclass(frozen=True)
@@ -33,18 +44,20 @@ class Stale:
     reason: str  # gone: the task's error ("its runner is gone: ..."); else why it is undecided
 
 
-def stale_tasks(state: Mapping[str, Any], here: Mapping[str, Any], fate: Fate) -> list[Stale]:
+def stale_tasks(state: Mapping[str, Any], here: Mapping[str, Any], fate: Fate,
+                run_fate: RunFate = serialised_runs) -> list[Stale]:
     """Every running task whose runner is gone or cannot be judged from `here`, in state order."""
     found = []
     for task_id, record in state["tasks"].items():
         if record.get("status") == TaskStatus.RUNNING.value:
-            judged = _judge(record.get("runner"), here, fate)
+            judged = _judge(record.get("runner"), here, fate, run_fate)
             if judged is not None:
                 found.append(Stale(task_id, record["attempts"], *judged))
     return found
 
 
-def _judge(runner: Mapping[str, Any] | None, here: Mapping[str, Any], fate: Fate) -> tuple[bool, str] | None:
+def _judge(runner: Mapping[str, Any] | None, here: Mapping[str, Any], fate: Fate,
+           run_fate: RunFate) -> tuple[bool, str] | None:
     """(gone, reason), or None when the runner still runs."""
     in_workflow = here.get("github_run_id") is not None
     if not runner:
@@ -59,9 +72,8 @@ def _judge(runner: Mapping[str, Any] | None, here: Mapping[str, Any], fate: Fate
                            "(gitops cannot tell from outside the workflow)")
         if (runner["github_run_id"], runner.get("github_run_attempt")) == (here["github_run_id"], here.get("github_run_attempt")):
             return None
-        return True, (f"its runner is gone: {run} ended while the task ran (cancelled, timed out or its "
-                      f"runner was lost); workflow runs never overlap, and run {here['github_run_id']} "
-                      f"(attempt {here.get('github_run_attempt') or 1}) runs now")
+        what = run_fate(runner["github_run_id"], runner.get("github_run_attempt") or "1", here)
+        return (True, f"its runner is gone: {run} {what}") if what else None
     where = f"pid {runner['pid']} on {runner['host']}"
     if runner["host"] != here["host"]:
         return False, (f"runs as {where}: gitops cannot tell from {here['host']} whether it still runs; "

@@ -33,6 +33,9 @@ class Started:
     commit: str | None = None
     run_url: str | None = None
     runner: Mapping[str, Any] | None = None  # who runs it (gitops.run.identity): a gone runner is recognised
+    # A workflow run claims the task for the job that will run it (gitops.run.claims): that job may
+    # still wait for the production approval, which it checks before the task runs.
+    claim: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def apply(tasklist: TaskList, state: Mapping[str, Any], event: Event, now: str) 
 
 
 def _started(tasklist: TaskList, state: dict[str, Any], event: Started, now: str) -> list[Action]:
-    reason = why_not_ready(tasklist, state, event.task)
+    reason = why_not_ready(tasklist, state, event.task, deploy_approval_later=event.claim)
     if reason:
         raise UsageError(f"Task {event.task} cannot start: {reason}. See `gitops status`.")
     record = own_record(state, event.task)

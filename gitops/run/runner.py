@@ -21,7 +21,7 @@ from gitops.model import TaskList, TaskStatus
 from gitops.plan import planner, readiness, transitions
 from gitops.plan.drift import drifted_tasks
 from gitops.plan.planner import Step, StepKind
-from gitops.plan.stale import Fate, Stale, stale_step, stale_tasks
+from gitops.plan.stale import Fate, RunFate, Stale, serialised_runs, stale_step, stale_tasks
 from gitops.redact import Redactor
 from gitops.run import identity
 from gitops.run.command import end_group
@@ -97,6 +97,12 @@ class Runner:
     # runner (gitops.run.identity); tests pass their own.
     whoami: Mapping[str, Any] | None = None
     fate: Fate | None = None
+    # What became of another workflow run that recorded a running task (GitHub: the API, as runs
+    # may overlap); the default assumes runs never overlap.
+    run_fate: RunFate = serialised_runs
+    # A workflow's task job (no write token): its results are handed over to the recording job,
+    # which announces them; nothing is posted from here (gitops.run.recording).
+    hands_over: bool = False
 
     def __post_init__(self) -> None:
         # During `run`, the progress comment is posted where the run stops or waits (see run()),
@@ -148,7 +154,7 @@ class Runner:
 
     def stale(self, state: Mapping[str, Any]) -> list[Stale]:
         """Running tasks of this task list whose runner is gone or cannot be judged from here."""
-        return [s for s in stale_tasks(state, self.whoami, self.fate) if s.task in self.tasklist.tasks]
+        return [s for s in stale_tasks(state, self.whoami, self.fate, self.run_fate) if s.task in self.tasklist.tasks]
 
     def recover(self) -> list[Stale]:
         """Record every running task whose runner is gone as failed (a HotFix, as any failure).
@@ -196,6 +202,8 @@ class Runner:
 
     # ------------------------------------------------------------ forge effects
     def _carry_out(self, actions: list[transitions.Action], state: dict[str, Any]) -> None:
+        if self.hands_over:
+            return
         for action in actions:
             try:
                 if isinstance(action, transitions.OpenIssue):
@@ -352,12 +360,16 @@ class Runner:
             return True
         return False
 
-    def execute(self, task_id: str) -> TaskResult:
-        """Run one task now (it must be ready) and record its result."""
+    def execute(self, task_id: str, claimed: bool = False) -> TaskResult:
+        """Run one task now (it must be ready) and record its result. `claimed`: its workflow run
+        recorded its start already (gitops.run.claims); the caller checked the claim is this run's."""
         task = self._known(task_id)
         unprepared = self._prepare()  # before the first state write: the checkout is still clean
-        started = transitions.Started(task_id, self.environ.get("GITHUB_SHA"), self._run_url(), self.whoami)
-        state, _ = self.transition(started)
+        if claimed:
+            state = self.current()
+        else:
+            started = transitions.Started(task_id, self.environ.get("GITHUB_SHA"), self._run_url(), self.whoami)
+            state, _ = self.transition(started)
         record = state["tasks"][task_id]
         manual = task_id not in self.runnable()
         if manual:

@@ -125,6 +125,9 @@ class GitStateStore:
         # or deletion of such a file must follow, and is compared with it, not with the checkout.
         self._carried: dict[str, str | None] = {}
         self._pending: dict[str, str | None] = {}
+        # A recording job's store carries work handed over by a task job (`carry`), not its checkout's.
+        self._handed: dict[str, tuple[str, bytes] | None] = {}
+        self._handed_base: dict[str, str | None] = {}
 
     # ------------------------------------------------------------ StateStore
     def read(self) -> dict | None:
@@ -139,6 +142,7 @@ class GitStateStore:
                 new = self._attempt(change, create)
             except WorkConflict:
                 self.worktree = False  # from now on this store records the state alone (Runner.execute)
+                self._handed = {}
                 raise
             except LostRace:
                 if attempt == self.max_attempts:
@@ -157,6 +161,8 @@ class GitStateStore:
     # ------------------------------------------------------------ one try
     def _attempt(self, change: Callable[[dict], dict], create: Callable[[], dict] | None) -> dict:
         with self._fetched() as (ref, tip, where):
+            if tip is None:
+                raise self._no_base()
             current = self._load(ref, where) if ref else None
             loaded = current is not None
             if current is None:
@@ -177,6 +183,16 @@ class GitStateStore:
             self._carried.update(self._pending)
             return new
 
+    def _no_base(self) -> GitSyncError:
+        # A first commit with no parent would start an orphan branch: a phase PR sharing no history
+        # with the base, holding only state.json. Base missing means a wrong branch name or an
+        # empty repository, which a person must fix; nothing is pushed.
+        return GitSyncError(
+            f"{self.remote} has neither {self.branch} nor its base branch {self.base}: refusing to start "
+            f"{self.branch} as an unrelated (orphan) branch; nothing was pushed. Push {self.base} to {self.remote} "
+            "first, or name the repository's default branch (the workflow sets GITOPS_DEFAULT_BRANCH from it)."
+        )
+
     def _commit(self, parent: str | None, text: str, message: str) -> str:
         blob = self._git("hash-object", "-w", "--stdin", input=text)
         with tempfile.TemporaryDirectory(prefix="gitops-index-") as temp:
@@ -184,7 +200,7 @@ class GitStateStore:
             if parent:
                 self._git("read-tree", parent, env=env)
             self._git("update-index", "--add", "--cacheinfo", f"100644,{blob},{self.path}", env=env)
-            work = self._work(parent) if self.worktree else {}
+            work = self._work(parent) if self.worktree else self._handed_work(parent) if self._handed else {}
             self._pending = {path: entry[1] if entry else None for path, entry in work.items()}
             for path, entry in work.items():
                 if entry is None:
@@ -247,19 +263,26 @@ class GitStateStore:
         listing = self._run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
         if listing.returncode != 0:
             raise GitSyncError(f"git status failed in {self.repo_dir}: {listing.stderr.strip()}")
-        entries: dict[str, tuple[str, str] | None] = {}
-        conflicts = []
         # A path ending in "/" is a folder git will not list into (a nested repository): skipped.
         changed = {item[3:] for item in filter(None, listing.stdout.split("\0")) if not item.endswith("/")}
-        for path in sorted(changed | set(self._carried)):
-            if path == self.path or path.startswith(".gitops/"):
-                continue  # the state is written above; engine work files are not the task's work
-            entry = self._entry(path)
+        paths = [path for path in sorted(changed | set(self._carried)) if self._is_work(path)]
+        began = {path: self._carried[path] if path in self._carried else self._blob("HEAD", path) for path in paths}
+        return self._checked(parent, {path: self._entry(path) for path in paths}, began)
+
+    def _is_work(self, path: str) -> bool:
+        # The state is written by the store; engine work files are not the task's work.
+        return path != self.path and not path.startswith(".gitops/")
+
+    def _checked(self, parent: str | None, work: Mapping[str, tuple[str, str] | None],
+                 began: Mapping[str, str | None]) -> dict[str, tuple[str, str] | None]:
+        """The entries of `work` the branch does not hold yet; WorkConflict when the branch changed one since `began`."""
+        entries: dict[str, tuple[str, str] | None] = {}
+        conflicts = []
+        for path, entry in work.items():
             ours, now = (entry[1] if entry else None), self._blob(parent, path)
-            began = self._carried[path] if path in self._carried else self._blob("HEAD", path)
             if now == ours:
                 continue  # already there (an earlier commit of this job, or the same change)
-            if now != began:
+            if now != began[path]:
                 conflicts.append(path)
             entries[path] = entry
         if conflicts:
@@ -268,6 +291,43 @@ class GitStateStore:
                 "did this task: nothing was pushed. Run the task again on the new branch tip (retry it)."
             )
         return entries
+
+    def work_files(self) -> dict[str, tuple[tuple[str, bytes] | None, str | None]]:
+        """The task's work in the checkout, to hand over: path -> ((mode, content) or None: deleted, the blob
+        the task began from). Nothing is written to the object store; the recording job commits it (`carry`)."""
+        listing = self._run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+        if listing.returncode != 0:
+            raise GitSyncError(f"git status failed in {self.repo_dir}: {listing.stderr.strip()}")
+        changed = {item[3:] for item in filter(None, listing.stdout.split("\0")) if not item.endswith("/")}
+        files: dict[str, tuple[tuple[str, bytes] | None, str | None]] = {}
+        for path in sorted(p for p in changed if self._is_work(p)):
+            file = self.repo_dir / path
+            if file.is_symlink():
+                content: tuple[str, bytes] | None = ("120000", os.fsencode(os.readlink(file)))
+            elif file.is_file():
+                content = ("100755" if os.access(file, os.X_OK) else "100644", file.read_bytes())
+            else:
+                content = None
+            files[path] = (content, self._blob("HEAD", path))
+        return files
+
+    def carry(self, files: Mapping[str, tuple[tuple[str, bytes] | None, str | None]]) -> None:
+        """Commit `files` (as `work_files` gives them, handed over by a task job) with the next state
+        commit, checked for conflicts like a task job's own work; the checkout is never written."""
+        self._handed = {path: content for path, (content, _) in files.items()}
+        self._handed_base = {path: base for path, (_, base) in files.items()}
+
+    def _handed_work(self, parent: str | None) -> dict[str, tuple[str, str] | None]:
+        entries = {path: None if content is None else (content[0], self._hash(content[1]))
+                   for path, content in self._handed.items() if self._is_work(path)}
+        began = {path: self._carried.get(path, self._handed_base[path]) for path in entries}
+        return self._checked(parent, entries, began)
+
+    def _hash(self, content: bytes) -> str:
+        result = self._run("hash-object", "-w", "--stdin", input=content, text=False)
+        if result.returncode != 0:
+            raise GitSyncError(f"git hash-object failed in {self.repo_dir}: {result.stderr.decode(errors='replace').strip()}")
+        return result.stdout.decode().strip()
 
     def _entry(self, path: str) -> tuple[str, str] | None:
         """The index entry of the checkout's `path`, (mode, blob); None when the file is gone."""
@@ -322,7 +382,7 @@ class GitStateStore:
         return parse(result.stdout, f"{self.path} on {where}", self.branch)
 
     # ------------------------------------------------------------ git
-    def _run(self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None, text: bool = True) -> subprocess.CompletedProcess:
+    def _run(self, *args: str, input: str | bytes | None = None, env: Mapping[str, str] | None = None, text: bool = True) -> subprocess.CompletedProcess:
         full_env = {**self.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
         return subprocess.run(
             ["git", "-c", "gc.auto=0", "-c", "maintenance.auto=false", *NO_CHECKOUT_CODE, *args],

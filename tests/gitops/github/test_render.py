@@ -26,7 +26,7 @@ WORKFLOW = ROOT / ".github" / "workflows" / "b-1006.yml"
 CHECKPOINTS = ["1.1", "1.2", "2.1", "2.2", "3.1", "3.3", "4.1", "5.1", "6.1", "6.2"]
 # B-1006's tasks run through handlers: only its checkpoints get gates (as `gitops render` passes them).
 HANDLED = Registry.from_module("migration.handlers").ids()
-SHA = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+SHA = re.compile(r"^[\w.-]+/[\w.-]+(/[\w.-]+)?@[0-9a-f]{40}$")  # owner/repo[/path]@sha
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +77,17 @@ def test_triggers_permissions_and_concurrency(doc):
     assert all(i["type"] == "string" and i["required"] is False for i in inputs.values())
     assert doc["on"]["issue_comment"] == {"types": ["created"]}  # /gitops commands
     assert doc["permissions"] == {}
-    assert doc["concurrency"]["cancel-in-progress"] is False
+    # No run-level group: a run waiting days at a gate would hold it, and GitHub's one pending run per
+    # group would let a push cancel a queued dispatch (issue 11, item 3). Only the report job is serialised.
+    assert "concurrency" not in doc
+    assert [job for job in doc["jobs"] if "concurrency" in doc["jobs"][job]] == ["report"]
+    assert doc["jobs"]["report"]["concurrency"] == {"group": "gitops-b-1006-report", "cancel-in-progress": False}
 
 
 def test_one_job_per_task_a_gate_per_checkpoint_plan_and_report(doc, b1006):
     expected = ["plan"]
     for task_id in b1006.tasks:
-        expected.append(workflow.job_id("task", task_id))
+        expected.extend([workflow.job_id("task", task_id), workflow.job_id("record", task_id)])
         if task_id in CHECKPOINTS:
             expected.append(workflow.job_id("gate", task_id))
     assert list(doc["jobs"]) == [*expected, "report"]
@@ -94,10 +98,11 @@ def test_one_job_per_task_a_gate_per_checkpoint_plan_and_report(doc, b1006):
 def test_needs_follow_dependencies_and_their_gates(doc):
     jobs = doc["jobs"]
     assert jobs["task-1-1"]["needs"] == ["plan"]
-    assert jobs["task-1-2"]["needs"] == ["plan", "task-1-1", "gate-1-1"]
-    assert jobs["task-2-3"]["needs"] == ["plan", "task-2-2", "gate-2-2"]
-    assert jobs["task-3-3"]["needs"] == ["plan", "task-3-2"]  # 3.2 auto-advances: no gate
-    assert jobs["gate-1-1"]["needs"] == ["plan", "task-1-1"]
+    assert jobs["task-1-2"]["needs"] == ["plan", "task-1-1", "record-1-1", "gate-1-1"]
+    assert jobs["task-2-3"]["needs"] == ["plan", "task-2-2", "record-2-2", "gate-2-2"]
+    assert jobs["task-3-3"]["needs"] == ["plan", "task-3-2", "record-3-2"]  # 3.2 auto-advances: no gate
+    assert jobs["gate-1-1"]["needs"] == ["plan", "task-1-1", "record-1-1"]
+    assert jobs["record-1-1"]["needs"] == ["plan", "task-1-1"]
 
 
 def test_task_and_gate_conditions(doc):
@@ -108,8 +113,17 @@ def test_task_and_gate_conditions(doc):
     )
     assert doc["jobs"]["gate-1-1"]["if"] == (
         "${{ !cancelled() && needs.plan.result == 'success' && needs.plan.outputs.proceed == 'true' && "
-        "(needs.task-1-1.result == 'success' || contains(fromJSON(needs.plan.outputs.awaiting), '1.1')) }}"
+        "((needs.task-1-1.result == 'success' && needs.record-1-1.result == 'success') || "
+        "contains(fromJSON(needs.plan.outputs.awaiting), '1.1')) }}"
     )
+    assert doc["jobs"]["task-3-3"]["if"].endswith(
+        "(contains(fromJSON(needs.plan.outputs.done), '3.2') || "
+        "needs.task-3-2.result == 'success' && needs.record-3-2.result == 'success') }}")
+    # A failed or cancelled task job is recorded too; a skipped one ran nothing.
+    assert doc["jobs"]["record-1-2"]["if"] == (
+        "${{ always() && needs.plan.result == 'success' && needs.plan.outputs.proceed == 'true' && "
+        "needs.plan.outputs.current_phase == '1' && contains(fromJSON(needs.plan.outputs.pending), '1.2') && "
+        "needs.task-1-2.result != 'skipped' }}")
     for job_id, job in doc["jobs"].items():
         if job_id != "plan":  # GitHub's implicit success() would skip a job behind any skipped need
             assert job["if"].startswith(("${{ !cancelled() && ", "${{ always() ")), job_id
@@ -120,12 +134,18 @@ def test_environments(doc):
     gates = {workflow.job_id("gate", t): f"b-1006-checkpoint-{t.replace('.', '-')}" for t in CHECKPOINTS}
     assert environments == {**gates, "task-6-1": "production", "task-6-2": "production"}
     run = [s["run"] for s in doc["jobs"]["task-6-1"]["steps"] if "run" in s]
+    assert run[-2:] == [
+        f"gitops --forge github --tasklist {TASKLIST} approve deploy-6.1 --recorded --hand-over\n",
+        f"gitops --forge github --tasklist {TASKLIST} run-task 6.1 --hand-over .gitops/handover/task-6-1.json\n",
+    ]
+    # The recording job needs no approval of its own (no environment), and records the one given.
+    run = [s["run"] for s in doc["jobs"]["record-6-1"]["steps"] if "run" in s]
     assert run[-3:] == [
         f"gitops --forge github --tasklist {TASKLIST} approve deploy-6.1 --recorded\n",
-        f"gitops --forge github --tasklist {TASKLIST} run-task 6.1\n",
+        f"gitops --forge github --tasklist {TASKLIST} record-task 6.1 --from .gitops/handover/task-6-1.json\n",
         f"gitops --forge github --tasklist {TASKLIST} report\n",  # 6.1 is a checkpoint too
     ]
-    assert doc["jobs"]["gate-6-1"]["steps"][-1]["run"] == (
+    assert doc["jobs"]["gate-6-1"]["steps"][-2]["run"] == (
         f"gitops --forge github --tasklist {TASKLIST} approve 6.1 --recorded\n")
     assert doc["jobs"]["report"]["steps"][-1]["run"] == f"gitops --forge github --tasklist {TASKLIST} report\n"
 
@@ -134,14 +154,21 @@ def test_least_privilege_permissions(doc, text):
     jobs = doc["jobs"]
     assert jobs["plan"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
                                            "pull-requests": "read"}
-    assert jobs["task-1-1"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "read"}
-    assert jobs["task-3-2"]["permissions"] == {"contents": "write", "issues": "write"}  # no gate follows
-    assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
-                                               "pull-requests": "read"}
+    # A job that runs task code holds no write token (issue 11, item 8): it reads and hands over.
+    for job_id, job in jobs.items():
+        if any("run-task" in step.get("run", "") for step in job["steps"]):
+            assert "write" not in job["permissions"].values(), job_id
+    assert jobs["task-1-1"]["permissions"] == {"contents": "read"}
+    assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "read"}
+    assert jobs["record-1-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
+                                                 "pull-requests": "read"}
+    assert jobs["record-3-2"]["permissions"] == {"contents": "write", "issues": "write"}  # no gate follows
+    assert jobs["record-6-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
+                                                 "pull-requests": "read"}
     assert jobs["gate-1-1"]["permissions"] == {"actions": "read", "contents": "write"}
     # report records the URL of a HotFix issue opened late: a state commit
-    assert jobs["report"]["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write",
-                                             "statuses": "write"}
+    assert jobs["report"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
+                                             "pull-requests": "write", "statuses": "write"}
     assert "      contents: write # the state commit\n" in text  # each grant says why
 
 
@@ -150,6 +177,9 @@ def test_actions_pinned_to_commit_shas_with_the_version_in_a_comment(doc, text):
     assert uses and all(SHA.match(u) for u in uses)
     assert set(uses) == {f"{repo}@{sha}" for repo, sha, _ in workflow.ACTIONS.values()}
     for repo, sha, version in workflow.ACTIONS.values():
+        assert f"uses: {repo}@{sha} # {version}\n" in text
+    for name in ("checkout", "setup-python"):
+        repo, sha, version = workflow.ACTIONS[name]
         assert text.count(f"uses: {repo}@{sha} # {version}\n") == len(doc["jobs"])
     checkouts = [(job, step) for job, step in steps(doc) if step.get("uses", "").startswith("actions/checkout@")]
     assert len(checkouts) == len(doc["jobs"])
@@ -169,9 +199,10 @@ def test_no_expression_inside_any_run_script(doc):
 
 def test_plan_job_outputs(doc):
     plan = doc["jobs"]["plan"]
-    assert plan["outputs"] == {k: f"${{{{ steps.plan.outputs.{k} }}}}" for k in ("current_phase", "done", "pending", "awaiting", "proceed")}
+    assert plan["outputs"] == {**{k: f"${{{{ steps.plan.outputs.{k} }}}}" for k in ("current_phase", "done", "awaiting", "proceed")},
+                               "pending": "${{ steps.claim.outputs.pending || steps.plan.outputs.pending }}"}
     gitops = f"gitops --forge github --tasklist {TASKLIST}"
-    assert plan["steps"][-1]["run"] == f'{gitops} plan --json\n{gitops} status --outputs | tee -a "$GITHUB_OUTPUT"\n'
+    assert plan["steps"][-2]["run"] == f'{gitops} plan --json\n{gitops} status --outputs | tee -a "$GITHUB_OUTPUT"\n'
 
 
 def test_the_plan_job_first_refuses_gates_that_would_stop_nobody(doc):
@@ -186,7 +217,22 @@ def test_the_plan_job_then_records_tasks_an_ended_run_left_running(doc):
     assert (recover["name"], recover["run"]) == (
         "Record tasks an ended run left running", f"gitops --forge github --tasklist {TASKLIST} recover\n")
     assert "if" not in recover  # on every event: a push, a dispatch
-    assert doc["concurrency"]["cancel-in-progress"] is False  # what makes "another run" mean "an ended run"
+    # Runs may overlap: recover asks GitHub whether a run ended (gitops.github.run_status).
+    assert doc["jobs"]["plan"]["permissions"]["actions"] == "read"
+
+
+def test_the_plan_job_claims_the_tasks_its_run_starts_and_its_jobs_see_only_those(doc):
+    claim = doc["jobs"]["plan"]["steps"][-1]
+    assert (claim["id"], claim["if"]) == ("claim", "${{ steps.plan.outputs.proceed == 'true' }}")
+    assert claim["env"]["PENDING"] == "${{ steps.plan.outputs.pending }}"
+    assert claim["run"] == f'gitops --forge github --tasklist {TASKLIST} claim --outputs "$PENDING" >> "$GITHUB_OUTPUT"\n'
+    assert doc["jobs"]["plan"]["outputs"]["pending"] == "${{ steps.claim.outputs.pending || steps.plan.outputs.pending }}"
+    # The job that makes tasks ready claims them: a recording job (no gate follows) or a gate job.
+    for job in ("record-3-2", "gate-1-1"):
+        step = doc["jobs"][job]["steps"][-1]
+        assert step["run"] == f'gitops --forge github --tasklist {TASKLIST} claim "$PLANNED"\n', job
+        assert step["env"]["PLANNED"] == "${{ needs.plan.outputs.pending }}"
+    assert not any("claim" in step.get("run", "") for step in doc["jobs"]["record-1-1"]["steps"])  # its gate claims
 
 
 def test_a_merged_phase_pr_is_recorded_from_step_outputs_without_jq(doc, text):
@@ -204,7 +250,7 @@ def test_jobs_find_gitops_on_the_path_that_bootstrap_sets(doc):
         names = [step.get("name") for step in job["steps"]]
         assert names[3] == "Bootstrap" and job["steps"][3]["run"] == "scripts/bootstrap", job_id
         for step in job["steps"][4:]:
-            assert step["run"].startswith(("gitops ", "if ")), (job_id, step)
+            assert step.get("uses", "").startswith("actions/") or step["run"].startswith(("gitops ", "if ")), (job_id, step)
 
 
 # ------------------------------------------------------------------ the job graph, simulated
@@ -299,7 +345,8 @@ def simulate(doc: dict, outputs: dict, fail: frozenset[str] = frozenset()) -> di
 
 
 def ran(results: dict[str, str]) -> list[str]:
-    return [j for j, r in results.items() if r != "skipped" and j not in ("plan", "report")]
+    """The task and gate jobs that ran; each task job's recording job is checked on its own."""
+    return [j for j, r in results.items() if r != "skipped" and j not in ("plan", "report") and not j.startswith("record-")]
 
 
 def outputs(b1006, phase, done=(), awaiting=(), proceed=True) -> dict:
@@ -342,7 +389,14 @@ def test_simulated_skipped_pending_dependency_does_not_let_dependents_run():
     doc = yaml.safe_load(render.render(small, tasklist_path="small.md", handled=small.tasks))
     plan = {"current_phase": 1, "done": [], "pending": ["1.1", "1.2", "1.3"], "awaiting": [], "proceed": True}
     assert simulate(doc, plan, fail=frozenset({"task-1-1"})) == {
-        "plan": "success", "task-1-1": "failure", "task-1-2": "skipped", "task-1-3": "skipped", "report": "success"}
+        "plan": "success", "task-1-1": "failure", "record-1-1": "success", "task-1-2": "skipped",
+        "record-1-2": "skipped", "task-1-3": "skipped", "record-1-3": "skipped", "report": "success"}
+
+
+def test_simulated_a_task_whose_result_was_not_recorded_stops_its_dependents(doc, b1006):
+    # The recording job commits the task's work: a dependent that ran before it would not see it.
+    results = simulate(doc, outputs(b1006, 3, done=["1.1", "1.2", "2.1", "2.2", "2.3"]), fail=frozenset({"record-3-2"}))
+    assert (results["task-3-2"], results["record-3-2"], results["task-3-3"]) == ("success", "failure", "skipped")
 
 
 def test_contains_on_the_list_is_not_a_substring_test():
@@ -371,7 +425,7 @@ def test_check_reports_drift_and_a_missing_file(b1006, text, tmp_path):
     target.write_text(text.replace("cancel-in-progress: false", "cancel-in-progress: true"))
     drift = render.check(b1006, target, tasklist_path=TASKLIST, handled=HANDLED)
     assert drift[0] == f"{target}: differs from what `gitops render` writes for {TASKLIST}; {fix}"
-    assert "-  cancel-in-progress: true" in drift and "+  cancel-in-progress: false" in drift
+    assert "-      cancel-in-progress: true" in drift and "+      cancel-in-progress: false" in drift
 
 
 def test_unknown_dependency_is_an_error():
@@ -447,7 +501,7 @@ def test_a_manual_task_without_a_checkpoint_gets_a_gate_its_dependents_wait_for(
     jobs = workflow.workflow(tl, "run_manual.md")["jobs"]
     assert [name for name in jobs if name.startswith("gate-")] == ["gate-1-2"]  # 1.2: no Run, no handler
     assert jobs["gate-1-2"]["environment"] == "run_manual-checkpoint-1-2"
-    assert jobs["task-1-3"]["needs"] == ["plan", "task-1-2", "gate-1-2"]
+    assert jobs["task-1-3"]["needs"] == ["plan", "task-1-2", "record-1-2", "gate-1-2"]
     assert "needs.gate-1-2.result == 'success'" in jobs["task-1-3"]["if"]
 
 
@@ -460,24 +514,13 @@ def test_a_task_its_handler_runs_needs_no_gate_unless_it_is_a_checkpoint():
 def test_a_gated_task_job_updates_the_progress_comment_before_its_gate_waits(doc):
     # A gate job waits before running any step, and the report job needs every gate: without this
     # step the sticky comment would say "approve the environment" only after the run ended.
-    last = doc["jobs"]["task-1-2"]["steps"][-1]
+    # It is the recording job's last step: the task job holds no token that may write a comment.
+    last = doc["jobs"]["record-1-2"]["steps"][-1]
     assert (last["run"], last["continue-on-error"]) == (f"gitops --forge github --tasklist {TASKLIST} report\n", True)
-    assert "report\n" not in doc["jobs"]["task-3-2"]["steps"][-1]["run"]  # no gate: the report job posts
+    assert "report\n" not in doc["jobs"]["record-3-2"]["steps"][-1]["run"]  # no gate: the report job posts
 
 
 # ------------------------------------------------------------------ /gitops comments
-def group(doc: dict, event: str, body: str = "", run_id: str = "9") -> str:
-    context = {"github": {"event_name": event, "event": {"comment": {"body": body}}, "run_id": run_id}}
-    return Expr(doc["concurrency"]["group"], context).value()
-
-
-def test_only_command_comments_join_the_projects_concurrency_group(doc):
-    # GitHub keeps one pending run per group: a chat comment must never take a queued dispatch's place.
-    assert group(doc, "workflow_dispatch") == group(doc, "push") == "gitops-b-1006"
-    assert group(doc, "issue_comment", "/gitops retry 2.1") == "gitops-b-1006"
-    assert group(doc, "issue_comment", "looks good to me", run_id="41") == "gitops-b-1006-comment-41"
-
-
 def test_a_comment_that_is_no_command_runs_no_job(doc):
     context = {"github": {"event_name": "issue_comment", "event": {"comment": {"body": "thanks!"}}}}
     assert Expr(doc["jobs"]["plan"]["if"], context).value() is False
@@ -492,7 +535,10 @@ def test_every_job_restores_its_environment_from_the_cache_before_bootstrap(doc)
     for job_id, job in doc["jobs"].items():
         python, cache, bootstrap = job["steps"][1:4]
         assert python["id"] == "python" and python["uses"].startswith("actions/setup-python@"), job_id
-        assert cache["uses"] == "actions/cache@5a3ec84eff668545956fd18022155c47e93e2684", job_id
+        # A job that runs task code only restores: what it saved after the task could carry a changed
+        # venv into the jobs that hold the write token.
+        action = "actions/cache/restore" if job_id.startswith("task-") else "actions/cache"
+        assert cache["uses"] == f"{action}@5a3ec84eff668545956fd18022155c47e93e2684", job_id
         assert cache["with"]["path"].split("\n") == [".venv", "~/.cache/uv"]
         # The exact Python (a venv points at its interpreter) and the pins make the key.
         assert "steps.python.outputs.python-version" in cache["with"]["key"]

@@ -146,6 +146,19 @@ def test_update_with_create_when_base_has_no_state(remote):
     assert git(remote, "cat-file", "blob", f"{BRANCH}:nested/state.json") == state_io.dumps(new).strip()
 
 
+def test_no_orphan_branch_when_the_base_branch_is_missing(remote):
+    # The remote's default branch is main; a store told its base is "trunk" must not invent history.
+    store = GitStateStore(clone(remote, "c"), "origin", BRANCH, base="trunk")
+    before = refs(remote)
+    with pytest.raises(GitSyncError) as error:
+        store.update(add_task("1.1"), create=initial)
+    assert str(error.value) == (
+        f"origin has neither {BRANCH} nor its base branch trunk: refusing to start {BRANCH} as an unrelated "
+        "(orphan) branch; nothing was pushed. Push trunk to origin first, or name the repository's default "
+        "branch (the workflow sets GITOPS_DEFAULT_BRANCH from it).")
+    assert refs(remote) == before
+
+
 def test_a_change_that_raises_leaves_the_remote_untouched(remote):
     work = clone(remote, "c")
     store = GitStateStore(work, "origin", BRANCH)

@@ -1,0 +1,171 @@
+"""What a workflow's task job hands to its recording job: one task's result and work, as data.
+
+The task job runs task code and holds no write token; the recording job holds one and runs no
+task code (docs/github.md, *What task code can reach*). So everything in this document may have
+been written by task code: `read` accepts exactly the shape `write` produces, for the task the
+recording job expects, and nothing in it is ever executed. Its pieces reach the state only
+through the engine's own transitions, and the whole new state is checked against the state
+schema before it is committed (gitops.run.recording). Task code can still lie about its own
+result, as it always could; it cannot write any other part of the state.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Mapping
+
+from gitops.errors import BadInput
+from gitops.model import TaskStatus
+
+FORMAT = 1
+FINISHED, INTERRUPTED = "finished", "interrupted"
+# The state keys a handler may update (gitops.handlers.Action); every other key of the state is
+# the engine's, never a task's.
+SHARED_KEYS = frozenset({"performance_metrics", "compatibility_issues", "rollback_ready", "test_results"})
+MODES = frozenset({"100644", "100755", "120000"})
+_KEYS = {"format", "task", "after_attempt", "outcome", "checks", "error", "updates", "mlflow_run_id", "work"}
+_CHECK_KEYS = {"criterion", "status", "evidence", "metrics", "approved_by", "kind"}
+_FILE_KEYS = {"path", "mode", "content", "base"}
+_BLOB = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+_STATUSES = frozenset({"passed", "failed", "skipped", "manual"})
+
+Work = Mapping[str, tuple[tuple[str, bytes] | None, str | None]]  # path -> ((mode, content) | deleted, blob began from)
+
+
+class HandOverRefused(BadInput):
+    """The task job's result is missing or not what `write` produces: recorded as a failure, never applied."""
+
+
+@dataclass(frozen=True)
+class HandOver:
+    task: str
+    after_attempt: int  # the attempts recorded when the task job started this one
+    outcome: str  # FINISHED, or INTERRUPTED (a signal; `error` says which)
+    checks: list[dict[str, Any]]
+    error: str | None
+    updates: Mapping[str, Any]
+    mlflow_run_id: str | None
+    work: Work
+
+
+def from_record(task_id: str, record: Mapping[str, Any], updates: Mapping[str, Any] | None, work: Work) -> HandOver:
+    """The hand-over of an attempt from its record in the task job's own state copy (HandOverStore);
+    `updates`: the handler's, None when the attempt did not finish (a signal, an error)."""
+    finished = updates is not None and record["status"] != TaskStatus.RUNNING.value
+    error = record["error"] if finished or record["status"] != TaskStatus.RUNNING.value else (
+        "the task job stopped with an error before it recorded the result (see the job's log)")
+    return HandOver(task_id, record["attempts"] - 1, FINISHED if finished else INTERRUPTED,
+                    list(record["checks"]) if finished else [], error, dict(updates or {}),
+                    record.get("mlflow_run_id"), work)
+
+
+def write(path: Path, handover: HandOver) -> None:
+    """The document, as JSON with the work's contents in base64."""
+    document = {
+        "format": FORMAT, "task": handover.task, "after_attempt": handover.after_attempt,
+        "outcome": handover.outcome, "checks": handover.checks, "error": handover.error,
+        "updates": dict(handover.updates), "mlflow_run_id": handover.mlflow_run_id,
+        "work": [{"path": name, "mode": content[0] if content else None,
+                  "content": base64.b64encode(content[1]).decode() if content else None, "base": base}
+                 for name, (content, base) in sorted(handover.work.items())],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, sort_keys=True), encoding="utf-8")
+
+
+def read(path: Path, task_id: str) -> HandOver:
+    """The hand-over of Task `task_id` at `path`; HandOverRefused saying what is wrong with it."""
+    where = f"the result handed over for Task {task_id}"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HandOverRefused(f"{where} is missing: the task job ended before it handed one over "
+                              "(cancelled, timed out, or its runner was lost)") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise HandOverRefused(f"{where} is not readable JSON ({exc})") from None
+    problem = _problem(data, task_id)
+    if problem:
+        raise HandOverRefused(f"{where} was refused: {problem}")
+    work = {item["path"]: ((item["mode"], base64.b64decode(item["content"], validate=True))
+                           if item["content"] is not None else None, item["base"]) for item in data["work"]}
+    return HandOver(data["task"], data["after_attempt"], data["outcome"], data["checks"], data["error"],
+                    data["updates"], data["mlflow_run_id"], work)
+
+
+def _problem(data: Any, task_id: str) -> str | None:
+    if not isinstance(data, dict) or set(data) != _KEYS:
+        return f"expected an object with exactly the keys {', '.join(sorted(_KEYS))}"
+    if data["format"] != FORMAT or data["task"] != task_id:
+        return f"it is for Task {str(data['task'])[:40]!r} (format {str(data['format'])[:10]}), not Task {task_id} (format {FORMAT})"
+    if not _integer(data["after_attempt"]) or data["after_attempt"] < 0:
+        return "after_attempt is not an integer >= 0"
+    if data["outcome"] not in (FINISHED, INTERRUPTED):
+        return f"outcome is not {FINISHED} or {INTERRUPTED}"
+    if not all(isinstance(data[key], (str, type(None))) for key in ("error", "mlflow_run_id")):
+        return "error or mlflow_run_id is not text or null"
+    if data["outcome"] == INTERRUPTED and not data["error"]:
+        return "an interrupted task without the reason"
+    if not isinstance(data["updates"], dict) or not set(data["updates"]) <= SHARED_KEYS:
+        return f"updates may only hold {', '.join(sorted(SHARED_KEYS))}"
+    if not isinstance(data["checks"], list):
+        return "checks is not a list"
+    for check in data["checks"]:
+        if not _check_ok(check):
+            return f"a malformed check ({str(check)[:200]})"
+    if not isinstance(data["work"], list):
+        return "work is not a list"
+    seen: set[str] = set()
+    for item in data["work"]:
+        problem = _file_problem(item)
+        if problem:
+            return problem
+        if item["path"] in seen:
+            return f"the file {item['path']!r} is listed twice"
+        seen.add(item["path"])
+    return None
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_ok(check: Any) -> bool:
+    return (isinstance(check, dict) and {"criterion", "status", "evidence", "metrics"} <= set(check) <= _CHECK_KEYS
+            and isinstance(check["criterion"], str) and check["status"] in _STATUSES
+            and isinstance(check["evidence"], str) and isinstance(check["metrics"], dict)
+            and all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                    for k, v in check["metrics"].items())
+            and isinstance(check.get("kind", ""), str) and isinstance(check.get("approved_by"), (str, type(None))))
+
+
+def _file_problem(item: Any) -> str | None:
+    if not isinstance(item, dict) or set(item) != _FILE_KEYS:
+        return f"a work entry is not an object with exactly the keys {', '.join(sorted(_FILE_KEYS))}"
+    name = item["path"]
+    if not isinstance(name, str) or not safe_path(name):
+        return f"the work path {str(name)[:200]!r} is not a plain path inside the repository"
+    if item["base"] is not None and not (isinstance(item["base"], str) and _BLOB.fullmatch(item["base"])):
+        return f"the work entry {name!r} names no blob it began from"
+    if item["content"] is None:
+        return None if item["mode"] is None else f"the deleted file {name!r} has a mode"
+    if item["mode"] not in MODES or not isinstance(item["content"], str):
+        return f"the work entry {name!r} has no valid mode and content"
+    try:
+        base64.b64decode(item["content"], validate=True)
+    except (binascii.Error, ValueError):
+        return f"the content of {name!r} is not base64"
+    return None
+
+
+def safe_path(name: str) -> bool:
+    """A relative path inside the repository, outside .git and the engine's .gitops/, in git's own form."""
+    if not name or "\\" in name or any(ord(char) < 32 or ord(char) == 127 for char in name):
+        return False
+    parts = PurePosixPath(name).parts
+    return (not name.startswith("/") and "/".join(parts) == name
+            and not any(part in ("", ".", "..") or part.lower() == ".git" for part in parts)
+            and parts[0] != ".gitops")

@@ -1,0 +1,253 @@
+"""A workflow run claims a task; its task job, without a write token, hands the result over; its
+recording job commits it.
+
+Real git (a bare repository is the remote) and the engine's own Runner in every job: the task
+job's store pushes nothing; the recording job's commit holds the result and the task's work; a
+missing or forged hand-over is recorded as a failure, never applied; a task another run claimed
+is neither run nor recorded here.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gitops.errors import BadInput, UsageError
+from gitops.forge.local import LocalForge
+from gitops.handlers import Registry
+from gitops.run import handover
+from gitops.run.claims import claim, not_ours
+from gitops.run.recording import record
+from gitops.run.task_job import ours_to_run
+from gitops.run.runner import Runner
+from gitops.state import file as state_io
+from gitops.state.git_store import GitStateStore
+from gitops.state.handover_store import HandOverStore
+from tests.gitops.builders import task, tasklist
+from tests.gitops.github.test_engine_github import NotesUI
+
+BRANCH = "gitops/demo/phase-1"
+TASKS = tasklist(task("1.1", criteria=0, run="mkdir -p out && echo built > out/parts.txt"),
+                 task("1.2", criteria=0, run="echo jammed >&2; exit 3"))
+ENV = {"PATH": "/usr/bin:/bin", "GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "77", "GITHUB_REPOSITORY": "octo/demo",
+       "GITHUB_SERVER_URL": "https://github.example", "GITHUB_SHA": "abc123"}
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd,
+                            capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    bare, seed = tmp_path / "remote.git", tmp_path / "seed"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(tmp_path, "clone", "-q", str(bare), str(seed))
+    (seed / ".gitignore").write_text(".gitops/\n")
+    git(seed, "add", ".")
+    git(seed, "commit", "-q", "-m", "seed")
+    git(seed, "push", "-q", "origin", "HEAD:main")
+    return bare
+
+
+def checkout(remote: Path, name: str) -> Path:
+    target = remote.parent / name
+    git(remote.parent, "clone", "-q", str(remote), str(target))
+    return target
+
+
+def runner(root: Path, store, hands_over: bool = False, run_id: str = "77") -> Runner:
+    return Runner(tasklist=TASKS, state_path=root / "state.json", root=root, work_dir=root / ".gitops",
+                  forge=LocalForge(root / ".gitops" / "forge"), registry=Registry({}), ui=NotesUI(),
+                  environ={**ENV, "GITHUB_RUN_ID": run_id}, clock=lambda: "2026-12-04T00:00:00+00:00", store=store,
+                  hands_over=hands_over)
+
+
+def plan_job(remote: Path, *task_ids: str, run_id: str = "77") -> list[str]:
+    """The plan job of run `run_id` claims the tasks (one checkout per call, as each job has its own)."""
+    root = checkout(remote, f"plan-{run_id}-{'-'.join(task_ids)}-{len(list(remote.parent.iterdir()))}")
+    return claim(runner(root, GitStateStore(root, "origin", BRANCH), run_id=run_id), list(task_ids))
+
+
+def task_job(remote: Path, task_id: str, claimed: bool = True) -> tuple[Path, dict]:
+    """Run the task as a workflow's task job does: nothing pushed; return the hand-over file and its document."""
+    if claimed:
+        assert plan_job(remote, task_id) == [task_id]
+    root = checkout(remote, f"task-{task_id}-{len(list(remote.parent.iterdir()))}")
+    source = GitStateStore(root, "origin", BRANCH)
+    job = runner(root, HandOverStore(source, root / ".gitops" / "handover" / "state.json"), hands_over=True)
+    assert not_ours(job.current(), task_id, job.whoami) is None
+    result = job.execute(task_id, claimed=True)
+    path = root / ".gitops" / "handover" / f"task-{task_id}.json"
+    handover.write(path, handover.from_record(task_id, job.current()["tasks"][task_id], result.updates,
+                                              source.work_files()))
+    return path, json.loads(path.read_text())
+
+
+def recording_job(remote: Path, name: str = "record") -> tuple[Runner, GitStateStore]:
+    root = checkout(remote, name)
+    store = GitStateStore(root, "origin", BRANCH)
+    return runner(root, store), store
+
+
+def branch_state(remote: Path) -> dict:
+    return json.loads(git(remote, "show", f"{BRANCH}:state.json"))
+
+
+def refs(remote: Path) -> str:
+    return git(remote, "for-each-ref")
+
+
+def test_the_task_job_pushes_nothing_and_the_recording_job_commits_result_and_work(remote):
+    assert plan_job(remote, "1.1") == ["1.1"]
+    claimed = branch_state(remote)["tasks"]["1.1"]
+    assert (claimed["status"], claimed["runner"]["github_run_id"]) == ("running", "77")
+    before = refs(remote)
+    path, _ = task_job(remote, "1.1", claimed=False)
+    assert refs(remote) == before  # no write token needed: the task job only read
+    recorder, store = recording_job(remote)
+    assert record(recorder, store, "1.1", path) == "Task 1.1 recorded: done"
+    state = branch_state(remote)
+    assert (state["tasks"]["1.1"]["status"], state["tasks"]["1.1"]["attempts"]) == ("done", 1)
+    assert state["tasks"]["1.1"]["runner"]["github_run_id"] == "77"
+    assert git(remote, "show", f"{BRANCH}:out/parts.txt") == "built"
+    # The recording job's checkout was never written: the work went into the commit only.
+    assert not (recorder.root / "out").exists()
+
+
+def test_a_failed_task_is_recorded_with_its_hotfix_by_the_recording_job(remote):
+    path, _ = task_job(remote, "1.2")
+    recorder, store = recording_job(remote)
+    assert record(recorder, store, "1.2", path) == "Task 1.2 recorded: failed"
+    state = branch_state(remote)
+    assert state["paused_by"] == "T-HotFix-1" and "jammed" in state["tasks"]["1.2"]["error"]
+    assert recorder.forge.issue_state("hotfix:1.2") == "open"
+
+
+def test_no_hand_over_records_the_task_as_failed_with_the_reason(remote):
+    plan_job(remote, "1.1")
+    recorder, store = recording_job(remote)
+    said = record(recorder, store, "1.1", remote.parent / "nothing.json")
+    reason = ("the result handed over for Task 1.1 is missing: the task job ended before it handed one over "
+              "(cancelled, timed out, or its runner was lost)")
+    assert said == f"Task 1.1 recorded as failed: {reason}"
+    record_ = branch_state(remote)["tasks"]["1.1"]
+    assert (record_["status"], record_["attempts"], record_["error"]) == ("failed", 1, reason)
+
+
+@pytest.mark.parametrize(("forge", "problem"), [
+    (lambda doc: doc["updates"].update(gates={"1.1": {"status": "approved"}}),
+     "updates may only hold compatibility_issues, performance_metrics, rollback_ready, test_results"),
+    (lambda doc: doc["work"].append({"path": ".git/config", "mode": "100644", "content": "", "base": None}),
+     "the work path '.git/config' is not a plain path inside the repository"),
+    (lambda doc: doc["work"].append({"path": "a/../../x", "mode": "100644", "content": "", "base": None}),
+     "the work path 'a/../../x' is not a plain path inside the repository"),
+    (lambda doc: doc.update(task="1.2"), "it is for Task '1.2' (format 1), not Task 1.1 (format 1)"),
+    (lambda doc: doc.update(run="rm -rf /"), "expected an object with exactly the keys after_attempt, checks, error, "
+                                             "format, mlflow_run_id, outcome, task, updates, work"),
+    (lambda doc: doc["updates"].update(performance_metrics="fast"),
+     "Task 1.1 cannot be recorded: performance_metrics: expected an object"),
+])
+def test_a_forged_hand_over_is_refused_and_recorded_as_a_failure(remote, forge, problem):
+    path, doc = task_job(remote, "1.1")
+    forge(doc)
+    path.write_text(json.dumps(doc))
+    recorder, store = recording_job(remote)
+    said = record(recorder, store, "1.1", path)
+    state = branch_state(remote)
+    assert said.startswith("Task 1.1 recorded as failed: ") and problem.split(": ")[-1] in said, said
+    assert state["tasks"]["1.1"]["status"] == "failed" and state["gates"].get("1.1") is None
+    assert "parts.txt" not in git(remote, "ls-tree", "-r", "--name-only", BRANCH)
+
+
+def test_a_task_that_ran_is_recorded_though_a_sibling_failed_meanwhile(remote):
+    # Both are claimed by the plan job and run at once; 1.2 fails and pauses the pipeline first.
+    # 1.1 did run: its result is recorded, not refused as "paused".
+    assert plan_job(remote, "1.1", "1.2") == ["1.1", "1.2"]
+    path_1, _ = task_job(remote, "1.1", claimed=False)
+    path_2, _ = task_job(remote, "1.2", claimed=False)
+    recorder, store = recording_job(remote, "record-2")
+    record(recorder, store, "1.2", path_2)
+    recorder, store = recording_job(remote, "record-1")
+    assert record(recorder, store, "1.1", path_1) == "Task 1.1 recorded: done"
+
+
+def test_recording_twice_records_nothing_the_second_time(remote):
+    path, _ = task_job(remote, "1.1")
+    recorder, store = recording_job(remote)
+    record(recorder, store, "1.1", path)
+    before = refs(remote)
+    assert record(recorder, store, "1.1", path) == "Nothing to record: Task 1.1 is done, not claimed by this run."
+    assert refs(remote) == before
+
+
+def test_a_task_is_claimed_by_one_run_only_and_the_other_runs_job_leaves_it_alone(remote):
+    # Run 78 overlaps run 77 (no workflow-level concurrency): both plan Task 1.1 as pending.
+    assert plan_job(remote, "1.1", run_id="77") == ["1.1"]
+    assert plan_job(remote, "1.1", run_id="78") == []
+    root = checkout(remote, "task-in-78")
+    job = runner(root, HandOverStore(GitStateStore(root, "origin", BRANCH), root / "copy.json"), True, run_id="78")
+    assert not_ours(job.current(), "1.1", job.whoami) == (
+        "Task 1.1 runs in workflow run 77 (attempt 1), not in this one (78, attempt 1)")
+    recorder = runner(root, GitStateStore(root, "origin", BRANCH), run_id="78")
+    before = refs(remote)
+    assert record(recorder, recorder.store, "1.1", root / "none.json") == (
+        "Nothing to record: Task 1.1 runs in workflow run 77 (attempt 1), not in this one (78, attempt 1).")
+    assert refs(remote) == before
+
+
+def test_a_task_that_is_not_ready_is_not_claimed(remote):
+    two = tasklist(task("1.1", criteria=0, run="true"), task("1.2", ("1.1",), criteria=0, run="true"))
+    root = checkout(remote, "plan-deps")
+    planner = runner(root, GitStateStore(root, "origin", BRANCH))
+    planner.tasklist = two
+    assert claim(planner, ["1.1", "1.2"]) == ["1.1"]  # 1.2 waits for 1.1: its claim comes with 1.1's record
+
+
+def test_a_claim_outside_a_workflow_run_is_a_clear_error(remote):
+    root = checkout(remote, "local")
+    local = runner(root, GitStateStore(root, "origin", BRANCH))
+    local.whoami = {**local.whoami, "github_run_id": None}
+    with pytest.raises(BadInput) as error:
+        claim(local, ["1.1"])
+    assert str(error.value) == ("claim is for a workflow run (GITHUB_ACTIONS=true with GITHUB_RUN_ID): "
+                                "locally `gitops run` starts each task itself.")
+
+
+def test_the_task_jobs_copy_of_the_state_stays_local(remote):
+    root = checkout(remote, "copy")
+    copy_path = root / ".gitops" / "handover" / "state.json"
+    store = HandOverStore(GitStateStore(root, "origin", BRANCH), copy_path)
+    assert store.read() is None  # nothing on the remote yet, nothing copied
+    runner(root, store, hands_over=True).execute("1.1")  # started in the copy, as a local run would
+    assert state_io.load(copy_path)["tasks"]["1.1"]["status"] == "done"
+    assert store.read()["tasks"]["1.1"]["status"] == "done"  # a later step of the job sees it
+
+
+def test_a_claimed_production_task_runs_only_once_its_approval_is_recorded(remote):
+    # Claimed before its job waits for the `production` reviewer; the job then checks the approval.
+    prod = tasklist(task("1.1", criteria=0, run="echo deployed > deployed.txt"), phase_titles={1: "Production Deployment"})
+    root = checkout(remote, "plan-prod")
+    planner = runner(root, GitStateStore(root, "origin", BRANCH))
+    planner.tasklist = prod
+    assert claim(planner, ["1.1"]) == ["1.1"]
+    approved = checkout(remote, "task-prod-approved")
+    job = runner(approved, HandOverStore(GitStateStore(approved, "origin", BRANCH), approved / "copy.json"), True)
+    job.tasklist = prod
+    job.record_approval("deploy-1.1", "ada")  # what `approve deploy-1.1 --recorded --hand-over` does, in its copy
+    assert ours_to_run(job, "1.1", approved / "result.json") is True
+    root = checkout(remote, "task-prod")
+    job = runner(root, HandOverStore(GitStateStore(root, "origin", BRANCH), root / "copy.json"), hands_over=True)
+    job.tasklist = prod
+    path = root / ".gitops" / "handover" / "task-1-1.json"
+    with pytest.raises(UsageError) as error:
+        ours_to_run(job, "1.1", path)
+    assert str(error.value) == ("Task 1.1 did not run: production gate deploy-1.1 is not approved; its recording "
+                                "job records the failure.")
+    recorder, store = recording_job(remote)
+    recorder.tasklist = prod
+    assert record(recorder, store, "1.1", path) == (
+        "Task 1.1 recorded as interrupted: the task did not run: production gate deploy-1.1 is not approved")
