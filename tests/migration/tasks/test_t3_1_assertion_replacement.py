@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,16 @@ def test_the_inventory_names_every_public_part_and_both_call_sites() -> None:
 
 
 def bench(old: float, new: float) -> dict[str, float]:
-    return {"old": old, "new": new}
+    return {"old": old, "new": new, "ratio": new / old, "blocks": 5}
+
+
+def test_old_and_new_are_judged_by_the_median_of_interleaved_blocks_ratios() -> None:
+    """A burst of load during one block slows old and new alike there; one run of each, measured
+    one after the other, would have read the burst as the new framework's cost."""
+    blocks = {1: {"old": 1.0, "new": 1.05}, 2: {"new": 2.4, "old": 2.2}, 3: {"old": 1.0, "new": 1.0},
+              4: {"old": 1.1}}  # block 4 lost its "new": not paired, left out
+    assert task.paired(blocks) == {"old": 1.0, "new": 1.05, "ratio": 1.05, "blocks": 3}
+    assert task.paired({}) == {}
 
 
 def test_performance_allows_ten_percent_and_reports_the_framework_alone(tmp_path: Path) -> None:
@@ -69,7 +79,7 @@ def test_performance_allows_ten_percent_and_reports_the_framework_alone(tmp_path
     )
     result = task.check_performance(within)
     assert result.status is CheckStatus.PASSED, result.evidence
-    assert "production pass: old 2000 us, new 1000 us, new/old 0.500" in result.evidence
+    assert "production pass: old 2000 us, new 1000 us, new/old 0.500 (median of 5 blocks' ratios)" in result.evidence
     assert "production framework (no LM, not compared): +50 us per call" in result.evidence
     slower = with_record(tmp_path, benchmark={"production": {"pass": bench(2e-3, 1e-3), "retry": bench(1e-3, 1.11e-3)}})
     result = task.check_performance(slower)
@@ -184,7 +194,8 @@ def test_task_3_1_end_to_end(tmp_path: Path) -> None:
     )
     # Measured, so either verdict may come; each must agree with its own numbers.
     performance = checks["Validated calls no slower than with the custom framework (within 10%, benchmarked in both DSPy versions)"]
-    ratios = [float(line.rsplit(" ", 1)[1]) for line in performance["evidence"].splitlines()[1:] if "new/old" in line]
+    ratios = [float(re.search(r"new/old ([0-9.]+)", line).group(1))
+              for line in performance["evidence"].splitlines()[1:] if "new/old" in line]
     assert len(ratios) == 6 and performance["status"] == ("passed" if max(ratios) <= 1.1 else "failed")
     measured = checks["Code complexity measured before and after, with the retry loop left to `dspy.BestOfN`"]
     assert "CC 69 -> " in measured["evidence"] and "LLOC 301 -> " in measured["evidence"]
