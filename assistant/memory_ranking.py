@@ -10,7 +10,15 @@ import functools
 from collections.abc import Sequence
 
 from assistant.memory_types import Candidates, Memory
-from assistant.ranking import TermWeights, bm25_scores, rank, reciprocal_rank_fusion, term_weights, tokenize, weighted_cosine
+from assistant.ranking import (
+    TermWeights,
+    bm25_scores,
+    rank,
+    reciprocal_rank_fusion,
+    term_weights,
+    tokenize,
+    weighted_cosine,
+)
 
 CANDIDATES_PER_STORE = 50  # lexical matches per table that go on to the fused ranking
 RECENCY_WEIGHT = 0.5  # recency breaks ties between equally relevant memories, no more

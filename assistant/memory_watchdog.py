@@ -12,10 +12,13 @@ that answers in time costs about a microsecond, not a thread.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+log = logging.getLogger(__name__)
 
 
 class Watchdog:
@@ -65,8 +68,8 @@ class Watchdog:
                 self.fired = True
                 try:
                     self._on_expiry()
-                except Exception:  # noqa: BLE001 - the call it guards reports the failure; the watch goes on
-                    pass
+                except Exception as error:  # noqa: BLE001 - the call it guards reports the failure; the watch goes on
+                    log.debug("watchdog: the expiry action failed: %s", error)
 
     def close(self) -> None:
         with self._cond:

@@ -13,8 +13,8 @@ import os
 import stat
 import tempfile
 import time
-from json.encoder import encode_basestring
 from contextlib import suppress
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
