@@ -144,5 +144,9 @@ def test_6_2_validates_and_drills_an_alert_into_a_forge_issue(validated: TaskRes
     issue = (root / ".gitops" / "forge" / "issues" / "alert-AssistantHighErrorRate-canary.md").read_text()
     assert "**State**: closed" in issue and "resolved: Prometheus no longer reports the alert firing" in issue
     subjects = git(root, "log", "--format=%s", "gitops/production").splitlines()
-    assert subjects[:2] == ["alert drill over: canary without the fault",
-                            "alert drill: canary with an injected fault (error=0.5)"]
+    assert subjects[:4] == ["alert drill over: canary without the fault",
+                            "alert drill: canary with an injected fault (error=0.5)",
+                            "validation window over: the reference stable retired",
+                            "validation: stable beside production at weight 0, the latency reference"]
+    performance = found["Performance metrics within acceptable ranges"]["evidence"]
+    assert "to stable beside it, alternating: p50/p95/p99" in performance, performance
