@@ -52,6 +52,9 @@ class TaskResult:
     error: str | None = None
     updates: Mapping[str, Any] = field(default_factory=dict)
     log: str | None = None  # path of the full log, when there is one
+    # Files the handler attached (TaskContext.attach), as it named them; the tracker vets each
+    # (gitops/tracking/artifacts.py) before it logs it into the task's MLflow run.
+    artifacts: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -69,6 +72,11 @@ class TaskContext:
     environ: Mapping[str, str]
     state: Mapping[str, Any]  # a read-only snapshot of state.json before the task ran
     log: Callable[[str], None] = print
+    artifacts: list[str] = field(default_factory=list)
+
+    def attach(self, path: Path | str) -> None:
+        """Keep the file `path` (under the repository, e.g. a plot in the workdir) with the task's MLflow run."""
+        self.artifacts.append(str(path))
 
 
 # An action returns state updates for the shared keys a task may own

@@ -417,7 +417,7 @@ class Runner:
         redact = self.redactor.redact_value
         checks = [redact(c, keep=CHECK_KEYS_KEPT) for c in result.checks]
         error = self.redactor.redact(result.error) if result.error else result.error
-        return TaskResult(checks, error, redact(dict(result.updates)), result.log)
+        return replace(result, checks=checks, error=error, updates=redact(dict(result.updates)))
 
     def _redacted_event(self, event: transitions.Event) -> transitions.Event:
         """Every free text an event writes to state (a resume's reason, who approved, a result) redacted."""
