@@ -86,6 +86,8 @@ def action(ctx: TaskContext) -> Mapping[str, Any]:
     (ctx.workdir / "evidence.json").write_text(json.dumps(evidence, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (ctx.workdir / REPORT).write_text(render_report(evidence, json.loads(baseline.read_text(encoding="utf-8"))),
                                       encoding="utf-8")
+    for path in (ctx.workdir / REPORT, *plots.values()):  # into the task's MLflow run, beside gitops' report.md
+        ctx.attach(path)
     return {"performance_metrics": {"window_p95_ms": evidence["window_clients"]["p95_ms"] or 0.0,
                                     "reference_p95_ms": evidence["window_reference"]["p95_ms"] or 0.0,
                                     "window_error_rate": evidence["window_clients"]["error_rate"] or 0.0}}

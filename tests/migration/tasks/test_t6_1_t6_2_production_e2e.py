@@ -150,3 +150,6 @@ def test_6_2_validates_and_drills_an_alert_into_a_forge_issue(validated: TaskRes
                             "validation: stable beside production at weight 0, the latency reference"]
     performance = found["Performance metrics within acceptable ranges"]["evidence"]
     assert "to stable beside it, alternating: p50/p95/p99" in performance, performance
+    work = root / ".gitops" / "work" / "6.2"
+    assert validated.artifacts == tuple(str(work / n) for n in ("post-deployment-report.md", "rollout.png",
+                                                                 "validation.png"))
