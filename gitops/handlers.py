@@ -12,7 +12,7 @@ import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 from gitops.errors import BadInput
 from gitops.model import CheckStatus, Task
@@ -127,9 +127,12 @@ class RegistryError(Exception):
 class Registry:
     """Task id -> handler reference, loaded from a light module; handlers import lazily."""
 
-    def __init__(self, refs: Mapping[str, str], module: str | None = None):
+    def __init__(self, refs: Mapping[str, str], module: str | None = None, deployments: Collection[str] = ()):
         self.refs = dict(refs)
         self.module = module  # the registry module's name, for messages that say where to fix an entry
+        # Tasks whose execution deploys production: the engine records a forge deployment around
+        # each (gitops.run.deploying); the module's optional DEPLOYMENTS, a collection of task ids.
+        self.deployments = frozenset(deployments)
 
     @classmethod
     def from_module(cls, module_name: str | None) -> "Registry":
@@ -146,7 +149,11 @@ class Registry:
         refs = getattr(module, "HANDLERS", None)
         if not isinstance(refs, Mapping):
             raise BadInput(f"{module_name} has no HANDLERS mapping of task id -> 'module:attribute'.")
-        return cls(refs, module_name)
+        deployments = getattr(module, "DEPLOYMENTS", ())
+        if isinstance(deployments, str) or not all(isinstance(t, str) and t in refs for t in deployments):
+            raise BadInput(f"{module_name}.DEPLOYMENTS must be a collection of task ids that HANDLERS names, "
+                           f"e.g. ('6.1',); it is {deployments!r}. Fix it in the module.")
+        return cls(refs, module_name, deployments)
 
     def ids(self) -> frozenset[str]:
         return frozenset(self.refs)

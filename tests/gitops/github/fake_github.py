@@ -63,6 +63,7 @@ class FakeGitHub:
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     rulesets: dict[int, dict[str, Any]] = field(default_factory=dict)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> newest first
+    deployments: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> deployment, its statuses newest first
     ids: Any = field(default_factory=lambda: itertools.count(1000))
 
     # ------------------------------------------------------------ shapes
