@@ -66,7 +66,10 @@ def test_every_criterion_passes_with_evidence(deployed: Any) -> None:
     assert result.error is None
     found = checks(result)
     assert {c: v["status"] for c, v in found.items()} == {c: "passed" for c in found}, found
-    assert "served by [('canary', 200)]" in found["Production environment updated with DSPy 3.0"]["evidence"]
+    updated = found["Production environment updated with DSPy 3.0"]["evidence"]
+    assert updated.startswith("rehearsal on the runner with the embedded stack (no production configured: "
+                              "GITOPS_PRODUCTION_URL unset): "), updated
+    assert "served by [('canary', 200)]" in updated
     assert "{'canary': '3.0.1'}" in found["Production environment updated with DSPy 3.0"]["evidence"]
     assert "32/32 identical to the stable baseline" in found["All existing functionality working correctly"]["evidence"]
     rollback = found["Rollback procedures tested and ready"]
