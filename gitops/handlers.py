@@ -127,12 +127,15 @@ class RegistryError(Exception):
 class Registry:
     """Task id -> handler reference, loaded from a light module; handlers import lazily."""
 
-    def __init__(self, refs: Mapping[str, str], module: str | None = None, deployments: Collection[str] = ()):
+    def __init__(self, refs: Mapping[str, str], module: str | None = None, deployments: Collection[str] = (),
+                 rollbacks: Mapping[str, str] | None = None):
         self.refs = dict(refs)
         self.module = module  # the registry module's name, for messages that say where to fix an entry
         # Tasks whose execution deploys production: the engine records a forge deployment around
         # each (gitops.run.deploying); the module's optional DEPLOYMENTS, a collection of task ids.
         self.deployments = frozenset(deployments)
+        # Per deploying task, the shell command that rolls its production back (gitops.run.rollback).
+        self.rollbacks = dict(rollbacks or {})
 
     @classmethod
     def from_module(cls, module_name: str | None) -> "Registry":
@@ -153,7 +156,12 @@ class Registry:
         if isinstance(deployments, str) or not all(isinstance(t, str) and t in refs for t in deployments):
             raise BadInput(f"{module_name}.DEPLOYMENTS must be a collection of task ids that HANDLERS names, "
                            f"e.g. ('6.1',); it is {deployments!r}. Fix it in the module.")
-        return cls(refs, module_name, deployments)
+        rollbacks = getattr(module, "ROLLBACKS", {})
+        if not (isinstance(rollbacks, Mapping) and all(t in deployments and isinstance(c, str) and c.strip()
+                                                       for t, c in rollbacks.items())):
+            raise BadInput(f"{module_name}.ROLLBACKS must map task ids of DEPLOYMENTS to shell commands, e.g. "
+                           f"{{'6.1': 'scripts/production rollback'}}; it is {rollbacks!r}. Fix it in the module.")
+        return cls(refs, module_name, deployments, rollbacks)
 
     def ids(self) -> frozenset[str]:
         return frozenset(self.refs)

@@ -25,3 +25,5 @@ HANDLERS: dict[str, str] = {
 # Task 6.1's execution deploys production: the engine records a forge deployment around it
 # (on GitHub: the repository's Environments page; gitops.run.deploying).
 DEPLOYMENTS: tuple[str, ...] = ("6.1",)
+# The command that rolls it back by hand (`gitops rollback`, the workflow's rollback input).
+ROLLBACKS: dict[str, str] = {"6.1": "scripts/production rollback"}

@@ -49,7 +49,7 @@ class DeploymentLog:
     @classmethod
     def of(cls, forge: DeploymentRecorder, task_id: str, title: str, attempt: int, root: Path,
            environ: Mapping[str, str], log_url: str | None, note: Callable[[str], None]) -> DeploymentLog:
-        ref = environ.get("GITHUB_SHA") or _head(root) or "unknown"
+        ref = environ.get("GITHUB_SHA") or head_commit(root) or "unknown"
         deployment = Deployment(f"deploy:{task_id}:{attempt}", PRODUCTION, ref,
                                 f"Task {task_id} (attempt {attempt}): {title}")
         return cls(forge, deployment, environ, log_url or "", note)
@@ -75,7 +75,8 @@ class DeploymentLog:
         self.note(f"deployment {self.deployment.key}: {state.value} ({shown})")
 
 
-def _head(root: Path) -> str:
+def head_commit(root: Path) -> str:
+    """The checkout's HEAD commit, "" outside git."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):

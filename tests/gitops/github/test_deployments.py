@@ -1,6 +1,6 @@
 """A task that deploys is recorded as a Deployment with statuses (the repository's Environments
 page), by the engine through the forge: on the GitHub stand-in (real PyGithub over HTTP) and in
-the local forge's file; re-runs duplicate nothing."""
+the local forge's file; re-runs duplicate nothing; a rollback by hand is a deployment too."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,7 @@ from gitops.errors import BadInput
 from gitops.forge.deployments import Deployment, DeploymentState, DeploymentStatus
 from gitops.forge.local import LocalForge
 from gitops.handlers import Registry
+from gitops.run.rollback import roll_back
 from gitops.run.runner import Runner
 from tests.gitops.builders import task, tasklist
 from tests.gitops.github.conftest import actions_environ, make_forge
@@ -78,6 +79,17 @@ def test_the_local_forge_keeps_the_same_history_in_a_file(tmp_path):
     rows = [line.split(" | ")[1:3] for line in text.splitlines() if line.startswith("| 20")]
     assert rows == [["in_progress", f"deploying: {REHEARSAL}"],
                     ["success", f"deployed: {REHEARSAL}"]]
+
+
+def test_a_rollback_by_hand_is_a_deployment_of_its_own_with_the_runs_log(api, tmp_path: Path) -> None:
+    environ = actions_environ(api, tmp_path, GITHUB_SHA=api.github.head("main"))
+    assert roll_back({"6.1": "true"}, make_forge(environ), tmp_path, tmp_path / "logs", environ, "p95 doubled", "bob",
+                     lambda m: None)
+    (deployment,) = api.github.deployments.values()
+    assert deployment["payload"] == {"gitops": "rollback:6.1:77"}
+    assert deployment["description"] == "Rollback of Task 6.1 by bob: p95 doubled"
+    assert [s["state"] for s in deployment["statuses"]] == ["success", "in_progress"]
+    assert deployment["statuses"][0]["log_url"] == f"{api.url}/octo/pipeline/actions/runs/77"
 
 
 def test_deployments_must_name_registered_tasks(tmp_path, monkeypatch):
