@@ -140,7 +140,12 @@ def validated(deployed: Any, dspy_environments: dict[str, Any]) -> TaskResult:
 def test_6_2_validates_and_drills_an_alert_into_a_forge_issue(validated: TaskResult, deployed: Any) -> None:
     assert validated.error is None
     found = checks(validated)
+    # Latency is the machine's as much as the release's (no timings are asserted here): the check
+    # must have measured production and the reference beside it; test_t6_2_latency_check.py judges.
+    performance = found.pop("Performance metrics within acceptable ranges")
     assert {c: v["status"] for c, v in found.items()} == {c: "passed" for c in found}, found
+    assert "to stable beside it, alternating: p50/p95/p99" in performance["evidence"], performance
+    assert performance["metrics"]["p95_ratio"] > 0, performance
     alerting = found["Monitoring and alerting functional"]["evidence"]
     assert "AssistantHighErrorRate fired in Prometheus" in alerting
     assert "now {'alert:AssistantHighErrorRate:canary': 'closed'}" in alerting
@@ -152,8 +157,6 @@ def test_6_2_validates_and_drills_an_alert_into_a_forge_issue(validated: TaskRes
                             "alert drill: canary with an injected fault (error=0.5)",
                             "validation window over: the reference stable retired",
                             "validation: stable beside production at weight 0, the latency reference"]
-    performance = found["Performance metrics within acceptable ranges"]["evidence"]
-    assert "to stable beside it, alternating: p50/p95/p99" in performance, performance
     work = root / ".gitops" / "work" / "6.2"
     assert validated.artifacts == tuple(str(work / n) for n in ("post-deployment-report.md", "rollout.png",
                                                                  "validation.png"))
