@@ -301,11 +301,12 @@ def resume(obj: Context, reason: str, by: str | None) -> None:
 
 
 @main.command()
-@click.option("--reason", required=True, help="Why production is rolled back (the deployment's description, the commit).")
+@click.option("--reason", required=True,
+              help="Why production is rolled back (the deployment's description, the commit).")
 @click.option("--by", metavar="NAME", help="Who asks (default: git user.name).")
 @click.pass_obj
 def rollback(obj: Context, reason: str, by: str | None) -> None:
-    """Roll production back by hand: run the registry's ROLLBACKS, each recorded as a forge deployment; exit 1 if one failed."""
+    """Roll production back by hand: the registry's ROLLBACKS, each a forge deployment; exit 1 if one failed."""
     from gitops.run.rollback import roll_back
 
     out = console()

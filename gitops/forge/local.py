@@ -77,7 +77,8 @@ class LocalForge:
         text = path.read_text(encoding="utf-8") if path.exists() else (
             f"# Deployment to {deployment.environment}: {deployment.description}\n\n"
             f"<!-- gitops:{deployment.key} -->\n**Environment**: {deployment.environment}\n"
-            f"**Ref**: {deployment.ref}\n\n| When | State | Description | Environment URL | Log |\n|---|---|---|---|---|\n")
+            f"**Ref**: {deployment.ref}\n\n| When | State | Description | Environment URL | Log |\n"
+            "|---|---|---|---|---|\n")
         cells = " | ".join(c.replace("|", "\\|") for c in (status.state.value, status.short(),
                                                           status.environment_url, status.log_url))
         rows = [line for line in text.splitlines() if line.startswith("| 20")]

@@ -56,7 +56,8 @@ def _refusal(named: str, top: Path, accepted: dict[str, Path]) -> str | None:
     if not stat.S_ISREG(info.st_mode):
         return f"is {describe(info.st_mode)}, not a regular file; attach files only"
     if info.st_size > MAX_BYTES:
-        return f"is {info.st_size} bytes, more than the {MAX_BYTES // MIB} MiB an artifact may be; attach a smaller file"
+        return (f"is {info.st_size} bytes, more than the {MAX_BYTES // MIB} MiB an artifact may be; "
+                "attach a smaller file")
     if real.name in accepted and accepted[real.name] != real:
         return f"has the name of {accepted[real.name]}, attached before it; give the files different names"
     return None

@@ -25,7 +25,8 @@ def test_the_command_runs_without_credentials_and_is_recorded_as_a_deployment(tm
     environ = {**ENGINE_ENV, "GITHUB_RUN_ID": "77", "GITHUB_SHA": "a" * 40}
     assert roll_back({"6.1": SAYS}, forge, tmp_path, tmp_path / "logs", environ, "p95 doubled", "ada", notes.append)
     assert (tmp_path / "rolled.txt").read_text() == "p95 doubled (ada), token none\n"
-    rehearsal = "rehearsal on the runner with the embedded stack (no production configured: GITOPS_PRODUCTION_URL unset)"
+    rehearsal = ("rehearsal on the runner with the embedded stack (no production configured: "
+                 "GITOPS_PRODUCTION_URL unset)")
     assert rows(tmp_path / "forge", "rollback-6.1-77") == [["in_progress", f"rolling back: {rehearsal}"],
                                                            ["success", f"rolled back: {rehearsal}"]]
     assert notes[-1] == f"Task 6.1: `{SAYS}` rolled production back (log: {tmp_path / 'logs' / 'rollback-6.1.log'})"
@@ -36,7 +37,8 @@ def test_a_failing_command_fails_the_rollback_and_its_deployment(tmp_path: Path)
     environ = {"GITHUB_RUN_ID": "78", "GITOPS_PRODUCTION_URL": "https://assistant.example.org"}
     assert not roll_back({"6.1": "echo no stable release >&2; exit 4"}, forge, tmp_path, tmp_path / "logs", environ,
                          "why", "ada", notes.append)
-    assert rows(tmp_path / "forge", "rollback-6.1-78")[-1] == ["failure", "`echo no stable release >&2; exit 4` exited 4"]
+    assert rows(tmp_path / "forge", "rollback-6.1-78")[-1] == ["failure",
+                                                               "`echo no stable release >&2; exit 4` exited 4"]
     assert notes[-1].endswith("exited 4 (log: " + str(tmp_path / "logs" / "rollback-6.1.log") + "):\nno stable release")
 
 
