@@ -358,6 +358,23 @@ def resume(obj: Context, reason: str, by: str | None) -> None:
 
 
 @main.command()
+@click.option("--reason", required=True,
+              help="Why production is rolled back (the deployment's description, the commit).")
+@click.option("--by", metavar="NAME", help="Who asks (default: git user.name).")
+@click.pass_obj
+def rollback(obj: Context, reason: str, by: str | None) -> None:
+    """Roll production back by hand: the registry's ROLLBACKS, each a forge deployment; exit 1 if one failed."""
+    from gitops.run.rollback import roll_back
+
+    out = console()
+    runner = obj.runner(out)
+    done = roll_back(runner.registry.rollbacks, runner.forge, runner.root, runner.work_dir / "logs", runner.environ,
+                     " ".join(reason.split()), by or default_approver(), out.print)
+    if not done:
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--check", is_flag=True, help="Fail (exit 1) when the committed workflow differs from the task list.")
 @click.pass_obj
 def render(obj: Context, check: bool) -> None:

@@ -12,7 +12,7 @@ import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 from gitops.errors import BadInput
 from gitops.model import CheckStatus, Task
@@ -52,6 +52,9 @@ class TaskResult:
     error: str | None = None
     updates: Mapping[str, Any] = field(default_factory=dict)
     log: str | None = None  # path of the full log, when there is one
+    # Files the handler attached (TaskContext.attach), as it named them; the tracker vets each
+    # (gitops/tracking/artifacts.py) before it logs it into the task's MLflow run.
+    artifacts: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -69,6 +72,11 @@ class TaskContext:
     environ: Mapping[str, str]
     state: Mapping[str, Any]  # a read-only snapshot of state.json before the task ran
     log: Callable[[str], None] = print
+    artifacts: list[str] = field(default_factory=list)
+
+    def attach(self, path: Path | str) -> None:
+        """Keep the file `path` (under the repository, e.g. a plot in the workdir) with the task's MLflow run."""
+        self.artifacts.append(str(path))
 
 
 # An action returns state updates for the shared keys a task may own
@@ -119,9 +127,15 @@ class RegistryError(Exception):
 class Registry:
     """Task id -> handler reference, loaded from a light module; handlers import lazily."""
 
-    def __init__(self, refs: Mapping[str, str], module: str | None = None):
+    def __init__(self, refs: Mapping[str, str], module: str | None = None, deployments: Collection[str] = (),
+                 rollbacks: Mapping[str, str] | None = None):
         self.refs = dict(refs)
         self.module = module  # the registry module's name, for messages that say where to fix an entry
+        # Tasks whose execution deploys production: the engine records a forge deployment around
+        # each (gitops.run.deploying); the module's optional DEPLOYMENTS, a collection of task ids.
+        self.deployments = frozenset(deployments)
+        # Per deploying task, the shell command that rolls its production back (gitops.run.rollback).
+        self.rollbacks = dict(rollbacks or {})
 
     @classmethod
     def from_module(cls, module_name: str | None) -> "Registry":
@@ -138,7 +152,16 @@ class Registry:
         refs = getattr(module, "HANDLERS", None)
         if not isinstance(refs, Mapping):
             raise BadInput(f"{module_name} has no HANDLERS mapping of task id -> 'module:attribute'.")
-        return cls(refs, module_name)
+        deployments = getattr(module, "DEPLOYMENTS", ())
+        if isinstance(deployments, str) or not all(isinstance(t, str) and t in refs for t in deployments):
+            raise BadInput(f"{module_name}.DEPLOYMENTS must be a collection of task ids that HANDLERS names, "
+                           f"e.g. ('6.1',); it is {deployments!r}. Fix it in the module.")
+        rollbacks = getattr(module, "ROLLBACKS", {})
+        if not (isinstance(rollbacks, Mapping) and all(t in deployments and isinstance(c, str) and c.strip()
+                                                       for t, c in rollbacks.items())):
+            raise BadInput(f"{module_name}.ROLLBACKS must map task ids of DEPLOYMENTS to shell commands, e.g. "
+                           f"{{'6.1': 'scripts/production rollback'}}; it is {rollbacks!r}. Fix it in the module.")
+        return cls(refs, module_name, deployments, rollbacks)
 
     def ids(self) -> frozenset[str]:
         return frozenset(self.refs)

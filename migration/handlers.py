@@ -21,3 +21,9 @@ HANDLERS: dict[str, str] = {
     "6.1": "migration.tasks.t6_1_production_rollout:HANDLER",
     "6.2": "migration.tasks.t6_2_post_deployment_validation:HANDLER",
 }
+
+# Task 6.1's execution deploys production: the engine records a forge deployment around it
+# (on GitHub: the repository's Environments page; gitops.run.deploying).
+DEPLOYMENTS: tuple[str, ...] = ("6.1",)
+# The command that rolls it back by hand (`gitops rollback`, the workflow's rollback input).
+ROLLBACKS: dict[str, str] = {"6.1": "scripts/production rollback"}

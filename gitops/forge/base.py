@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence
 
+from gitops.forge.deployments import Deployment, DeploymentStatus
+
 
 class Forge(Protocol):
     """Writes are idempotent: the same marker always names the same issue or comment."""
@@ -27,3 +29,6 @@ class Forge(Protocol):
 
     def setup(self, environments: Sequence[str], labels: Sequence[str]) -> list[str]:
         """Create environments and labels idempotently; return what was done, in words."""
+
+    def record_deployment(self, deployment: Deployment, status: DeploymentStatus) -> str:
+        """Record a deploying task's execution and its new status (gitops.forge.deployments)."""

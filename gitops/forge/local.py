@@ -1,16 +1,20 @@
 """LocalForge: issues, comments and phase PRs as Markdown files a person can read.
 
 Layout under the forge folder (`.gitops/forge/`, git-ignored):
-`issues/<marker>.md`, `comments/<marker>.md`, `prs/phase-<n>.md`. Each file carries its
+`issues/<marker>.md`, `comments/<marker>.md`, `prs/phase-<n>.md`, `deployments/<key>.md` (a
+deployment and its statuses, as GitHub's Environments page shows them). Each file carries its
 hidden marker, so every write is idempotent: the same marker rewrites the same file.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import tempfile
 from pathlib import Path
 from typing import Sequence
+
+from gitops.forge.deployments import Deployment, DeploymentStatus
 
 STATE_LINE = re.compile(r"^\*\*State\*\*: (open|closed)$", re.MULTILINE)
 COMMENTS = "\n## Comments\n"
@@ -66,6 +70,22 @@ class LocalForge:
     def setup(self, environments: Sequence[str], labels: Sequence[str]) -> list[str]:
         self.root.mkdir(parents=True, exist_ok=True)
         return [f"local forge ready at {self.root} (environments are gates in state.json)"]
+
+    def record_deployment(self, deployment: Deployment, status: DeploymentStatus) -> str:
+        """Append the status to the deployment's file (made when new) unless it is already the last."""
+        path = self._file("deployments", deployment.key)
+        text = path.read_text(encoding="utf-8") if path.exists() else (
+            f"# Deployment to {deployment.environment}: {deployment.description}\n\n"
+            f"<!-- gitops:{deployment.key} -->\n**Environment**: {deployment.environment}\n"
+            f"**Ref**: {deployment.ref}\n\n| When | State | Description | Environment URL | Log |\n"
+            "|---|---|---|---|---|\n")
+        cells = " | ".join(c.replace("|", "\\|") for c in (status.state.value, status.short(),
+                                                          status.environment_url, status.log_url))
+        rows = [line for line in text.splitlines() if line.startswith("| 20")]
+        if not rows or not rows[-1].endswith(f" | {cells} |"):
+            stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            _write(path, text + f"| {stamp} | {cells} |\n")
+        return str(path)
 
     def issue_state(self, marker: str) -> str | None:
         """'open', 'closed' or None when there is no such issue (for status and tests)."""

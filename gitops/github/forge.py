@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
+from gitops.forge.deployments import Deployment, DeploymentStatus
 from gitops.github import admin as github_admin
+from gitops.github import deployments
 from gitops.github import job_summary as actions
 from gitops.github import phase_status
 from gitops.github.api import MAX_BODY, GitHubError, GitHubSettings, connect, translated
@@ -143,6 +145,13 @@ class GitHubForge:
             return done
 
         return self._reported("setting up the repository", work)
+
+    def record_deployment(self, deployment: Deployment, status: DeploymentStatus) -> str:
+        """The deployment on the repository's Environments page, with the new status (gitops.github.deployments)."""
+        redacted = DeploymentStatus(status.state, self.redactor.redact(status.description), status.environment_url,
+                                    status.log_url)
+        return self._reported(f"recording deployment {deployment.key} ({status.state.value})",
+                              lambda: deployments.record(self.repo, deployment, redacted))
 
     # ------------------------------------------------------------ issues
     def _open_issue(self, marker: str, title: str, body: str, labels: Sequence[str]) -> Issue:

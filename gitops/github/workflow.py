@@ -15,6 +15,7 @@ import shlex
 from typing import Any, Collection
 
 from gitops.errors import TaskListError
+from gitops.github import production_jobs
 from gitops.github.environments import PRODUCTION, checkpoint_environment
 from gitops.model import Task, TaskList, project_slug
 from gitops.plan.policy import deploy_gate, may_await_approval, needs_deploy_approval
@@ -101,6 +102,10 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
             else:
                 jobs[key] = _gate_job(task, tasklist_path)
     jobs["report"] = _report_job(list(jobs), tasklist_path)
+    deploys = bool(tasklist.production_tasks)
+    if deploys:
+        jobs["rollback"] = production_jobs.rollback_job(PRODUCTION, _setup_steps(), lambda a: _gitops(tasklist_path, a),
+                                                        _permissions, TOKEN_ENV)
     return {
         "name": _name(f"gitops: {tasklist.title}"),  # the workflow's name is expanded too
         "on": {
@@ -111,7 +116,8 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
             # that touch the task list, the state or this workflow: an unrelated push has nothing to do.
             "push": {"branches": [BASE_BRANCH],
                      "paths": list(dict.fromkeys([tasklist_path, state_path, workflow_path(tasklist_path)]))},
-            "workflow_dispatch": {"inputs": _dispatch_inputs()},
+            "workflow_dispatch": {"inputs": {**_dispatch_inputs(),
+                                             **(production_jobs.rollback_input() if deploys else {})}},
             # `/gitops retry 2.1` and `/gitops resume why` on the phase PR (gitops.github.comment_command).
             # Comments written with GITHUB_TOKEN (the bot's own) start no run.
             "issue_comment": {"types": ["created"]},
@@ -310,9 +316,14 @@ def _task_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozens
         # The job starts only once a reviewer approved the production environment; the task's
         # start checks it in this job's copy of the state, the recording job records it.
         permissions["actions"] = ("read", "approve --recorded: the production deployment review")
+        # Deployment statuses around the task (gitops.run.deploying; issue 15 item 7). The one
+        # write this job holds: task code could at worst post a false deployment status, never
+        # touch state, issues or the repository.
+        permissions["deployments"] = production_jobs.DEPLOYMENTS_PERMISSION
         steps.append({"name": "Read the production approval", "env": {**TOKEN_ENV, **GATES_ENV},
                       "run": _gitops(tasklist_path, f"approve {deploy_gate(task.id)} --recorded --hand-over") + "\n"})
-    steps.append({"name": f"Run Task {task.id}", "env": dict(TOKEN_ENV),
+    steps.append({"name": f"Run Task {task.id}",
+                  "env": {**TOKEN_ENV, **(production_jobs.PRODUCTION_SETTINGS if production else {})},
                   "run": _gitops(tasklist_path, f"run-task {task.id} --hand-over {_handover_file(task)}") + "\n"})
     upload, upload_sha, _ = ACTIONS["upload-artifact"]
     # always(): a failed task's result is handed over too; a job that never wrote one uploads nothing.

@@ -114,7 +114,8 @@ def run_handler(handler: Handler, ctx: TaskContext) -> TaskResult:
         if hint:  # a lazy import of an extra's library: say which extra, after the traceback
             error += hint
         reason = "not checked: the action failed (see the error)"
-        return TaskResult(all_checks(task, Check.skipped(reason)), error)
+        # What it attached before it failed (a log, a partial report) helps to see why.
+        return TaskResult(all_checks(task, Check.skipped(reason)), error, artifacts=tuple(ctx.artifacts))
     bad_keys = sorted(set(updates) - HANDLER_KEYS)
     if bad_keys:
         return TaskResult(
@@ -124,7 +125,7 @@ def run_handler(handler: Handler, ctx: TaskContext) -> TaskResult:
         )
     checks = [check_record(c.text, _run_check(fn, ctx) if fn is not None or c.kind == DONE_WHEN else NO_CHECK, c.kind)
               for c, fn in zip(task.all_criteria, paired)]
-    return TaskResult(checks, updates=updates)
+    return TaskResult(checks, updates=updates, artifacts=tuple(ctx.artifacts))
 
 
 def _run_check(fn: Any, ctx: TaskContext) -> Check:

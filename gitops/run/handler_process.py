@@ -90,7 +90,7 @@ def _answer(task: Task, path: Path, returncode: int, lines: list[str]) -> TaskRe
         data = None
     problem = _problem(data)
     if problem is None:
-        return TaskResult(data["checks"], data["error"], data["updates"], data["log"])
+        return TaskResult(data["checks"], data["error"], data["updates"], data["log"], tuple(data.get("artifacts", ())))
     said = tail("\n".join(lines))
     error = (f"the handler of Task {task.id} ran in a process of its own, which ended with exit code {returncode} "
              f"and {problem}" + (f":\n{said}" if said else ""))
@@ -105,6 +105,9 @@ def _problem(data: Any) -> str | None:
         return "a result without its checks or updates"
     if not all(isinstance(data.get(key), (str, type(None))) for key in ("error", "log")):
         return "a result whose error or log is not text"
+    artifacts = data.get("artifacts", [])
+    if not (isinstance(artifacts, list) and all(isinstance(a, str) for a in artifacts)):
+        return "a result whose artifacts are not a list of paths"
     for check in data["checks"]:
         if not (isinstance(check, dict) and isinstance(check.get("criterion"), str) and check.get("status") in STATUSES
                 and isinstance(check.get("evidence"), str) and isinstance(check.get("metrics"), dict)
@@ -127,7 +130,8 @@ def main() -> int:
     ctx = TaskContext(task, Path(request["root"]), Path(request["workdir"]), request["attempt"], dict(os.environ),
                       request["state"], lambda line: print(line, flush=True))
     result = run_registered(Registry({task.id: request["ref"]}), ctx)
-    answer = {"checks": result.checks, "error": result.error, "updates": dict(result.updates), "log": result.log}
+    answer = {"checks": result.checks, "error": result.error, "updates": dict(result.updates), "log": result.log,
+              "artifacts": list(result.artifacts)}
     try:
         text = json.dumps(answer)
     except (TypeError, ValueError) as exc:

@@ -25,6 +25,7 @@ from gitops.plan.stale import Fate, RunFate, Stale, serialised_runs, stale_step,
 from gitops.redact import Redactor
 from gitops.run import identity
 from gitops.run.command import end_group
+from gitops.run.deploying import DeploymentLog
 from gitops.run.execute import all_checks, run_command, run_manual, run_registered
 from gitops.run.handler_process import run_apart
 from gitops.run.signals import Terminated, signal_name
@@ -377,6 +378,7 @@ class Runner:
         else:
             self.ui.task_started(task_id, task.title, record["attempts"])
         began = time.perf_counter()
+        deployment = self._deployment(task_id, record["attempts"]) if unprepared is None else None
         if unprepared is not None:
             result = TaskResult(all_checks(task, Check.skipped("the task did not start")), unprepared)
         else:
@@ -384,8 +386,12 @@ class Runner:
                 result = self._execute(task_id, state, record["attempts"])
             except (KeyboardInterrupt, Terminated) as stop:
                 self._interrupted(task_id, record["attempts"], stop)
+                if deployment is not None:  # not left "in progress" on the forge
+                    deployment.end(TaskResult([], f"interrupted by {signal_name(stop)}"))
                 raise
         result = self._redacted(result)
+        if deployment is not None:
+            deployment.end(result)
         seconds = time.perf_counter() - began
         try:
             state, actions = self._finish(task_id, state, result, seconds, manual)
@@ -400,6 +406,15 @@ class Runner:
             actions_log.report_task(self.environ, self.tasklist, task_id, result.checks, result.error)
         self._carry_out(actions, state)
         return result
+
+    def _deployment(self, task_id: str, attempt: int) -> DeploymentLog | None:
+        """For a task that deploys (the registry's DEPLOYMENTS): its forge deployment, now in progress."""
+        if task_id not in self.registry.deployments:
+            return None
+        log = DeploymentLog.of(self.forge, task_id, self.tasklist.tasks[task_id].title, attempt, self.root,
+                               self.environ, self._run_url(), self.ui.note)
+        log.begin()
+        return log
 
     def _interrupted(self, task_id: str, attempt: int, stop: BaseException) -> None:
         """Ctrl-C or SIGTERM while the task ran (its command's process group is already ended):
@@ -429,7 +444,7 @@ class Runner:
         redact = self.redactor.redact_value
         checks = [redact(c, keep=CHECK_KEYS_KEPT) for c in result.checks]
         error = self.redactor.redact(result.error) if result.error else result.error
-        return TaskResult(checks, error, redact(dict(result.updates)), result.log)
+        return replace(result, checks=checks, error=error, updates=redact(dict(result.updates)))
 
     def _redacted_event(self, event: transitions.Event) -> transitions.Event:
         """Every free text an event writes to state (a resume's reason, who approved, a result) redacted."""

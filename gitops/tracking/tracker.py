@@ -20,6 +20,8 @@ from gitops.errors import GitopsError
 from gitops.github.run_url import current_run_url
 from gitops.handlers import TaskResult
 from gitops.model import TaskList
+from gitops.tracking.artifacts import FOLDER as ARTIFACTS_FOLDER
+from gitops.tracking.artifacts import vet
 from gitops.tracking.run_record import run_metrics, run_params, summary, task_report
 
 # The engine's own files live under .gitops/ (issue 11, item 9): a task job commits the files it
@@ -211,12 +213,22 @@ class MlflowTracker:
             )
             client.log_text(run_id, task_report(tasklist, task_id, record, result, seconds), "report.md")
             client.log_dict(run_id, {"task": task_id, "error": result.error, "checks": result.checks}, "checks.json")
+            self._log_artifacts(client, run_id, result)
             client.set_terminated(run_id, "FAILED" if result.failed else "FINISHED")
         except Exception:
             with suppress(Exception):  # no state record will point at a half-written run
                 client.delete_run(run_id)
             raise
         return run_id
+
+    def _log_artifacts(self, client: Any, run_id: str, result: TaskResult) -> None:
+        """The files the handler attached, vetted (artifacts.vet); refused ones are named in a tag."""
+        vetted = vet(result.artifacts, self.root)
+        for path in vetted.accepted:
+            client.log_artifact(run_id, str(path), ARTIFACTS_FOLDER)
+        if vetted.refused:
+            said = "; ".join(f"{named}: {why}" for named, why in vetted.refused.items())
+            client.set_tag(run_id, "gitops.artifacts_refused", _short(said, 5000))
 
     def _experiment(self, name: str) -> str:
         client = self.client()

@@ -1,7 +1,9 @@
-"""`scripts/production up|status|down`: local production from deploy/production.yaml.
+"""`scripts/production up|status|down|rollback`: local production from deploy/production.yaml.
 
 up: build what is missing (nginx and Prometheus with apt-get, the two DSPy environments as
 Task 1.1 does), then reconcile. status: what runs, each part's health. down: stop it all.
+rollback: the stable release back at 100% (a commit), with a reason (--reason, or
+GITOPS_ROLLBACK_REASON: what `gitops rollback` passes from the workflow's rollback input).
 """
 from __future__ import annotations
 
@@ -12,22 +14,41 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gitops.run.rollback import BY_VARIABLE, REASON_VARIABLE
 from migration.production import reconciler, releases, stack
-from migration.production.spec import SPEC_PATH, SpecError, load
+from migration.production.deployment import LocalProduction
+from migration.production.history import GitHistory, HistoryError, in_git_repo
+from migration.production.manual_rollback import reason_text, roll_back, rolled_back
+from migration.production.spec import SPEC_PATH, Spec, SpecError, load, parse
 from migration.production.tools import ToolError
 
 
-def up(root: Path, folder: Path, spec_path: Path) -> int:
+def _environments(root: Path, spec: Spec) -> None:
     from migration.environments.sides import VERSIONS, environments
 
-    spec = load(spec_path)  # first: a broken file stops here, before anything is started or changed
     for name, env in environments(root, dict(os.environ)).items():
         if name in {r.environment for r in spec.releases}:
             setup = env.create(VERSIONS[name])
             print(f"environment {name}: {'verified' if setup.reused else 'built'} in {setup.seconds:.1f} s")
+
+
+def up(root: Path, folder: Path, spec_path: Path) -> int:
+    spec = load(spec_path)  # first: a broken file stops here, before anything is started or changed
+    _environments(root, spec)
     state = reconciler.reconcile(spec, root, folder, dict(os.environ))
     print(f"production is up: proxy {state.proxy.url if state.proxy else '-'}, "
           f"prometheus {state.prometheus.url if state.prometheus else '-'}")
+    return 0
+
+
+def rollback(root: Path, folder: Path, spec_path: Path, reason: str, by: str) -> int:
+    checked_in = load(spec_path)
+    said = reason_text(reason, spec_path)
+    history = GitHistory(root) if in_git_repo(root) else None
+    text = history.read() if history else None
+    declared = parse(text, spec_path) if text else checked_in  # production as last declared
+    _environments(root, rolled_back(declared, checked_in))
+    roll_back(declared, checked_in, LocalProduction(root, folder, dict(os.environ), history), said, by)
     return 0
 
 
@@ -46,7 +67,10 @@ def status(folder: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/production", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("up", "status", "down"))
+    parser.add_argument("command", choices=("up", "status", "down", "rollback"))
+    parser.add_argument("--reason", default=os.environ.get(REASON_VARIABLE, ""), help="rollback: why")
+    parser.add_argument("--by", default=os.environ.get(BY_VARIABLE) or os.environ.get("USER", "unknown"),
+                        help="rollback: who asks")
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--spec", type=Path, default=None, help=f"default: <root>/{SPEC_PATH}")
     parser.add_argument("--state", type=Path, default=None, help=f"default: <root>/{stack.STATE_DIR}")
@@ -58,9 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return up(root, folder, args.spec or root / SPEC_PATH)
         if args.command == "status":
             return status(folder)
+        if args.command == "rollback":
+            return rollback(root, folder, args.spec or root / SPEC_PATH, args.reason, args.by)
         reconciler.down(folder)
         return 0
-    except (SpecError, ToolError, stack.StackError, releases.ReleaseError) as error:
+    except (SpecError, ToolError, stack.StackError, releases.ReleaseError, HistoryError, ValueError) as error:
         print(f"scripts/production {args.command}: {error}", file=sys.stderr)
         return 1
 

@@ -8,6 +8,10 @@ reads it (a client-side race every HTTP/1.1 client must retry, RFC 9112 section 
 be counted here as a dropped request although nginx never received it. Every answer is recorded:
 when, which question, the HTTP status (0: no answer, with the error), the latency seen by the
 client, the release that served it (X-Release) and the answer text.
+
+With a `reference` URL the generator alternates: each question goes to the main URL and then to
+the reference, so both paths see the same questions under the same machine load at the same time
+(Task 6.2 judges production's latency against a reference measured beside it, not minutes apart).
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ class Record:
     release: str
     answer: str
     error: str = ""
+    target: str = "production"  # which URL it went to: "production" (the main one) or "reference"
 
 
 def devset_questions(path: Path = DEVSET) -> list[str]:
@@ -42,12 +47,15 @@ def devset_questions(path: Path = DEVSET) -> list[str]:
 
 
 class LoadGenerator:
-    """Sends `questions` round-robin to `url`/ask at `rate` requests a second until stopped."""
+    """Sends `questions` round-robin to `url`/ask at `rate` requests a second until stopped.
 
-    def __init__(self, url: str, questions: Sequence[str], rate: float, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
-        host, _, port = url.removeprefix("http://").rstrip("/").partition(":")
-        self.host, self.port = host, int(port or 80)
+    With `reference`, every second request goes there instead (the same question as the request
+    before it); set `reference` to None to send everything to `url` from then on.
+    """
+
+    def __init__(self, url: str, questions: Sequence[str], rate: float, clock: Callable[[], float] = time.monotonic,
+                 reference: str | None = None) -> None:
+        self.url, self.reference = url, reference
         self.questions, self.rate, self.clock = list(questions), rate, clock
         self.records: list[Record] = []
         self._lock = threading.Lock()
@@ -83,21 +91,27 @@ class LoadGenerator:
 
     def _run(self) -> None:
         with ThreadPoolExecutor(WORKERS, thread_name_prefix="loadgen") as pool:
-            sent = 0
+            sent, asked = 0, 0
             while not self._stop.is_set():
                 due = sent / self.rate
                 wait = due - self.now()
                 if wait > 0 and self._stop.wait(wait):
                     break
-                pool.submit(self._ask, self.questions[sent % len(self.questions)])
+                reference = self.reference
+                if reference is not None and sent % 2 == 1:
+                    pool.submit(self._ask, self.questions[(asked - 1) % len(self.questions)], reference, "reference")
+                else:
+                    pool.submit(self._ask, self.questions[asked % len(self.questions)], self.url, "production")
+                    asked += 1
                 sent += 1
 
-    def _ask(self, question: str) -> None:
+    def _ask(self, question: str, url: str, target: str) -> None:
         at = self.now()
         body = json.dumps({"question": question})
         status, release, answer, error = 0, "", "", ""
+        host, _, port = url.removeprefix("http://").rstrip("/").partition(":")
         began = self.clock()
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        conn = http.client.HTTPConnection(host, int(port or 80), timeout=10)
         try:
             conn.request("POST", "/ask", body, {"Content-Type": "application/json"})
             response = conn.getresponse()
@@ -111,7 +125,7 @@ class LoadGenerator:
             conn.close()
         latency = self.clock() - began
         with self._lock:
-            self.records.append(Record(at, question, status, latency, release, answer, error))
+            self.records.append(Record(at, question, status, latency, release, answer, error, target))
 
 
 def quantile(values: Sequence[float], q: float) -> float | None:

@@ -12,10 +12,12 @@ BIN_SECONDS = 5.0
 
 def series(records: Iterable[Record], bin_seconds: float = BIN_SECONDS
            ) -> dict[str, list[tuple[float, float | None, float]]]:
-    """release -> [(bin start, p95 latency ms of its successes, error rate)], bins in order."""
+    """release (a reference apart) -> [(bin start, p95 latency ms of its successes, error rate)], bins in order."""
     bins: dict[str, dict[int, list[Record]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
-        bins[record.release or "no answer"][int(record.at // bin_seconds)].append(record)
+        name = record.release or "no answer"
+        name += " (reference)" if record.target == "reference" else ""  # the same release, apart from the proxy's
+        bins[name][int(record.at // bin_seconds)].append(record)
     out: dict[str, list[tuple[float, float | None, float]]] = {}
     for release, by_bin in sorted(bins.items()):
         rows = []

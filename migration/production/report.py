@@ -15,6 +15,8 @@ def render_report(evidence: dict[str, Any]) -> str:
     lines = [
         "# Production deployment report (Task 6.1)",
         "",
+        f"Where: {evidence.get('where', 'not recorded')}.",
+        "",
         f"Proxy {evidence['proxy']}, Prometheus {evidence['prometheus']}; traffic {evidence['drill']['rate']:g} "
         f"requests/s replaying the devset; {evidence['seconds']} s in all.",
         "",

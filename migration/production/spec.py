@@ -86,6 +86,10 @@ class Spec:
     def without(self, name: str) -> Spec:
         return replace(self, releases=tuple(r for r in self.releases if r.name != name))
 
+    def with_release(self, release: Release) -> Spec:
+        """The same production with `release` added (or replacing the one of its name)."""
+        return replace(self, releases=(*self.without(release.name).releases, release))
+
 
 class _Reader:
     """Walks the node tree, so every problem can name its line."""

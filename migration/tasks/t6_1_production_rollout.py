@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.handlers import Check, Handler, TaskContext
+from gitops.run.deploying import PRODUCTION_URL, production_url, where
 from migration.environments.sides import VERSIONS, ready_environments
 from migration.production import releases, stack
 from migration.production.analysis import Prometheus, error_rate_query, p95_query
@@ -43,6 +44,12 @@ def _evidence(ctx: TaskContext) -> dict[str, Any]:
 
 def action(ctx: TaskContext) -> Mapping[str, Any]:
     """Baseline, rehearsal, rollout, contract; evidence and report under the workdir."""
+    if production_url(ctx.environ):
+        raise RuntimeError(
+            f"{PRODUCTION_URL} is set ({production_url(ctx.environ)}), but this handler rolls out only the embedded "
+            "stack it starts on this machine: a production elsewhere is rolled out by its own controller from "
+            "deploy/argo/assistant.yaml (docs/production.md, In a cluster). Unset it (and GITOPS_PROMETHEUS_URL) "
+            "to rehearse here.")
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     ready_environments(ctx)
     spec = load(ctx.root / SPEC_PATH)  # a broken file stops here: nothing is started or changed
@@ -52,6 +59,7 @@ def action(ctx: TaskContext) -> Mapping[str, Any]:
     evidence = deploy(spec, production, ctx.workdir, Drill(), ctx.log)
     evidence["seconds"] = round(time.monotonic() - began, 1)
     evidence["committed"] = history is not None
+    evidence["where"] = where(ctx.environ)  # on a runner without a configured production: a rehearsal, said so
     (ctx.workdir / "evidence.json").write_text(json.dumps(evidence, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_report(evidence, ctx.workdir / "production-report.md")
     rehearsal = evidence["rehearsal"]
@@ -81,6 +89,7 @@ def check_updated(ctx: TaskContext) -> Check:
     labels = sorted(f"{m.get('release')}={m.get('dspy')}: {v:.0f}" for m, v in by_labels)
     ok = (served == {("canary", 200)} and live == {"canary": VERSIONS["candidate"]} and state.weights == {"canary": 100})
     return (Check.passed if ok else Check.failed)(
+        f"{_evidence(ctx).get('where', 'where: not recorded')}: "
         f"{len(load.records)} requests through the proxy now: served by {sorted(served)}; running releases and "
         f"their DSPy: {live}; declared weights {state.weights}; requests by release=dspy label over the run "
         f"(Prometheus): {'; '.join(labels)}; stable retired: {'stable' not in state.releases}",

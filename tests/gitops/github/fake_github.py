@@ -64,6 +64,7 @@ class FakeGitHub:
     jobs: list[dict[str, Any]] = field(default_factory=list)  # jobs with a concurrency group (start_job)
     rulesets: dict[int, dict[str, Any]] = field(default_factory=dict)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> newest first
+    deployments: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> deployment, its statuses newest first
     ids: Any = field(default_factory=lambda: itertools.count(1000))
 
     # ------------------------------------------------------------ shapes

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from tests.gitops.github import fake_deployments
 from tests.gitops.github.fake_github import LIMIT, FakeGitHub, HTTPFail, now, too_long
 
 REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
@@ -405,5 +406,6 @@ def table(gh: FakeGitHub) -> list[tuple[str, re.Pattern[str], Callable[..., Answ
         ("GET", REPO + r"/actions/runs/(?P<run>\d+)/approvals", list_approvals),
         ("GET", REPO + r"/actions/runs/(?P<run>\d+)/pending_deployments", pending_deployments),
         ("POST", REPO + r"/actions/runs/(?P<run>\d+)/pending_deployments", review_deployments),
+        *fake_deployments.routes(REPO),
     ]
     return [(method, re.compile(f"^{pattern}$"), handler) for method, pattern, handler in rows]

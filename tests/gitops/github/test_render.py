@@ -73,7 +73,7 @@ def test_triggers_permissions_and_concurrency(doc):
     assert doc["on"]["push"] == {"branches": ["main"],
                                  "paths": [TASKLIST, "state.json", ".github/workflows/b-1006.yml"]}
     inputs = doc["on"]["workflow_dispatch"]["inputs"]
-    assert sorted(inputs) == ["approve", "resume", "retry"]
+    assert sorted(inputs) == ["approve", "resume", "retry", "rollback"]  # rollback: a phase deploys
     assert all(i["type"] == "string" and i["required"] is False for i in inputs.values())
     assert doc["on"]["issue_comment"] == {"types": ["created"]}  # /gitops commands
     assert doc["permissions"] == {}
@@ -90,7 +90,7 @@ def test_one_job_per_task_a_gate_per_checkpoint_plan_and_report(doc, b1006):
         expected.extend([workflow.job_id("task", task_id), workflow.job_id("record", task_id)])
         if task_id in CHECKPOINTS:
             expected.append(workflow.job_id("gate", task_id))
-    assert list(doc["jobs"]) == [*expected, "report"]
+    assert list(doc["jobs"]) == [*expected, "report", "rollback"]  # rollback: a phase deploys
     assert doc["jobs"]["report"]["needs"] == expected
     assert doc["jobs"]["report"]["if"] == "${{ always() && needs.plan.result != 'skipped' }}"
 
@@ -132,7 +132,7 @@ def test_task_and_gate_conditions(doc):
 def test_environments(doc):
     environments = {job_id: job.get("environment") for job_id, job in doc["jobs"].items() if job.get("environment")}
     gates = {workflow.job_id("gate", t): f"b-1006-checkpoint-{t.replace('.', '-')}" for t in CHECKPOINTS}
-    assert environments == {**gates, "task-6-1": "production", "task-6-2": "production"}
+    assert environments == {**gates, "task-6-1": "production", "task-6-2": "production", "rollback": "production"}
     run = [s["run"] for s in doc["jobs"]["task-6-1"]["steps"] if "run" in s]
     assert run[-2:] == [
         f"gitops --forge github --tasklist {TASKLIST} approve deploy-6.1 --recorded --hand-over\n",
@@ -157,9 +157,10 @@ def test_least_privilege_permissions(doc, text):
     # A job that runs task code holds no write token (issue 11, item 8): it reads and hands over.
     for job_id, job in jobs.items():
         if any("run-task" in step.get("run", "") for step in job["steps"]):
-            assert "write" not in job["permissions"].values(), job_id
+            assert {k for k, v in job["permissions"].items() if v == "write"} <= {"deployments"}, job_id
     assert jobs["task-1-1"]["permissions"] == {"contents": "read"}
-    assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "read"}
+    # A deploying task's job may post deployment statuses: its one write (issue 15, item 7).
+    assert jobs["task-6-1"]["permissions"] == {"actions": "read", "contents": "read", "deployments": "write"}
     assert jobs["record-1-1"]["permissions"] == {"actions": "read", "contents": "write", "issues": "write",
                                                  "pull-requests": "read"}
     assert jobs["record-3-2"]["permissions"] == {"contents": "write", "issues": "write"}  # no gate follows

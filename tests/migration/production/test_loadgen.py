@@ -1,7 +1,14 @@
-"""What the load generator makes of client records: summaries, agreement, quantiles."""
+"""The load generator: whom it asks (production, a reference in turn), and what it makes of client records."""
 from __future__ import annotations
 
-from migration.production.loadgen import Record, agreement, devset_questions, quantile, summarize
+import contextlib
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+from migration.production.loadgen import LoadGenerator, Record, agreement, devset_questions, quantile, summarize
 
 
 def rec(question: str, status: int = 200, release: str = "stable", answer: str = "a", latency: float = 0.01) -> Record:
@@ -31,3 +38,49 @@ def test_quantile_nearest_rank() -> None:
 def test_the_devset_questions_are_replayed() -> None:
     questions = devset_questions()
     assert len(questions) == len(set(questions)) >= 10
+
+
+class _Release(http.server.BaseHTTPRequestHandler):
+    """A release answering /ask with its name (the server's `name`), as the service's X-Release does."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        question = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["question"]
+        body = json.dumps({"answer": f"{self.server.name}: {question}"}).encode()  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("X-Release", self.server.name)  # type: ignore[attr-defined]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def release(name: str) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Release)
+    server.name = name  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_with_a_reference_each_question_goes_to_production_then_to_the_reference() -> None:
+    with release("canary") as production, release("stable") as reference:
+        with LoadGenerator(production, ["q1", "q2", "q3"], 40, reference=reference) as load:
+            time.sleep(0.6)
+            load.reference = None
+            switched = load.now()
+            time.sleep(0.3)
+    records = sorted(load.records, key=lambda r: r.at)
+    before = [(r.target, r.release, r.question) for r in records if r.at < switched]
+    assert before[:6] == [("production", "canary", "q1"), ("reference", "stable", "q1"),
+                          ("production", "canary", "q2"), ("reference", "stable", "q2"),
+                          ("production", "canary", "q3"), ("reference", "stable", "q3")]
+    assert all(r.status == 200 and r.answer == f"{r.release}: {r.question}" for r in records)
+    assert {r.target for r in records if r.at > switched + 0.05} == {"production"}

@@ -23,3 +23,8 @@ def test_series_bins_by_release() -> None:
 def test_the_plot_is_a_png(tmp_path: Path) -> None:
     path = plot(RECORDS, tmp_path / "p.png", "test")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_reference_is_plotted_apart_from_the_same_release_behind_the_proxy() -> None:
+    records = [rec(0.5, "stable"), Record(0.6, "q", 200, 0.02, "stable", "a", target="reference")]
+    assert series(records) == {"stable": [(0.0, 10.0, 0.0)], "stable (reference)": [(0.0, 20.0, 0.0)]}
