@@ -132,7 +132,7 @@ def test_imports_and_dependencies_are_read_from_the_source() -> None:
     modules = measure.third_party_imports(ROOT)
     assert set(modules) == {"memory_rehydrator", "memory_flusher", "memory_pool", "memory_ranking", "memory_postgres",
                             "memory_postgres_async", "memory_resilience", "memory_schema", "memory_server", "memory_sqlite",
-                            "memory_types",
+                            "memory_types", "memory_watchdog",
                             "ranking"}
     assert {name for name, found in modules.items() if found} == {"memory_postgres", "memory_postgres_async",
                                                                    "memory_resilience"}
