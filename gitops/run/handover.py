@@ -15,11 +15,14 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Mapping
 
 from gitops.errors import BadInput
 from gitops.model import TaskStatus
+from gitops.run import history_commits
+from gitops.run.history_commits import HistoryCommit
+from gitops.run.paths import safe_path
 
 FORMAT = 1
 FINISHED, INTERRUPTED = "finished", "interrupted"
@@ -27,7 +30,7 @@ FINISHED, INTERRUPTED = "finished", "interrupted"
 # the engine's, never a task's.
 SHARED_KEYS = frozenset({"performance_metrics", "compatibility_issues", "rollback_ready", "test_results"})
 MODES = frozenset({"100644", "100755", "120000"})
-_KEYS = {"format", "task", "after_attempt", "outcome", "checks", "error", "updates", "mlflow_run_id", "work"}
+_KEYS = {"format", "task", "after_attempt", "outcome", "checks", "error", "updates", "mlflow_run_id", "work", "history"}
 _CHECK_KEYS = {"criterion", "status", "evidence", "metrics", "approved_by", "kind"}
 _FILE_KEYS = {"path", "mode", "content", "base"}
 _BLOB = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
@@ -50,9 +53,12 @@ class HandOver:
     updates: Mapping[str, Any]
     mlflow_run_id: str | None
     work: Work
+    # Versions of work files to commit one by one before the state commit (gitops.run.history_commits).
+    history: tuple[HistoryCommit, ...] = ()
 
 
-def from_record(task_id: str, record: Mapping[str, Any], updates: Mapping[str, Any] | None, work: Work) -> HandOver:
+def from_record(task_id: str, record: Mapping[str, Any], updates: Mapping[str, Any] | None, work: Work,
+                history: tuple[HistoryCommit, ...] = ()) -> HandOver:
     """The hand-over of an attempt from its record in the task job's own state copy (HandOverStore);
     `updates`: the handler's, None when the attempt did not finish (a signal, an error)."""
     finished = updates is not None and record["status"] != TaskStatus.RUNNING.value
@@ -60,7 +66,7 @@ def from_record(task_id: str, record: Mapping[str, Any], updates: Mapping[str, A
         "the task job stopped with an error before it recorded the result (see the job's log)")
     return HandOver(task_id, record["attempts"] - 1, FINISHED if finished else INTERRUPTED,
                     list(record["checks"]) if finished else [], error, dict(updates or {}),
-                    record.get("mlflow_run_id"), work)
+                    record.get("mlflow_run_id"), work, history)
 
 
 def write(path: Path, handover: HandOver) -> None:
@@ -72,6 +78,7 @@ def write(path: Path, handover: HandOver) -> None:
         "work": [{"path": name, "mode": content[0] if content else None,
                   "content": base64.b64encode(content[1]).decode() if content else None, "base": base}
                  for name, (content, base) in sorted(handover.work.items())],
+        "history": history_commits.encode(handover.history),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, sort_keys=True), encoding="utf-8")
@@ -93,7 +100,7 @@ def read(path: Path, task_id: str) -> HandOver:
     work = {item["path"]: ((item["mode"], base64.b64decode(item["content"], validate=True))
                            if item["content"] is not None else None, item["base"]) for item in data["work"]}
     return HandOver(data["task"], data["after_attempt"], data["outcome"], data["checks"], data["error"],
-                    data["updates"], data["mlflow_run_id"], work)
+                    data["updates"], data["mlflow_run_id"], work, history_commits.decode(data["history"]))
 
 
 def _problem(data: Any, task_id: str) -> str | None:
@@ -126,7 +133,7 @@ def _problem(data: Any, task_id: str) -> str | None:
         if item["path"] in seen:
             return f"the file {item['path']!r} is listed twice"
         seen.add(item["path"])
-    return None
+    return history_commits.problems(data["history"])
 
 
 def _integer(value: Any) -> bool:
@@ -159,13 +166,3 @@ def _file_problem(item: Any) -> str | None:
     except (binascii.Error, ValueError):
         return f"the content of {name!r} is not base64"
     return None
-
-
-def safe_path(name: str) -> bool:
-    """A relative path inside the repository, outside .git and the engine's .gitops/, in git's own form."""
-    if not name or "\\" in name or any(ord(char) < 32 or ord(char) == 127 for char in name):
-        return False
-    parts = PurePosixPath(name).parts
-    return (not name.startswith("/") and "/".join(parts) == name
-            and not any(part in ("", ".", "..") or part.lower() == ".git" for part in parts)
-            and parts[0] != ".gitops")

@@ -3,8 +3,8 @@
 On GitHub the job that runs a task holds no write token. Its run claimed the task before the job
 started (gitops.run.claims: the task is `running`, for this run); the job hands its result over
 (gitops.run.handover) and this job, with `contents: write`, records it as the task job would
-have: one state commit carrying the result and the task's work, and the HotFix issue of a
-failure. A task job that handed nothing over (cancelled, timed out, its runner lost) or
+have: the task's history commits (gitops.run.history_commits), then one state commit carrying the
+result and the task's work, and the HotFix issue of a failure. A task job that handed nothing over (cancelled, timed out, its runner lost) or
 something malformed is recorded as failed with the reason, so the task never stays `running`
 after its job ended. A task another run claimed is left alone: this run's job ran nothing.
 """
@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 from gitops.errors import UsageError, WorkNotPushed
 from gitops.plan import transitions
 from gitops.run.claims import not_ours
 from gitops.run.handover import FINISHED, HandOver, HandOverRefused, Work, read
+from gitops.run.history_commits import HistoryCommit
 from gitops.run.runner import Runner
 from gitops.state.schema import find_problem
 
@@ -26,6 +27,8 @@ class CarryingStore(Protocol):
     """A state store that commits handed-over work with its next write (GitStateStore.carry)."""
 
     def carry(self, files: Work) -> None: ...
+
+    def carry_history(self, commits: Sequence[HistoryCommit]) -> None: ...
 
 
 def record(runner: Runner, store: CarryingStore, task_id: str, path: Path) -> str:
@@ -49,6 +52,7 @@ def record(runner: Runner, store: CarryingStore, task_id: str, path: Path) -> st
         runner.transition(transitions.Interrupted(task_id, attempt, handover.error or ""))
         return f"Task {task_id} recorded as interrupted: {handover.error}"
     store.carry(handover.work)
+    store.carry_history(handover.history)  # committed one by one before the state commit
     try:
         new, _ = runner.transition(_finished(handover))
     except WorkNotPushed as exc:  # its files conflict with the branch: it failed, and the state says why

@@ -23,7 +23,7 @@ from gitops.plan.drift import drifted_tasks
 from gitops.plan.planner import Step, StepKind
 from gitops.plan.stale import Fate, RunFate, Stale, serialised_runs, stale_step, stale_tasks
 from gitops.redact import Redactor
-from gitops.run import identity
+from gitops.run import history_commits, identity
 from gitops.run.command import end_group
 from gitops.run.deploying import DeploymentLog
 from gitops.run.execute import all_checks, run_command, run_manual, run_registered
@@ -491,6 +491,7 @@ class Runner:
         environ = task_environment(self.environ)
         if task_id in self.registry.ids():
             workdir.mkdir(parents=True, exist_ok=True)
+            history_commits.clear(workdir)  # a hand-over carries this attempt's history only
             if holds_credentials(self.environ) or holds_credentials(os.environ):
                 # In this process the handler could read them from os.environ: it runs apart.
                 return run_apart(self.registry.refs[task_id], task, self.root, workdir, attempt, environ, state,

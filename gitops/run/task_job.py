@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitops.errors import UsageError
+from dataclasses import replace
+
+from gitops.errors import BadInput, UsageError
 from gitops.handlers import TaskResult
-from gitops.run import handover
+from gitops.run import handover, history_commits
 from gitops.run.claims import not_ours, why_not_runnable
 from gitops.run.runner import Runner
 
@@ -38,5 +40,11 @@ def hand_over_result(runner: Runner, task_id: str, result: TaskResult | None, pa
     """Write what the recording job commits (its run claimed the task: it is running or finished)."""
     record = runner.current()["tasks"][task_id]
     work = runner.store.source.work_files()
-    handover.write(path, handover.from_record(task_id, record, result.updates if result else None, work))
-    runner.ui.note(f"Task {task_id}'s result and {len(work)} changed file(s) handed over in {path}")
+    handed = handover.from_record(task_id, record, result.updates if result else None, work)
+    try:
+        handed = replace(handed, history=history_commits.recorded(runner.work_dir / "work" / task_id))
+    except BadInput as exc:  # the task's own history is malformed: the task failed, and says why
+        handed = replace(handed, error=f"its history commits were not handed over: {exc}")
+    handover.write(path, handed)
+    runner.ui.note(f"Task {task_id}'s result, {len(work)} changed file(s) and {len(handed.history)} history "
+                   f"commit(s) handed over in {path}")

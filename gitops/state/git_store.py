@@ -27,7 +27,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 from gitops.errors import GitopsError, StateError, WorkNotPushed
 from gitops.state import file as state_io
@@ -58,6 +58,17 @@ class WorkConflict(GitSyncError, WorkNotPushed):
 
 class LostRace(Exception):
     """The remote branch moved between our fetch and our push."""
+
+
+class Version(Protocol):
+    """One version of a work file to commit on its own (gitops.run.history_commits.HistoryCommit)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def message(self) -> str: ...
 
 
 def github_auth_env(token: str, server_url: str = "https://github.com", environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -128,6 +139,8 @@ class GitStateStore:
         # A recording job's store carries work handed over by a task job (`carry`), not its checkout's.
         self._handed: dict[str, tuple[str, bytes] | None] = {}
         self._handed_base: dict[str, str | None] = {}
+        # Versions of work files it commits one by one before its next state commit (`carry_history`).
+        self._history: tuple[Version, ...] = ()
 
     # ------------------------------------------------------------ StateStore
     def read(self) -> dict | None:
@@ -142,7 +155,7 @@ class GitStateStore:
                 new = self._attempt(change, create)
             except WorkConflict:
                 self.worktree = False  # from now on this store records the state alone (Runner.execute)
-                self._handed = {}
+                self._handed, self._history = {}, ()  # nothing of the task's work is pushed
                 raise
             except LostRace:
                 if attempt == self.max_attempts:
@@ -178,9 +191,13 @@ class GitStateStore:
                                  f"{problem.describe()}. This is a bug in gitops or a handler; nothing was pushed.")
             if loaded and state_io.dumps(new) == state_io.dumps(current):
                 return new  # nothing changed: no empty commit, no new branch
-            commit = self._commit(tip, state_io.dumps(new), describe(current, new, self.branch))
+            # The history goes first, the state commit on top; one push carries them all, so a lost
+            # race rebuilds the whole chain on the new tip and nothing is pushed twice.
+            parent = self._history_commits(tip)
+            commit = self._commit(parent, state_io.dumps(new), describe(current, new, self.branch), checked_against=tip)
             self._push(commit)
             self._carried.update(self._pending)
+            self._history = ()
             return new
 
     def _no_base(self) -> GitSyncError:
@@ -193,14 +210,17 @@ class GitStateStore:
             "first, or name the repository's default branch (the workflow sets GITOPS_DEFAULT_BRANCH from it)."
         )
 
-    def _commit(self, parent: str | None, text: str, message: str) -> str:
+    def _commit(self, parent: str | None, text: str, message: str, checked_against: str | None = None) -> str:
+        """A commit of the state on `parent` with the task's work, checked for conflicts against
+        `checked_against` (the branch tip before this job's history commits; default `parent`)."""
+        checked = parent if checked_against is None else checked_against
         blob = self._git("hash-object", "-w", "--stdin", input=text)
         with tempfile.TemporaryDirectory(prefix="gitops-index-") as temp:
             env = {"GIT_INDEX_FILE": str(Path(temp) / "index")}
             if parent:
                 self._git("read-tree", parent, env=env)
             self._git("update-index", "--add", "--cacheinfo", f"100644,{blob},{self.path}", env=env)
-            work = self._work(parent) if self.worktree else self._handed_work(parent) if self._handed else {}
+            work = self._work(checked) if self.worktree else self._handed_work(checked) if self._handed else {}
             self._pending = {path: entry[1] if entry else None for path, entry in work.items()}
             for path, entry in work.items():
                 if entry is None:
@@ -322,6 +342,30 @@ class GitStateStore:
                    for path, content in self._handed.items() if self._is_work(path)}
         began = {path: self._carried.get(path, self._handed_base[path]) for path in entries}
         return self._checked(parent, entries, began)
+
+    def carry_history(self, commits: Sequence[Version]) -> None:
+        """Commit each version in `commits` (handed over by a task job, validated) as a commit of its own,
+        with its message, in order, before the next state commit; an unchanged version makes no commit."""
+        self._history = tuple(commits)
+
+    def _history_commits(self, parent: str) -> str:
+        """The chain of history commits on `parent`; its tip (`parent` when there is none)."""
+        for version in self._history:
+            blob = self._hash(version.content.encode("utf-8"))
+            with tempfile.TemporaryDirectory(prefix="gitops-index-") as temp:
+                env = {"GIT_INDEX_FILE": str(Path(temp) / "index")}
+                self._git("read-tree", parent, env=env)
+                self._git("update-index", "--add", "--cacheinfo", f"{self._mode(parent, version.path)},{blob},{version.path}",
+                          env=env)
+                tree = self._git("write-tree", env=env)
+            if tree != self._git("rev-parse", f"{parent}^{{tree}}"):
+                parent = self._git("commit-tree", tree, "-p", parent, "-m", version.message, env=self._identity())
+        return parent
+
+    def _mode(self, commit: str, path: str) -> str:
+        """The file's mode in `commit` (an executable stays one), 100644 for a new file."""
+        listed = self._run("ls-tree", commit, "--", path).stdout.split()
+        return listed[0] if listed and listed[0] in ("100644", "100755") else "100644"
 
     def _hash(self, content: bytes) -> str:
         result = self._run("hash-object", "-w", "--stdin", input=content, text=False)

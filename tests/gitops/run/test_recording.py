@@ -16,11 +16,12 @@ import pytest
 
 from gitops.errors import BadInput, UsageError
 from gitops.forge.local import LocalForge
-from gitops.handlers import Registry
-from gitops.run import handover
+from gitops.handlers import Registry, TaskResult
+from gitops.run import handover, history_commits
 from gitops.run.claims import claim, not_ours
 from gitops.run.recording import record
-from gitops.run.task_job import ours_to_run
+from gitops.run.history_commits import MAX_BYTES, MAX_COMMITS, MAX_TOTAL
+from gitops.run.task_job import hand_over_result, ours_to_run
 from gitops.run.runner import Runner
 from gitops.state import file as state_io
 from gitops.state.git_store import GitStateStore
@@ -147,9 +148,32 @@ def test_no_hand_over_records_the_task_as_failed_with_the_reason(remote):
      "the work path 'a/../../x' is not a plain path inside the repository"),
     (lambda doc: doc.update(task="1.2"), "it is for Task '1.2' (format 1), not Task 1.1 (format 1)"),
     (lambda doc: doc.update(run="rm -rf /"), "expected an object with exactly the keys after_attempt, checks, error, "
-                                             "format, mlflow_run_id, outcome, task, updates, work"),
+                                             "format, history, mlflow_run_id, outcome, task, updates, work"),
+    (lambda doc: doc["history"].append(version("../outside.yaml")),
+     "history commit 1: the path '../outside.yaml' is not a plain relative path inside the repository "
+     "(outside .git, .gitops and .github)"),
+    (lambda doc: doc["history"].append(version(".git/hooks/post-commit")),
+     "history commit 1: the path '.git/hooks/post-commit' is not a plain relative path inside the repository "
+     "(outside .git, .gitops and .github)"),
+    (lambda doc: doc["history"].append(version(".github/workflows/gitops.yml")),
+     "history commit 1: the path '.github/workflows/gitops.yml' is not a plain relative path inside the repository "
+     "(outside .git, .gitops and .github)"),
+    (lambda doc: doc["history"].append(version("state.json")),
+     "history commit 1: the path 'state.json' is the engine's state file, never a task's history"),
+    (lambda doc: doc["history"].extend([version("deploy/production.yaml")] * (MAX_COMMITS + 1)),
+     f"history holds {MAX_COMMITS + 1} commits, more than {MAX_COMMITS}"),
+    (lambda doc: doc["history"].append(version(content="x" * (MAX_BYTES + 1))),
+     f"history commit 1: the content of 'deploy/production.yaml' is larger than {MAX_BYTES} bytes"),
+    (lambda doc: doc["history"].extend([version(content="x" * MAX_BYTES)] * (MAX_TOTAL // MAX_BYTES + 1)),
+     f"history holds {MAX_TOTAL + MAX_BYTES} bytes of content, more than {MAX_TOTAL}"),
+    (lambda doc: doc["history"].append(version(content="bin\u0000ary")),
+     "history commit 1: the content of 'deploy/production.yaml' is not text (UTF-8 without NUL characters)"),
+    (lambda doc: doc["history"].append(version(content=["not", "text"])),
+     "history commit 1: the content of 'deploy/production.yaml' is not text (UTF-8 without NUL characters)"),
+    (lambda doc: doc["history"].append({**version(), "run": "sh"}),
+     "history commit 1: not an object with exactly the keys content, message, path"),
     (lambda doc: doc["updates"].update(performance_metrics="fast"),
-     "Task 1.1 cannot be recorded: performance_metrics: expected an object"),
+     'key "performance_metrics": expected an object, got "fast"'),
 ])
 def test_a_forged_hand_over_is_refused_and_recorded_as_a_failure(remote, forge, problem):
     path, doc = task_job(remote, "1.1")
@@ -158,9 +182,59 @@ def test_a_forged_hand_over_is_refused_and_recorded_as_a_failure(remote, forge, 
     recorder, store = recording_job(remote)
     said = record(recorder, store, "1.1", path)
     state = branch_state(remote)
-    assert said.startswith("Task 1.1 recorded as failed: ") and problem.split(": ")[-1] in said, said
+    assert said.startswith("Task 1.1 recorded as failed: ") and problem in said, said
+    assert "deploy/production.yaml" not in git(remote, "ls-tree", "-r", "--name-only", BRANCH)
     assert state["tasks"]["1.1"]["status"] == "failed" and state["gates"].get("1.1") is None
     assert "parts.txt" not in git(remote, "ls-tree", "-r", "--name-only", BRANCH)
+
+
+def version(path: str = "deploy/production.yaml", content: object = "weights: {stable: 90, canary: 10}\n",
+            message: str = "rollout step 1/4: canary at 10%") -> dict:
+    return {"path": path, "content": content, "message": message}
+
+
+ROLLOUT = [("weights: {stable: 90, canary: 10}\n", "rehearsal: canary at 10% with a fault"),
+           ("weights: {stable: 100, canary: 0}\n", "rollback: error_rate=0.5 past 0.02"),
+           ("weights: {stable: 100, canary: 0}\n", "unchanged: makes no commit"),
+           ("weights: {stable: 50, canary: 50}\n", "rollout step 3/4: canary at 50%"),
+           ("weights: {canary: 100}\n", "rollout step 4/4: canary at 100%, stable retired")]
+
+
+def test_history_commits_reach_the_phase_branch_one_by_one_before_the_state_commit(remote):
+    path, _ = task_job(remote, "1.1", claimed=True)
+    job_root = path.parents[2]
+    workdir = job_root / ".gitops" / "work" / "1.1"
+    for content, message in ROLLOUT:  # what a handler does during the task (the task job's side)
+        history_commits.record(workdir, "deploy/production.yaml", content, message)
+    job = runner(job_root, HandOverStore(GitStateStore(job_root, "origin", BRANCH), job_root / ".gitops" / "handover"
+                                         / "state.json"), hands_over=True)
+    hand_over_result(job, "1.1", TaskResult([]), path)
+    assert [c.message for c in handover.read(path, "1.1").history] == [m for _, m in ROLLOUT]
+    recorder, store = recording_job(remote)
+    assert record(recorder, store, "1.1", path) == "Task 1.1 recorded: done"
+    assert git(remote, "log", "--format=%s", BRANCH, "--", "deploy/production.yaml").splitlines() == [
+        "rollout step 4/4: canary at 100%, stable retired", "rollout step 3/4: canary at 50%",
+        "rollback: error_rate=0.5 past 0.02", "rehearsal: canary at 10% with a fault"]
+    subjects = git(remote, "log", "--format=%s", "-6", BRANCH).splitlines()
+    assert subjects[1] == "rollout step 4/4: canary at 100%, stable retired" and subjects[0] != subjects[1]
+    assert git(remote, "show", f"{BRANCH}~1:deploy/production.yaml") == "weights: {canary: 100}"
+    assert git(remote, "show", f"{BRANCH}~3:deploy/production.yaml") == "weights: {stable: 100, canary: 0}"
+    assert git(remote, "log", "--format=%an <%ae>|%cn <%ce>", "-1", f"{BRANCH}~1") == (
+        "gitops <gitops@users.noreply.github.com>|gitops <gitops@users.noreply.github.com>")
+    assert git(remote, "show", f"{BRANCH}:out/parts.txt") == "built"  # the task's work came with the state commit
+    assert branch_state(remote)["tasks"]["1.1"]["status"] == "done"
+
+
+def test_a_history_that_cannot_be_committed_fails_the_task_before_it_is_handed_over(tmp_path):
+    with pytest.raises(BadInput) as error:
+        history_commits.record(tmp_path, ".gitops/state.json", "{}", "forged")
+    assert str(error.value) == (
+        f"history commit 1 of {tmp_path / history_commits.FILE}: the path '.gitops/state.json' is not a plain "
+        "relative path inside the repository (outside .git, .gitops and .github)")
+    (tmp_path / history_commits.FILE).write_text("{not json\n")
+    with pytest.raises(BadInput) as error:
+        history_commits.recorded(tmp_path)
+    assert str(error.value).startswith(f"{tmp_path / history_commits.FILE}:1: not a JSON object (")
 
 
 def test_a_task_that_ran_is_recorded_though_a_sibling_failed_meanwhile(remote):
