@@ -13,6 +13,7 @@ from gitops.errors import StateError
 from gitops.model import Header, TaskList
 from gitops.state import document, git_store
 from gitops.state import file as state_io
+from gitops.run.history_commits import HistoryCommit
 from gitops.state.git_store import GitStateStore, GitSyncError, github_auth_env
 
 WRITER = Path(__file__).with_name("git_store_writer.py")
@@ -238,6 +239,30 @@ def test_a_lost_race_refetches_reapplies_the_change_and_backs_off(remote):
     assert set(new["tasks"]) == {"mine", "other"}
     assert blob(remote, BRANCH) == new
     assert len(sleeps) == 1 and 0.125 <= sleeps[0] <= 0.375
+
+
+def test_history_commits_are_rebuilt_on_the_tip_after_a_lost_race_and_pushed_once(remote):
+    mine, theirs = clone(remote, "mine"), clone(remote, "theirs")
+    other = GitStateStore(theirs, "origin", BRANCH)
+    store = GitStateStore(mine, "origin", BRANCH, sleep=lambda _: None)
+    store.carry_history([HistoryCommit("deploy/production.yaml", "canary: 10\n", "step 1: canary at 10%"),
+                         HistoryCommit("deploy/production.yaml", "canary: 100\n", "step 2: canary at 100%")])
+    calls: list[int] = []
+
+    def change(current: dict) -> dict:
+        calls.append(1)
+        if len(calls) == 1:
+            other.update(add_task("other"))  # another job pushes between our fetch and our push
+        return add_task("mine")(current)
+
+    store.update(change)
+    store.update(add_task("later"))  # a later state write replays no history
+    assert git(remote, "log", "--format=%s", BRANCH).splitlines()[:5] == [
+        "gitops: Task later new -> done", "gitops: Task mine new -> done", "step 2: canary at 100%",
+        "step 1: canary at 10%", "gitops: Task other new -> done"]
+    assert git(remote, "log", "--format=%s", BRANCH, "--", "deploy/production.yaml").splitlines() == [
+        "step 2: canary at 100%", "step 1: canary at 10%"]
+    assert set(blob(remote, f"{BRANCH}~3")["tasks"]) == {"other"}  # the chain sits on the other job's commit
 
 
 def test_gives_up_after_max_attempts_with_exponential_backoff(remote):
