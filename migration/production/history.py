@@ -5,7 +5,12 @@ plumbing (hash-object, a temporary index, commit-tree, update-ref) as `gitops.st
 does: HEAD, the index and the working tree are never touched, so a run does not mix deployment
 commits into the branch a person is working on, nor trip over their uncommitted edits. The
 branch starts from HEAD; `git log gitops/production -- deploy/production.yaml` reads the history.
-On GitHub the same commits belong on the phase branch (issue 11's part, not done here).
+
+On GitHub (GITHUB_ACTIONS=true) the runner's checkout is thrown away with the job, so each new
+commit is also recorded as a history commit of the task (gitops.run.history_commits): the
+recording job commits them one by one on the phase branch, where the phase PR shows them
+(`HandedHistory`). The local commits stay: the handler reads the declaration back and logs the
+history the same way everywhere (docs/production.md, *Production's history*).
 """
 from __future__ import annotations
 
@@ -13,7 +18,9 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Mapping
 
+from gitops.run import history_commits
 from migration.production.spec import SPEC_PATH
 
 BRANCH = "gitops/production"
@@ -81,3 +88,25 @@ class GitHistory:
             return []
         out = self._git("log", f"-{limit}", "--format=%h %s", f"refs/heads/{self.branch}", "--", self.path)
         return out.splitlines()
+
+
+class HandedHistory(GitHistory):
+    """A GitHistory whose every new commit is also a history commit handed over from the task's `workdir`."""
+
+    def __init__(self, root: Path, workdir: Path, branch: str = BRANCH, path: Path = SPEC_PATH) -> None:
+        super().__init__(root, branch, path)
+        self.workdir = workdir
+
+    def record(self, text: str, message: str) -> str:
+        made = len(self.commits)
+        commit = super().record(text, message)
+        if len(self.commits) > made:  # an unchanged text made no commit here: none on the phase branch either
+            history_commits.record(self.workdir, self.path, text, message)
+        return commit
+
+
+def for_task(root: Path, workdir: Path, environ: Mapping[str, str]) -> GitHistory | None:
+    """The history a handler commits to: handed over too in a GitHub Actions job, None outside a git checkout."""
+    if not in_git_repo(root):
+        return None
+    return HandedHistory(root, workdir) if environ.get("GITHUB_ACTIONS") == "true" else GitHistory(root)

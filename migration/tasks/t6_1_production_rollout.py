@@ -6,7 +6,8 @@ scraping them), and under steady devset traffic: records a stable baseline; rehe
 with a canary that fails every second request (the analysis must roll it back on its own, within
 a failure budget); rolls the healthy canary out 10 -> 25 -> 50 -> 100% with an analysis at each
 step and retires stable; runs the HTTP contract through the proxy. Every declaration is a commit
-of deploy/production.yaml on the branch `gitops/production` (migration/production/history.py).
+of deploy/production.yaml on the branch `gitops/production` (migration/production/history.py), and
+on GitHub one on the phase branch too, made by the recording job.
 Production keeps running for Task 6.2; `scripts/production down` stops it. The figures go to
 `<workdir>/evidence.json` and `<workdir>/production-report.md`; each check measures again where
 it can (the proxy, Prometheus, git) and cites the rehearsal's figures.
@@ -27,7 +28,7 @@ from migration.production import releases, stack
 from migration.production.analysis import Prometheus, error_rate_query, p95_query
 from migration.production.contract import check as contract_check
 from migration.production.deployment import Drill, LocalProduction, deploy
-from migration.production.history import GitHistory, in_git_repo
+from migration.production.history import for_task
 from migration.production.loadgen import LoadGenerator, devset_questions
 from migration.production.report import write_report
 from migration.production.spec import SPEC_PATH, load
@@ -53,7 +54,7 @@ def action(ctx: TaskContext) -> Mapping[str, Any]:
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     ready_environments(ctx)
     spec = load(ctx.root / SPEC_PATH)  # a broken file stops here: nothing is started or changed
-    history = GitHistory(ctx.root) if in_git_repo(ctx.root) else None
+    history = for_task(ctx.root, ctx.workdir, ctx.environ)  # on GitHub also handed over: the phase PR shows it
     production = LocalProduction(ctx.root, ctx.root / stack.STATE_DIR, ctx.environ, history, ctx.log)
     began = time.monotonic()
     evidence = deploy(spec, production, ctx.workdir, Drill(), ctx.log)
