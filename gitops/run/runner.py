@@ -489,9 +489,9 @@ class Runner:
         workdir = self.work_dir / "work" / task_id
         # Task code gets the environment without the engine's credentials (run/task_env.py).
         environ = task_environment(self.environ)
+        history_commits.clear(workdir)  # a hand-over carries this attempt's history only
         if task_id in self.registry.ids():
             workdir.mkdir(parents=True, exist_ok=True)
-            history_commits.clear(workdir)  # a hand-over carries this attempt's history only
             if holds_credentials(self.environ) or holds_credentials(os.environ):
                 # In this process the handler could read them from os.environ: it runs apart.
                 return run_apart(self.registry.refs[task_id], task, self.root, workdir, attempt, environ, state,

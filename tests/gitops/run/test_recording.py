@@ -225,16 +225,30 @@ def test_history_commits_reach_the_phase_branch_one_by_one_before_the_state_comm
     assert branch_state(remote)["tasks"]["1.1"]["status"] == "done"
 
 
-def test_a_history_that_cannot_be_committed_fails_the_task_before_it_is_handed_over(tmp_path):
-    with pytest.raises(BadInput) as error:
-        history_commits.record(tmp_path, ".gitops/state.json", "{}", "forged")
-    assert str(error.value) == (
-        f"history commit 1 of {tmp_path / history_commits.FILE}: the path '.gitops/state.json' is not a plain "
-        "relative path inside the repository (outside .git, .gitops and .github)")
-    (tmp_path / history_commits.FILE).write_text("{not json\n")
-    with pytest.raises(BadInput) as error:
-        history_commits.recorded(tmp_path)
-    assert str(error.value).startswith(f"{tmp_path / history_commits.FILE}:1: not a JSON object (")
+def test_a_malformed_history_in_the_task_job_is_recorded_as_the_tasks_failure(remote):
+    path, _ = task_job(remote, "1.1", claimed=True)
+    job_root = path.parents[2]
+    history_file = job_root / ".gitops" / "work" / "1.1" / history_commits.FILE
+    history_file.parent.mkdir(parents=True, exist_ok=True)
+    history_file.write_text(json.dumps(version(".github/workflows/gitops.yml")) + "\n")
+    job = runner(job_root, HandOverStore(GitStateStore(job_root, "origin", BRANCH), job_root / ".gitops" / "handover"
+                                         / "state.json"), hands_over=True)
+    hand_over_result(job, "1.1", TaskResult([]), path)
+    recorder, store = recording_job(remote)
+    assert record(recorder, store, "1.1", path) == "Task 1.1 recorded: failed"
+    assert branch_state(remote)["tasks"]["1.1"]["error"] == (
+        f"its history commits were not handed over: {history_file}: history commit 1: the path "
+        "'.github/workflows/gitops.yml' is not a plain relative path inside the repository (outside .git, .gitops "
+        "and .github)")
+    assert "deploy/production.yaml" not in git(remote, "ls-tree", "-r", "--name-only", BRANCH)
+
+
+def test_each_attempt_hands_over_its_own_history_only(remote):
+    root = checkout(remote, "stale")
+    workdir = root / ".gitops" / "work" / "1.1"
+    history_commits.record(workdir, "deploy/production.yaml", "weights: {}\n", "an earlier attempt's step")
+    runner(root, HandOverStore(GitStateStore(root, "origin", BRANCH), root / "copy.json"), True).execute("1.1")
+    assert history_commits.recorded(workdir) == ()
 
 
 def test_a_task_that_ran_is_recorded_though_a_sibling_failed_meanwhile(remote):
