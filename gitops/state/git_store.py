@@ -213,14 +213,14 @@ class GitStateStore:
     def _commit(self, parent: str | None, text: str, message: str, checked_against: str | None = None) -> str:
         """A commit of the state on `parent` with the task's work, checked for conflicts against
         `checked_against` (the branch tip before this job's history commits; default `parent`)."""
-        checked = parent if checked_against is None else checked_against
+        tip = parent if checked_against is None else checked_against
         blob = self._git("hash-object", "-w", "--stdin", input=text)
         with tempfile.TemporaryDirectory(prefix="gitops-index-") as temp:
             env = {"GIT_INDEX_FILE": str(Path(temp) / "index")}
             if parent:
                 self._git("read-tree", parent, env=env)
             self._git("update-index", "--add", "--cacheinfo", f"100644,{blob},{self.path}", env=env)
-            work = self._work(checked) if self.worktree else self._handed_work(checked) if self._handed else {}
+            work = self._work(parent, tip) if self.worktree else self._handed_work(parent, tip) if self._handed else {}
             self._pending = {path: entry[1] if entry else None for path, entry in work.items()}
             for path, entry in work.items():
                 if entry is None:
@@ -278,8 +278,8 @@ class GitStateStore:
                                f"({self._redact(fetched.stderr.strip())}): check out with fetch-depth: 0 "
                                "(`gitops render` writes that into the task jobs)")
 
-    def _work(self, parent: str | None) -> dict[str, tuple[str, str] | None]:
-        """The checkout's changed files as index entries ((mode, blob), None: deleted), checked against `parent`."""
+    def _work(self, parent: str | None, tip: str | None) -> dict[str, tuple[str, str] | None]:
+        """The checkout's changed files as index entries ((mode, blob), None: deleted), checked against `tip`."""
         listing = self._run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
         if listing.returncode != 0:
             raise GitSyncError(f"git status failed in {self.repo_dir}: {listing.stderr.strip()}")
@@ -287,22 +287,23 @@ class GitStateStore:
         changed = {item[3:] for item in filter(None, listing.stdout.split("\0")) if not item.endswith("/")}
         paths = [path for path in sorted(changed | set(self._carried)) if self._is_work(path)]
         began = {path: self._carried[path] if path in self._carried else self._blob("HEAD", path) for path in paths}
-        return self._checked(parent, {path: self._entry(path) for path in paths}, began)
+        return self._checked(parent, tip, {path: self._entry(path) for path in paths}, began)
 
     def _is_work(self, path: str) -> bool:
         # The state is written by the store; engine work files are not the task's work.
         return path != self.path and not path.startswith(".gitops/")
 
-    def _checked(self, parent: str | None, work: Mapping[str, tuple[str, str] | None],
+    def _checked(self, parent: str | None, tip: str | None, work: Mapping[str, tuple[str, str] | None],
                  began: Mapping[str, str | None]) -> dict[str, tuple[str, str] | None]:
-        """The entries of `work` the branch does not hold yet; WorkConflict when the branch changed one since `began`."""
+        """The entries of `work` that `parent` does not hold yet; WorkConflict when the branch (`tip`,
+        before this job's history commits on it) changed one since `began`."""
         entries: dict[str, tuple[str, str] | None] = {}
         conflicts = []
         for path, entry in work.items():
-            ours, now = (entry[1] if entry else None), self._blob(parent, path)
-            if now == ours:
+            ours, now = (entry[1] if entry else None), self._blob(tip, path)
+            if self._blob(parent, path) == ours:
                 continue  # already there (an earlier commit of this job, or the same change)
-            if now != began[path]:
+            if now not in (ours, began[path]):
                 conflicts.append(path)
             entries[path] = entry
         if conflicts:
@@ -337,11 +338,11 @@ class GitStateStore:
         self._handed = {path: content for path, (content, _) in files.items()}
         self._handed_base = {path: base for path, (_, base) in files.items()}
 
-    def _handed_work(self, parent: str | None) -> dict[str, tuple[str, str] | None]:
+    def _handed_work(self, parent: str | None, tip: str | None) -> dict[str, tuple[str, str] | None]:
         entries = {path: None if content is None else (content[0], self._hash(content[1]))
                    for path, content in self._handed.items() if self._is_work(path)}
         began = {path: self._carried.get(path, self._handed_base[path]) for path in entries}
-        return self._checked(parent, entries, began)
+        return self._checked(parent, tip, entries, began)
 
     def carry_history(self, commits: Sequence[Version]) -> None:
         """Commit each version in `commits` (handed over by a task job, validated) as a commit of its own,

@@ -265,6 +265,16 @@ def test_history_commits_are_rebuilt_on_the_tip_after_a_lost_race_and_pushed_onc
     assert set(blob(remote, f"{BRANCH}~3")["tasks"]) == {"other"}  # the chain sits on the other job's commit
 
 
+def test_the_tasks_files_on_top_of_its_history_are_the_files_as_it_left_them(remote):
+    store = GitStateStore(clone(remote, "recorder"), "origin", BRANCH)
+    store.carry_history([HistoryCommit("README.md", "step 1\n", "step 1"), HistoryCommit("README.md", "step 2\n", "step 2")])
+    store.carry({"README.md": (("100644", b"demo\n"), None)})  # the task left it as it began, after its steps
+    store.update(add_task("mine"))
+    assert git(remote, "log", "--format=%s", BRANCH, "--", "README.md").splitlines()[:3] == [
+        "gitops: Task mine new -> done", "step 2", "step 1"]
+    assert git(remote, "show", f"{BRANCH}:README.md") == "demo"
+
+
 def test_gives_up_after_max_attempts_with_exponential_backoff(remote):
     other = GitStateStore(clone(remote, "theirs"), "origin", BRANCH)
     sleeps: list[float] = []
