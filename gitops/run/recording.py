@@ -4,9 +4,10 @@ On GitHub the job that runs a task holds no write token. Its run claimed the tas
 started (gitops.run.claims: the task is `running`, for this run); the job hands its result over
 (gitops.run.handover) and this job, with `contents: write`, records it as the task job would
 have: the task's history commits (gitops.run.history_commits), then one state commit carrying the
-result and the task's work, and the HotFix issue of a failure. A task job that handed nothing over (cancelled, timed out, its runner lost) or
-something malformed is recorded as failed with the reason, so the task never stays `running`
-after its job ended. A task another run claimed is left alone: this run's job ran nothing.
+result and the task's work, and the HotFix issue of a failure. A task job that handed nothing
+over (cancelled, timed out, its runner lost) or something malformed is recorded as failed with
+the reason, so the task never stays `running` after its job ended. A task another run claimed is
+left alone: this run's job ran nothing.
 """
 from __future__ import annotations
 

@@ -6,9 +6,8 @@ one file (gitops.run.handover), uploaded as an artifact.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 from gitops.errors import BadInput, UsageError
 from gitops.handlers import TaskResult

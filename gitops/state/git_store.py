@@ -356,8 +356,8 @@ class GitStateStore:
             with tempfile.TemporaryDirectory(prefix="gitops-index-") as temp:
                 env = {"GIT_INDEX_FILE": str(Path(temp) / "index")}
                 self._git("read-tree", parent, env=env)
-                self._git("update-index", "--add", "--cacheinfo", f"{self._mode(parent, version.path)},{blob},{version.path}",
-                          env=env)
+                entry = f"{self._mode(parent, version.path)},{blob},{version.path}"
+                self._git("update-index", "--add", "--cacheinfo", entry, env=env)
                 tree = self._git("write-tree", env=env)
             if tree != self._git("rev-parse", f"{parent}^{{tree}}"):
                 parent = self._git("commit-tree", tree, "-p", parent, "-m", version.message, env=self._identity())

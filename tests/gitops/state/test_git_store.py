@@ -267,7 +267,8 @@ def test_history_commits_are_rebuilt_on_the_tip_after_a_lost_race_and_pushed_onc
 
 def test_the_tasks_files_on_top_of_its_history_are_the_files_as_it_left_them(remote):
     store = GitStateStore(clone(remote, "recorder"), "origin", BRANCH)
-    store.carry_history([HistoryCommit("README.md", "step 1\n", "step 1"), HistoryCommit("README.md", "step 2\n", "step 2")])
+    store.carry_history([HistoryCommit("README.md", "step 1\n", "step 1"),
+                         HistoryCommit("README.md", "step 2\n", "step 2")])
     store.carry({"README.md": (("100644", b"demo\n"), None)})  # the task left it as it began, after its steps
     store.update(add_task("mine"))
     assert git(remote, "log", "--format=%s", BRANCH, "--", "README.md").splitlines()[:3] == [
