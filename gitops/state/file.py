@@ -71,16 +71,15 @@ def dumps(state: dict) -> str:
     tasks = state.get("tasks")
     if not isinstance(tasks, dict) or not tasks or not all(isinstance(key, str) for key in tasks):
         return _pretty(state) + "\n"
-    texts = {key: _string_list_text(value) for key, value in state.items() if isinstance(value, list)}
-    texts = {key: text for key, text in texts.items() if text is not None}
-    texts["tasks"] = None  # made below, once the head is known to be safe
-    markers = {key: f"\x00{key}\x00" for key in texts}
-    head = _pretty({**state, **markers})
+    lists = {key: text for key, value in state.items()
+             if isinstance(value, list) and (text := _string_list_text(value)) is not None}
+    markers = {key: f"\x00{key}\x00" for key in [*lists, "tasks"]}
     quoted = {key: json.dumps(marker, ensure_ascii=False) for key, marker in markers.items()}
+    head = _pretty({**state, **markers})
     if any(head.count(q) != 1 for q in quoted.values()):  # a marker is in someone's text
         return _pretty(state) + "\n"
-    texts["tasks"] = "{\n" + ",\n".join([_entry_text(key, tasks[key]) for key in sorted(tasks)]) + "\n  }"
-    for key, text in texts.items():
+    entries = ",\n".join([_entry_text(key, tasks[key]) for key in sorted(tasks)])
+    for key, text in {**lists, "tasks": "{\n" + entries + "\n  }"}.items():
         head = head.replace(quoted[key], text, 1)
     return head + "\n"
 
