@@ -15,6 +15,9 @@ class TaskStatus(str, enum.Enum):
 
     PENDING = "pending"
     RUNNING = "running"
+    # Its action ran and opened a time window (a validation watched for hours): nothing runs it
+    # again; `gitops evaluate-windows` evaluates it once the window has ended (gitops.plan.windows).
+    WAITING = "waiting"
     # Executed with no failed check; its checkpoint (and manual sign-off) is still open.
     AWAITING_APPROVAL = "awaiting_approval"
     DONE = "done"

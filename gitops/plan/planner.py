@@ -17,12 +17,14 @@ from gitops.plan.readiness import (
     status_of,
     unsigned_criteria,
 )
+from gitops.plan.windows import waiting
 
 
 class StepKind(str, enum.Enum):
     RUN = "run"  # a task is ready and has a handler or Run command
     MANUAL = "manual"  # a task is ready and a person must do it
     GATE = "gate"  # a checkpoint, phase or production gate waits for approval
+    WAITING = "waiting"  # a task waits for its time window to end (gitops.plan.windows)
     PAUSED = "paused"  # a HotFix is open
     HALTED = "halted"  # too many consecutive failures
     FINISHED = "finished"
@@ -80,10 +82,20 @@ def next_step(tasklist: TaskList, state: Mapping[str, Any], runnable: frozenset[
             return step
     if all(status_of(state, t) in FINAL for t in tasklist.tasks):
         return Step(StepKind.FINISHED, f"All {len(tasklist.tasks)} tasks are done.")
-    waiting = [t for t in tasklist.tasks if status_of(state, t) not in FINAL]
+    windows = waiting(tasklist, state)
+    if windows:  # after every task that can run: a window holds up only what depends on its task
+        task_id, until = windows[0]
+        return Step(
+            StepKind.WAITING,
+            f"Task {task_id} waits for its window to end at {until}; then `gitops evaluate-windows` evaluates "
+            f"it (on GitHub the scheduled windows workflow does) and its dependents can run.",
+            task=task_id,
+            command="gitops evaluate-windows",
+        )
+    left = [t for t in tasklist.tasks if status_of(state, t) not in FINAL]
     return Step(
         StepKind.BLOCKED,
-        "No task can run: " + ", ".join(f"Task {t} ({status_of(state, t)})" for t in waiting),
+        "No task can run: " + ", ".join(f"Task {t} ({status_of(state, t)})" for t in left),
     )
 
 

@@ -45,6 +45,9 @@ class Finished:
     error: str | None = None
     updates: Mapping[str, Any] = field(default_factory=dict)
     mlflow_run_id: str | None = None  # logged before the result is written, so one write records both
+    # The time window its action opened (gitops.plan.windows.opened): the task waits until it ends.
+    # Finished on a waiting task is its window's evaluation, which completes it.
+    window: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,21 +146,29 @@ def _started(tasklist: TaskList, state: dict[str, Any], event: Started, now: str
         mlflow_run_id=None,
         definition=definition_hash(tasklist.tasks[event.task]),  # what this attempt ran (drift.py)
     )
+    record.pop("window", None)  # an earlier attempt's window (it was evaluated): this attempt opens its own
     state["start_time"] = state.get("start_time") or now
     return []
 
 
 def _finished(tasklist: TaskList, state: dict[str, Any], event: Finished, now: str) -> list[Action]:
     status = state["tasks"][event.task]["status"]
-    if status != TaskStatus.RUNNING.value:
+    if status not in (TaskStatus.RUNNING.value, WAITING):
         raise UsageError(f"Task {event.task} is {status}, not running: its result cannot be recorded.")
+    if status == WAITING and event.window is not None:
+        raise UsageError(f"Task {event.task} is waiting for its window already: an evaluation opens no other.")
     record = own_record(state, event.task)
     record.update(checks=list(event.checks), finished_at=now, error=event.error, mlflow_run_id=event.mlflow_run_id)
+    if status == WAITING:  # the window's evaluation: the record keeps when it was opened and evaluated
+        record["window"] = {**record["window"], "evaluated_at": now}
     _merge_updates(state, event.updates)
     failed = event.error is not None or any(c["status"] == CheckStatus.FAILED.value for c in event.checks)
     task = tasklist.tasks[event.task]
     if failed:
         return _fail(tasklist, state, task, now)
+    if event.window is not None:  # nothing judged yet: the checks run when the window is evaluated
+        record.update(status=WAITING, window=dict(event.window), finished_at=None)
+        return [PostProgress(task.phase)]
     state["consecutive_failures"] = 0
     manual = any(c["status"] == CheckStatus.MANUAL.value for c in event.checks)
     # Nothing checked it and no command ran (a task whose criteria could not be read runs as
@@ -393,7 +404,7 @@ def _blocked(tasklist: TaskList, statuses: Mapping[str, str]) -> list[str]:
 
 def _current_task(tasklist: TaskList, state: Mapping[str, Any], statuses: Mapping[str, str]) -> str | None:
     """The first running task, else the first failed, else the first awaiting approval, else the
-    first ready one: one pass, which stops at the first ready task when none of the others exist."""
+    first ready one, else the first waiting for its window: one pass, which stops at the first ready task when none of the others exist."""
     first: dict[str, str] = {}
     ready = None
     for task_id, status in statuses.items():
@@ -406,10 +417,11 @@ def _current_task(tasklist: TaskList, state: Mapping[str, Any], statuses: Mappin
     for wanted in _BEFORE_READY:
         if wanted in first:
             return first[wanted]
-    return ready
+    # A task waiting for its window is in focus only when no other task can be.
+    return ready or next((t for t, status in statuses.items() if status == WAITING), None)
 
 
-RUNNING, FAILED = TaskStatus.RUNNING.value, TaskStatus.FAILED.value
+RUNNING, FAILED, WAITING = TaskStatus.RUNNING.value, TaskStatus.FAILED.value, TaskStatus.WAITING.value
 _BEFORE_READY = (RUNNING, FAILED, TaskStatus.AWAITING_APPROVAL.value)  # in the order they are preferred
 
 

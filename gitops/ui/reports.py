@@ -16,6 +16,7 @@ DEFAULT_TEMPLATE = (
 GRAPH_COLOURS = {
     TaskStatus.PENDING.value: "#eeeeee",
     TaskStatus.RUNNING.value: "#cce5ff",
+    TaskStatus.WAITING.value: "#d1ecf1",
     TaskStatus.AWAITING_APPROVAL.value: "#fff3cd",
     TaskStatus.DONE.value: "#d4edda",
     TaskStatus.FAILED.value: "#f8d7da",
@@ -24,6 +25,7 @@ GRAPH_COLOURS = {
 STATUS_ICON = {
     TaskStatus.PENDING.value: "⏳",
     TaskStatus.RUNNING.value: "▶️",
+    TaskStatus.WAITING.value: "⏱️",
     TaskStatus.AWAITING_APPROVAL.value: "🛑",
     TaskStatus.DONE.value: "✅",
     TaskStatus.FAILED.value: "❌",

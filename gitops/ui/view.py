@@ -50,6 +50,8 @@ def status_json(
                 "mlflow_run_id": record.get("mlflow_run_id"),
                 "mlflow_run": run_link(record["mlflow_run_id"]) if run_link and record.get("mlflow_run_id") else None,
                 "stale": has_drifted(task, record),
+                # a task waiting for its time window: when it ends (gitops.plan.windows)
+                "window_until": (record.get("window") or {}).get("until") if record["status"] == "waiting" else None,
             }
         )
     return {
@@ -123,8 +125,10 @@ def print_status(console: Console, doc: Mapping[str, Any]) -> None:
     for task in doc["tasks"]:
         checks = ", ".join(f"{n} {s}" for s, n in sorted(task["checks"].items())) or "-"
         run = (task["mlflow_run_id"] or "-")[:8]
-        rows.append((task["id"], task["title"], f"{STATUS_ICON.get(task['status'], '')} {task['status']}", checks,
-                     str(task["attempts"]), run))
+        status = f"{STATUS_ICON.get(task['status'], '')} {task['status']}"
+        if task.get("window_until"):
+            status += f" until {task['window_until']}"
+        rows.append((task["id"], task["title"], status, checks, str(task["attempts"]), run))
     _print_table(console, ("Task", "Title", "Status", "Checks", "Attempts", "MLflow run"), rows)
     if doc.get("mlflow"):
         console.print(f"MLflow runs: {doc['mlflow']}")

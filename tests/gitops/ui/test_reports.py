@@ -122,6 +122,7 @@ def test_a_hostile_title_and_evidence_render_as_text_in_the_progress_comment():
         "  end",
         "  classDef pending fill:#eeeeee",
         "  classDef running fill:#cce5ff",
+        "  classDef waiting fill:#d1ecf1",
         "  classDef awaiting_approval fill:#fff3cd",
         "  classDef done fill:#d4edda",
         "  classDef failed fill:#f8d7da",
