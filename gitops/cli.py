@@ -231,6 +231,43 @@ def record_task(obj: Context, task_id: str, source: Path) -> None:
     out.print(record(runner, runner.store, task_id, source))
 
 
+@main.command("evaluate-windows")
+@click.option("--hand-over", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="--forge github, a job without a write token: record nothing, write each evaluation to DIR "
+                   "for the windows workflow's recording job (`record-windows`).")
+@click.pass_obj
+def evaluate_windows(obj: Context, hand_over: Path | None) -> None:
+    """Evaluate the tasks whose time window has ended (the scheduled windows workflow); others keep waiting."""
+    from gitops.run.windows import evaluate_due
+    from gitops.ui.view import print_step
+
+    out = console()
+    runner = obj.runner(out, task_work=hand_over is not None, hand_over=hand_over is not None)
+    with tracking_session(runner, out, obj.tracking_note):
+        evaluated = evaluate_due(runner, hand_over)
+    if not evaluated:
+        out.print("No task waits for a window.")
+    print_step(out, runner.plan().to_json())
+    sys.exit(1 if any(e.status == "failed" for e in evaluated) else 0)
+
+
+@main.command("record-windows")
+@click.option("--from", "source", required=True, type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="The evaluations a job handed over (`evaluate-windows --hand-over`); a task with none keeps waiting.")
+@click.pass_obj
+def record_windows(obj: Context, source: Path) -> None:
+    """Commit the handed-over window evaluations (the windows workflow's recording job, which runs no task code)."""
+    from gitops.errors import BadInput
+    from gitops.run.windows import record
+
+    if obj.config.forge != "github":
+        raise BadInput("record-windows commits a workflow job's evaluations: it needs --forge github.")
+    out = console()
+    runner = obj.runner(out)
+    for line in record(runner, runner.store, source):
+        out.print(line)
+
+
 @main.command()
 @click.argument("gate")
 @click.option("--by", metavar="NAME", help="Who approves (default: GITOPS_APPROVER, else git user.name).")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping
@@ -55,6 +56,9 @@ class TaskResult:
     # Files the handler attached (TaskContext.attach), as it named them; the tracker vets each
     # (gitops/tracking/artifacts.py) before it logs it into the task's MLflow run.
     artifacts: tuple[str, ...] = ()
+    # Set when the action opened a time window that is evaluated later (Window, scheduled): the
+    # window's length in seconds, and nothing is checked yet. None: the result is complete.
+    window_seconds: float | None = None
 
     @property
     def failed(self) -> bool:
@@ -73,6 +77,10 @@ class TaskContext:
     state: Mapping[str, Any]  # a read-only snapshot of state.json before the task ran
     log: Callable[[str], None] = print
     artifacts: list[str] = field(default_factory=list)
+    # Where a window (Window) ends: False, in this process (`wait` sleeps through it, the evaluation
+    # follows); True, on a schedule (on GitHub: the task waits and the windows workflow evaluates it).
+    scheduled_windows: bool = False
+    wait: Callable[[float], None] = time.sleep
 
     def attach(self, path: Path | str) -> None:
         """Keep the file `path` (under the repository, e.g. a plot in the workdir) with the task's MLflow run."""
@@ -86,15 +94,29 @@ CheckFn = Callable[[TaskContext], Check]
 
 
 @dataclass(frozen=True)
+class Window:
+    """A time window the task watches after its action, before its checks (gitops.plan.windows).
+
+    `length` says how long for this context (it may differ where windows are scheduled: hours on
+    GitHub, a short window locally); `evaluate` measures what the window saw and returns state
+    updates, as an action does; the checks run after it.
+    """
+
+    length: Callable[[TaskContext], float]  # seconds
+    evaluate: Action
+
+
+@dataclass(frozen=True)
 class Handler:
     """An idempotent action and the checks of a task's criteria, keyed by criterion text.
 
     A key matches the criterion whose text starts with it (case and emphasis ignored);
-    criteria with no matching check are manual.
+    criteria with no matching check are manual. With a `window`, the checks wait for it.
     """
 
     action: Action
     checks: Mapping[str, CheckFn]
+    window: Window | None = None
 
 
 def normalize(text: str) -> str:
@@ -128,7 +150,7 @@ class Registry:
     """Task id -> handler reference, loaded from a light module; handlers import lazily."""
 
     def __init__(self, refs: Mapping[str, str], module: str | None = None, deployments: Collection[str] = (),
-                 rollbacks: Mapping[str, str] | None = None):
+                 rollbacks: Mapping[str, str] | None = None, windows: Collection[str] = ()):
         self.refs = dict(refs)
         self.module = module  # the registry module's name, for messages that say where to fix an entry
         # Tasks whose execution deploys production: the engine records a forge deployment around
@@ -136,6 +158,9 @@ class Registry:
         self.deployments = frozenset(deployments)
         # Per deploying task, the shell command that rolls its production back (gitops.run.rollback).
         self.rollbacks = dict(rollbacks or {})
+        # Tasks whose handler declares a Window: on GitHub the windows workflow is rendered for them
+        # (gitops.github.windows_workflow); the module's optional WINDOWS, a collection of task ids.
+        self.windows = frozenset(windows)
 
     @classmethod
     def from_module(cls, module_name: str | None) -> "Registry":
@@ -161,7 +186,11 @@ class Registry:
                                                        for t, c in rollbacks.items())):
             raise BadInput(f"{module_name}.ROLLBACKS must map task ids of DEPLOYMENTS to shell commands, e.g. "
                            f"{{'6.1': 'scripts/production rollback'}}; it is {rollbacks!r}. Fix it in the module.")
-        return cls(refs, module_name, deployments, rollbacks)
+        windows = getattr(module, "WINDOWS", ())
+        if isinstance(windows, str) or not all(isinstance(t, str) and t in refs for t in windows):
+            raise BadInput(f"{module_name}.WINDOWS must be a collection of task ids that HANDLERS names, "
+                           f"e.g. ('6.2',); it is {windows!r}. Fix it in the module.")
+        return cls(refs, module_name, deployments, rollbacks, windows)
 
     def ids(self) -> frozenset[str]:
         return frozenset(self.refs)

@@ -105,6 +105,9 @@ class Context:
             prepare=source.sync_worktree if source is not None and (task_work or hand_over) else None,
             hands_over=hand_over,
             run_fate=run_fate,
+            # On GitHub a handler's time window is evaluated by the scheduled windows workflow (a job
+            # that waited a day would outlive GitHub's 6-hour job limit); locally it elapses in the run.
+            scheduled_windows=github,
         )
 
     def github_step_text(self, tasklist: TaskList):

@@ -6,6 +6,7 @@ traceback, which the planner turns into a HotFix.
 from __future__ import annotations
 
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -80,8 +81,9 @@ def _all_failed(task: Task, evidence: str, error: str, log: str | None) -> TaskR
     return TaskResult(all_checks(task, Check.failed(evidence), NOT_BY_COMMAND), error=error, log=log)
 
 
-def run_registered(registry: Registry, ctx: TaskContext) -> TaskResult:
-    """Import the task's handler and run it; an import that fails is the task's failure, not a crash."""
+def run_registered(registry: Registry, ctx: TaskContext, evaluation: bool = False) -> TaskResult:
+    """Import the task's handler and run it (`evaluation`: its window's evaluation and checks, see
+    evaluate_window); an import that fails is the task's failure, not a crash."""
     task = ctx.task
     try:
         handler = registry.resolve(task.id)
@@ -92,13 +94,13 @@ def run_registered(registry: Registry, ctx: TaskContext) -> TaskResult:
             error = f"the handler of Task {task.id} cannot be loaded: {hint}"
         reason = "not checked: the handler could not be loaded"
         return TaskResult(all_checks(task, Check.skipped(reason)), error)
-    return run_handler(handler, ctx)
+    return evaluate_window(handler, ctx) if evaluation else run_handler(handler, ctx)
 
 
 def run_handler(handler: Handler, ctx: TaskContext) -> TaskResult:
     """Run the action, then every check; exceptions are caught and recorded."""
     task = ctx.task
-    paired, unmatched = match_checks(handler, task)
+    _, unmatched = match_checks(handler, task)
     if unmatched:
         error = (
             f"the handler of Task {task.id} has checks that match no Done-when criterion: "
@@ -116,15 +118,57 @@ def run_handler(handler: Handler, ctx: TaskContext) -> TaskResult:
         reason = "not checked: the action failed (see the error)"
         # What it attached before it failed (a log, a partial report) helps to see why.
         return TaskResult(all_checks(task, Check.skipped(reason)), error, artifacts=tuple(ctx.artifacts))
+    refused = _refused_keys(task, updates, "action")
+    if refused is not None:
+        return refused
+    if handler.window is None:
+        return _checked(handler, ctx, updates)
+    try:
+        seconds = float(handler.window.length(ctx))
+    except Exception:  # noqa: BLE001 - a handler's failure is data, never a crash
+        error = f"the window length of Task {task.id} could not be read:\n{traceback.format_exc()}"
+        return TaskResult(all_checks(task, Check.skipped("not checked: the window did not open (see the error)")),
+                          error, updates=updates, artifacts=tuple(ctx.artifacts))
+    if ctx.scheduled_windows and seconds > 0:  # nothing judged yet: the task waits (gitops.plan.windows)
+        return TaskResult([], updates=updates, artifacts=tuple(ctx.artifacts), window_seconds=seconds)
+    if seconds > 0:
+        ctx.log(f"Task {task.id}: its window of {seconds:g} s elapses in this process")
+        ctx.wait(seconds)
+    result = evaluate_window(handler, ctx)
+    return replace(result, updates={**updates, **result.updates})
+
+
+def evaluate_window(handler: Handler, ctx: TaskContext) -> TaskResult:
+    """After the window: the handler's evaluation (what the window saw), then every check."""
+    task = ctx.task
+    if handler.window is None:
+        return TaskResult(all_checks(task, Check.skipped("not checked: handler error")),
+                          f"the handler of Task {task.id} declares no window to evaluate")
+    try:
+        updates = dict(handler.window.evaluate(ctx) or {})
+    except Exception as exc:  # noqa: BLE001 - a handler's failure is data, never a crash
+        error = f"the window evaluation of Task {task.id} raised:\n{traceback.format_exc()}"
+        hint = missing_hint(exc, getattr(handler.window.evaluate, "__module__", None) or "")
+        reason = "not checked: the window evaluation failed (see the error)"
+        return TaskResult(all_checks(task, Check.skipped(reason)), error + (hint or ""), artifacts=tuple(ctx.artifacts))
+    return _refused_keys(task, updates, "window evaluation") or _checked(handler, ctx, updates)
+
+
+def _refused_keys(task: Task, updates: Mapping[str, Any], what: str) -> TaskResult | None:
     bad_keys = sorted(set(updates) - HANDLER_KEYS)
-    if bad_keys:
-        return TaskResult(
-            all_checks(task, Check.skipped("not checked: handler error")),
-            f"the action of Task {task.id} returned state keys it may not set: {', '.join(bad_keys)} "
-            f"(allowed: {', '.join(sorted(HANDLER_KEYS))})",
-        )
+    if not bad_keys:
+        return None
+    return TaskResult(
+        all_checks(task, Check.skipped("not checked: handler error")),
+        f"the {what} of Task {task.id} returned state keys it may not set: {', '.join(bad_keys)} "
+        f"(allowed: {', '.join(sorted(HANDLER_KEYS))})",
+    )
+
+
+def _checked(handler: Handler, ctx: TaskContext, updates: dict[str, Any]) -> TaskResult:
+    paired, _ = match_checks(handler, ctx.task)
     checks = [check_record(c.text, _run_check(fn, ctx) if fn is not None or c.kind == DONE_WHEN else NO_CHECK, c.kind)
-              for c, fn in zip(task.all_criteria, paired)]
+              for c, fn in zip(ctx.task.all_criteria, paired)]
     return TaskResult(checks, updates=updates, artifacts=tuple(ctx.artifacts))
 
 

@@ -32,14 +32,17 @@ STATUSES = frozenset(s.value for s in CheckStatus)
 
 
 def run_apart(ref: str, task: Task, root: Path, workdir: Path, attempt: int, environ: Mapping[str, str],
-              state: Mapping[str, Any], log: Callable[[str], None]) -> TaskResult:
-    """Run the handler `ref` of `task` in a child process with `environ` (already without credentials)."""
+              state: Mapping[str, Any], log: Callable[[str], None], scheduled_windows: bool = False,
+              evaluation: bool = False) -> TaskResult:
+    """Run the handler `ref` of `task` in a child process with `environ` (already without credentials);
+    `evaluation`: its window's evaluation and checks (gitops.run.execute.evaluate_window)."""
     workdir.mkdir(parents=True, exist_ok=True)
     fd, result_name = tempfile.mkstemp(dir=workdir, prefix=".handler-result-", suffix=".json")
     os.close(fd)
     result_path = Path(result_name)
     request = {"ref": ref, "task": task, "root": str(root), "workdir": str(workdir), "attempt": attempt,
-               "state": json.loads(json.dumps(state, default=_plain)), "result": str(result_path)}
+               "state": json.loads(json.dumps(state, default=_plain)), "result": str(result_path),
+               "scheduled_windows": scheduled_windows, "evaluation": evaluation}
     # The child imports what this process can: the handler may live in the checkout (tests, a
     # team's own package) rather than an installed one.
     env = {**environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "PYTHONUNBUFFERED": "1"}
@@ -90,7 +93,8 @@ def _answer(task: Task, path: Path, returncode: int, lines: list[str]) -> TaskRe
         data = None
     problem = _problem(data)
     if problem is None:
-        return TaskResult(data["checks"], data["error"], data["updates"], data["log"], tuple(data.get("artifacts", ())))
+        return TaskResult(data["checks"], data["error"], data["updates"], data["log"], tuple(data.get("artifacts", ())),
+                          data.get("window_seconds"))
     said = tail("\n".join(lines))
     error = (f"the handler of Task {task.id} ran in a process of its own, which ended with exit code {returncode} "
              f"and {problem}" + (f":\n{said}" if said else ""))
@@ -108,6 +112,9 @@ def _problem(data: Any) -> str | None:
     artifacts = data.get("artifacts", [])
     if not (isinstance(artifacts, list) and all(isinstance(a, str) for a in artifacts)):
         return "a result whose artifacts are not a list of paths"
+    seconds = data.get("window_seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0):
+        return "a result whose window is not a number of seconds > 0"
     for check in data["checks"]:
         if not (isinstance(check, dict) and isinstance(check.get("criterion"), str) and check.get("status") in STATUSES
                 and isinstance(check.get("evidence"), str) and isinstance(check.get("metrics"), dict)
@@ -128,10 +135,11 @@ def main() -> int:
     sys.stdin.close()
     task: Task = request["task"]
     ctx = TaskContext(task, Path(request["root"]), Path(request["workdir"]), request["attempt"], dict(os.environ),
-                      request["state"], lambda line: print(line, flush=True))
-    result = run_registered(Registry({task.id: request["ref"]}), ctx)
+                      request["state"], lambda line: print(line, flush=True),
+                      scheduled_windows=request.get("scheduled_windows", False))
+    result = run_registered(Registry({task.id: request["ref"]}), ctx, evaluation=request.get("evaluation", False))
     answer = {"checks": result.checks, "error": result.error, "updates": dict(result.updates), "log": result.log,
-              "artifacts": list(result.artifacts)}
+              "artifacts": list(result.artifacts), "window_seconds": result.window_seconds}
     try:
         text = json.dumps(answer)
     except (TypeError, ValueError) as exc:

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from gitops.errors import BadInput
 from gitops.model import TaskStatus
+from gitops.plan.windows import parse_time
 from gitops.run import history_commits
 from gitops.run.history_commits import HistoryCommit
 from gitops.run.paths import safe_path
@@ -33,6 +34,7 @@ MODES = frozenset({"100644", "100755", "120000"})
 _KEYS = {"format", "task", "after_attempt", "outcome", "checks", "error", "updates", "mlflow_run_id", "work", "history"}
 _CHECK_KEYS = {"criterion", "status", "evidence", "metrics", "approved_by", "kind"}
 _FILE_KEYS = {"path", "mode", "content", "base"}
+_WINDOW_KEYS = {"opened_at", "until", "evaluate", "evaluated_at"}
 _BLOB = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 _STATUSES = frozenset({"passed", "failed", "skipped", "manual"})
 
@@ -55,6 +57,8 @@ class HandOver:
     work: Work
     # Versions of work files to commit one by one before the state commit (gitops.run.history_commits).
     history: tuple[HistoryCommit, ...] = ()
+    # The time window the task's action opened (gitops.plan.windows): the task waits, nothing is checked yet.
+    window: Mapping[str, Any] | None = None
 
 
 def from_record(task_id: str, record: Mapping[str, Any], updates: Mapping[str, Any] | None, work: Work,
@@ -64,9 +68,10 @@ def from_record(task_id: str, record: Mapping[str, Any], updates: Mapping[str, A
     finished = updates is not None and record["status"] != TaskStatus.RUNNING.value
     error = record["error"] if finished or record["status"] != TaskStatus.RUNNING.value else (
         "the task job stopped with an error before it recorded the result (see the job's log)")
+    window = record.get("window") if finished and record["status"] == TaskStatus.WAITING.value else None
     return HandOver(task_id, record["attempts"] - 1, FINISHED if finished else INTERRUPTED,
                     list(record["checks"]) if finished else [], error, dict(updates or {}),
-                    record.get("mlflow_run_id"), work, history)
+                    record.get("mlflow_run_id"), work, history, dict(window) if window else None)
 
 
 def write(path: Path, handover: HandOver) -> None:
@@ -80,6 +85,8 @@ def write(path: Path, handover: HandOver) -> None:
                  for name, (content, base) in sorted(handover.work.items())],
         "history": history_commits.encode(handover.history),
     }
+    if handover.window is not None:  # only then: a hand-over without a window reads as before
+        document["window"] = dict(handover.window)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, sort_keys=True), encoding="utf-8")
 
@@ -100,12 +107,16 @@ def read(path: Path, task_id: str) -> HandOver:
     work = {item["path"]: ((item["mode"], base64.b64decode(item["content"], validate=True))
                            if item["content"] is not None else None, item["base"]) for item in data["work"]}
     return HandOver(data["task"], data["after_attempt"], data["outcome"], data["checks"], data["error"],
-                    data["updates"], data["mlflow_run_id"], work, history_commits.decode(data["history"]))
+                    data["updates"], data["mlflow_run_id"], work, history_commits.decode(data["history"]),
+                    data.get("window"))
 
 
 def _problem(data: Any, task_id: str) -> str | None:
-    if not isinstance(data, dict) or set(data) != _KEYS:
+    if not isinstance(data, dict) or set(data) - {"window"} != _KEYS:
         return f"expected an object with exactly the keys {', '.join(sorted(_KEYS))}"
+    if "window" in data and not _window_ok(data["window"], data["outcome"]):  # optional: a task that opened one
+        return ("the window is not an object of opened_at, until, evaluate (text) and evaluated_at (null) "
+                "of a finished task")
     if data["format"] != FORMAT or data["task"] != task_id:
         return f"it is for Task {str(data['task'])[:40]!r} (format {str(data['format'])[:10]}), not Task {task_id} (format {FORMAT})"
     if not _integer(data["after_attempt"]) or data["after_attempt"] < 0:
@@ -134,6 +145,19 @@ def _problem(data: Any, task_id: str) -> str | None:
             return f"the file {item['path']!r} is listed twice"
         seen.add(item["path"])
     return history_commits.problems(data["history"])
+
+
+def _window_ok(window: Any, outcome: Any) -> bool:
+    """A window as gitops.plan.windows.opened writes it, with times the engine can read."""
+    if not (outcome == FINISHED and isinstance(window, dict) and set(window) == _WINDOW_KEYS
+            and window["evaluated_at"] is None
+            and all(isinstance(window[key], str) for key in ("opened_at", "until", "evaluate"))):
+        return False
+    try:
+        parse_time(window["opened_at"]), parse_time(window["until"])
+    except ValueError:
+        return False
+    return True
 
 
 def _integer(value: Any) -> bool:

@@ -63,7 +63,7 @@ def record(runner: Runner, store: CarryingStore, task_id: str, path: Path) -> st
 
 def _finished(handover: HandOver, error: str | None = None) -> transitions.Finished:
     return transitions.Finished(handover.task, handover.checks, error or handover.error, handover.updates,
-                                handover.mlflow_run_id)
+                                handover.mlflow_run_id, window=handover.window if error is None else None)
 
 
 def _refused(runner: Runner, state: dict[str, Any], handover: HandOver, attempt: int) -> str | None:

@@ -18,7 +18,7 @@ from gitops.github import job_summary as actions_log
 from gitops.github.run_url import current_run_url
 from gitops.handlers import Check, Registry, TaskContext, TaskResult
 from gitops.model import TaskList, TaskStatus
-from gitops.plan import planner, readiness, transitions
+from gitops.plan import planner, readiness, transitions, windows
 from gitops.plan.drift import drifted_tasks
 from gitops.plan.planner import Step, StepKind
 from gitops.plan.stale import Fate, RunFate, Stale, serialised_runs, stale_step, stale_tasks
@@ -104,6 +104,12 @@ class Runner:
     # A workflow's task job (no write token): its results are handed over to the recording job,
     # which announces them; nothing is posted from here (gitops.run.recording).
     hands_over: bool = False
+    # Where a handler's time window ends (gitops.handlers.Window): False, in this process, which
+    # sleeps through it with `sleep` (locally: a short window, the run completes in one go); True,
+    # on a schedule: the task waits and `gitops evaluate-windows` evaluates it (on GitHub, whose
+    # jobs end after 6 hours and whose windows last a day or two: gitops.run.windows).
+    scheduled_windows: bool = False
+    sleep: Callable[[float], None] = time.sleep
 
     def __post_init__(self) -> None:
         # During `run`, the progress comment is posted where the run stops or waits (see run()),
@@ -468,7 +474,10 @@ class Runner:
         this task started from: only this task's record and the project name are read), so the
         run id needs no write of its own (on GitHub each write is a commit and a push).
         """
-        finished = transitions.Finished(task_id, result.checks, result.error, result.updates)
+        window = None
+        if result.window_seconds is not None and not result.failed:  # the task waits (gitops.plan.windows)
+            window = windows.opened(self.clock(), result.window_seconds, self.registry.refs[task_id])
+        finished = transitions.Finished(task_id, result.checks, result.error, result.updates, window=window)
         if not manual:
             preview, _ = transitions.apply(self.tasklist, started, finished, self.clock())
             finished = replace(finished, mlflow_run_id=self._track(task_id, preview, result, seconds))
@@ -495,15 +504,43 @@ class Runner:
             if holds_credentials(self.environ) or holds_credentials(os.environ):
                 # In this process the handler could read them from os.environ: it runs apart.
                 return run_apart(self.registry.refs[task_id], task, self.root, workdir, attempt, environ, state,
-                                 self.ui.note)
+                                 self.ui.note, self.scheduled_windows)
             # A view: the state's records are shared with the state file's cache (document.derive).
-            ctx = TaskContext(task, self.root, workdir, attempt, environ, document.read_only(state), self.ui.note)
+            ctx = TaskContext(task, self.root, workdir, attempt, environ, document.read_only(state), self.ui.note,
+                              scheduled_windows=self.scheduled_windows, wait=self.sleep)
             return run_registered(self.registry, ctx)
         if task.run:
             log = self.work_dir / "logs" / f"task-{task_id}-attempt-{attempt}.log"
             marked = {**environ, identity.RUNNER_ENV: self.whoami.get("process") or ""}
             return run_command(task, self.root, log, marked)
         return run_manual(task)
+
+    def evaluate_window(self, task_id: str, state: Mapping[str, Any]) -> TaskResult:
+        """Run the window evaluation and checks of a waiting task's handler (gitops.run.windows), apart
+        from the engine's credentials as an execution is."""
+        task, attempt = self.tasklist.tasks[task_id], state["tasks"][task_id]["attempts"]
+        workdir = self.work_dir / "work" / task_id
+        workdir.mkdir(parents=True, exist_ok=True)
+        environ = task_environment(self.environ)
+        history_commits.clear(workdir)  # a hand-over carries this evaluation's history only
+        if holds_credentials(self.environ) or holds_credentials(os.environ):
+            return run_apart(self.registry.refs[task_id], task, self.root, workdir, attempt, environ, state,
+                             self.ui.note, self.scheduled_windows, evaluation=True)
+        ctx = TaskContext(task, self.root, workdir, attempt, environ, document.read_only(state), self.ui.note,
+                          scheduled_windows=self.scheduled_windows, wait=self.sleep)
+        return run_registered(self.registry, ctx, evaluation=True)
+
+    def record_result(self, task_id: str, state: dict[str, Any], result: TaskResult, seconds: float) -> dict[str, Any]:
+        """Record a result measured outside `execute` (a window's evaluation): redacted, tracked, announced."""
+        result = self._redacted(result)
+        try:
+            new, actions = self._finish(task_id, state, result, seconds, manual=False)
+        except WorkNotPushed as exc:  # as in execute: its files did not go out, so it failed
+            result = self._redacted(replace(result, error=str(exc)))
+            new, actions = self._finish(task_id, state, result, seconds, manual=False)
+        self.ui.task_finished(task_id, result, seconds)
+        self._carry_out(actions, new)
+        return new
 
     def approve(self, gate: str, by: str, auto: bool = False) -> dict[str, Any]:
         self.recover()
