@@ -12,7 +12,8 @@ from typing import Collection
 
 import yaml
 
-from gitops.github.workflow import ACTIONS, workflow
+from gitops.github.job_steps import ACTIONS
+from gitops.github.workflow import workflow
 from gitops.model import TaskList
 
 
