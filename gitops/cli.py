@@ -417,24 +417,30 @@ def rollback(obj: Context, reason: str, by: str | None) -> None:
 def render(obj: Context, check: bool) -> None:
     """Write .github/workflows/<project>.yml from the task list; --check fails on drift."""
     from gitops.github import render as renderer
+    from gitops.github.windows_workflow import windows_workflow_path
     from gitops.github.workflow import workflow_path
 
     tasklist = obj.checked_tasklist()
     ref = obj.tasklist_ref(tasklist)
-    target = repo_root(obj.config.root) / workflow_path(ref)
+    root = repo_root(obj.config.root)
     registry = obj.registry(tasklist)
     handled = registry.ids() if registry is not None else frozenset()
-    state = obj.config.state.resolve().relative_to(repo_root(obj.config.root).resolve()).as_posix()
+    state = obj.config.state.resolve().relative_to(root.resolve()).as_posix()
+    files = {root / workflow_path(ref): renderer.render(tasklist, tasklist_path=ref, handled=handled, state_path=state)}
+    windows = [t for t in tasklist.tasks if registry is not None and t in registry.windows]
+    if windows:  # tasks with a time window: the scheduled workflow that evaluates them
+        files[root / windows_workflow_path(ref)] = renderer.render_windows(tasklist, tasklist_path=ref, windows=windows)
     if check:
-        drift = renderer.check(tasklist, target, tasklist_path=ref, handled=handled, state_path=state)
+        drift = [line for target, text in files.items() for line in renderer.check_text(text, target, ref)]
         for line in drift:
             click.echo(line, err=True)
         if drift:
             sys.exit(1)
-        click.echo(f"{target}: in sync with {ref}")
+        for target in files:
+            click.echo(f"{target}: in sync with {ref}")
         return
-    wrote = renderer.write(tasklist, target, tasklist_path=ref, handled=handled, state_path=state)
-    click.echo(f"{target}: {'written' if wrote else 'unchanged'}")
+    for target, text in files.items():
+        click.echo(f"{target}: {'written' if renderer.write_text(text, target) else 'unchanged'}")
 
 
 @main.command()

@@ -27,3 +27,6 @@ HANDLERS: dict[str, str] = {
 DEPLOYMENTS: tuple[str, ...] = ("6.1",)
 # The command that rolls it back by hand (`gitops rollback`, the workflow's rollback input).
 ROLLBACKS: dict[str, str] = {"6.1": "scripts/production rollback"}
+# Task 6.2 watches production for a window (its handler's Window): on GitHub the task waits and
+# the scheduled windows workflow evaluates it (`gitops render` writes that workflow for these tasks).
+WINDOWS: tuple[str, ...] = ("6.2",)

@@ -9,7 +9,7 @@ from typing import Callable, Collection, Mapping, Sequence
 
 from gitops.errors import UsageError
 from gitops.forge.base import Forge
-from gitops.github import workflow
+from gitops.github import task_jobs, workflow
 from gitops.github.admin import approve_pending, waiting_run
 from gitops.github.api import GitHubSettings, connect, translated
 from gitops.github.environment_setup import PLAN_NOTE
@@ -136,8 +136,8 @@ def gate_job(gate: str) -> str | None:
     if parsed.kind is GateKind.PHASE:
         return None
     if parsed.kind is GateKind.DEPLOY:
-        return workflow.job_id("task", parsed.subject)
-    return workflow.job_id("gate", gate)
+        return task_jobs.job_id("task", parsed.subject)
+    return task_jobs.job_id("gate", gate)
 
 
 def step_text(project: str, run_url: str | None) -> Callable[[Step], str]:

@@ -117,7 +117,7 @@ def _report_job(needs: list[str], tasklist_path: str) -> dict[str, Any]:
         # at a time; a newer pending one replaces an older pending one (GitHub's rule, at job level
         # too: https://docs.github.com/en/actions/using-jobs/using-concurrency), and it reports the
         # newer state, so nothing is lost.
-        "concurrency": {"group": f"gitops-{project_slug(tasklist_path)}-report", "cancel-in-progress": False},
+        "concurrency": report_concurrency(tasklist_path),
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": job_permissions(
             actions=("read", "whether the run that left a task running still runs (gitops.github.run_status)"),
@@ -134,3 +134,8 @@ def _report_job(needs: list[str], tasklist_path: str) -> dict[str, Any]:
              "run": gitops_command(tasklist_path, "report") + "\n"},
         ],
     }
+
+
+def report_concurrency(tasklist_path: str) -> dict[str, Any]:
+    """The group of every job that posts the progress (this workflow's report job, the windows workflow's)."""
+    return {"group": f"gitops-{project_slug(tasklist_path)}-report", "cancel-in-progress": False}

@@ -1,8 +1,12 @@
 """Task 6.2: Post-Deployment Validation, on the production Task 6.1 left running.
 
-The action replays the devset through the proxy for a validation window (60 s locally:
-GITOPS_VALIDATION_SECONDS changes it; the task list's 24-48 hours belong to a scheduled job on
-GitHub, not built yet), each question sent in turn to production and to the stable release
+The task watches production for a window (gitops.handlers.Window). On GitHub the window lasts
+what the task list's steps say ("Monitor performance metrics for 24-48 hours": the lower bound,
+24 hours): the action opens it and the task waits; the scheduled windows workflow evaluates it
+once it has ended (gitops.run.windows). Locally the window elapses within the run: the evaluation
+itself measures a short one (60 s; GITOPS_VALIDATION_SECONDS changes it).
+
+The evaluation replays the devset through the proxy for the measured window, each question sent in turn to production and to the stable release
 started beside it at weight 0 (the latency reference), then drills the alerting: a fault injected for a moment must make
 Prometheus fire AssistantHighErrorRate, the alert becomes a forge issue, the fault is removed,
 the alert resolves and the issue is closed. It writes the post-deployment report with plots
@@ -13,6 +17,7 @@ measures again where it can; latency is judged against the reference of the same
 from __future__ import annotations
 
 import json
+import re
 import time
 import tomllib
 from collections.abc import Mapping
@@ -20,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.forge.local import LocalForge
-from gitops.handlers import Check, Handler, TaskContext
+from gitops.handlers import Check, Handler, TaskContext, Window
 from migration.production import stack
 from migration.production.contract import check as contract_check
 from migration.production.deployment import LocalProduction
@@ -61,11 +66,46 @@ def _evidence(ctx: TaskContext, name: str = "evidence.json", task: str = "6.2") 
     return json.loads((ctx.workdir.parent / task / name).read_text(encoding="utf-8"))
 
 
-def action(ctx: TaskContext) -> Mapping[str, Any]:
-    ctx.workdir.mkdir(parents=True, exist_ok=True)
+# "for 24-48 hours", "for 2 days": how long the task list's steps say production is watched.
+WATCH = re.compile(r"\bfor\s+(\d+(?:\.\d+)?)(?:\s*-\s*\d+(?:\.\d+)?)?\s*(hours?|days?)\b", re.I)
+
+
+def scheduled_window(steps: tuple[str, ...]) -> float:
+    """The window's seconds where windows are scheduled: the first "for N(-M) hours|days" of the task's
+    steps, its lower bound (the evaluation is due once the shortest watch the task list asks for is over)."""
+    for step in steps:
+        found = WATCH.search(step)
+        if found:
+            return float(found[1]) * (86400 if found[2].lower().startswith("day") else 3600)
+    raise RuntimeError("Task 6.2's steps say for how long production is watched on GitHub (\"Monitor performance "
+                       "metrics for 24-48 hours\"): none of them does; say it in migration/B-1006.md")
+
+
+def window_length(ctx: TaskContext) -> float:
+    """Scheduled (GitHub): the task list's watch. In the run: nothing more to wait, the evaluation
+    measures its own short window (GITOPS_VALIDATION_SECONDS)."""
+    return scheduled_window(ctx.task.do) if ctx.scheduled_windows else 0.0
+
+
+def _baseline(ctx: TaskContext) -> Path:
     baseline = ctx.workdir.parent / "6.1" / "evidence.json"
     if not baseline.exists():
         raise RuntimeError(f"{baseline} is missing: run Task 6.1 first (it records the stable baseline)")
+    return baseline
+
+
+def action(ctx: TaskContext) -> Mapping[str, Any]:
+    """Open the window: production is as Task 6.1 left it, and its baseline is there to compare with."""
+    ctx.workdir.mkdir(parents=True, exist_ok=True)
+    _baseline(ctx)
+    ctx.log(f"Task 6.2: validation window opened ({window_length(ctx):g} s to wait before it is evaluated)")
+    return {}
+
+
+def evaluate(ctx: TaskContext) -> Mapping[str, Any]:
+    """After the window: measure production (a window of traffic beside the reference, then the alert drill)."""
+    ctx.workdir.mkdir(parents=True, exist_ok=True)
+    baseline = _baseline(ctx)
     history = GitHistory(ctx.root) if in_git_repo(ctx.root) else None
     production = LocalProduction(ctx.root, ctx.root / stack.STATE_DIR, ctx.environ, history, ctx.log)
     window = float(ctx.environ.get(WINDOW_VARIABLE, DEFAULT_WINDOW))
@@ -78,6 +118,10 @@ def action(ctx: TaskContext) -> Mapping[str, Any]:
     evidence = validate(declared(ctx.root, history), production, _forge(ctx.root), ctx.workdir, window, reference,
                         log=ctx.log)
     evidence["seconds"] = round(time.monotonic() - began, 1)
+    # On GitHub, the window the task waited for (opened_at, until) before this evaluation; absent locally.
+    waited = (ctx.state.get("tasks", {}).get(ctx.task.id) or {}).get("window")
+    if waited:
+        evidence["scheduled_window"] = {"opened_at": waited["opened_at"], "until": waited["until"]}
     plots = {"rollout": plot(_records(ctx.workdir.parent / "6.1" / "clients.jsonl"), ctx.workdir / "rollout.png",
                              "Task 6.1: rehearsal and rollout as the clients saw them"),
              "validation": plot(_records(ctx.workdir / "clients.jsonl"), ctx.workdir / "validation.png",
@@ -118,7 +162,8 @@ def render_report(evidence: dict[str, Any], rollout: dict[str, Any]) -> str:
         "`failure_limit: 0` for error rates, and widen windows with real traffic.",
         "- Clients that reuse keep-alive connections can see one closed at an nginx reload: they should retry "
         "idempotent requests such as /ask once.",
-        "- The 24-48 hour window of the task list needs a scheduled job on GitHub; locally the window is short.", "",
+        "- On GitHub the task list's 24-48 hour window is waited for by the scheduled windows workflow, which "
+        "evaluates it once 24 hours have passed; locally the window is short.", "",
     ])
 
 
@@ -198,6 +243,7 @@ def check_report(ctx: TaskContext) -> Check:
 
 HANDLER = Handler(
     action=action,
+    window=Window(window_length, evaluate),
     checks={
         "All system functionality validated in production": check_functionality,
         "Performance metrics within acceptable ranges": check_performance,

@@ -21,7 +21,7 @@ from typing import Iterator
 
 import pytest
 
-from gitops.github import render, workflow
+from gitops.github import job_steps, render, workflow
 from gitops.tasklist import parser
 from tests.conftest import DATA, ROOT
 from tests.gitops.github.conftest import BOT_TOKEN
@@ -74,10 +74,10 @@ def repo(tmp_path: Path) -> Path:
 
 def act(repo: Path, api: StandIn, run_id: int, event: str, *extra: str) -> str:
     """Run the workflow with act on the host (the jobs see the stand-in as GitHub); return the log."""
-    _, setup_python_sha, _ = workflow.ACTIONS["setup-python"]
-    _, cache_sha, _ = workflow.ACTIONS["cache"]
-    _, upload_sha, _ = workflow.ACTIONS["upload-artifact"]
-    _, download_sha, _ = workflow.ACTIONS["download-artifact"]
+    _, setup_python_sha, _ = job_steps.ACTIONS["setup-python"]
+    _, cache_sha, _ = job_steps.ACTIONS["cache"]
+    _, upload_sha, _ = job_steps.ACTIONS["upload-artifact"]
+    _, download_sha, _ = job_steps.ACTIONS["download-artifact"]
     job_env = {
         "GITHUB_API_URL": api.url, "GITHUB_SERVER_URL": api.url, "GITHUB_REPOSITORY": REPOSITORY,
         "GITHUB_RUN_ID": str(run_id), "GITOPS_VENV": sys.prefix,

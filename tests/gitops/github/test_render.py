@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from gitops.errors import TaskListError
-from gitops.github import render, workflow
+from gitops.github import job_steps, render, task_jobs, workflow
 from gitops.handlers import Registry
 from gitops.model import project_slug
 from gitops.tasklist import parser
@@ -65,7 +65,7 @@ def test_header_names_generator_command_source_and_hash(text, b1006):
 def test_slug_and_path():
     assert project_slug("migration/B-1006.md") == "b-1006"
     assert workflow.workflow_path("lists/My Plan.md") == ".github/workflows/my-plan.yml"
-    assert workflow.job_id("gate", "1.1") == "gate-1-1"
+    assert task_jobs.job_id("gate", "1.1") == "gate-1-1"
 
 
 def test_triggers_permissions_and_concurrency(doc):
@@ -87,9 +87,9 @@ def test_triggers_permissions_and_concurrency(doc):
 def test_one_job_per_task_a_gate_per_checkpoint_plan_and_report(doc, b1006):
     expected = ["plan"]
     for task_id in b1006.tasks:
-        expected.extend([workflow.job_id("task", task_id), workflow.job_id("record", task_id)])
+        expected.extend([task_jobs.job_id("task", task_id), task_jobs.job_id("record", task_id)])
         if task_id in CHECKPOINTS:
-            expected.append(workflow.job_id("gate", task_id))
+            expected.append(task_jobs.job_id("gate", task_id))
     assert list(doc["jobs"]) == [*expected, "report", "rollback"]  # rollback: a phase deploys
     assert doc["jobs"]["report"]["needs"] == expected
     assert doc["jobs"]["report"]["if"] == "${{ always() && needs.plan.result != 'skipped' }}"
@@ -131,7 +131,7 @@ def test_task_and_gate_conditions(doc):
 
 def test_environments(doc):
     environments = {job_id: job.get("environment") for job_id, job in doc["jobs"].items() if job.get("environment")}
-    gates = {workflow.job_id("gate", t): f"b-1006-checkpoint-{t.replace('.', '-')}" for t in CHECKPOINTS}
+    gates = {task_jobs.job_id("gate", t): f"b-1006-checkpoint-{t.replace('.', '-')}" for t in CHECKPOINTS}
     assert environments == {**gates, "task-6-1": "production", "task-6-2": "production", "rollback": "production"}
     run = [s["run"] for s in doc["jobs"]["task-6-1"]["steps"] if "run" in s]
     assert run[-2:] == [
@@ -176,11 +176,11 @@ def test_least_privilege_permissions(doc, text):
 def test_actions_pinned_to_commit_shas_with_the_version_in_a_comment(doc, text):
     uses = [step["uses"] for _, step in steps(doc) if "uses" in step]
     assert uses and all(SHA.match(u) for u in uses)
-    assert set(uses) == {f"{repo}@{sha}" for repo, sha, _ in workflow.ACTIONS.values()}
-    for repo, sha, version in workflow.ACTIONS.values():
+    assert set(uses) == {f"{repo}@{sha}" for repo, sha, _ in job_steps.ACTIONS.values()}
+    for repo, sha, version in job_steps.ACTIONS.values():
         assert f"uses: {repo}@{sha} # {version}\n" in text
     for name in ("checkout", "setup-python"):
-        repo, sha, version = workflow.ACTIONS[name]
+        repo, sha, version = job_steps.ACTIONS[name]
         assert text.count(f"uses: {repo}@{sha} # {version}\n") == len(doc["jobs"])
     checkouts = [(job, step) for job, step in steps(doc) if step.get("uses", "").startswith("actions/checkout@")]
     assert len(checkouts) == len(doc["jobs"])
@@ -471,7 +471,7 @@ def tool(name: str) -> str:
     ["zizmor", "--offline", "--persona=pedantic", "--no-progress", "--min-severity=low"],
 ])
 def test_linters_accept_the_generated_workflows(command, tmp_path):
-    files = [WORKFLOW, ROOT / ".github" / "workflows" / "ci.yml"]
+    files = [WORKFLOW, ROOT / ".github" / "workflows" / "b-1006-windows.yml", ROOT / ".github" / "workflows" / "ci.yml"]
     result = subprocess.run([tool(command[0]), *command[1:], *map(str, files)], capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     if command[0] == "zizmor":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitops.github.workflow import job_id
+from gitops.github.task_jobs import job_id
 from gitops.model import Gate, GateKind
 from gitops.tasklist.ids import Resolver, expand_range, normalise, phase_of, prefix_of
 

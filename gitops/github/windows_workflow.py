@@ -1,0 +1,121 @@
+"""The scheduled workflow that evaluates time windows (gitops.plan.windows), rendered beside the main one.
+
+A task whose handler declares a window (the registry's WINDOWS: Task 6.2 watches production for
+24-48 hours) ends its task job `waiting`: no job sleeps through a window (GitHub ends a job after
+6 hours: https://docs.github.com/en/actions/administering-github-actions/usage-limits-billing-and-administration#usage-limits).
+This workflow runs hourly and on dispatch: its `evaluate` job runs `gitops evaluate-windows`,
+task code, with a read-only token and hands each evaluation over as an artifact; its `record` job,
+which runs no task code, commits them (as the main workflow's task and recording jobs do,
+gitops.github.task_jobs); its `report` job updates the phase PR's progress comment.
+
+GitHub's schedule rules, from
+https://docs.github.com/en/actions/writing-workflows/choosing-when-your-workflow-runs/events-that-trigger-workflows#schedule:
+a schedule runs only the workflow file on the default branch, at its latest commit (so this file
+must be merged to take effect; the state it evaluates is read from the phase branch, as every job
+reads it); a scheduled run can be delayed (the start of every hour is the busiest, hence minute
+17) or dropped under load, so a window is evaluated at the first run after it ended, not at its
+end; and in a public repository the schedule is disabled after 60 days without activity
+(re-enable it on the Actions tab, or dispatch this workflow by hand).
+"""
+from __future__ import annotations
+
+from typing import Any, Collection
+
+from gitops.github import production_jobs
+from gitops.github.job_steps import (
+    ACTIONS,
+    SHORT_JOB_MINUTES,
+    TOKEN_ENV,
+    gitops_command,
+    job_name,
+    job_permissions,
+    setup_steps,
+)
+from gitops.github.workflow import report_concurrency
+from gitops.model import TaskList, project_slug
+
+CRON = "17 * * * *"  # hourly, off the top of the hour (see the module's docstring)
+HANDOVER_DIR = ".gitops/windows"
+# The 6.2 evaluation on the embedded stack measures a short window and drills an alert: minutes.
+EVALUATE_MINUTES = 60
+
+
+def windows_workflow_path(tasklist_path: str) -> str:
+    """Where the windows workflow of a task list lives: beside its main workflow."""
+    return f".github/workflows/{project_slug(tasklist_path)}-windows.yml"
+
+
+def windows_workflow(tasklist: TaskList, tasklist_path: str, windows: Collection[str]) -> dict[str, Any]:
+    """The workflow document for the tasks `windows` of `tasklist` (their handlers declare a window)."""
+    slug = project_slug(tasklist_path)
+    upload, upload_sha, _ = ACTIONS["upload-artifact"]
+    download, download_sha, _ = ACTIONS["download-artifact"]
+    artifact = "gitops-windows-attempt-${{ github.run_attempt }}"
+    deploys = any(t in tasklist.production_tasks for t in windows)
+    evaluate = {
+        "name": "Evaluate the windows that have ended",
+        "runs-on": "ubuntu-latest",
+        "timeout-minutes": EVALUATE_MINUTES,
+        # Task code: no write token (gitops.github.task_jobs.task_job says why).
+        "permissions": job_permissions(contents=("read", "fetch the phase branch; the state commit is the record job's")),
+        "steps": [
+            *setup_steps(history=True, task_code=True),
+            {"name": "Evaluate", "env": {**TOKEN_ENV, **(production_jobs.PRODUCTION_SETTINGS if deploys else {})},
+             "run": gitops_command(tasklist_path, f"evaluate-windows --hand-over {HANDOVER_DIR}") + "\n"},
+            {"name": "Hand the evaluations over", "if": "${{ always() }}", "uses": f"{upload}@{upload_sha}",
+             "with": {"name": artifact, "path": HANDOVER_DIR, "if-no-files-found": "ignore",
+                      "include-hidden-files": True, "retention-days": 1}},
+        ],
+    }
+    record = {
+        "name": "Record the evaluations",
+        "needs": ["evaluate"],
+        # always(): a failed evaluation (a failed check) is recorded too; a task with nothing handed
+        # over keeps waiting and is evaluated again by the next run.
+        "if": "${{ always() && needs.evaluate.result != 'skipped' }}",
+        "runs-on": "ubuntu-latest",
+        "timeout-minutes": SHORT_JOB_MINUTES,
+        "permissions": job_permissions(contents=("write", "the state commit"),
+                                       issues=("write", "the HotFix issue when an evaluation fails")),
+        "steps": [
+            *setup_steps(),
+            # Read as data, never run (gitops.run.handover).
+            {"name": "Take the evaluations over", "continue-on-error": True, "uses": f"{download}@{download_sha}",
+             "with": {"name": artifact, "path": HANDOVER_DIR}},
+            {"name": "Record them", "env": dict(TOKEN_ENV),
+             "run": gitops_command(tasklist_path, f"record-windows --from {HANDOVER_DIR}") + "\n"},
+        ],
+    }
+    report = {
+        "name": "Report",
+        "needs": ["record"],
+        "if": "${{ always() && needs.record.result == 'success' }}",
+        "runs-on": "ubuntu-latest",
+        # The main workflow's report job's group: one report at a time across both workflows.
+        "concurrency": report_concurrency(tasklist_path),
+        "timeout-minutes": SHORT_JOB_MINUTES,
+        "permissions": job_permissions(
+            actions=("read", "whether the run that left a task running still runs (gitops.github.run_status)"),
+            contents=("write", "record the URL of a HotFix issue opened late"),
+            issues=("write", "the sticky comment (PR comments are issue comments)"),
+            pull_requests=("write", "open or update the phase PR"),
+            statuses=("write", "the status gitops/phase-<n> on the phase PR's head"),
+        ),
+        "steps": [
+            *setup_steps(),
+            {"name": "Update the phase PR and its comment", "env": dict(TOKEN_ENV),
+             "run": gitops_command(tasklist_path, "report") + "\n"},
+        ],
+    }
+    return {
+        "name": job_name(f"gitops: {tasklist.title} (time windows)"),
+        "on": {"schedule": [{"cron": CRON}], "workflow_dispatch": {}},
+        "permissions": {},
+        # Runs of this workflow never overlap: a second one waits (no run here waits at a gate).
+        "concurrency": {"group": f"gitops-{slug}-windows", "cancel-in-progress": False},
+        # A schedule's event carries no repository (https://github.com/github/codeql-action/pull/1211):
+        # its run is on the default branch, which github.ref_name names then.
+        "env": {"GITOPS_DEFAULT_BRANCH": "${{ github.event.repository.default_branch || github.ref_name }}"},
+        "defaults": {"run": {"shell": "bash"}},
+        "jobs": {"evaluate": evaluate, "record": record, "report": report},
+    }

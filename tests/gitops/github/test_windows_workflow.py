@@ -1,0 +1,84 @@
+"""The scheduled windows workflow: when it is rendered, its triggers, the hand-over between a job
+that runs task code without the write token and one that commits, and `render --check` over both files."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from gitops.cli import main
+from gitops.github import render, windows_workflow, workflow
+from gitops.handlers import Registry
+from gitops.tasklist import parser
+from tests.conftest import DATA, ROOT
+
+TASKLIST = "migration/B-1006.md"
+WINDOWS_FILE = ROOT / ".github" / "workflows" / "b-1006-windows.yml"
+
+
+@pytest.fixture(scope="module")
+def b1006():
+    return parser.load(ROOT / TASKLIST)[0]
+
+
+@pytest.fixture(scope="module")
+def doc(b1006) -> dict:
+    return yaml.safe_load(render.render_windows(b1006, tasklist_path=TASKLIST, windows=["6.2"]))
+
+
+def test_b1006_declares_task_6_2_a_window_and_its_workflow_is_committed_in_sync(b1006):
+    assert Registry.from_module("migration.handlers").windows == {"6.2"}
+    assert windows_workflow.windows_workflow_path(TASKLIST) == ".github/workflows/b-1006-windows.yml"
+    assert WINDOWS_FILE.read_text() == render.render_windows(b1006, tasklist_path=TASKLIST, windows=["6.2"])
+
+
+def test_it_runs_hourly_off_the_hour_and_on_dispatch_one_run_at_a_time(doc):
+    assert doc["on"] == {"schedule": [{"cron": "17 * * * *"}], "workflow_dispatch": {}}
+    assert doc["permissions"] == {}
+    assert doc["concurrency"] == {"group": "gitops-b-1006-windows", "cancel-in-progress": False}
+    # A schedule's event has no repository: the default branch is the ref it runs on.
+    assert doc["env"]["GITOPS_DEFAULT_BRANCH"] == "${{ github.event.repository.default_branch || github.ref_name }}"
+
+
+def test_task_code_runs_without_the_write_token_and_a_job_that_runs_none_commits(doc):
+    evaluate, record = doc["jobs"]["evaluate"], doc["jobs"]["record"]
+    assert evaluate["permissions"] == {"contents": "read"}
+    assert [s["run"] for s in evaluate["steps"] if "evaluate-windows" in s.get("run", "")] == [
+        "gitops --forge github --tasklist migration/B-1006.md evaluate-windows --hand-over .gitops/windows\n"]
+    assert evaluate["steps"][2]["uses"].startswith("actions/cache/restore@")  # saves no venv task code touched
+    assert record["permissions"] == {"contents": "write", "issues": "write"}
+    assert record["needs"] == ["evaluate"] and record["if"] == "${{ always() && needs.evaluate.result != 'skipped' }}"
+    runs = [s.get("run", "") for s in record["steps"]]
+    assert not any("evaluate-windows" in r or "run-task" in r for r in runs)
+    assert "gitops --forge github --tasklist migration/B-1006.md record-windows --from .gitops/windows\n" in runs
+    upload = evaluate["steps"][-1]["with"]["name"]
+    assert record["steps"][-2]["with"]["name"] == upload == "gitops-windows-attempt-${{ github.run_attempt }}"
+
+
+def test_its_report_shares_the_main_workflows_report_group(doc, b1006):
+    main_doc = workflow.workflow(b1006, TASKLIST, Registry.from_module("migration.handlers").ids())
+    assert doc["jobs"]["report"]["concurrency"] == main_doc["jobs"]["report"]["concurrency"]
+
+
+def test_render_writes_and_checks_both_files_and_a_list_without_windows_gets_none(tmp_path, monkeypatch):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    shutil.copy(ROOT / TASKLIST, tmp_path / "B-1006.md")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.gitops]\ntasklist = "B-1006.md"\nhandlers = "migration.handlers"\n')
+    target = tmp_path / ".github" / "workflows" / "b-1006-windows.yml"
+    wrote = CliRunner().invoke(main, ["render"])
+    assert wrote.exit_code == 0, wrote.output
+    assert f"{target}: written\n" in wrote.output
+    assert CliRunner().invoke(main, ["render", "--check"]).exit_code == 0
+    target.write_text(target.read_text().replace("17 * * * *", "0 * * * *"))
+    checked = CliRunner().invoke(main, ["render", "--check"])
+    assert checked.exit_code == 1
+    assert (f"{target}: differs from what `gitops render` writes for B-1006.md; run `gitops --tasklist B-1006.md "
+            f"render` and commit {target}") in checked.output
+
+    shutil.copy(DATA / "run_pipeline.md", tmp_path / "run_pipeline.md")
+    plain = CliRunner().invoke(main, ["--tasklist", "run_pipeline.md", "render"])
+    assert plain.exit_code == 0 and "windows" not in plain.output
