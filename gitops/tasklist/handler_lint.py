@@ -58,6 +58,12 @@ def _handler(tasklist: TaskList, registry: Registry, task: Task) -> Iterator[Dia
                      f"importing the handler of Task {task.id} ({ref}) raised "
                      f"{type(exc).__name__}: {exc}; fix the module so that it imports")
         return
+    if (handler.window is not None) != (task.id in registry.windows):
+        # A window not in WINDOWS would wait forever on GitHub: no windows workflow would evaluate it.
+        said = ("declares a window but is not in WINDOWS, so on GitHub no scheduled workflow would evaluate it; "
+                f"add {task.id!r} to WINDOWS" if handler.window is not None
+                else f"has no window but is in WINDOWS; remove {task.id!r} from WINDOWS")
+        yield _error(tasklist, task.line, f"the handler of Task {task.id} ({ref}) {said} of {registry.module}")
     paired, unmatched = match_checks(handler, task)
     for criterion, check in zip(task.done_when, paired):
         if check is None:

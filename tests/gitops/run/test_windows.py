@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from gitops.errors import BadInput
 from gitops.forge.local import LocalForge
 from gitops.handlers import Registry
 from gitops.plan.planner import StepKind
@@ -114,3 +117,12 @@ def test_a_job_without_the_write_token_hands_the_evaluation_over(tmp_path):
     handed = handover.read(tmp_path / "handover" / handover_name("1.1"), "1.1")
     assert (handed.outcome, handed.after_attempt, handed.window) == (handover.FINISHED, 0, None)
     assert [c["status"] for c in handed.checks] == ["passed"]
+
+
+def test_the_registrys_windows_must_name_registered_tasks(tmp_path, monkeypatch):
+    (tmp_path / "bad_windows_registry.py").write_text('HANDLERS = {"6.2": "m:H"}\nWINDOWS = "6.2"\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(BadInput) as raised:
+        Registry.from_module("bad_windows_registry")
+    assert str(raised.value) == ("bad_windows_registry.WINDOWS must be a collection of task ids that HANDLERS names, "
+                                 "e.g. ('6.2',); it is '6.2'. Fix it in the module.")

@@ -170,3 +170,34 @@ def test_lint_handlers_says_when_the_task_list_has_no_registry(project: WriteMod
     assert (code, out) == (0, "")
     assert err == (f"{tmp_path / 'other.md'}: 2 tasks in 1 phases, 0 error(s), 0 warning(s), no handler "
                    "registry ([tool.gitops] handlers applies to the configured task list only)\n")
+
+
+WINDOWED_MODULE = """from gitops.handlers import Check, Handler, Window
+
+def ok(ctx):
+    return Check.passed("measured")
+
+WATCHED = Handler(action=lambda ctx: None, checks={"Shipped": ok}, window=Window(lambda ctx: 60.0, lambda ctx: None))
+SHIPPED = Handler(action=lambda ctx: None, checks={"Shipped": ok})
+"""
+
+
+@pytest.mark.parametrize(("ref", "windows", "said"), [
+    ("WATCHED", (), "declares a window but is not in WINDOWS, so on GitHub no scheduled workflow would evaluate "
+                    "it; add '1.2' to WINDOWS of tl_registry"),
+    ("SHIPPED", ("1.2",), "has no window but is in WINDOWS; remove '1.2' from WINDOWS of tl_registry"),
+])
+def test_a_window_and_the_registrys_windows_must_agree(write_module: WriteModule, ref: str, windows: tuple,
+                                                       said: str) -> None:
+    write_module("tl_windowed", WINDOWED_MODULE)
+    tasklist, _ = parse(TASKS, "t.md")
+    registry = Registry({"1.2": f"tl_windowed:{ref}"}, "tl_registry", windows=windows)
+    found = [(d.severity.value, d.message) for d in handler_diagnostics(tasklist, registry)]
+    assert found == [("error", f"the handler of Task 1.2 (tl_windowed:{ref}) {said}")]
+
+
+def test_a_window_in_windows_is_clean(write_module: WriteModule) -> None:
+    write_module("tl_windowed", WINDOWED_MODULE)
+    tasklist, _ = parse(TASKS, "t.md")
+    registry = Registry({"1.2": "tl_windowed:WATCHED"}, "tl_registry", windows=("1.2",))
+    assert list(handler_diagnostics(tasklist, registry)) == []
