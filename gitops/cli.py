@@ -254,18 +254,23 @@ def evaluate_windows(obj: Context, hand_over: Path | None) -> None:
 @main.command("record-windows")
 @click.option("--from", "source", required=True, type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="The evaluations a job handed over (`evaluate-windows --hand-over`); a task with none keeps waiting.")
+@click.option("--outputs", "as_outputs", is_flag=True,
+              help="Print the step output `completed` (true when a task stopped waiting); what it says goes to stderr.")
 @click.pass_obj
-def record_windows(obj: Context, source: Path) -> None:
+def record_windows(obj: Context, source: Path, as_outputs: bool) -> None:
     """Commit the handed-over window evaluations (the windows workflow's recording job, which runs no task code)."""
     from gitops.errors import BadInput
     from gitops.run.windows import record
 
     if obj.config.forge != "github":
         raise BadInput("record-windows commits a workflow job's evaluations: it needs --forge github.")
-    out = console()
+    out = console(stderr=as_outputs)
     runner = obj.runner(out)
-    for line in record(runner, runner.store, source):
-        out.print(line)
+    recorded = record(runner, runner.store, source)
+    for item in recorded:
+        out.print(item.message)
+    if as_outputs:
+        click.echo(f"completed={'true' if any(item.completed for item in recorded) else 'false'}")
 
 
 @main.command()

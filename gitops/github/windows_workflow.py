@@ -6,7 +6,8 @@ A task whose handler declares a window (the registry's WINDOWS: Task 6.2 watches
 This workflow runs hourly and on dispatch: its `evaluate` job runs `gitops evaluate-windows`,
 task code, with a read-only token and hands each evaluation over as an artifact; its `record` job,
 which runs no task code, commits them (as the main workflow's task and recording jobs do,
-gitops.github.task_jobs); its `report` job updates the phase PR's progress comment.
+gitops.github.task_jobs) and starts the main workflow when a task stopped waiting (its
+checkpoint, its dependents); its `report` job updates the phase PR's progress comment.
 
 GitHub's schedule rules, from
 https://docs.github.com/en/actions/writing-workflows/choosing-when-your-workflow-runs/events-that-trigger-workflows#schedule:
@@ -19,6 +20,7 @@ end; and in a public repository the schedule is disabled after 60 days without a
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Collection
 
 from gitops.github import production_jobs
@@ -31,7 +33,7 @@ from gitops.github.job_steps import (
     job_permissions,
     setup_steps,
 )
-from gitops.github.workflow import report_concurrency
+from gitops.github.workflow import report_concurrency, workflow_path
 from gitops.model import TaskList, project_slug
 
 CRON = "17 * * * *"  # hourly, off the top of the hour (see the module's docstring)
@@ -75,15 +77,25 @@ def windows_workflow(tasklist: TaskList, tasklist_path: str, windows: Collection
         "if": "${{ always() && needs.evaluate.result != 'skipped' }}",
         "runs-on": "ubuntu-latest",
         "timeout-minutes": SHORT_JOB_MINUTES,
-        "permissions": job_permissions(contents=("write", "the state commit"),
-                                       issues=("write", "the HotFix issue when an evaluation fails")),
+        "permissions": job_permissions(
+            actions=("write", "start the main workflow when an evaluation completed a task"),
+            contents=("write", "the state commit"),
+            issues=("write", "the HotFix issue when an evaluation fails"),
+        ),
         "steps": [
             *setup_steps(),
             # Read as data, never run (gitops.run.handover).
             {"name": "Take the evaluations over", "continue-on-error": True, "uses": f"{download}@{download_sha}",
              "with": {"name": artifact, "path": HANDOVER_DIR}},
-            {"name": "Record them", "env": dict(TOKEN_ENV),
-             "run": gitops_command(tasklist_path, f"record-windows --from {HANDOVER_DIR}") + "\n"},
+            {"name": "Record them", "id": "record", "env": dict(TOKEN_ENV),
+             "run": gitops_command(tasklist_path, f"record-windows --from {HANDOVER_DIR} --outputs") + ' >> "$GITHUB_OUTPUT"\n'},
+            # A task done (or awaiting its checkpoint) moves the pipeline on in the main workflow: its
+            # gate job, its dependents. A state commit made with GITHUB_TOKEN starts no run, a
+            # workflow_dispatch does (https://docs.github.com/en/actions/how-tos/write-workflows/choose-when-workflows-run/trigger-a-workflow).
+            {"name": "Start the main workflow", "if": "${{ steps.record.outputs.completed == 'true' }}",
+             "env": {"GH_TOKEN": "${{ github.token }}", "GH_REPO": "${{ github.repository }}",
+                     "MAIN_WORKFLOW": Path(workflow_path(tasklist_path)).name},
+             "run": 'gh workflow run "$MAIN_WORKFLOW" --ref "$GITOPS_DEFAULT_BRANCH"\n'},
         ],
     }
     report = {

@@ -519,6 +519,10 @@ class Runner:
         """Run the window evaluation and checks of a waiting task's handler (gitops.run.windows), apart
         from the engine's credentials as an execution is."""
         task, attempt = self.tasklist.tasks[task_id], state["tasks"][task_id]["attempts"]
+        if task_id not in self.registry.ids():  # a state from elsewhere, or a registry entry removed since
+            return TaskResult(all_checks(task, Check.skipped("not checked: no handler to evaluate the window")),
+                              f"Task {task_id} waits for a window, but the handler registry has no handler for it "
+                              "to evaluate the window with; register it again, or retry the task")
         workdir = self.work_dir / "work" / task_id
         workdir.mkdir(parents=True, exist_ok=True)
         environ = task_environment(self.environ)

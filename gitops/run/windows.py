@@ -75,27 +75,35 @@ def _hand_over(runner: Runner, task_id: str, updates: Mapping[str, Any], path: P
     runner.ui.note(f"Task {task_id}'s evaluation handed over in {path}")
 
 
-def record(runner: Runner, store: CarryingStore, folder: Path) -> list[str]:
-    """Commit the evaluations handed over in `folder` (the windows workflow's recording job); say what was recorded."""
+@dataclass(frozen=True)
+class Recorded:
+    task: str
+    completed: bool  # False: the task still waits
+    message: str
+
+
+def record(runner: Runner, store: CarryingStore, folder: Path) -> list[Recorded]:
+    """Commit the evaluations handed over in `folder` (the windows workflow's recording job), each saying what it did."""
     said = []
     for task_id, until in windows.waiting(runner.tasklist, runner.current()):
         path = folder / handover_name(task_id)
         if not path.exists():
-            said.append(f"Task {task_id} still waits (until {until}): no evaluation was handed over.")
+            said.append(Recorded(task_id, False, f"Task {task_id} still waits (until {until}): no evaluation was "
+                                                 "handed over."))
             continue
         said.append(_record_one(runner, store, task_id, path))
     return said
 
 
-def _record_one(runner: Runner, store: CarryingStore, task_id: str, path: Path) -> str:
+def _record_one(runner: Runner, store: CarryingStore, task_id: str, path: Path) -> Recorded:
     state = runner.current()
     try:
         handed = handover.read(path, task_id)
     except handover.HandOverRefused as exc:
-        return f"Task {task_id} still waits: {exc}."
+        return Recorded(task_id, False, f"Task {task_id} still waits: {exc}.")
     reason = _refused(runner, state, handed)
     if reason:
-        return f"Task {task_id} still waits: {reason}."
+        return Recorded(task_id, False, f"Task {task_id} still waits: {reason}.")
     store.carry(handed.work)
     store.carry_history(handed.history)
     finished = transitions.Finished(task_id, handed.checks, handed.error, handed.updates, handed.mlflow_run_id)
@@ -104,7 +112,7 @@ def _record_one(runner: Runner, store: CarryingStore, task_id: str, path: Path) 
     except WorkNotPushed as exc:
         new, _ = runner.transition(transitions.Finished(task_id, handed.checks, str(exc), handed.updates,
                                                         handed.mlflow_run_id))
-    return f"Task {task_id} evaluated: {new['tasks'][task_id]['status'].replace('_', ' ')}"
+    return Recorded(task_id, True, f"Task {task_id} evaluated: {new['tasks'][task_id]['status'].replace('_', ' ')}")
 
 
 def _refused(runner: Runner, state: dict, handed: handover.HandOver) -> str | None:

@@ -49,13 +49,22 @@ def test_task_code_runs_without_the_write_token_and_a_job_that_runs_none_commits
     assert [s["run"] for s in evaluate["steps"] if "evaluate-windows" in s.get("run", "")] == [
         "gitops --forge github --tasklist migration/B-1006.md evaluate-windows --hand-over .gitops/windows\n"]
     assert evaluate["steps"][2]["uses"].startswith("actions/cache/restore@")  # saves no venv task code touched
-    assert record["permissions"] == {"contents": "write", "issues": "write"}
+    assert record["permissions"] == {"actions": "write", "contents": "write", "issues": "write"}
     assert record["needs"] == ["evaluate"] and record["if"] == "${{ always() && needs.evaluate.result != 'skipped' }}"
     runs = [s.get("run", "") for s in record["steps"]]
     assert not any("evaluate-windows" in r or "run-task" in r for r in runs)
-    assert "gitops --forge github --tasklist migration/B-1006.md record-windows --from .gitops/windows\n" in runs
+    assert ('gitops --forge github --tasklist migration/B-1006.md record-windows --from .gitops/windows --outputs '
+            '>> "$GITHUB_OUTPUT"\n') in runs
     upload = evaluate["steps"][-1]["with"]["name"]
-    assert record["steps"][-2]["with"]["name"] == upload == "gitops-windows-attempt-${{ github.run_attempt }}"
+    assert record["steps"][-3]["with"]["name"] == upload == "gitops-windows-attempt-${{ github.run_attempt }}"
+
+
+def test_a_task_that_stopped_waiting_starts_the_main_workflow(doc):
+    start = doc["jobs"]["record"]["steps"][-1]
+    assert start["if"] == "${{ steps.record.outputs.completed == 'true' }}"
+    assert start["env"]["MAIN_WORKFLOW"] == "b-1006.yml"
+    assert start["run"] == 'gh workflow run "$MAIN_WORKFLOW" --ref "$GITOPS_DEFAULT_BRANCH"\n'
+
 
 
 def test_its_report_shares_the_main_workflows_report_group(doc, b1006):

@@ -62,7 +62,8 @@ def test_the_window_is_opened_recorded_then_evaluated_and_recorded_by_jobs_apart
     assert [(e.task, e.status) for e in evaluate_due(evaluator, folder)] == [("1.1", "done")]
     assert refs(remote) == before  # the evaluation job wrote nothing to the repository
     recorder, store = with_token(remote, "record-windows", clock)
-    assert record_windows(recorder, store, folder) == ["Task 1.1 evaluated: done"]
+    assert [(r.completed, r.message) for r in record_windows(recorder, store, folder)] == [
+        (True, "Task 1.1 evaluated: done")]
     after = branch_state(remote)["tasks"]["1.1"]
     assert (after["status"], after["window"]["evaluated_at"]) == ("done", clock.now)
     assert record_windows(recorder, store, folder) == []  # a second recording finds nothing waiting
@@ -78,6 +79,6 @@ def test_a_window_with_no_evaluation_handed_over_keeps_waiting(remote, tmp_path)
     handover.write(path, handover.from_record("1.1", task_job.current()["tasks"]["1.1"], result.updates, {}))
     recorder, store = with_token(remote, "record", clock)
     record(recorder, store, "1.1", path)
-    assert record_windows(recorder, store, tmp_path / "nothing") == [
-        "Task 1.1 still waits (until 2026-11-25T00:00:00+00:00): no evaluation was handed over."]
+    assert [(r.completed, r.message) for r in record_windows(recorder, store, tmp_path / "nothing")] == [
+        (False, "Task 1.1 still waits (until 2026-11-25T00:00:00+00:00): no evaluation was handed over.")]
     assert branch_state(remote)["tasks"]["1.1"]["status"] == "waiting"

@@ -1,0 +1,51 @@
+"""`gitops evaluate-windows` and `gitops status` on a state holding a task that waits for its window."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.gitops.test_cli import Gitops
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch) -> Gitops:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITOPS_TRACKING", "off")
+    site = Gitops(tmp_path, "run_pipeline.md")
+    site("run", "--until", "1.1")
+    return site
+
+
+def waiting(site: Gitops, until: str) -> None:
+    """Task 1.1 as a windows workflow's recording job leaves it: waiting until `until`."""
+    state = site.state()
+    state["tasks"]["1.1"].update(status="waiting", window={"opened_at": "2026-11-24T00:00:00+00:00", "until": until,
+                                                           "evaluate": "x:HANDLER", "evaluated_at": None})
+    site.state_path.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
+def test_an_open_window_is_shown_with_its_end_and_left_waiting(site):
+    waiting(site, "2999-01-01T00:00:00+00:00")
+    status = " ".join(site("status").split())
+    assert ("Next: Task 1.1 waits for its window to end at 2999-01-01T00:00:00+00:00; then `gitops evaluate-windows` "
+            "evaluates it") in status
+    doc = json.loads(site("status", "--json"))
+    assert (doc["tasks"][0]["status"], doc["tasks"][0]["window_until"]) == ("waiting", "2999-01-01T00:00:00+00:00")
+    out = site("evaluate-windows")
+    assert "Task 1.1 waits for its window to end at 2999-01-01T00:00:00+00:00" in " ".join(out.split())
+    assert site.state()["tasks"]["1.1"]["status"] == "waiting"
+
+
+def test_an_ended_window_without_a_handler_to_evaluate_it_fails_with_a_hotfix(site):
+    waiting(site, "2020-01-01T00:00:00+00:00")
+    site("evaluate-windows", code=1)
+    state = site.state()
+    assert state["tasks"]["1.1"]["status"] == "failed"
+    assert state["tasks"]["1.1"]["error"] == ("Task 1.1 waits for a window, but the handler registry has no handler "
+                                              "for it to evaluate the window with; register it again, or retry the task")
+    assert state["paused_by"] == "T-HotFix-1"
+
+
+def test_nothing_waits(site):
+    assert "No task waits for a window." in site("evaluate-windows")
