@@ -160,6 +160,9 @@ def step_text(project: str, run_url: str | None) -> Callable[[Step], str]:
             return f"{step.message} Push the fix, then run the workflow with input `retry={step.task}`."
         if step.kind is StepKind.HALTED:
             return f'{step.message} Run the workflow with inputs `resume="<why it is safe>"` and `retry=<task>`.'
+        if step.kind is StepKind.WAITING:
+            return (f"{step.message.split(';')[0]}. The hourly workflow `{project}-windows.yml` evaluates it at its first "
+                    "run after that (scheduled runs can be late); nothing needs a person until then.")
         return step.message
 
     return text

@@ -11,7 +11,9 @@ from click.testing import CliRunner
 
 from gitops.cli import main
 from gitops.github import render, windows_workflow, workflow
+from gitops.github.commands import step_text
 from gitops.handlers import Registry
+from gitops.plan.planner import Step, StepKind
 from gitops.tasklist import parser
 from tests.conftest import DATA, ROOT
 
@@ -91,3 +93,11 @@ def test_render_writes_and_checks_both_files_and_a_list_without_windows_gets_non
     shutil.copy(DATA / "run_pipeline.md", tmp_path / "run_pipeline.md")
     plain = CliRunner().invoke(main, ["--tasklist", "run_pipeline.md", "render"])
     assert plain.exit_code == 0 and "windows" not in plain.output
+
+
+def test_the_progress_comment_says_which_workflow_evaluates_the_window():
+    step = Step(StepKind.WAITING, "Task 6.2 waits for its window to end at 2026-12-06T10:00:00+00:00; then ...",
+                task="6.2", command="gitops evaluate-windows")
+    assert step_text("b-1006", None)(step) == (
+        "Task 6.2 waits for its window to end at 2026-12-06T10:00:00+00:00. The hourly workflow `b-1006-windows.yml` "
+        "evaluates it at its first run after that (scheduled runs can be late); nothing needs a person until then.")
