@@ -238,12 +238,15 @@ def record_task(obj: Context, task_id: str, source: Path) -> None:
 @click.pass_obj
 def evaluate_windows(obj: Context, hand_over: Path | None) -> None:
     """Evaluate the tasks whose time window has ended (the scheduled windows workflow); others keep waiting."""
+    from gitops.run.run_lock import exclusive_run
     from gitops.run.windows import evaluate_due
     from gitops.ui.view import print_step
 
     out = console()
     runner = obj.runner(out, task_work=hand_over is not None, hand_over=hand_over is not None)
-    with tracking_session(runner, out, obj.tracking_note):
+    local = obj.config.forge != "github"  # as `run`: one local process changes the state at a time
+    with exclusive_run(runner.state_path, runner.ui.note) if local else nullcontext(), \
+            tracking_session(runner, out, obj.tracking_note):
         evaluated = evaluate_due(runner, hand_over)
     if not evaluated:
         out.print("No task waits for a window.")
