@@ -434,8 +434,9 @@ def render(obj: Context, check: bool) -> None:
     registry = obj.registry(tasklist)
     handled = registry.ids() if registry is not None else frozenset()
     state = obj.config.state.resolve().relative_to(root.resolve()).as_posix()
-    files = {root / workflow_path(ref): renderer.render(tasklist, tasklist_path=ref, handled=handled, state_path=state)}
     windows = [t for t in tasklist.tasks if registry is not None and t in registry.windows]
+    files = {root / workflow_path(ref): renderer.render(tasklist, tasklist_path=ref, handled=handled, state_path=state,
+                                                        windows=windows)}
     if windows:  # tasks with a time window: the scheduled workflow that evaluates them
         files[root / windows_workflow_path(ref)] = renderer.render_windows(tasklist, tasklist_path=ref, windows=windows)
     if check:

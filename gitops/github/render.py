@@ -19,10 +19,11 @@ from gitops.model import TaskList
 
 
 def render(tasklist: TaskList, *, tasklist_path: str, handled: Collection[str] = (),
-           state_path: str = "state.json") -> str:
+           state_path: str = "state.json", windows: Collection[str] = ()) -> str:
     """The workflow YAML for a task list; `tasklist_path` is its path from the repository root,
-    `handled` the task ids its handler registry names (tasks with neither handler nor Run get a gate)."""
-    text = _yaml(workflow(tasklist, tasklist_path, handled, state_path))
+    `handled` the task ids its handler registry names (tasks with neither handler nor Run get a gate),
+    `windows` those whose handler has a time window (the registry's WINDOWS)."""
+    text = _yaml(workflow(tasklist, tasklist_path, handled, state_path, windows))
     # Every run of a comment checks out the default branch, reads the comment from the event file and
     # obeys only writers (gitops.github.comment_command): not the pull_request_target-like misuse zizmor means.
     text = text.replace("\n  issue_comment:\n", "\n  issue_comment: # zizmor: ignore[dangerous-triggers] commands from writers "
@@ -50,9 +51,9 @@ def _yaml(document: dict) -> str:
 
 
 def check(tasklist: TaskList, path: Path | str, *, tasklist_path: str, handled: Collection[str] = (),
-          state_path: str = "state.json") -> list[str]:
+          state_path: str = "state.json", windows: Collection[str] = ()) -> list[str]:
     """Drift between the workflow file at `path` and what `render` writes; empty when in sync."""
-    wanted = render(tasklist, tasklist_path=tasklist_path, handled=handled, state_path=state_path)
+    wanted = render(tasklist, tasklist_path=tasklist_path, handled=handled, state_path=state_path, windows=windows)
     return check_text(wanted, path, tasklist_path)
 
 
@@ -74,9 +75,10 @@ def check_text(wanted: str, path: Path | str, tasklist_path: str) -> list[str]:
 
 
 def write(tasklist: TaskList, path: Path | str, *, tasklist_path: str, handled: Collection[str] = (),
-          state_path: str = "state.json") -> bool:
+          state_path: str = "state.json", windows: Collection[str] = ()) -> bool:
     """Write the workflow to `path` if its content changed; True when written."""
-    return write_text(render(tasklist, tasklist_path=tasklist_path, handled=handled, state_path=state_path), path)
+    return write_text(render(tasklist, tasklist_path=tasklist_path, handled=handled, state_path=state_path,
+                             windows=windows), path)
 
 
 def write_text(text: str, path: Path | str) -> bool:

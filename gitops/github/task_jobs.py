@@ -38,17 +38,20 @@ def _contains(output: str, task_id: str) -> str:
     return f"contains(fromJSON(needs.plan.outputs.{output}), '{task_id}')"
 
 
-def _dependency_met(dep: str, gated: frozenset[str]) -> str:
+def _dependency_met(dep: str, gated: frozenset[str], windowed: frozenset[str] = frozenset()) -> str:
     """A dependency is met when it was done before this run, or passed in it: its task job
-    succeeded and its recording job committed it (then its gate passed, for a checkpoint)."""
+    succeeded and its recording job committed it (then its gate passed, for a checkpoint). A task
+    with a time window never passes in the run that started it (it waits: gitops.plan.windows)."""
     if dep in gated:
         passed = f"needs.{job_id('gate', dep)}.result == 'success'"
+    elif dep in windowed:
+        return _contains("done", dep)
     else:
         passed = f"needs.{job_id('task', dep)}.result == 'success' && needs.{job_id('record', dep)}.result == 'success'"
     return f"({_contains('done', dep)} || {passed})"
 
 
-def task_condition(task: Task, gated: frozenset[str]) -> str:
+def task_condition(task: Task, gated: frozenset[str], windowed: frozenset[str] = frozenset()) -> str:
     """When a task job runs; GitHub's implicit success() would skip it whenever a need was skipped.
 
     `!cancelled()` replaces that implicit check, so a dependency that is skipped because it was
@@ -62,7 +65,7 @@ def task_condition(task: Task, gated: frozenset[str]) -> str:
     parts = [
         "!cancelled()",
         *_planned(task),
-        *(_dependency_met(dep, gated) for dep in task.dependencies),
+        *(_dependency_met(dep, gated, windowed) for dep in task.dependencies),
     ]
     return "${{ " + " && ".join(parts) + " }}"
 
@@ -86,7 +89,8 @@ def _task_needs(tasklist: TaskList, task: Task, tasklist_path: str, gated: froze
 
 
 
-def task_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozenset[str]) -> dict[str, Any]:
+def task_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozenset[str],
+             windowed: frozenset[str] = frozenset()) -> dict[str, Any]:
     # The job runs task code: it holds no write token (a job's token has only the permissions its
     # `permissions:` grants: https://docs.github.com/en/actions/security-for-github-actions/security-guides/automatic-token-authentication#modifying-the-permissions-for-the-github_token).
     # It reads the phase branch, runs the task and hands its result over as an artifact
@@ -116,7 +120,7 @@ def task_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozense
     job: dict[str, Any] = {
         "name": job_name(f"Task {task.id}: {task.title}"),
         "needs": _task_needs(tasklist, task, tasklist_path, gated),
-        "if": task_condition(task, gated),
+        "if": task_condition(task, gated, windowed),
         "runs-on": "ubuntu-latest",
     }
     if production:
@@ -181,12 +185,15 @@ def _claim_step(tasklist_path: str) -> dict[str, Any]:
             "run": gitops_command(tasklist_path, 'claim "$PLANNED"') + "\n"}
 
 
-def gate_job(task: Task, tasklist_path: str) -> dict[str, Any]:
+def gate_job(task: Task, tasklist_path: str, windowed: bool = False) -> dict[str, Any]:
     # Runs after its task passed in this run, or when plan found the task awaiting approval
-    # (its gate job of an earlier run was cancelled or timed out).
+    # (its gate job of an earlier run was cancelled or timed out). A task with a time window only
+    # the latter: the run that started it leaves it waiting, and the windows workflow starts the
+    # run whose plan finds it awaiting approval (gitops.github.windows_workflow).
     passed = f"needs.{job_id('task', task.id)}.result == 'success' && needs.{job_id('record', task.id)}.result == 'success'"
+    awaiting = _contains("awaiting", task.id) if windowed else f"(({passed}) || {_contains('awaiting', task.id)})"
     condition = ("${{ !cancelled() && needs.plan.result == 'success' && needs.plan.outputs.proceed == 'true' && "
-                 f"(({passed}) || {_contains('awaiting', task.id)}) }}}}")
+                 f"{awaiting} }}}}")
     prompt = task.when_ready_prompt or f"Task {task.id} complete. Proceed?"
     return {
         "name": job_name(f"Checkpoint {task.id}: {prompt}"),

@@ -45,7 +45,7 @@ def gated_tasks(tasklist: TaskList, handled: Collection[str] = ()) -> list[str]:
 
 
 def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = (),
-             state_path: str = "state.json") -> dict[str, Any]:
+             state_path: str = "state.json", windows: Collection[str] = ()) -> dict[str, Any]:
     """The workflow document (YAML-ready) for a task list at `tasklist_path` in the repository
     (`state_path`: where state.json lives, relative to the repository root)."""
     for path in (tasklist_path, state_path):
@@ -56,6 +56,7 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
                                 "into a workflow; rename the file")
     name = project_slug(tasklist_path)
     gated = frozenset(gated_tasks(tasklist, handled))
+    windowed = frozenset(windows)  # tasks with a time window (the registry's WINDOWS): they end waiting
     jobs: dict[str, Any] = {"plan": plan_job(tasklist_path)}
     for task in tasklist.tasks.values():
         kinds = ("task", "record", "gate") if task.id in gated else ("task", "record")
@@ -65,11 +66,11 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
                 raise TaskListError(f"{tasklist_path}: Task {task.id} and another task both make job "
                                     f"id {key}; rename one of them")
             if kind == "task":
-                jobs[key] = task_job(tasklist, task, tasklist_path, gated)
+                jobs[key] = task_job(tasklist, task, tasklist_path, gated, windowed)
             elif kind == "record":
                 jobs[key] = record_job(tasklist, task, tasklist_path, gated)
             else:
-                jobs[key] = gate_job(task, tasklist_path)
+                jobs[key] = gate_job(task, tasklist_path, task.id in windowed)
     jobs["report"] = _report_job(list(jobs), tasklist_path)
     deploys = bool(tasklist.production_tasks)
     if deploys:

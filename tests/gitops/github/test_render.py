@@ -26,6 +26,7 @@ WORKFLOW = ROOT / ".github" / "workflows" / "b-1006.yml"
 CHECKPOINTS = ["1.1", "1.2", "2.1", "2.2", "3.1", "3.3", "4.1", "5.1", "6.1", "6.2"]
 # B-1006's tasks run through handlers: only its checkpoints get gates (as `gitops render` passes them).
 HANDLED = Registry.from_module("migration.handlers").ids()
+WINDOWS = Registry.from_module("migration.handlers").windows  # Task 6.2 ends its run waiting for its window
 SHA = re.compile(r"^[\w.-]+/[\w.-]+(/[\w.-]+)?@[0-9a-f]{40}$")  # owner/repo[/path]@sha
 
 
@@ -37,7 +38,7 @@ def b1006():
 
 @pytest.fixture(scope="module")
 def text(b1006) -> str:
-    return render.render(b1006, tasklist_path=TASKLIST, handled=HANDLED)
+    return render.render(b1006, tasklist_path=TASKLIST, handled=HANDLED, windows=WINDOWS)
 
 
 @pytest.fixture(scope="module")
@@ -365,6 +366,14 @@ def test_simulated_done_tasks_are_skipped_without_skipping_their_dependents(doc,
     assert ran(results) == ["task-2-1", "gate-2-1", "task-2-2", "gate-2-2", "task-2-3"]
 
 
+def test_simulated_a_task_with_a_window_gets_its_gate_only_once_its_evaluation_left_it_awaiting(doc, b1006):
+    phase_5 = [t for t in b1006.tasks if b1006.tasks[t].phase < 6]
+    first = simulate(doc, outputs(b1006, 6, done=[*phase_5, "6.1"]))
+    assert ran(first) == ["task-6-2"]  # it ends waiting: no reviewer is asked while its window is open
+    later = simulate(doc, outputs(b1006, 6, done=[*phase_5, "6.1"], awaiting=["6.2"]))
+    assert ran(later) == ["gate-6-2"]  # the run the windows workflow starts after the evaluation
+
+
 def test_simulated_failure_skips_dependents_only(doc, b1006):
     results = simulate(doc, outputs(b1006, 2, done=["1.1", "1.2"]), fail=frozenset({"task-2-2"}))
     assert ran(results) == ["task-2-1", "gate-2-1", "task-2-2"]
@@ -410,21 +419,21 @@ def test_contains_on_the_list_is_not_a_substring_test():
 # ------------------------------------------------------------------ determinism and drift
 def test_render_is_deterministic(b1006, text):
     again, _ = parser.load(ROOT / TASKLIST)
-    assert render.render(again, tasklist_path=TASKLIST, handled=HANDLED) == text
+    assert render.render(again, tasklist_path=TASKLIST, handled=HANDLED, windows=WINDOWS) == text
 
 
 def test_the_committed_workflow_is_in_sync(b1006):
-    assert render.check(b1006, WORKFLOW, tasklist_path=TASKLIST, handled=HANDLED) == []
+    assert render.check(b1006, WORKFLOW, tasklist_path=TASKLIST, handled=HANDLED, windows=WINDOWS) == []
 
 
 def test_check_reports_drift_and_a_missing_file(b1006, text, tmp_path):
     target = tmp_path / "b-1006.yml"
     fix = f"run `gitops --tasklist {TASKLIST} render` and commit {target}"
-    assert render.check(b1006, target, tasklist_path=TASKLIST, handled=HANDLED) == [f"{target}: missing; {fix}"]
-    assert render.write(b1006, target, tasklist_path=TASKLIST, handled=HANDLED) is True
-    assert render.write(b1006, target, tasklist_path=TASKLIST, handled=HANDLED) is False
+    assert render.check(b1006, target, tasklist_path=TASKLIST, handled=HANDLED, windows=WINDOWS) == [f"{target}: missing; {fix}"]
+    assert render.write(b1006, target, tasklist_path=TASKLIST, handled=HANDLED, windows=WINDOWS) is True
+    assert render.write(b1006, target, tasklist_path=TASKLIST, handled=HANDLED, windows=WINDOWS) is False
     target.write_text(text.replace("cancel-in-progress: false", "cancel-in-progress: true"))
-    drift = render.check(b1006, target, tasklist_path=TASKLIST, handled=HANDLED)
+    drift = render.check(b1006, target, tasklist_path=TASKLIST, handled=HANDLED, windows=WINDOWS)
     assert drift[0] == f"{target}: differs from what `gitops render` writes for {TASKLIST}; {fix}"
     assert "-      cancel-in-progress: true" in drift and "+      cancel-in-progress: false" in drift
 

@@ -16,6 +16,7 @@ from gitops.handlers import Registry
 from gitops.plan.planner import Step, StepKind
 from gitops.tasklist import parser
 from tests.conftest import DATA, ROOT
+from tests.gitops.builders import task, tasklist
 
 TASKLIST = "migration/B-1006.md"
 WINDOWS_FILE = ROOT / ".github" / "workflows" / "b-1006-windows.yml"
@@ -101,3 +102,11 @@ def test_the_progress_comment_says_which_workflow_evaluates_the_window():
     assert step_text("b-1006", None)(step) == (
         "Task 6.2 waits for its window to end at 2026-12-06T10:00:00+00:00. The hourly workflow `b-1006-windows.yml` "
         "evaluates it at its first run after that (scheduled runs can be late); nothing needs a person until then.")
+
+
+def test_a_dependent_of_a_task_with_a_window_waits_for_a_later_run():
+    tl = tasklist(task("1.1", criteria=1), task("1.2", deps=("1.1",), criteria=1))
+    doc = workflow.workflow(tl, "small.md", handled=tl.tasks, windows=["1.1"])
+    assert doc["jobs"]["task-1-2"]["if"].endswith(" && contains(fromJSON(needs.plan.outputs.done), '1.1') }}")
+    plain = workflow.workflow(tl, "small.md", handled=tl.tasks)
+    assert "needs.task-1-1.result == 'success'" in plain["jobs"]["task-1-2"]["if"]
