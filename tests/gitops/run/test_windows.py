@@ -33,12 +33,12 @@ class Clock:
 
 
 def make(folder: Path, ref: str = WATCHED, scheduled: bool = True, clock: Clock | None = None,
-         slept: list[float] | None = None) -> Runner:
+         slept: list[float] | None = None, environ: dict[str, str] | None = None) -> Runner:
     tl = tasklist(task("1.1", criteria=1), task("1.2", deps=("1.1",), criteria=1))
     return Runner(
         tasklist=tl, state_path=folder / "state.json", root=folder, work_dir=folder / ".gitops",
         forge=LocalForge(folder / ".gitops" / "forge"), registry=Registry({"1.1": ref}), ui=QuietUI(),
-        environ={}, clock=clock or Clock(), scheduled_windows=scheduled,
+        environ=environ or {}, clock=clock or Clock(), scheduled_windows=scheduled,
         sleep=(slept.append if slept is not None else lambda seconds: None),
     )
 
@@ -94,6 +94,16 @@ def test_evaluate_leaves_an_open_window_waiting_and_completes_an_ended_one(tmp_p
     assert after["performance_metrics"] == {"opened": 1.0, "window_error_rate": 0.0}
     assert runner.run("ada").ran == ["1.2"]  # the dependent runs now
     assert evaluate_due(runner) == []
+
+
+def test_with_credentials_the_action_and_the_evaluation_run_apart_and_the_window_crosses_over(tmp_path):
+    clock = Clock()
+    runner = make(tmp_path, clock=clock, environ={"GITHUB_TOKEN": "ghs_secret", "PATH": "/usr/bin:/bin"})
+    runner.run("ada")
+    assert state(tmp_path)["tasks"]["1.1"]["window"]["until"] == "2026-11-25T00:00:00+00:00"
+    clock.now = "2026-11-25T00:00:00+00:00"
+    assert [e.status for e in evaluate_due(runner)] == ["done"]
+    assert calls(tmp_path) == ["action", "evaluate"]
 
 
 def test_a_failed_evaluation_opens_a_hotfix_as_any_failure(tmp_path):
