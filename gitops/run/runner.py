@@ -534,8 +534,10 @@ class Runner:
                           scheduled_windows=self.scheduled_windows, wait=self.sleep)
         return run_registered(self.registry, ctx, evaluation=True)
 
-    def record_result(self, task_id: str, state: dict[str, Any], result: TaskResult, seconds: float) -> dict[str, Any]:
-        """Record a result measured outside `execute` (a window's evaluation): redacted, tracked, announced."""
+    def record_result(self, task_id: str, state: dict[str, Any], result: TaskResult,
+                      seconds: float) -> tuple[dict[str, Any], TaskResult]:
+        """Record a result measured outside `execute` (a window's evaluation): redacted, tracked, announced.
+        Returns the new state and the result as recorded."""
         result = self._redacted(result)
         try:
             new, actions = self._finish(task_id, state, result, seconds, manual=False)
@@ -544,7 +546,7 @@ class Runner:
             new, actions = self._finish(task_id, state, result, seconds, manual=False)
         self.ui.task_finished(task_id, result, seconds)
         self._carry_out(actions, new)
-        return new
+        return new, result
 
     def approve(self, gate: str, by: str, auto: bool = False) -> dict[str, Any]:
         self.recover()

@@ -52,7 +52,7 @@ def evaluate_due(runner: Runner, hand_over: Path | None = None) -> list[Evaluate
         state = runner.current()
         began = time.perf_counter()
         result = runner.evaluate_window(task_id, state)
-        new = runner.record_result(task_id, state, result, time.perf_counter() - began)
+        new, result = runner.record_result(task_id, state, result, time.perf_counter() - began)  # redacted
         if hand_over is not None:
             _hand_over(runner, task_id, result.updates, hand_over / handover_name(task_id))
         out.append(Evaluated(task_id, new["tasks"][task_id]["status"], until))
