@@ -287,7 +287,10 @@ def test_a_task_job_hands_over_and_its_recording_job_commits_through_the_command
     # Before its run claims it, the task job runs nothing and the recording job records nothing.
     assert "Nothing to run: Task 1.1 is pending, not claimed by this run." in gitops(
         "--forge", "github", "run-task", "1.1", "--hand-over", str(handed))
-    assert not handed.exists()
+    # It hands that over all the same: the upload step fails only on a job that broke (if-no-files-found: error).
+    assert json.loads(handed.read_text())["error"] == "the task did not run: Task 1.1 is pending, not claimed by this run"
+    assert "Nothing to record: Task 1.1 is pending, not claimed by this run." in gitops(
+        "--forge", "github", "record-task", "1.1", "--from", str(handed))
     assert "Claimed for this run: 1.1." in gitops("--forge", "github", "claim", '["1.1", "1.2"]')  # 1.2 needs 1.1
     (site / "state.json").unlink()  # the plan job's copy: each job has a checkout of its own
     out = gitops("--forge", "github", "run-task", "1.1", "--hand-over", str(handed))
