@@ -545,3 +545,20 @@ def test_every_job_restores_its_environment_from_the_cache_before_bootstrap(doc)
         assert "steps.python.outputs.python-version" in cache["with"]["key"]
         assert "hashFiles('pyproject.toml', 'constraints.txt')" in cache["with"]["key"]
         assert bootstrap["run"] == "scripts/bootstrap"
+
+
+def test_the_hand_over_is_uploaded_and_downloaded_a_second_time_when_the_first_try_fails(doc):
+    artifact = "gitops-task-1-2-attempt-${{ github.run_attempt }}"
+    upload = [s for s in doc["jobs"]["task-1-2"]["steps"] if "upload-artifact" in s.get("uses", "")]
+    settings = {"name": artifact, "path": ".gitops/handover/task-1-2.json", "if-no-files-found": "error",
+                "include-hidden-files": True, "retention-days": 1}
+    assert [(s["if"], s.get("continue-on-error"), s["with"]) for s in upload] == [
+        ("${{ always() }}", True, settings),
+        ("${{ always() && steps.hand_over.outcome == 'failure' }}", None, {**settings, "overwrite": True}),
+    ]
+    assert upload[0]["id"] == "hand_over" and doc["jobs"]["task-1-2"]["steps"][-2:] == upload
+    download = [s for s in doc["jobs"]["record-1-2"]["steps"] if "download-artifact" in s.get("uses", "")]
+    assert [(s.get("if"), s["continue-on-error"], s["with"]) for s in download] == [
+        (None, True, {"name": artifact, "path": ".gitops/handover"}),
+        ("${{ steps.take_over.outcome == 'failure' }}", True, {"name": artifact, "path": ".gitops/handover"}),
+    ]
