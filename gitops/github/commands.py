@@ -18,7 +18,7 @@ from gitops.github.forge import GitHubForge
 from gitops.github.preflight import FALLBACK, FALLBACK_VARIABLE, check_gates, gated_by_pr_merge
 from gitops.model import Gate, GateKind, TaskList
 from gitops.plan.planner import Step, StepKind
-from gitops.state.git_store import phase_branch
+from gitops.state.phase_branches import phase_branch
 
 # What the gate job records when the repository chose the PR-merge fallback: nobody reviewed it.
 NO_REVIEWER = f"nobody ({FALLBACK_VARIABLE}={FALLBACK}: the phase PR's review is the check)"

@@ -29,7 +29,7 @@ CREDENTIALS = frozenset({
 _RUNTIME = re.compile(r"ACTIONS_(RUNTIME|CACHE|RESULTS|ID_TOKEN)_\w*")
 # git reads configuration from GIT_CONFIG_COUNT / GIT_CONFIG_KEY_<n> / GIT_CONFIG_VALUE_<n>
 # (https://git-scm.com/docs/git-config#Documentation/git-config.txt-GITCONFIGCOUNT): the git store
-# sends the token to git that way (state/git_store.github_auth_env), so none of them is passed on.
+# sends the token to git that way (gitops.state.git_auth.github_auth_env), so none of them is passed on.
 _GIT_CONFIG_ENTRY = re.compile(r"GIT_CONFIG_(KEY|VALUE)_\d+")
 
 

@@ -10,7 +10,7 @@ from gitops.forge.local import LocalForge
 from gitops.handlers import Registry
 from gitops.run.runner import Runner
 from gitops.run.task_env import holds_credentials, task_environment
-from gitops.state.git_store import github_auth_env
+from gitops.state.git_auth import github_auth_env
 from tests.gitops.builders import task, tasklist
 
 TOKEN = "ghs_" + "A1b2C3d4" * 4 + "Zz"
