@@ -15,7 +15,7 @@ import shlex
 from typing import Any, Collection
 
 from gitops.errors import TaskListError
-from gitops.github import handover_steps, production_jobs
+from gitops.github import handover_steps, production_jobs, production_order
 from gitops.github.environments import PRODUCTION, checkpoint_environment
 from gitops.model import Task, TaskList, project_slug
 from gitops.plan.policy import deploy_gate, may_await_approval, needs_deploy_approval
@@ -106,6 +106,7 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
     if deploys:
         jobs["rollback"] = production_jobs.rollback_job(PRODUCTION, _setup_steps(), lambda a: _gitops(tasklist_path, a),
                                                         _permissions, TOKEN_ENV)
+        production_order.serialise(jobs, tasklist, job_id, rollback="rollback")  # one review per job
     return {
         "name": _name(f"gitops: {tasklist.title}"),  # the workflow's name is expanded too
         "on": {

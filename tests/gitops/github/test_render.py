@@ -337,12 +337,24 @@ def simulate(doc: dict, outputs: dict, fail: frozenset[str] = frozenset()) -> di
             for k, v in outputs.items()}
     results = {"plan": "success"}
     needs = {"plan": {"result": "success", "outputs": plan}}
-    for job_id, job in list(doc["jobs"].items())[1:]:
+    for job_id in _in_needs_order(doc["jobs"]):
+        job = doc["jobs"][job_id]
         context = {"needs": {n: needs[n] for n in job["needs"]}}
         runs = Expr(job["if"], context).value()
         results[job_id] = ("failure" if job_id in fail else "success") if runs else "skipped"
         needs[job_id] = {"result": results[job_id], "outputs": {}}
     return results
+
+
+def _in_needs_order(jobs: dict) -> list[str]:
+    """The jobs after plan, each once all its needs have run (GitHub's order; the document's may differ)."""
+    order: list[str] = []
+    waiting = [job_id for job_id in jobs if job_id != "plan"]
+    while waiting:
+        ready = next(j for j in waiting if all(n == "plan" or n in order for n in jobs[j]["needs"]))
+        order.append(ready)
+        waiting.remove(ready)
+    return order
 
 
 def ran(results: dict[str, str]) -> list[str]:
