@@ -56,9 +56,9 @@ def record(runner: Runner, store: CarryingStore, task_id: str, path: Path) -> st
     if refused or handover is None:
         runner.transition(transitions.Interrupted(task_id, attempt, refused or "no result"))
         return f"Task {task_id} recorded as failed: {refused}"
-    if handover.outcome != FINISHED:
+    if handover.outcome != FINISHED:  # the task job stopped it (a signal) or refused to run it: a failure
         runner.transition(transitions.Interrupted(task_id, attempt, handover.error or ""))
-        return f"Task {task_id} recorded as interrupted: {handover.error}"
+        return f"Task {task_id} recorded as failed: {handover.error}"
     store.carry(handover.work)
     store.carry_history(handover.history)  # committed one by one before the state commit
     try:

@@ -391,4 +391,4 @@ def test_a_claimed_production_task_runs_only_once_its_approval_is_recorded(remot
     recorder, store = recording_job(remote)
     recorder.tasklist = prod
     assert record(recorder, store, "1.1", path) == (
-        "Task 1.1 recorded as interrupted: the task did not run: production gate deploy-1.1 is not approved")
+        "Task 1.1 recorded as failed: the task did not run: production gate deploy-1.1 is not approved")
