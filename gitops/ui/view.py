@@ -14,6 +14,7 @@ from gitops.plan.drift import has_drifted
 from gitops.plan.planner import Step
 from gitops.plan.policy import checkpoint_reasons, needs_deploy_approval
 from gitops.plan.quality import quality_gates
+from gitops.plan.readiness import LOST, result_lost
 from gitops.ui.reports import STATUS_ICON
 
 
@@ -50,6 +51,7 @@ def status_json(
                 "mlflow_run_id": record.get("mlflow_run_id"),
                 "mlflow_run": run_link(record["mlflow_run_id"]) if run_link and record.get("mlflow_run_id") else None,
                 "stale": has_drifted(task, record),
+                "interrupted": result_lost(record),  # failed only so that retry runs it: outcome unknown
             }
         )
     return {
@@ -123,8 +125,10 @@ def print_status(console: Console, doc: Mapping[str, Any]) -> None:
     for task in doc["tasks"]:
         checks = ", ".join(f"{n} {s}" for s, n in sorted(task["checks"].items())) or "-"
         run = (task["mlflow_run_id"] or "-")[:8]
-        rows.append((task["id"], task["title"], f"{STATUS_ICON.get(task['status'], '')} {task['status']}", checks,
-                     str(task["attempts"]), run))
+        status = f"{STATUS_ICON.get(task['status'], '')} {task['status']}"
+        if task.get("interrupted"):
+            status = f"⚠️ {LOST}: retry it"
+        rows.append((task["id"], task["title"], status, checks, str(task["attempts"]), run))
     _print_table(console, ("Task", "Title", "Status", "Checks", "Attempts", "MLflow run"), rows)
     if doc.get("mlflow"):
         console.print(f"MLflow runs: {doc['mlflow']}")

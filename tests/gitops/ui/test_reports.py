@@ -151,3 +151,4 @@ def test_a_task_whose_result_was_lost_reads_as_interrupted_with_the_retry_on_git
         "**Next step**: Task 1.1 was interrupted on attempt 1: its hand-over is missing. Its outcome is unknown, so "
         "no HotFix was opened; the tasks that depend on it wait. Run it again: `gitops retry 1.1`. On GitHub: run "
         "the workflow with input `retry=1.1`, or comment `/gitops retry 1.1` on the phase PR.")
+
