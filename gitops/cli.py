@@ -220,15 +220,22 @@ def claim(obj: Context, tasks: str, as_outputs: bool) -> None:
               help="The result a task job handed over (`run-task --hand-over`); missing: recorded as failed.")
 @click.pass_obj
 def record_task(obj: Context, task_id: str, source: Path) -> None:
-    """Commit a task job's handed-over result (the workflow's recording job, which runs no task code)."""
+    """Commit a task job's handed-over result (the workflow's recording job, which runs no task code);
+    exit 1 when no result arrived (recorded as interrupted)."""
     from gitops.errors import BadInput
+    from gitops.plan.readiness import result_lost
     from gitops.run.recording import record
 
     if obj.config.forge != "github":
         raise BadInput("record-task commits a workflow task job's result: it needs --forge github.")
     out = console()
     runner = obj.runner(out)
+    before = runner.current()
     out.print(record(runner, runner.store, task_id, source))
+    # No result arrived: the job fails, so that the task's gate job does not ask a reviewer about a
+    # task whose outcome nobody knows, and its dependents in this run skip.
+    if not result_lost(before["tasks"].get(task_id) or {}) and result_lost(runner.current()["tasks"][task_id]):
+        sys.exit(1)
 
 
 @main.command("evaluate-windows")

@@ -162,7 +162,8 @@ class Context:
     def git_store(self, tasklist: TaskList, root: Path, worktree: bool = False):
         """On GitHub, state.json lives on the phase branch: each write is a commit pushed there
         (with the checkout's changed files, when `worktree`)."""
-        from gitops.state import git_store
+        from gitops.state.git_auth import github_auth_env
+        from gitops.state.phase_branches import phase_store
 
         env = os.environ
         if not env.get("GITHUB_TOKEN"):
@@ -172,13 +173,13 @@ class Context:
             raise BadInput(f"--state {self.config.state} is outside the checkout ({root}): with --forge github the "
                            "state is committed to the repository. Pass a path inside the checkout (default: "
                            "state.json), or use --forge local.")
-        return git_store.phase_store(
+        return phase_store(
             root,
             tasklist.slug,
             [p.number for p in tasklist.phases],
             path=str(self.config.state.relative_to(root.resolve())),
             local_path=self.config.state,
-            environ=git_store.github_auth_env(env["GITHUB_TOKEN"], env.get("GITHUB_SERVER_URL", "https://github.com")),
+            environ=github_auth_env(env["GITHUB_TOKEN"], env.get("GITHUB_SERVER_URL", "https://github.com")),
             author=("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"),
             worktree=worktree,
             # The workflow sets it from github.event.repository.default_branch: not every repository's is main.

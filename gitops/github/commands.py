@@ -18,7 +18,7 @@ from gitops.github.forge import GitHubForge
 from gitops.github.preflight import FALLBACK, FALLBACK_VARIABLE, check_gates, gated_by_pr_merge
 from gitops.model import Gate, GateKind, TaskList
 from gitops.plan.planner import Step, StepKind
-from gitops.state.git_store import phase_branch
+from gitops.state.phase_branches import phase_branch
 
 # What the gate job records when the repository chose the PR-merge fallback: nobody reviewed it.
 NO_REVIEWER = f"nobody ({FALLBACK_VARIABLE}={FALLBACK}: the phase PR's review is the check)"
@@ -158,6 +158,9 @@ def step_text(project: str, run_url: str | None) -> Callable[[Step], str]:
                     f"(Review deployments), or runs `gitops --forge github approve {gate}`.{signoff}")
         if step.kind is StepKind.PAUSED:
             return f"{step.message} Push the fix, then run the workflow with input `retry={step.task}`."
+        if step.kind is StepKind.INTERRUPTED:
+            return (f"{step.message} On GitHub: run the workflow with input `retry={step.task}`, or comment "
+                    f"`/gitops retry {step.task}` on the phase PR.")
         if step.kind is StepKind.HALTED:
             return f'{step.message} Run the workflow with inputs `resume="<why it is safe>"` and `retry=<task>`.'
         if step.kind is StepKind.WAITING:

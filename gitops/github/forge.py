@@ -22,7 +22,7 @@ from gitops.github.ruleset import ensure_ruleset
 from gitops.markdown_text import close_open_fence
 from gitops.model import Gate
 from gitops.redact import Redactor
-from gitops.state.git_store import phase_branch
+from gitops.state.phase_branches import phase_branch
 
 if TYPE_CHECKING:
     from github import Github

@@ -52,7 +52,7 @@ def setup_steps(history: bool = False, task_code: bool = False) -> list[dict[str
         checkout["fetch-depth"] = 0
     return [
         # No job keeps the token in .git/config: the jobs that push hand it to git through the
-        # environment (gitops.state.git_store.github_auth_env), only for the git calls that need it.
+        # environment (gitops.state.git_auth.github_auth_env), only for the git calls that need it.
         {"uses": f"{repo}@{sha}", "with": checkout},
         {"id": "python", "uses": f"{python}@{python_sha}", "with": {"python-version": PYTHON_VERSION}},
         {"name": "Restore the environment", "uses": f"{cache}@{cache_sha}", "with": dict(VENV_CACHE)},

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from gitops.errors import TaskListError
-from gitops.github import production_jobs
+from gitops.github import handover_steps, production_jobs
 from gitops.github.environments import PRODUCTION, checkpoint_environment
 from gitops.github.job_steps import (
     ACTIONS,
@@ -113,10 +113,7 @@ def task_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozense
                   "env": {**TOKEN_ENV, **(production_jobs.PRODUCTION_SETTINGS if production else {})},
                   "run": gitops_command(tasklist_path, f"run-task {task.id} --hand-over {_handover_file(task)}") + "\n"})
     upload, upload_sha, _ = ACTIONS["upload-artifact"]
-    # always(): a failed task's result is handed over too; a job that never wrote one uploads nothing.
-    steps.append({"name": "Hand the result over", "if": "${{ always() }}", "uses": f"{upload}@{upload_sha}",
-                  "with": {"name": _artifact(task), "path": _handover_file(task), "if-no-files-found": "ignore",
-                           "include-hidden-files": True, "retention-days": 1}})
+    steps.extend(handover_steps.upload(f"{upload}@{upload_sha}", _artifact(task), _handover_file(task)))
     job: dict[str, Any] = {
         "name": job_name(f"Task {task.id}: {task.title}"),
         "needs": _task_needs(tasklist, task, tasklist_path, gated),
@@ -146,10 +143,7 @@ def record_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozen
     download, download_sha, _ = ACTIONS["download-artifact"]
     steps = [
         *setup_steps(),
-        # No artifact (the task job was cancelled, timed out or lost its runner): record-task records
-        # the task as failed, saying so. The artifact is read as data, never run.
-        {"name": "Take the result over", "continue-on-error": True, "uses": f"{download}@{download_sha}",
-         "with": {"name": _artifact(task), "path": HANDOVER_DIR}},
+        *handover_steps.download(f"{download}@{download_sha}", _artifact(task), HANDOVER_DIR),
     ]
     if needs_deploy_approval(tasklist, task):
         permissions["actions"] = ("read", "approve --recorded: the production deployment review")

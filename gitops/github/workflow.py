@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Collection
 
 from gitops.errors import TaskListError
-from gitops.github import production_jobs
+from gitops.github import production_jobs, production_order
 from gitops.github.environments import PRODUCTION
 from gitops.github.job_steps import (
     SHORT_JOB_MINUTES,
@@ -76,6 +76,7 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
     if deploys:
         jobs["rollback"] = production_jobs.rollback_job(PRODUCTION, setup_steps(), lambda a: gitops_command(tasklist_path, a),
                                                         job_permissions, TOKEN_ENV)
+        production_order.serialise(jobs, tasklist, job_id, rollback="rollback")  # one review per job
     return {
         "name": job_name(f"gitops: {tasklist.title}"),  # the workflow's name is expanded too
         "on": {

@@ -14,6 +14,7 @@ from gitops.plan.readiness import (
     PENDING,
     gate_status,
     is_ready,
+    result_lost,
     status_of,
     unsigned_criteria,
 )
@@ -26,6 +27,7 @@ class StepKind(str, enum.Enum):
     GATE = "gate"  # a checkpoint, phase or production gate waits for approval
     WAITING = "waiting"  # a task waits for its time window to end (gitops.plan.windows)
     PAUSED = "paused"  # a HotFix is open
+    INTERRUPTED = "interrupted"  # a task's result never arrived: retry it (no HotFix)
     HALTED = "halted"  # too many consecutive failures
     FINISHED = "finished"
     BLOCKED = "blocked"  # nothing can move (should not happen with a valid task list)
@@ -74,6 +76,8 @@ def next_step(tasklist: TaskList, state: Mapping[str, Any], runnable: frozenset[
         if gate is None:
             record = records.get(name)
             if record is not None and record.get("status", PENDING) != PENDING:
+                if result_lost(record):
+                    return lost_step(name, record)
                 continue
         elif (gates.get(gate) or _NO_GATE).get("status") not in _UNDECIDED:
             continue
@@ -202,6 +206,17 @@ def _task_gate_step(tasklist: TaskList, state: Mapping[str, Any], task_id: str) 
         command = f"gitops approve {task_id}"
     prompt = task.when_ready_prompt or f"Task {task_id} complete. Proceed?"
     return Step(StepKind.GATE, message, task=task_id, gate=task_id, prompt=prompt, reasons=reasons, unsigned=unsigned, command=command)
+
+
+def lost_step(task_id: str, record: Mapping[str, Any]) -> Step:
+    """A task whose result never arrived (transitions.Lost): nothing to fix, only to run again."""
+    return Step(
+        StepKind.INTERRUPTED,
+        f"Task {task_id} was interrupted on attempt {record['attempts']}: {record['error']}. Its outcome is "
+        f"unknown, so no HotFix was opened; the tasks that depend on it wait. Run it again: `gitops retry {task_id}`.",
+        task=task_id,
+        command=f"gitops retry {task_id}",
+    )
 
 
 def _paused_step(state: Mapping[str, Any]) -> Step:

@@ -11,6 +11,14 @@ FINAL = (TaskStatus.DONE.value, TaskStatus.SKIPPED.value)
 # and an enum member's `.value` is a descriptor call each time.
 PENDING, DONE = TaskStatus.PENDING.value, TaskStatus.DONE.value
 APPROVED = GateStatus.APPROVED.value
+# A task record's mark of an attempt whose result never arrived (transitions.Lost): it is failed
+# only so that `retry` runs it again; its outcome is unknown and no HotFix was opened.
+LOST = "interrupted"
+
+
+def result_lost(record: Mapping[str, Any]) -> bool:
+    """The task's latest attempt ended without its result reaching the state (transitions.Lost)."""
+    return record.get("status") == TaskStatus.FAILED.value and record.get(LOST) is True
 
 
 def why_not_ready(tasklist: TaskList, state: Mapping[str, Any], task_id: str,

@@ -15,6 +15,7 @@ from gitops.plan.readiness import (
     APPROVED,
     DONE,
     FINAL,
+    LOST,
     PENDING,
     gate_status,
     is_ready,
@@ -60,6 +61,16 @@ class Interrupted:
 
 
 @dataclass(frozen=True)
+class Lost:
+    """The result of a task's attempt never reached the state (on GitHub: its hand-over did not
+    arrive): the task may have passed or failed, nobody knows. Not a failure of the task."""
+
+    task: str
+    attempt: int  # the attempt whose result was lost: a record that moved on since is left alone
+    reason: str
+
+
+@dataclass(frozen=True)
 class Approved:
     gate: str
     by: str
@@ -91,7 +102,7 @@ class Reopened:
     gate: str
 
 
-Event = Union[Started, Finished, Interrupted, Approved, Retried, Resumed, Rejected, Reopened]
+Event = Union[Started, Finished, Interrupted, Lost, Approved, Retried, Resumed, Rejected, Reopened]
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,7 @@ def _started(tasklist: TaskList, state: dict[str, Any], event: Started, now: str
         definition=definition_hash(tasklist.tasks[event.task]),  # what this attempt ran (drift.py)
     )
     record.pop("window", None)  # an earlier attempt's window (it was evaluated): this attempt opens its own
+    record.pop(LOST, None)  # an earlier attempt's
     state["start_time"] = state.get("start_time") or now
     return []
 
@@ -204,6 +216,28 @@ def _interrupted(tasklist: TaskList, state: dict[str, Any], event: Interrupted, 
         error=event.reason,
     )
     return _fail(tasklist, state, task, now)
+
+
+def _lost(tasklist: TaskList, state: dict[str, Any], event: Lost, now: str) -> list[Action]:
+    """`failed`, so that `retry` runs it again, and marked `interrupted`: no HotFix (nothing says the
+    task broke), no pause, no count towards the halt; its dependents wait for the retry.
+
+    Idempotent like `_interrupted`."""
+    record = state["tasks"][event.task]
+    if record["status"] != TaskStatus.RUNNING.value or record["attempts"] != event.attempt:
+        return []
+    record = own_record(state, event.task)
+    task = tasklist.tasks[event.task]
+    unknown = "not known: the task's result never arrived (see the error)"
+    record.update(
+        checks=[{"criterion": c.text, "status": CheckStatus.SKIPPED.value, "evidence": unknown, "metrics": {},
+                 **({"kind": c.kind} if c.kind != "done_when" else {})} for c in task.all_criteria],
+        finished_at=now,
+        error=event.reason,
+        status=TaskStatus.FAILED.value,
+    )
+    record[LOST] = True
+    return [PostProgress(task.phase)]
 
 
 def _fail(tasklist: TaskList, state: dict[str, Any], task: Task, now: str) -> list[Action]:
@@ -297,6 +331,7 @@ def _retried(tasklist: TaskList, state: dict[str, Any], event: Retried, now: str
             if state.get("paused_by") == hotfix["id"]:
                 state["paused_by"] = None
     record["status"] = TaskStatus.PENDING.value
+    record.pop(LOST, None)
     return []
 
 
@@ -328,7 +363,7 @@ def _reopened(tasklist: TaskList, state: dict[str, Any], event: Reopened, now: s
     return [PostProgress(state.get("current_phase"))]
 
 
-_HANDLERS = {Rejected: _rejected, Reopened: _reopened, Started: _started, Finished: _finished, Interrupted: _interrupted, Approved: _approved, Retried: _retried, Resumed: _resumed}
+_HANDLERS = {Rejected: _rejected, Reopened: _reopened, Started: _started, Finished: _finished, Interrupted: _interrupted, Lost: _lost, Approved: _approved, Retried: _retried, Resumed: _resumed}
 
 
 def sync(tasklist: TaskList, state: dict[str, Any]) -> None:

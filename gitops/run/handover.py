@@ -7,13 +7,19 @@ recording job expects, and nothing in it is ever executed. Its pieces reach the 
 through the engine's own transitions, and the whole new state is checked against the state
 schema before it is committed (gitops.run.recording). Task code can still lie about its own
 result, as it always could; it cannot write any other part of the state.
+
+A hand-over that is missing, unreadable, or another task's is `HandOverLost`: the task's result
+never arrived, so its outcome is unknown (gitops.run.recording records an interruption, not a
+failure). One that arrived but is not what `write` produces is `HandOverRefused`.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,13 +31,15 @@ from gitops.run import history_commits
 from gitops.run.history_commits import HistoryCommit
 from gitops.run.paths import safe_path
 
-FORMAT = 1
+FORMAT = 2  # 2: the workflow run and attempt of the task job (`run`)
 FINISHED, INTERRUPTED = "finished", "interrupted"
 # The state keys a handler may update (gitops.handlers.Action); every other key of the state is
 # the engine's, never a task's.
 SHARED_KEYS = frozenset({"performance_metrics", "compatibility_issues", "rollback_ready", "test_results"})
 MODES = frozenset({"100644", "100755", "120000"})
-_KEYS = {"format", "task", "after_attempt", "outcome", "checks", "error", "updates", "mlflow_run_id", "work", "history"}
+_KEYS = {"format", "task", "run", "after_attempt", "outcome", "checks", "error", "updates", "mlflow_run_id", "work",
+         "history"}
+_RUN_KEYS = {"id", "attempt"}
 _CHECK_KEYS = {"criterion", "status", "evidence", "metrics", "approved_by", "kind"}
 _FILE_KEYS = {"path", "mode", "content", "base"}
 _WINDOW_KEYS = {"opened_at", "until", "evaluate", "evaluated_at"}
@@ -42,7 +50,11 @@ Work = Mapping[str, tuple[tuple[str, bytes] | None, str | None]]  # path -> ((mo
 
 
 class HandOverRefused(BadInput):
-    """The task job's result is missing or not what `write` produces: recorded as a failure, never applied."""
+    """The task job's result is not what `write` produces: recorded as a failure, never applied."""
+
+
+class HandOverLost(HandOverRefused):
+    """No result of this task arrived: none was handed over, it arrived damaged, or it is another task's."""
 
 
 @dataclass(frozen=True)
@@ -59,10 +71,18 @@ class HandOver:
     history: tuple[HistoryCommit, ...] = ()
     # The time window the task's action opened (gitops.plan.windows): the task waits, nothing is checked yet.
     window: Mapping[str, Any] | None = None
+    # The workflow run and run attempt of the task job (GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT): the
+    # recording job takes only its own run attempt's result.
+    run: tuple[str | None, str | None] = (None, None)
+
+
+def run_of(whoami: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The workflow run and attempt of a runner (gitops.run.identity), as a hand-over names them."""
+    return whoami.get("github_run_id"), whoami.get("github_run_attempt")
 
 
 def from_record(task_id: str, record: Mapping[str, Any], updates: Mapping[str, Any] | None, work: Work,
-                history: tuple[HistoryCommit, ...] = ()) -> HandOver:
+                history: tuple[HistoryCommit, ...] = (), run: tuple[str | None, str | None] = (None, None)) -> HandOver:
     """The hand-over of an attempt from its record in the task job's own state copy (HandOverStore);
     `updates`: the handler's, None when the attempt did not finish (a signal, an error)."""
     finished = updates is not None and record["status"] != TaskStatus.RUNNING.value
@@ -71,13 +91,14 @@ def from_record(task_id: str, record: Mapping[str, Any], updates: Mapping[str, A
     window = record.get("window") if finished and record["status"] == TaskStatus.WAITING.value else None
     return HandOver(task_id, record["attempts"] - 1, FINISHED if finished else INTERRUPTED,
                     list(record["checks"]) if finished else [], error, dict(updates or {}),
-                    record.get("mlflow_run_id"), work, history, dict(window) if window else None)
+                    record.get("mlflow_run_id"), work, history, dict(window) if window else None, run)
 
 
 def write(path: Path, handover: HandOver) -> None:
-    """The document, as JSON with the work's contents in base64."""
+    """The document, as JSON with the work's contents in base64, written whole or not at all."""
     document = {
-        "format": FORMAT, "task": handover.task, "after_attempt": handover.after_attempt,
+        "format": FORMAT, "task": handover.task, "run": {"id": handover.run[0], "attempt": handover.run[1]},
+        "after_attempt": handover.after_attempt,
         "outcome": handover.outcome, "checks": handover.checks, "error": handover.error,
         "updates": dict(handover.updates), "mlflow_run_id": handover.mlflow_run_id,
         "work": [{"path": name, "mode": content[0] if content else None,
@@ -88,37 +109,52 @@ def write(path: Path, handover: HandOver) -> None:
     if handover.window is not None:  # only then: a hand-over without a window reads as before
         document["window"] = dict(handover.window)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, sort_keys=True), encoding="utf-8")
+    # A job cancelled mid-write must not leave half a document for the upload step (`if: always()`).
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(json.dumps(document, sort_keys=True))
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def read(path: Path, task_id: str) -> HandOver:
-    """The hand-over of Task `task_id` at `path`; HandOverRefused saying what is wrong with it."""
+    """The hand-over of Task `task_id` at `path`; HandOverLost when none of this task's arrived,
+    HandOverRefused saying what is wrong with one that did."""
     where = f"the result handed over for Task {task_id}"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise HandOverRefused(f"{where} is missing: the task job ended before it handed one over "
-                              "(cancelled, timed out, or its runner was lost)") from None
+        raise HandOverLost(f"{where} is missing: the task job ended before it handed one over (cancelled or "
+                           "timed out, or its runner was lost), its upload failed, or the artifact expired") from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise HandOverRefused(f"{where} is not readable JSON ({exc})") from None
-    problem = _problem(data, task_id)
+        raise HandOverLost(f"{where} arrived damaged: it is not readable JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("task") != task_id:
+        found = data if isinstance(data, dict) else {}
+        raise HandOverLost(f"{where} is not this task's: it is for Task {str(found.get('task'))[:40]!r} (format "
+                           f"{str(found.get('format'))[:10]}), not Task {task_id} (format {FORMAT})")
+    problem = _problem(data)
     if problem:
         raise HandOverRefused(f"{where} was refused: {problem}")
     work = {item["path"]: ((item["mode"], base64.b64decode(item["content"], validate=True))
                            if item["content"] is not None else None, item["base"]) for item in data["work"]}
     return HandOver(data["task"], data["after_attempt"], data["outcome"], data["checks"], data["error"],
                     data["updates"], data["mlflow_run_id"], work, history_commits.decode(data["history"]),
-                    data.get("window"))
+                    data.get("window"), (data["run"]["id"], data["run"]["attempt"]))
 
 
-def _problem(data: Any, task_id: str) -> str | None:
+def _problem(data: Any) -> str | None:
     if not isinstance(data, dict) or set(data) - {"window"} != _KEYS:
         return f"expected an object with exactly the keys {', '.join(sorted(_KEYS))}"
     if "window" in data and not _window_ok(data["window"], data["outcome"]):  # optional: a task that opened one
         return ("the window is not an object of opened_at, until, evaluate (text) and evaluated_at (null) "
                 "of a finished task")
-    if data["format"] != FORMAT or data["task"] != task_id:
-        return f"it is for Task {str(data['task'])[:40]!r} (format {str(data['format'])[:10]}), not Task {task_id} (format {FORMAT})"
+    run = data["run"]
+    if not (isinstance(run, dict) and set(run) == _RUN_KEYS
+            and all(isinstance(v, (str, type(None))) for v in run.values())):
+        return "run is not an object with exactly the keys attempt, id (text or null)"
     if not _integer(data["after_attempt"]) or data["after_attempt"] < 0:
         return "after_attempt is not an integer >= 0"
     if data["outcome"] not in (FINISHED, INTERRUPTED):

@@ -4,10 +4,17 @@ On GitHub the job that runs a task holds no write token. Its run claimed the tas
 started (gitops.run.claims: the task is `running`, for this run); the job hands its result over
 (gitops.run.handover) and this job, with `contents: write`, records it as the task job would
 have: the task's history commits (gitops.run.history_commits), then one state commit carrying the
-result and the task's work, and the HotFix issue of a failure. A task job that handed nothing
-over (cancelled, timed out, its runner lost) or something malformed is recorded as failed with
-the reason, so the task never stays `running` after its job ended. A task another run claimed is
-left alone: this run's job ran nothing.
+result and the task's work, and the HotFix issue of a failure. The task never stays `running`
+after its job ended:
+
+- no result of this attempt arrived (the task job was cancelled or timed out before it handed one
+  over, the upload failed, the artifact expired; or what arrived is damaged, another task's, or
+  another run's or attempt's): the task's outcome is unknown, so it is recorded as interrupted
+  (transitions.Lost: no HotFix, nothing says it broke) and the next step is to retry it;
+- a result arrived but is malformed, or would make an invalid state: recorded as a failure with
+  the reason and a HotFix, never applied.
+
+A task another run claimed is left alone: this run's job ran nothing.
 """
 from __future__ import annotations
 
@@ -18,7 +25,8 @@ from typing import Any, Protocol, Sequence
 from gitops.errors import UsageError, WorkNotPushed
 from gitops.plan import transitions
 from gitops.run.claims import not_ours
-from gitops.run.handover import FINISHED, HandOver, HandOverRefused, Work, read
+from gitops.plan.planner import lost_step
+from gitops.run.handover import FINISHED, HandOver, HandOverLost, HandOverRefused, Work, read, run_of
 from gitops.run.history_commits import HistoryCommit
 from gitops.run.runner import Runner
 from gitops.state.schema import find_problem
@@ -41,17 +49,16 @@ def record(runner: Runner, store: CarryingStore, task_id: str, path: Path) -> st
     if other:
         return f"Nothing to record: {other}."  # its job ran nothing (gitops.run.claims)
     attempt = state["tasks"][task_id]["attempts"]
-    try:
-        handover: HandOver | None = read(path, task_id)
-        reason = _refused(runner, state, handover, attempt)
-    except HandOverRefused as exc:
-        handover, reason = None, str(exc)
-    if handover is None or reason:
-        runner.transition(transitions.Interrupted(task_id, attempt, reason))
-        return f"Task {task_id} recorded as failed: {reason}"
-    if handover.outcome != FINISHED:
+    handover, lost, refused = _take(runner, state, path, task_id, attempt)
+    if lost:
+        new, _ = runner.transition(transitions.Lost(task_id, attempt, lost))
+        return f"Task {task_id} recorded as interrupted. {lost_step(task_id, new['tasks'][task_id]).message}"
+    if refused or handover is None:
+        runner.transition(transitions.Interrupted(task_id, attempt, refused or "no result"))
+        return f"Task {task_id} recorded as failed: {refused}"
+    if handover.outcome != FINISHED:  # the task job stopped it (a signal) or refused to run it: a failure
         runner.transition(transitions.Interrupted(task_id, attempt, handover.error or ""))
-        return f"Task {task_id} recorded as interrupted: {handover.error}"
+        return f"Task {task_id} recorded as failed: {handover.error}"
     store.carry(handover.work)
     store.carry_history(handover.history)  # committed one by one before the state commit
     try:
@@ -66,13 +73,35 @@ def _finished(handover: HandOver, error: str | None = None) -> transitions.Finis
                                 handover.mlflow_run_id, window=handover.window if error is None else None)
 
 
-def _refused(runner: Runner, state: dict[str, Any], handover: HandOver, attempt: int) -> str | None:
-    """Why the hand-over cannot be recorded on `state`: another attempt's, its result would not
-    apply, or the state it makes breaks the state schema. Checked on a copy first, so nothing half
-    is committed."""
-    where = f"the result handed over for Task {handover.task} was refused"
+def _take(runner: Runner, state: dict[str, Any], path: Path, task_id: str,
+          attempt: int) -> tuple[HandOver | None, str | None, str | None]:
+    """(the hand-over at `path`, why none of this attempt's arrived, why it is refused)."""
+    try:
+        handover = read(path, task_id)
+    except HandOverLost as exc:
+        return None, str(exc), None
+    except HandOverRefused as exc:
+        return None, None, str(exc)
+    lost = _not_this_attempt(runner, handover, attempt)
+    return handover, lost, None if lost else _refused(runner, state, handover)
+
+
+def _not_this_attempt(runner: Runner, handover: HandOver, attempt: int) -> str | None:
+    """Why the hand-over is not the result of the attempt that runs: another run's, or another attempt's."""
+    where = f"the result handed over for Task {handover.task} is not this attempt's"
+    ours = run_of(runner.whoami)
+    if handover.run != ours:
+        return (f"{where}: it was handed over in workflow run {handover.run[0]} (attempt {handover.run[1]}), "
+                f"and this is run {ours[0]} (attempt {ours[1]})")
     if handover.after_attempt + 1 != attempt:
         return f"{where}: it is attempt {handover.after_attempt + 1}'s, and attempt {attempt} runs"
+    return None
+
+
+def _refused(runner: Runner, state: dict[str, Any], handover: HandOver) -> str | None:
+    """Why the hand-over cannot be recorded on `state`: its result would not apply, or the state it
+    makes breaks the state schema. Checked on a copy first, so nothing half is committed."""
+    where = f"the result handed over for Task {handover.task} was refused"
     if handover.outcome != FINISHED:
         return None
     try:

@@ -599,7 +599,8 @@ class Runner:
 
 
 def _exit_for(step: Step) -> int:
-    return EXIT_STOPPED if step.kind in (StepKind.PAUSED, StepKind.HALTED, StepKind.BLOCKED, StepKind.REJECTED) else EXIT_OK
+    stopped = (StepKind.PAUSED, StepKind.INTERRUPTED, StepKind.HALTED, StepKind.BLOCKED, StepKind.REJECTED)
+    return EXIT_STOPPED if step.kind in stopped else EXIT_OK
 
 
 def _message(step: Step) -> str:

@@ -25,21 +25,30 @@ def ours_to_run(runner: Runner, task_id: str, path: Path) -> bool:
     reason = not_ours(state, task_id, runner.whoami)
     if reason:
         runner.ui.note(f"Nothing to run: {reason}.")
+        # Handed over all the same, so that a missing hand-over always means a broken job (the upload
+        # step fails on one: gitops.github.handover_steps); its recording job records nothing.
+        _did_not_run(runner, state, task_id, path, reason)
         return False
     reason = why_not_runnable(runner, state, task_id)
     if reason:
-        attempt = state["tasks"][task_id]["attempts"]
-        handover.write(path, handover.HandOver(task_id, attempt - 1, handover.INTERRUPTED, [],
-                                               f"the task did not run: {reason}", {}, None, {}))
+        _did_not_run(runner, state, task_id, path, reason)
         raise UsageError(f"Task {task_id} did not run: {reason}; its recording job records the failure.")
     return True
+
+
+def _did_not_run(runner: Runner, state: dict, task_id: str, path: Path, reason: str) -> None:
+    attempt = max(state["tasks"][task_id]["attempts"], 1)
+    handover.write(path, handover.HandOver(task_id, attempt - 1, handover.INTERRUPTED, [],
+                                           f"the task did not run: {reason}", {}, None, {},
+                                           run=handover.run_of(runner.whoami)))
 
 
 def hand_over_result(runner: Runner, task_id: str, result: TaskResult | None, path: Path) -> None:
     """Write what the recording job commits (its run claimed the task: it is running or finished)."""
     record = runner.current()["tasks"][task_id]
     work = runner.store.source.work_files()
-    handed = handover.from_record(task_id, record, result.updates if result else None, work)
+    handed = handover.from_record(task_id, record, result.updates if result else None, work,
+                                  run=handover.run_of(runner.whoami))
     try:
         handed = replace(handed, history=history_commits.recorded(runner.work_dir / "work" / task_id))
     except BadInput as exc:  # the task's own history is malformed: the task failed, and says why

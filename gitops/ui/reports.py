@@ -6,6 +6,7 @@ from typing import Any, Callable, Mapping
 
 from gitops.markdown_text import cell, close_open_fence, code_block, html_text, inline, mermaid_block, mermaid_label
 from gitops.model import TaskList, TaskStatus
+from gitops.plan.readiness import LOST, result_lost
 
 MAX_BODY = 60_000  # GitHub rejects bodies over 65,536 characters; leave room for the marker
 DEFAULT_TEMPLATE = (
@@ -79,8 +80,10 @@ def progress_markdown(
         passed = sum(1 for c in record["checks"] if c["status"] == "passed")
         run = record.get("mlflow_run_id")
         tracked = f"[{run[:8]}]({run_link(run)})" if run and run_link else (run[:8] if run else "")
+        # Failed only so that retry runs it: its outcome is unknown (transitions.Lost).
+        shown = f"⚠️ {LOST}: retry it" if result_lost(record) else f"{STATUS_ICON.get(status, '')} {status}"
         rows.append(
-            f"| {task.id} | {cell(task.title)} | {STATUS_ICON.get(status, '')} {status} | "
+            f"| {task.id} | {cell(task.title)} | {shown} | "
             f"{passed}/{len(task.done_when)} | {record['attempts']} | {tracked} |"
         )
     hotfixes = [h for h in state["hotfixes"] if h["status"] == "open"]

@@ -14,6 +14,7 @@ from gitops.plan.drift import has_drifted
 from gitops.plan.planner import Step
 from gitops.plan.policy import checkpoint_reasons, needs_deploy_approval
 from gitops.plan.quality import quality_gates
+from gitops.plan.readiness import LOST, result_lost
 from gitops.ui.reports import STATUS_ICON
 
 
@@ -52,6 +53,7 @@ def status_json(
                 "stale": has_drifted(task, record),
                 # a task waiting for its time window: when it ends (gitops.plan.windows)
                 "window_until": (record.get("window") or {}).get("until") if record["status"] == "waiting" else None,
+                "interrupted": result_lost(record),  # failed only so that retry runs it: outcome unknown
             }
         )
     return {
@@ -128,6 +130,8 @@ def print_status(console: Console, doc: Mapping[str, Any]) -> None:
         status = f"{STATUS_ICON.get(task['status'], '')} {task['status']}"
         if task.get("window_until"):
             status += f" until {task['window_until']}"
+        if task.get("interrupted"):
+            status = f"⚠️ {LOST}: retry it"
         rows.append((task["id"], task["title"], status, checks, str(task["attempts"]), run))
     _print_table(console, ("Task", "Title", "Status", "Checks", "Attempts", "MLflow run"), rows)
     if doc.get("mlflow"):

@@ -203,6 +203,22 @@ class FakeGitHub:
                              "jobs": waiting, "started": [job for job in named if job not in waiting],
                              "pending": list(dict.fromkeys(waiting.values())), "approvals": [], "created_at": now()}
 
+    def reach(self, run_id: int, job: str, environment: str) -> None:
+        """A job of a running run reaches the environment it names, once its `needs` are done: it
+        waits there while the environment has required reviewers, in a review of its own unless
+        jobs of the run already wait in that environment ("Jobs that reference an environment
+        configured with required reviewers will wait for an approval before starting":
+        https://docs.github.com/en/actions/how-tos/deploy/configure-and-manage-deployments/review-deployments)."""
+        run = self.runs[run_id]
+        if environment not in self.environments:
+            self.add_environment(environment)
+        if not self.environments[environment]["reviewers"]:
+            run["started"].append(job)
+            return
+        run["jobs"][job] = environment
+        run["pending"] = list(dict.fromkeys([*run["pending"], environment]))
+        run["status"] = "waiting"
+
     def trigger(self, workflow: dict[str, Any], event: str, actor: str, path: str, ref: str = "main",
                 changed: tuple[str, ...] = ()) -> int | None:
         """What GitHub does with an event for a workflow (its document as rendered); the new run's id,

@@ -287,13 +287,29 @@ def test_a_task_job_hands_over_and_its_recording_job_commits_through_the_command
     # Before its run claims it, the task job runs nothing and the recording job records nothing.
     assert "Nothing to run: Task 1.1 is pending, not claimed by this run." in gitops(
         "--forge", "github", "run-task", "1.1", "--hand-over", str(handed))
-    assert not handed.exists()
+    # It hands that over all the same: the upload step fails only on a job that broke (if-no-files-found: error).
+    assert json.loads(handed.read_text())["error"] == "the task did not run: Task 1.1 is pending, not claimed by this run"
+    assert "Nothing to record: Task 1.1 is pending, not claimed by this run." in gitops(
+        "--forge", "github", "record-task", "1.1", "--from", str(handed))
     assert "Claimed for this run: 1.1." in gitops("--forge", "github", "claim", '["1.1", "1.2"]')  # 1.2 needs 1.1
     (site / "state.json").unlink()  # the plan job's copy: each job has a checkout of its own
     out = gitops("--forge", "github", "run-task", "1.1", "--hand-over", str(handed))
     assert "handed over in" in out
     assert "Task 1.1 recorded: done" in gitops("--forge", "github", "record-task", "1.1", "--from", str(handed))
     assert branch_state(site)["tasks"]["1.1"]["status"] == "done"
+
+
+def test_a_result_that_never_arrived_fails_the_recording_job_and_says_to_retry(api, site):
+    assert "Claimed for this run: 1.1." in gitops("--forge", "github", "claim", '["1.1"]')
+    out = gitops("--forge", "github", "record-task", "1.1", "--from", str(site / "never-uploaded.json"), code=1)
+    assert "Task 1.1 recorded as interrupted. Task 1.1 was interrupted on attempt 1: the result handed over" in out
+    assert "Run it again: `gitops retry 1.1`." in " ".join(out.split())
+    record = branch_state(site)["tasks"]["1.1"]
+    assert (record["status"], record["interrupted"]) == ("failed", True)
+    assert not api.github.hotfix_issues()  # nothing says the task broke
+    # Recorded once: the job run again records nothing and does not fail.
+    assert "Nothing to record: Task 1.1 is failed" in gitops("--forge", "github", "record-task", "1.1", "--from",
+                                                            str(site / "never-uploaded.json"))
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -338,12 +338,24 @@ def simulate(doc: dict, outputs: dict, fail: frozenset[str] = frozenset()) -> di
             for k, v in outputs.items()}
     results = {"plan": "success"}
     needs = {"plan": {"result": "success", "outputs": plan}}
-    for job_id, job in list(doc["jobs"].items())[1:]:
+    for job_id in _in_needs_order(doc["jobs"]):
+        job = doc["jobs"][job_id]
         context = {"needs": {n: needs[n] for n in job["needs"]}}
         runs = Expr(job["if"], context).value()
         results[job_id] = ("failure" if job_id in fail else "success") if runs else "skipped"
         needs[job_id] = {"result": results[job_id], "outputs": {}}
     return results
+
+
+def _in_needs_order(jobs: dict) -> list[str]:
+    """The jobs after plan, each once all its needs have run (GitHub's order; the document's may differ)."""
+    order: list[str] = []
+    waiting = [job_id for job_id in jobs if job_id != "plan"]
+    while waiting:
+        ready = next(j for j in waiting if all(n == "plan" or n in order for n in jobs[j]["needs"]))
+        order.append(ready)
+        waiting.remove(ready)
+    return order
 
 
 def ran(results: dict[str, str]) -> list[str]:
@@ -554,3 +566,20 @@ def test_every_job_restores_its_environment_from_the_cache_before_bootstrap(doc)
         assert "steps.python.outputs.python-version" in cache["with"]["key"]
         assert "hashFiles('pyproject.toml', 'constraints.txt')" in cache["with"]["key"]
         assert bootstrap["run"] == "scripts/bootstrap"
+
+
+def test_the_hand_over_is_uploaded_and_downloaded_a_second_time_when_the_first_try_fails(doc):
+    artifact = "gitops-task-1-2-attempt-${{ github.run_attempt }}"
+    upload = [s for s in doc["jobs"]["task-1-2"]["steps"] if "upload-artifact" in s.get("uses", "")]
+    settings = {"name": artifact, "path": ".gitops/handover/task-1-2.json", "if-no-files-found": "error",
+                "include-hidden-files": True, "retention-days": 1}
+    assert [(s["if"], s.get("continue-on-error"), s["with"]) for s in upload] == [
+        ("${{ always() }}", True, settings),
+        ("${{ always() && steps.hand_over.outcome == 'failure' }}", None, {**settings, "overwrite": True}),
+    ]
+    assert upload[0]["id"] == "hand_over" and doc["jobs"]["task-1-2"]["steps"][-2:] == upload
+    download = [s for s in doc["jobs"]["record-1-2"]["steps"] if "download-artifact" in s.get("uses", "")]
+    assert [(s.get("if"), s["continue-on-error"], s["with"]) for s in download] == [
+        (None, True, {"name": artifact, "path": ".gitops/handover"}),
+        ("${{ steps.take_over.outcome == 'failure' }}", True, {"name": artifact, "path": ".gitops/handover"}),
+    ]

@@ -336,3 +336,24 @@ def test_a_failure_at_the_head_of_a_long_chain_blocks_every_task_after_it_withou
     state, _ = transitions.apply(tl, state, Finished("1.1", [], "boom"), NOW)
     assert state["blocked_tasks"] == [f"1.{i}" for i in range(2, n + 1)]
     assert planner.next_step(tl, state, frozenset()).kind is StepKind.PAUSED
+
+
+def test_a_lost_result_is_an_interruption_to_retry_not_a_failure():
+    # On GitHub the task job's hand-over never reached its recording job (gitops.run.recording).
+    tl = tasklist(task("1.1"), task("1.2", deps=("1.1",)), task("1.3"))
+    state, _ = transitions.apply(tl, fresh(tl), Started("1.1"), NOW)
+    lost = transitions.Lost("1.1", 1, "the result handed over for Task 1.1 is missing")
+    state, actions = transitions.apply(tl, state, lost, NOW)
+    record = state["tasks"]["1.1"]
+    assert (record["status"], record["interrupted"], record["error"]) == ("failed", True, lost.reason)
+    assert (state["hotfixes"], state["paused_by"], state["consecutive_failures"]) == ([], None, 0)
+    assert actions == [transitions.PostProgress(1)]  # no HotFix issue
+    assert state["blocked_tasks"] == ["1.2"]
+    step = planner.next_step(tl, state, ALL)
+    assert (step.kind, step.task, step.command) == (StepKind.INTERRUPTED, "1.1", "gitops retry 1.1")
+    assert step.message == (
+        "Task 1.1 was interrupted on attempt 1: the result handed over for Task 1.1 is missing. Its outcome is "
+        "unknown, so no HotFix was opened; the tasks that depend on it wait. Run it again: `gitops retry 1.1`.")
+    assert transitions.apply(tl, state, lost, NOW)[0] == state  # recorded once: a second Lost changes nothing
+    state, _ = transitions.apply(tl, state, Retried("1.1"), NOW)
+    assert state["tasks"]["1.1"]["status"] == "pending" and "interrupted" not in state["tasks"]["1.1"]

@@ -3,8 +3,9 @@ recording job commits it.
 
 Real git (a bare repository is the remote) and the engine's own Runner in every job: the task
 job's store pushes nothing; the recording job's commit holds the result and the task's work; a
-missing or forged hand-over is recorded as a failure, never applied; a task another run claimed
-is neither run nor recorded here.
+hand-over that never arrived (missing, damaged, another task's, run's or attempt's) is recorded
+as an interruption to retry, without a HotFix; a forged one as a failure, never applied; a task
+another run claimed is neither run nor recorded here.
 """
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def task_job(remote: Path, task_id: str, claimed: bool = True) -> tuple[Path, di
     result = job.execute(task_id, claimed=True)
     path = root / ".gitops" / "handover" / f"task-{task_id}.json"
     handover.write(path, handover.from_record(task_id, job.current()["tasks"][task_id], result.updates,
-                                              source.work_files()))
+                                              source.work_files(), run=handover.run_of(job.whoami)))
     return path, json.loads(path.read_text())
 
 
@@ -128,15 +129,66 @@ def test_a_failed_task_is_recorded_with_its_hotfix_by_the_recording_job(remote):
     assert recorder.forge.issue_state("hotfix:1.2") == "open"
 
 
-def test_no_hand_over_records_the_task_as_failed_with_the_reason(remote):
+MISSING = ("the result handed over for Task 1.1 is missing: the task job ended before it handed one over "
+           "(cancelled or timed out, or its runner was lost), its upload failed, or the artifact expired")
+
+
+def lost_message(reason: str, attempt: int = 1) -> str:
+    return (f"Task 1.1 recorded as interrupted. Task 1.1 was interrupted on attempt {attempt}: {reason}. Its outcome "
+            "is unknown, so no HotFix was opened; the tasks that depend on it wait. Run it again: `gitops retry 1.1`.")
+
+
+def test_no_hand_over_records_an_interruption_to_retry_not_a_failure(remote):
     plan_job(remote, "1.1")
     recorder, store = recording_job(remote)
-    said = record(recorder, store, "1.1", remote.parent / "nothing.json")
-    reason = ("the result handed over for Task 1.1 is missing: the task job ended before it handed one over "
-              "(cancelled, timed out, or its runner was lost)")
-    assert said == f"Task 1.1 recorded as failed: {reason}"
-    record_ = branch_state(remote)["tasks"]["1.1"]
-    assert (record_["status"], record_["attempts"], record_["error"]) == ("failed", 1, reason)
+    assert record(recorder, store, "1.1", remote.parent / "nothing.json") == lost_message(MISSING)
+    state = branch_state(remote)
+    record_ = state["tasks"]["1.1"]
+    assert (record_["status"], record_["interrupted"], record_["attempts"], record_["error"]) == (
+        "failed", True, 1, MISSING)
+    assert {c["evidence"] for c in record_["checks"]} <= {"not known: the task's result never arrived (see the error)"}
+    # Nothing says the task broke: no HotFix, no pause, no count towards the halt.
+    assert (state["hotfixes"], state["paused_by"], state["consecutive_failures"]) == ([], None, 0)
+    assert recorder.forge.issue_state("hotfix:1.1") is None
+    step = recorder.next_step(recorder.current())
+    assert (step.kind.value, step.command) == ("interrupted", "gitops retry 1.1")
+    recorder.retry("1.1")  # what `gitops retry 1.1` does (the dispatch input retry=1.1 too, then its run runs it)
+    retried = branch_state(remote)["tasks"]["1.1"]
+    assert (retried["status"], retried["attempts"]) == ("done", 2) and "interrupted" not in retried
+
+
+def damaged(path: Path, doc: dict) -> None:
+    path.write_text(json.dumps(doc)[:-40])  # cut off: what a write killed half-way would leave
+
+
+@pytest.mark.parametrize(("spoil", "reason"), [
+    (lambda path, doc: path.unlink(), MISSING),
+    (damaged, "the result handed over for Task 1.1 arrived damaged: it is not readable JSON (Unterminated string "
+              "starting at"),
+    (lambda path, doc: path.write_text("[]"), "the result handed over for Task 1.1 is not this task's: it is for "
+                                              "Task 'None' (format None), not Task 1.1 (format 2)"),
+    (lambda path, doc: path.write_text(json.dumps({**doc, "task": "1.2"})),
+     "the result handed over for Task 1.1 is not this task's: it is for Task '1.2' (format 2), not Task 1.1 (format 2)"),
+    (lambda path, doc: path.write_text(json.dumps({**doc, "run": {"id": "76", "attempt": "1"}})),
+     "the result handed over for Task 1.1 is not this attempt's: it was handed over in workflow run 76 (attempt 1), "
+     "and this is run 77 (attempt 1)"),
+    (lambda path, doc: path.write_text(json.dumps({**doc, "run": {"id": "77", "attempt": "2"}})),
+     "the result handed over for Task 1.1 is not this attempt's: it was handed over in workflow run 77 (attempt 2), "
+     "and this is run 77 (attempt 1)"),
+    (lambda path, doc: path.write_text(json.dumps({**doc, "after_attempt": 1})),
+     "the result handed over for Task 1.1 is not this attempt's: it is attempt 2's, and attempt 1 runs"),
+])
+def test_a_task_that_passed_but_whose_result_did_not_arrive_is_interrupted_not_failed(remote, spoil, reason):
+    path, doc = task_job(remote, "1.1")
+    assert doc["checks"] == [] and doc["error"] is None  # the task passed in its job
+    spoil(path, doc)
+    recorder, store = recording_job(remote)
+    said = record(recorder, store, "1.1", path)
+    assert said.startswith(lost_message(reason).split(reason)[0] + reason), said
+    state = branch_state(remote)
+    assert (state["tasks"]["1.1"]["status"], state["tasks"]["1.1"]["interrupted"]) == ("failed", True)
+    assert (state["hotfixes"], state["paused_by"]) == ([], None)
+    assert "parts.txt" not in git(remote, "ls-tree", "-r", "--name-only", BRANCH)  # nothing of it applied
 
 
 @pytest.mark.parametrize(("forge", "problem"), [
@@ -146,9 +198,10 @@ def test_no_hand_over_records_the_task_as_failed_with_the_reason(remote):
      "the work path '.git/config' is not a plain path inside the repository"),
     (lambda doc: doc["work"].append({"path": "a/../../x", "mode": "100644", "content": "", "base": None}),
      "the work path 'a/../../x' is not a plain path inside the repository"),
-    (lambda doc: doc.update(task="1.2"), "it is for Task '1.2' (format 1), not Task 1.1 (format 1)"),
-    (lambda doc: doc.update(run="rm -rf /"), "expected an object with exactly the keys after_attempt, checks, error, "
-                                             "format, history, mlflow_run_id, outcome, task, updates, work"),
+    (lambda doc: doc.update(command="rm -rf /"), "expected an object with exactly the keys after_attempt, checks, "
+                                                 "error, format, history, mlflow_run_id, outcome, run, task, updates, "
+                                                 "work"),
+    (lambda doc: doc.update(run="77"), "run is not an object with exactly the keys attempt, id (text or null)"),
     (lambda doc: doc["history"].append(version("../outside.yaml")),
      "history commit 1: the path '../outside.yaml' is not a plain relative path inside the repository "
      "(outside .git, .gitops and .github)"),
@@ -338,4 +391,4 @@ def test_a_claimed_production_task_runs_only_once_its_approval_is_recorded(remot
     recorder, store = recording_job(remote)
     recorder.tasklist = prod
     assert record(recorder, store, "1.1", path) == (
-        "Task 1.1 recorded as interrupted: the task did not run: production gate deploy-1.1 is not approved")
+        "Task 1.1 recorded as failed: the task did not run: production gate deploy-1.1 is not approved")

@@ -10,7 +10,7 @@ from gitops.forge.local import LocalForge
 from gitops.handlers import Registry
 from gitops.run.runner import Runner
 from gitops.run.task_env import holds_credentials, task_environment
-from gitops.state.git_store import github_auth_env
+from gitops.state.git_auth import github_auth_env
 from tests.gitops.builders import task, tasklist
 
 TOKEN = "ghs_" + "A1b2C3d4" * 4 + "Zz"
@@ -54,6 +54,27 @@ def test_the_task_environment_has_no_credentials():
     env = task_environment({**ENGINE_ENV, "GH_TOKEN": "x", "ACTIONS_RUNTIME_TOKEN": "y", "GIT_CONFIG_KEY_7": "z"})
     assert env == {"PLAIN": "kept", "PATH": os.environ["PATH"]}
     assert holds_credentials(ENGINE_ENV) and not holds_credentials(env)
+
+
+# What the runner gives an action step of the Actions runtime (act gives it to `run:` steps too):
+# with the token and the cache's address task code could save cache entries of its own.
+RUNTIME = {"ACTIONS_RUNTIME_URL": "https://pipelines.example/", "ACTIONS_RUNTIME_TOKEN": "eyJ0eXAi.runtime",
+           "ACTIONS_CACHE_URL": "https://artifactcache.example/", "ACTIONS_CACHE_SERVICE_V2": "True",
+           "ACTIONS_RESULTS_URL": "https://results.example/", "ACTIONS_ID_TOKEN_REQUEST_URL": "https://oidc.example/",
+           "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "oidc"}
+
+
+def test_the_task_environment_has_none_of_the_actions_runtime():
+    debug = {"ACTIONS_STEP_DEBUG": "true", "ACTIONS_RUNNER_DEBUG": "true"}  # switches, not credentials: kept
+    assert task_environment({**RUNTIME, **debug, "PLAIN": "kept"}) == {**debug, "PLAIN": "kept"}
+    assert holds_credentials({"ACTIONS_CACHE_URL": "https://artifactcache.example/"})
+
+
+def test_a_run_command_sees_no_actions_runtime(tmp_path):
+    r = runner(tmp_path, {}, run="env > seen.txt", environ={**ENGINE_ENV, **RUNTIME})
+    assert r.run("ana").step.kind.value == "finished"
+    seen = (tmp_path / "seen.txt").read_text()
+    assert "PLAIN=kept" in seen and not [name for name in RUNTIME if name in seen]
 
 
 def test_a_run_command_sees_no_credentials(tmp_path):

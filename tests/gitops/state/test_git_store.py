@@ -11,10 +11,13 @@ import pytest
 
 from gitops.errors import StateError
 from gitops.model import Header, TaskList
-from gitops.state import document, git_store
+from gitops.state import document, phase_branches, state_commit
 from gitops.state import file as state_io
 from gitops.run.history_commits import HistoryCommit
-from gitops.state.git_store import GitStateStore, GitSyncError, github_auth_env
+from gitops.state.git_auth import github_auth_env
+from gitops.state.git_repo import GitSyncError
+from gitops.state.git_store import GitStateStore
+from gitops.state.task_work import WorkConflict
 
 WRITER = Path(__file__).with_name("git_store_writer.py")
 BRANCH = "gitops/demo/phase-1"
@@ -61,7 +64,7 @@ def refs(bare: Path) -> str:
 
 def blob(bare: Path, rev: str) -> dict:
     raw = subprocess.run(["git", "cat-file", "blob", f"{rev}:state.json"], cwd=bare, capture_output=True, check=True).stdout
-    return git_store.parse(raw, f"state.json at {rev}", BRANCH)
+    return state_commit.parse(raw, f"state.json at {rev}", BRANCH)
 
 
 def add_task(task_id: str):
@@ -318,14 +321,14 @@ def test_git_errors_never_show_the_token(tmp_path):
 
 def test_phase_store_follows_the_phase_recorded_on_base(remote):
     work = clone(remote, "c")
-    assert git_store.phase_store(work, "demo", [1, 2, 3]).branch == "gitops/demo/phase-3"  # base's state: all final
+    assert phase_branches.phase_store(work, "demo", [1, 2, 3]).branch == "gitops/demo/phase-3"  # base's state: all final
     main = GitStateStore(work, "origin", "main")
     main.update(lambda s: {**s, "current_phase": 2})
-    store = git_store.phase_store(work, "demo", [1, 2, 3], max_attempts=3)
+    store = phase_branches.phase_store(work, "demo", [1, 2, 3], max_attempts=3)
     assert (store.branch, store.base, store.max_attempts) == ("gitops/demo/phase-2", "main", 3)
     empty = GitStateStore(work, "origin", "main", path="none.json")
     assert empty.read() is None
-    assert git_store.phase_store(work, "demo", [1, 2], path="none.json").branch == "gitops/demo/phase-1"
+    assert phase_branches.phase_store(work, "demo", [1, 2], path="none.json").branch == "gitops/demo/phase-1"
 
 
 # The task's work: a task job's changed files go into the phase branch with its state.
@@ -399,7 +402,7 @@ def test_two_jobs_changing_one_file_differently_conflict_and_push_nothing(remote
     (b / "other.txt").write_text("b's\n")
     store_a.update(add_task("1.1"))
     tip = git(remote, "rev-parse", BRANCH)
-    with pytest.raises(git_store.WorkConflict, match=r"changed README.md since this job began, and so did this task"):
+    with pytest.raises(WorkConflict, match=r"changed README.md since this job began, and so did this task"):
         store_b.update(add_task("1.3"))
     assert git(remote, "rev-parse", BRANCH) == tip and show(remote, BRANCH, "README.md") == "from a"
     # The store now records the state alone (the runner records the task as failed with it).
@@ -421,7 +424,7 @@ def test_a_phase_branch_that_does_not_merge_into_the_checkout_is_an_error_naming
     git(person, "commit", "--quiet", "-am", "fix")
     git(person, "push", "--quiet", "origin", "HEAD:main")
     second, store = job(remote, "second")
-    with pytest.raises(git_store.WorkConflict, match=r"does not merge into this checkout: both changed README.md\. Merge main into"):
+    with pytest.raises(WorkConflict, match=r"does not merge into this checkout: both changed README.md\. Merge main into"):
         store.sync_worktree()
     assert git(second, "status", "--porcelain") == "" and (second / "README.md").read_text() == "main's fix\n"
 

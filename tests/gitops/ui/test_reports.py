@@ -137,3 +137,19 @@ def test_a_hostile_title_and_evidence_render_as_text_in_the_progress_comment():
         "",
         "</details>",
     ])
+
+
+def test_a_task_whose_result_was_lost_reads_as_interrupted_with_the_retry_on_github():
+    tl = tasklist(task("1.1"))
+    state, _ = transitions.apply(tl, fresh(tl), Started("1.1"), NOW)
+    state, _ = transitions.apply(tl, state, transitions.Lost("1.1", 1, "its hand-over is missing"), NOW)
+    step = planner.next_step(tl, state, frozenset({"1.1"}))
+    assert step.kind is StepKind.INTERRUPTED
+    body = progress_markdown(tl, state, step_text("test", None)(step))
+    assert "| 1.1 | Do 1.1 | ⚠️ interrupted: retry it | 0/2 | 1 |  |" in body
+    assert "HotFix" not in body.split("**Next step**")[0] and "Open HotFixes" not in body
+    assert body.splitlines()[2] == (
+        "**Next step**: Task 1.1 was interrupted on attempt 1: its hand-over is missing. Its outcome is unknown, so "
+        "no HotFix was opened; the tasks that depend on it wait. Run it again: `gitops retry 1.1`. On GitHub: run "
+        "the workflow with input `retry=1.1`, or comment `/gitops retry 1.1` on the phase PR.")
+
