@@ -1,23 +1,29 @@
-"""`scripts/production up|status|down|rollback`: local production from deploy/production.yaml.
+"""`scripts/production up|status|down|rollback|follow`: production from deploy/production.yaml.
 
 up: build what is missing (nginx and Prometheus with apt-get, the two DSPy environments as
 Task 1.1 does), then reconcile. status: what runs, each part's health. down: stop it all.
 rollback: the stable release back at 100% (a commit), with a reason (--reason, or
 GITOPS_ROLLBACK_REASON: what `gitops rollback` passes from the workflow's rollback input).
+follow: pull mode, until stopped: apply each new commit of the file on --branch of --remote
+(the proxy and Prometheus on the fixed --proxy-port and --prometheus-port: their URLs are the
+pipeline's settings), and report what was applied on --status-port (follow.py).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from gitops.run.rollback import BY_VARIABLE, REASON_VARIABLE
-from migration.production import reconciler, releases, stack
+from migration.production import follow, reconciler, releases, stack
 from migration.production.deployment import LocalProduction
-from migration.production.history import GitHistory, HistoryError, in_git_repo
+from migration.production.follower_status import Board, FollowStatus, serve, serving
+from migration.production.history import BRANCH, GitHistory, HistoryError, in_git_repo
 from migration.production.manual_rollback import reason_text, roll_back, rolled_back
 from migration.production.spec import SPEC_PATH, Spec, SpecError, load, parse
 from migration.production.tools import ToolError
@@ -52,6 +58,31 @@ def rollback(root: Path, folder: Path, spec_path: Path, reason: str, by: str) ->
     return 0
 
 
+def follow_branch(root: Path, folder: Path, args: argparse.Namespace) -> int:
+    from migration.environments.sides import VERSIONS, environments
+
+    environ = dict(os.environ)
+    for name, env in environments(root, environ).items():  # once: a commit then only starts processes
+        print(f"environment {name}: {'verified' if env.create(VERSIONS[name]).reused else 'built'}", flush=True)
+    ports = stack.Ports(args.proxy_port, args.prometheus_port)
+    board = Board(FollowStatus(args.remote, args.branch))
+    server = serve(board, args.status_port or releases.free_port())
+    follow.register(folder, server.server_address[1])
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    log = lambda message: print(message, flush=True)  # noqa: E731
+    print(f"following {args.branch} of {args.remote} every {args.interval:g} s; status on "
+          f"http://127.0.0.1:{server.server_address[1]}/status; proxy :{args.proxy_port}, "
+          f"prometheus :{args.prometheus_port}", flush=True)
+    follow.follow(follow.GitSource(args.remote, args.branch, folder / follow.MIRROR),
+                  lambda spec: serving(reconciler.reconcile(spec, root, folder, environ, log, ports)),
+                  board, folder, args.interval, stopping, log)
+    server.shutdown()
+    print("follower stopped; production keeps serving (`scripts/production down` stops it)", flush=True)
+    return 0
+
+
 def status(folder: Path) -> int:
     state = stack.load_state(folder)
     report = state.as_dict()
@@ -67,7 +98,13 @@ def status(folder: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/production", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("up", "status", "down", "rollback"))
+    parser.add_argument("command", choices=("up", "status", "down", "rollback", "follow"))
+    parser.add_argument("--remote", help="follow: the git remote (URL or path) production follows")
+    parser.add_argument("--branch", default=BRANCH, help=f"follow: its branch (default {BRANCH})")
+    parser.add_argument("--interval", type=float, default=2.0, help="follow: seconds between fetches")
+    parser.add_argument("--proxy-port", type=int, default=None, help="follow: the proxy's fixed port")
+    parser.add_argument("--prometheus-port", type=int, default=None, help="follow: Prometheus' fixed port")
+    parser.add_argument("--status-port", type=int, default=None, help="follow: the follower's own port")
     parser.add_argument("--reason", default=os.environ.get(REASON_VARIABLE, ""), help="rollback: why")
     parser.add_argument("--by", default=os.environ.get(BY_VARIABLE) or os.environ.get("USER", "unknown"),
                         help="rollback: who asks")
@@ -82,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return up(root, folder, args.spec or root / SPEC_PATH)
         if args.command == "status":
             return status(folder)
+        if args.command == "follow":
+            if not args.remote or not args.proxy_port or not args.prometheus_port:
+                parser.error("follow needs --remote, --proxy-port and --prometheus-port")
+            return follow_branch(root, folder, args)
         if args.command == "rollback":
             return rollback(root, folder, args.spec or root / SPEC_PATH, args.reason, args.by)
         reconciler.down(folder)
