@@ -9,9 +9,10 @@ the releases' metrics, the Prometheus URL for the analysis and the follower's re
 
 Settings (the environment passed in): GITOPS_PRODUCTION_URL and GITOPS_PROMETHEUS_URL, where it
 is; GITOPS_PRODUCTION_REMOTE, the git remote it follows (a remote's name or a URL; default
-`origin`) and GITOPS_PRODUCTION_BRANCH, its branch (default `gitops/production`). Pushing needs
-git's own credentials for that remote (an SSH deploy key, a credential helper): the engine hands
-task code no write token (docs/production.md, *A production elsewhere*).
+`origin`) and GITOPS_PRODUCTION_BRANCH, its branch (default `gitops/production`). Pushing needs a
+credential for that remote: git's own (a credential helper, an SSH agent) or a deploy key in
+GITOPS_PRODUCTION_DEPLOY_KEY (push_access.py); the engine hands task code no write token to its
+own repository (docs/production.md, *A production elsewhere*).
 """
 from __future__ import annotations
 
@@ -60,11 +61,16 @@ class Settings:
 
 
 class RemoteHistory(GitHistory):
-    """Commits on a local mirror of the followed branch, each pushed there (and handed over with `workdir`)."""
+    """Commits on a local mirror of the followed branch, each pushed there (and handed over with `workdir`).
 
-    def __init__(self, root: Path, remote: str, branch: str, workdir: Path | None = None) -> None:
+    `git_env`: what git needs to reach the remote (push_access.git_environment), added to every call.
+    """
+
+    def __init__(self, root: Path, remote: str, branch: str, workdir: Path | None = None,
+                 git_env: Mapping[str, str] | None = None) -> None:
         super().__init__(root, LOCAL_BRANCH, SPEC_PATH)
         self.remote, self.remote_branch, self.workdir = remote, branch, workdir
+        self.git_env = dict(git_env or {})
         self.pushed: str | None = None
         # Start from the followed branch as it is: every push must fast-forward it.
         listed = self._git("ls-remote", self.remote, f"refs/heads/{branch}")
@@ -73,6 +79,9 @@ class RemoteHistory(GitHistory):
             self.pushed = self.tip()
         elif self.tip():
             self._git("update-ref", "-d", f"refs/heads/{LOCAL_BRANCH}")
+
+    def _git(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> str:
+        return super()._git(*args, input=input, env={**self.git_env, **(env or {})})
 
     def record(self, text: str, message: str) -> str:
         made = len(self.commits)

@@ -17,6 +17,7 @@ from migration.environments.sides import VERSIONS
 from migration.production.analysis import Prometheus, error_rate_query, p95_query
 from migration.production.contract import check as contract_check
 from migration.production.loadgen import LoadGenerator, devset_questions
+from migration.production.push_access import git_environment
 from migration.production.releases import get_json
 from migration.production.remote import RemoteHistory, RemoteProduction, Settings
 
@@ -27,7 +28,9 @@ def production(ctx: TaskContext) -> RemoteProduction:
     """The production of the settings, its history mirroring the followed branch (handed over on GitHub)."""
     settings = Settings.from_environ(ctx.environ)
     handed = ctx.workdir if ctx.environ.get("GITHUB_ACTIONS") == "true" else None
-    history = RemoteHistory(ctx.root, settings.remote, settings.branch, handed)
+    # The key file lives outside the workdir: the workdir is handed over, a credential never is.
+    access = git_environment(ctx.environ, ctx.root / ".gitops" / "credentials")
+    history = RemoteHistory(ctx.root, settings.remote, settings.branch, handed, access)
     ctx.log(f"rolling out to production at {settings.production_url}: declarations pushed to {settings.branch} "
             f"of {settings.remote}, which its follower applies; observed through {settings.prometheus_url}")
     return RemoteProduction(settings, history, Prometheus(settings.prometheus_url), ctx.log)
