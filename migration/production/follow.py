@@ -24,7 +24,7 @@ from migration.production.releases import ReleaseError
 from migration.production.stack import StackError
 from migration.production.tools import ToolError
 from migration.production.follower_status import Board, FollowStatus, Outcome, ServingRelease
-from migration.production.spec import SPEC_PATH, SpecError, parse
+from migration.production.spec import SPEC_PATH, Spec, SpecError, parse
 
 MIRROR = "follow.git"  # under the production's state folder: the fetched branch, nothing checked out
 FOLLOWED_REF = "refs/followed/tip"
@@ -65,7 +65,7 @@ class GitSource:
 
 
 def step(status: FollowStatus, commit: str | None, read: Callable[[str], str],
-         apply: Callable[..., tuple[ServingRelease, ...]], board: Board,
+         apply: Callable[[Spec], tuple[ServingRelease, ...]], board: Board,
          log: Callable[[str], None]) -> FollowStatus:
     """Apply `commit` unless it was seen already; the new status (also on `board` while applying)."""
     if commit is None or commit == status.commit:
@@ -95,7 +95,7 @@ def save(folder: Path, status: FollowStatus) -> None:
     os.replace(temporary, folder / "follow.json")
 
 
-def follow(source: GitSource, apply: Callable[..., tuple[ServingRelease, ...]], board: Board, folder: Path,
+def follow(source: GitSource, apply: Callable[[Spec], tuple[ServingRelease, ...]], board: Board, folder: Path,
            interval: float, stop: threading.Event, log: Callable[[str], None] = print) -> None:
     """Poll the branch every `interval` seconds until `stop` is set."""
     status = board.status
