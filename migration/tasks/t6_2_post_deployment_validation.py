@@ -30,6 +30,7 @@ from migration.production.loadgen import Record, devset_questions
 from migration.production.plots import plot
 from migration.production.spec import SPEC_PATH, Spec, load, parse
 from migration.production.validation import ALERT, validate
+from migration.tasks.t6_2_remote import refuse_elsewhere
 
 WINDOW_VARIABLE = "GITOPS_VALIDATION_SECONDS"
 DEFAULT_WINDOW = 60.0
@@ -62,6 +63,7 @@ def _evidence(ctx: TaskContext, name: str = "evidence.json", task: str = "6.2") 
 
 
 def action(ctx: TaskContext) -> Mapping[str, Any]:
+    refuse_elsewhere(ctx.environ)  # before anything is started on the runner
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     baseline = ctx.workdir.parent / "6.1" / "evidence.json"
     if not baseline.exists():
