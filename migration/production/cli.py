@@ -3,7 +3,8 @@
 up: build what is missing (nginx and Prometheus with apt-get, the two DSPy environments as
 Task 1.1 does), then reconcile. status: what runs, each part's health. down: stop it all.
 rollback: the stable release back at 100% (a commit), with a reason (--reason, or
-GITOPS_ROLLBACK_REASON: what `gitops rollback` passes from the workflow's rollback input).
+GITOPS_ROLLBACK_REASON: what `gitops rollback` passes from the workflow's rollback input); with
+GITOPS_PRODUCTION_URL set, the commit is pushed to the branch that production follows (remote.py).
 follow: pull mode, until stopped: apply each new commit of the file on --branch of --remote
 (the proxy and Prometheus on the fixed --proxy-port and --prometheus-port: their URLs are the
 pipeline's settings), and report what was applied on --status-port (follow.py).
@@ -19,12 +20,16 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from gitops.run.deploying import production_url
 from gitops.run.rollback import BY_VARIABLE, REASON_VARIABLE
 from migration.production import follow, reconciler, releases, stack
+from migration.production.analysis import Prometheus
 from migration.production.deployment import LocalProduction
 from migration.production.follower_status import Board, FollowStatus, serve, serving
 from migration.production.history import BRANCH, GitHistory, HistoryError, in_git_repo
 from migration.production.manual_rollback import reason_text, roll_back, rolled_back
+from migration.production.push_access import git_environment
+from migration.production.remote import RemoteError, RemoteHistory, RemoteProduction, Settings
 from migration.production.spec import SPEC_PATH, Spec, SpecError, load, parse
 from migration.production.tools import ToolError
 
@@ -47,9 +52,25 @@ def up(root: Path, folder: Path, spec_path: Path) -> int:
     return 0
 
 
+def _followed(text: str | None, spec_path: Path, checked_in: Spec) -> Spec:
+    """The followed branch's declaration; the checked-in one when its tip is a file the follower refused."""
+    try:
+        return parse(text, spec_path) if text else checked_in
+    except SpecError as error:
+        print(f"the followed branch's tip does not parse ({error}); rolling back from {spec_path} as checked in")
+        return checked_in
+
+
 def rollback(root: Path, folder: Path, spec_path: Path, reason: str, by: str) -> int:
     checked_in = load(spec_path)
     said = reason_text(reason, spec_path)
+    if production_url(os.environ):  # elsewhere: pushed to the branch its follower applies
+        settings = Settings.from_environ(os.environ)
+        access = git_environment(os.environ, root / ".gitops" / "credentials")
+        history = RemoteHistory(root, settings.remote, settings.branch, git_env=access)
+        production = RemoteProduction(settings, history, Prometheus(settings.prometheus_url))
+        roll_back(_followed(history.read(), spec_path, checked_in), checked_in, production, said, by)
+        return 0
     history = GitHistory(root) if in_git_repo(root) else None
     text = history.read() if history else None
     declared = parse(text, spec_path) if text else checked_in  # production as last declared
@@ -127,7 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return rollback(root, folder, args.spec or root / SPEC_PATH, args.reason, args.by)
         reconciler.down(folder)
         return 0
-    except (SpecError, ToolError, stack.StackError, releases.ReleaseError, HistoryError, ValueError) as error:
+    except (SpecError, ToolError, stack.StackError, releases.ReleaseError, HistoryError, RemoteError,
+            ValueError) as error:
         print(f"scripts/production {args.command}: {error}", file=sys.stderr)
         return 1
 

@@ -153,3 +153,18 @@ def test_a_broken_pushed_file_is_refused_and_the_old_declaration_keeps_serving(r
     assert {(r.release, r.status) for r in load.records} == {("canary", 200)}
     assert f"refused {commit[:12]}" in remote["log"].read_text()
     assert os.path.exists(remote["state"] / "follow.json")
+
+
+def test_a_rollback_by_hand_is_pushed_and_applied_even_over_a_refused_tip(remote: dict[str, Any]) -> None:
+    settings = remote["settings"]
+    done = subprocess.run([sys.executable, "-m", "migration.production.cli", "rollback", "--reason", "p95 doubled",
+                           "--by", "ada", "--root", str(remote["team"])], capture_output=True, text=True,
+                          env={**os.environ, **settings}, timeout=400)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The tip was the refused file: the rollback starts from the checked-in declaration.
+    assert f"rolling back from {remote['team'] / 'deploy' / 'production.yaml'} as checked in" in done.stdout
+    assert f"rolled back: {{'canary': 0, 'stable': 100}} on {settings['GITOPS_PRODUCTION_URL']}" in done.stdout
+    assert git(remote["bare"], "log", "-1", "--format=%s", BRANCH) == "rollback by hand: p95 doubled (ada)"
+    with LoadGenerator(settings["GITOPS_PRODUCTION_URL"], devset_questions(), 10) as load:
+        time.sleep(2)
+    assert {(r.release, r.status) for r in load.records} == {("stable", 200)}
