@@ -26,7 +26,7 @@ from gitops.run import history_commits
 from gitops.run.deploying import PRODUCTION_URL, PROMETHEUS_URL
 from migration.production.analysis import Prometheus, PrometheusError
 from migration.production.follower_status import Outcome
-from migration.production.history import BRANCH, GitHistory, HistoryError
+from migration.production.history import BRANCH, GitHistory
 from migration.production.spec import SPEC_PATH, Spec, dump
 
 REMOTE = "GITOPS_PRODUCTION_REMOTE"

@@ -9,6 +9,7 @@ old declaration keeps serving. No timings are asserted.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -123,8 +124,6 @@ def test_the_rollout_goes_to_that_production_through_pushes_and_its_urls(remote:
 
 
 def test_the_canary_analysis_read_real_metrics(remote: dict[str, Any]) -> None:
-    import json
-
     evidence = json.loads((remote["team"] / ".gitops" / "work" / "6.1" / "evidence.json").read_text())
     rehearsal = evidence["rehearsal"]["steps"][0]["analysis"]
     rates = [m["value"] for row in rehearsal["measurements"] for m in row if m["metric"] == "error_rate"]
