@@ -6,7 +6,9 @@
   environment; that one records the approval and the job, ours the rollout and the URL.
 - Its run step gets where production is, from repository variables (*Settings → Secrets and
   variables → Actions → Variables*): GITOPS_PRODUCTION_URL and GITOPS_PROMETHEUS_URL. Unset, the
-  job rehearses on the runner with the embedded stack and says so.
+  job rehearses on the runner with the embedded stack and says so. Set, it pushes each declaration
+  to GITOPS_PRODUCTION_BRANCH of GITOPS_PRODUCTION_REMOTE, which production's follower applies,
+  with the production environment's secret GITOPS_PRODUCTION_DEPLOY_KEY (docs/production.md).
 - A `rollback` dispatch input: its text is the reason, and the `rollback` job runs
   `gitops rollback` behind the production environment (a reviewer approves it, as a deploy).
   The reason reaches the command through the environment, never pasted into the script.
@@ -16,7 +18,13 @@ from __future__ import annotations
 from typing import Any, Callable
 
 PRODUCTION_SETTINGS = {"GITOPS_PRODUCTION_URL": "${{ vars.GITOPS_PRODUCTION_URL }}",
-                       "GITOPS_PROMETHEUS_URL": "${{ vars.GITOPS_PROMETHEUS_URL }}"}
+                       "GITOPS_PROMETHEUS_URL": "${{ vars.GITOPS_PROMETHEUS_URL }}",
+                       # The git remote and branch that production's follower applies, and the deploy key
+                       # that may push there: an environment secret, so only jobs behind the production
+                       # environment's approval get it (migration/production/push_access.py).
+                       "GITOPS_PRODUCTION_REMOTE": "${{ vars.GITOPS_PRODUCTION_REMOTE }}",
+                       "GITOPS_PRODUCTION_BRANCH": "${{ vars.GITOPS_PRODUCTION_BRANCH }}",
+                       "GITOPS_PRODUCTION_DEPLOY_KEY": "${{ secrets.GITOPS_PRODUCTION_DEPLOY_KEY }}"}
 DEPLOYMENTS_PERMISSION = ("write", "the task's deployment and its statuses (the Environments page)")
 ROLLBACK_MINUTES = 30  # builds the stable release's environment, starts it, converges the proxy
 

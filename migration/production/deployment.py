@@ -14,15 +14,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from migration.production import reconciler
+from migration.production import reconciler, rollout
 from migration.production.analysis import Prometheus, measure
 from migration.production.contract import check as contract_check
 from migration.production.faults import FAULT_VARIABLE
 from migration.production.history import GitHistory
 from migration.production.loadgen import LoadGenerator, agreement, devset_questions, save, summarize
-from migration.production.rollout import rollout
 from migration.production.spec import Spec, dump
 from migration.production.stack import State
 
@@ -69,13 +68,29 @@ class LocalProduction:
         assert self.state is not None
         return {n: f"127.0.0.1:{i.port}" for n, i in self.state.releases.items()}
 
+    def urls(self) -> tuple[str, str]:
+        """The proxy's and Prometheus' URLs, once applied."""
+        assert self.state is not None and self.state.proxy and self.state.prometheus
+        return self.state.proxy.url, self.state.prometheus.url
 
-def deploy(spec: Spec, production: LocalProduction, workdir: Path, drill: Drill = Drill(),
+
+class Production(rollout.Production, Protocol):
+    """What the sequence needs of a production: declare and converge, its instances, its two URLs."""
+
+    declarations: list[dict[str, Any]]
+    history: GitHistory | None
+
+    def instances(self) -> dict[str, str]: ...
+
+    def urls(self) -> tuple[str, str]: ...
+
+
+def deploy(spec: Spec, production: Production, workdir: Path, drill: Drill = Drill(),
            log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the whole sequence; returns the evidence (also the client records under `workdir`)."""
     production.apply(spec, "declare production as checked in")
-    assert production.state is not None and production.state.proxy and production.state.prometheus
-    proxy, prometheus = production.state.proxy.url, Prometheus(production.state.prometheus.url)
+    proxy, prometheus_url = production.urls()
+    prometheus = Prometheus(prometheus_url)
     questions = devset_questions()
     evidence: dict[str, Any] = {"proxy": proxy, "prometheus": prometheus.url, "drill": asdict(drill)}
     reference: dict[str, str] = {}
@@ -94,7 +109,7 @@ def deploy(spec: Spec, production: LocalProduction, workdir: Path, drill: Drill 
         faulty = spec.with_env(spec.canary, {FAULT_VARIABLE: drill.fault})
         production.apply(faulty, f"rehearsal: {spec.canary} with an injected fault ({drill.fault})")
         began = load.now()
-        rehearsal = rollout(faulty, production, load, measure_since, retire=False, label="rehearsal", log=log)
+        rehearsal = rollout.rollout(faulty, production, load, measure_since, retire=False, label="rehearsal", log=log)
         time.sleep(1.0)  # requests in flight at the rollback come back
         records = load.since(began)
         cutoff = rehearsal.rolled_back_at if rehearsal.rolled_back_at is not None else math.inf
@@ -106,7 +121,7 @@ def deploy(spec: Spec, production: LocalProduction, workdir: Path, drill: Drill 
         healed = (rehearsal.spec or faulty).with_env(spec.canary, {})
         production.apply(healed, f"rehearsal over: {spec.canary} without the fault")
         began = load.now()
-        real = rollout(healed, production, load, measure_since, label="rollout", log=log)
+        real = rollout.rollout(healed, production, load, measure_since, label="rollout", log=log)
         time.sleep(2.0)
         evidence["rollout"] = real.as_dict() | {"clients": summarize(load.since(began))}
         final_began = load.now()

@@ -1,7 +1,7 @@
 """Production's history: every rollout step and rollback is a commit of deploy/production.yaml.
 
 Locally the commits go to a branch of their own (`gitops/production` by default), made with git
-plumbing (hash-object, a temporary index, commit-tree, update-ref) as `gitops.state.git_store`
+plumbing (hash-object, a temporary index, commit-tree, update-ref) as `gitops.state.history_chain`
 does: HEAD, the index and the working tree are never touched, so a run does not mix deployment
 commits into the branch a person is working on, nor trip over their uncommitted edits. The
 branch starts from HEAD; `git log gitops/production -- deploy/production.yaml` reads the history.

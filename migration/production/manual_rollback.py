@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from migration.production.deployment import LocalProduction
+from migration.production.deployment import Production
 from migration.production.spec import Spec
 
 
@@ -27,14 +27,13 @@ def rolled_back(declared: Spec, checked_in: Spec) -> Spec:
     return spec.with_weights({r.name: 0 for r in spec.releases if r.name != stable.name})
 
 
-def roll_back(declared: Spec, checked_in: Spec, production: LocalProduction, reason: str, by: str,
+def roll_back(declared: Spec, checked_in: Spec, production: Production, reason: str, by: str,
               log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Declare and converge the rollback; what now serves."""
+    """Declare and converge the rollback (here, or pushed to a production elsewhere); what now serves."""
     spec = rolled_back(declared, checked_in)
     production.apply(spec, f"rollback by hand: {reason} ({by})")
-    assert production.state is not None
-    log(f"rolled back: {production.state.weights} on {production.state.proxy.url if production.state.proxy else '-'}")
-    return {"weights": dict(production.state.weights), "declarations": production.declarations}
+    log(f"rolled back: {spec.weights()} on {production.urls()[0]}")
+    return {"weights": spec.weights(), "declarations": production.declarations}
 
 
 def reason_text(reason: str, where: Path) -> str:

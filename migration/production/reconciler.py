@@ -51,13 +51,16 @@ def plan(spec: Spec, state: stack.State, alive: Callable[[Instance], bool]) -> P
 
 
 def reconcile(spec: Spec, root: Path, folder: Path, environ: Mapping[str, str],
-              log: Callable[[str], None] = print) -> stack.State:
-    """Converge the running stack to `spec`; returns what runs now (also saved in stack.json)."""
+              log: Callable[[str], None] = print, ports: stack.Ports = stack.Ports()) -> stack.State:
+    """Converge the running stack to `spec`; returns what runs now (also saved in stack.json).
+
+    `ports`: where the proxy and Prometheus listen when they start; free ones unless fixed.
+    """
     tools = ensure(TOOLS, environ, log)
     folder.mkdir(parents=True, exist_ok=True)
     state = stack.load_state(folder)
     if not stack.running(state.prometheus):
-        state.prometheus = stack.start_prometheus(folder, root, tools, environ)
+        state.prometheus = stack.start_prometheus(folder, root, tools, environ, ports.prometheus)
         log(f"prometheus: {state.prometheus.url}")
     if not stack.running(state.proxy):
         state.proxy, state.generation = None, None
@@ -78,7 +81,7 @@ def reconcile(spec: Spec, root: Path, folder: Path, environ: Mapping[str, str],
     serving = {**{n: i for n, i in state.releases.items() if i not in retiring}, **started}
     stack.write_targets(folder, {n: i.port for n, i in serving.items()} | {i.name + "-old": i.port for i in retiring})
     upstreams = {n: (serving[n].port, w) for n, w in todo.weights.items()}
-    port = state.proxy.port if state.proxy else releases.free_port()
+    port = state.proxy.port if state.proxy else ports.proxy or releases.free_port()
     text = render.nginx_conf(folder, port, upstreams)
     try:
         state.proxy = stack.apply_proxy(folder, tools["nginx"], state.proxy, text, environ)

@@ -11,6 +11,9 @@ when the new workers serve.
 Prometheus: releases are file-based service discovery targets (file_sd_configs), which Prometheus
 re-reads when the file changes, so starting or stopping a release needs no Prometheus reload
 (https://prometheus.io/docs/prometheus/latest/configuration/configuration/#file_sd_config).
+A production that follows a git branch (migration/production/follow.py) lists its follower in
+`follower.json`, a second job, so a pipeline sees through Prometheus which commit it applied;
+elsewhere that file is empty and the job has no target.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from pathlib import Path
 
 UPSTREAM = "assistant"
 # The access log the proxy writes: who served each request (the X-Release header) and how long it took.
+FOLLOWER_TARGETS = "follower.json"
 LOG_FORMAT = '$msec $status $request_time "$upstream_addr" "$upstream_http_x_release" "$request"'
 
 
@@ -97,5 +101,9 @@ scrape_configs:
   - job_name: assistant
     file_sd_configs:
       - files: [{state}/targets.json]
+        refresh_interval: 1s
+  - job_name: gitops-follower
+    file_sd_configs:
+      - files: [{state}/{FOLLOWER_TARGETS}]
         refresh_interval: 1s
 """

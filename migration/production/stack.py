@@ -41,6 +41,14 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
 
+@dataclass(frozen=True)
+class Ports:
+    """Fixed ports for the proxy and Prometheus (a followed production's URLs are settings); None: a free one."""
+
+    proxy: int | None = None
+    prometheus: int | None = None
+
+
 @dataclass
 class State:
     """What runs now (observed facts, apart from deploy/production.yaml's declaration)."""
@@ -101,17 +109,23 @@ def _wait(check: Any, pid: int, what: str, log: Path) -> None:
 
 
 # ---------------------------------------------------------------- Prometheus
-def start_prometheus(folder: Path, root: Path, tools: Mapping[str, str], environ: Mapping[str, str]) -> Service:
-    """Prometheus scraping the releases of targets.json every second, with deploy/alerts.yml's rules."""
+def start_prometheus(folder: Path, root: Path, tools: Mapping[str, str], environ: Mapping[str, str],
+                     port: int | None = None) -> Service:
+    """Prometheus scraping the releases of targets.json every second, with deploy/alerts.yml's rules.
+
+    `port`: a fixed one, for a production whose Prometheus URL is a setting (follow.py); else a free one.
+    """
     shutil.copyfile(root / "deploy" / "alerts.yml", folder / "alerts.yml")
     if not (folder / "targets.json").exists():
         write_targets(folder, {})
+    if not (folder / render.FOLLOWER_TARGETS).exists():
+        (folder / render.FOLLOWER_TARGETS).write_text("[]\n", encoding="utf-8")
     (folder / "prometheus.yml").write_text(render.prometheus_yml(folder), encoding="utf-8")
     check = subprocess.run([tools["promtool"], "check", "config", str(folder / "prometheus.yml")],
                            capture_output=True, text=True)
     if check.returncode != 0:
         raise StackError(f"promtool check config failed:\n{check.stdout}{check.stderr}")
-    port = free_port()
+    port = port or free_port()
     log = folder / "logs" / "prometheus.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [tools["prometheus"], f"--config.file={folder / 'prometheus.yml'}",

@@ -1,4 +1,4 @@
-"""Task 6.1: Gradual Production Rollout, for real on a local production.
+"""Task 6.1: Gradual Production Rollout, for real on a local production or on a configured one.
 
 The action builds (or verifies) Task 1.1's environments, starts production as
 deploy/production.yaml declares it (nginx in front of one service per release, Prometheus
@@ -8,6 +8,8 @@ a failure budget); rolls the healthy canary out 10 -> 25 -> 50 -> 100% with an a
 step and retires stable; runs the HTTP contract through the proxy. Every declaration is a commit
 of deploy/production.yaml on the branch `gitops/production` (migration/production/history.py), and
 on GitHub one on the phase branch too, made by the recording job.
+With GITOPS_PRODUCTION_URL and GITOPS_PROMETHEUS_URL set, the same sequence rolls out that
+production instead, through git pushes and its two URLs only (t6_1_remote.py).
 Production keeps running for Task 6.2; `scripts/production down` stops it. The figures go to
 `<workdir>/evidence.json` and `<workdir>/production-report.md`; each check measures again where
 it can (the proxy, Prometheus, git) and cites the rehearsal's figures.
@@ -22,16 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from gitops.handlers import Check, Handler, TaskContext
-from gitops.run.deploying import PRODUCTION_URL, production_url, where
+from gitops.run.deploying import production_url, where
 from migration.environments.sides import VERSIONS, ready_environments
 from migration.production import releases, stack
 from migration.production.analysis import Prometheus, error_rate_query, p95_query
 from migration.production.contract import check as contract_check
-from migration.production.deployment import Drill, LocalProduction, deploy
+from migration.production.deployment import Drill, LocalProduction, Production, deploy
 from migration.production.history import for_task
 from migration.production.loadgen import LoadGenerator, devset_questions
 from migration.production.report import write_report
 from migration.production.spec import SPEC_PATH, load
+from migration.tasks import t6_1_remote as remote
 
 DOC = Path("docs") / "production.md"
 DOC_TOPICS = {"declaring production": r"declar|production\.yaml", "starting and stopping it": r"scripts/production|start",
@@ -45,17 +48,18 @@ def _evidence(ctx: TaskContext) -> dict[str, Any]:
 
 def action(ctx: TaskContext) -> Mapping[str, Any]:
     """Baseline, rehearsal, rollout, contract; evidence and report under the workdir."""
-    if production_url(ctx.environ):
-        raise RuntimeError(
-            f"{PRODUCTION_URL} is set ({production_url(ctx.environ)}), but this handler rolls out only the embedded "
-            "stack it starts on this machine: a production elsewhere is rolled out by its own controller from "
-            "deploy/argo/assistant.yaml (docs/production.md, In a cluster). Unset it (and GITOPS_PROMETHEUS_URL) "
-            "to rehearse here.")
-    ctx.workdir.mkdir(parents=True, exist_ok=True)
-    ready_environments(ctx)
-    spec = load(ctx.root / SPEC_PATH)  # a broken file stops here: nothing is started or changed
-    history = for_task(ctx.root, ctx.workdir, ctx.environ)  # on GitHub also handed over: the phase PR shows it
-    production = LocalProduction(ctx.root, ctx.root / stack.STATE_DIR, ctx.environ, history, ctx.log)
+    production: Production
+    if production_url(ctx.environ):  # elsewhere: pushed commits its follower applies, seen through its URLs
+        production = remote.production(ctx)  # both URLs or neither: said before anything is pushed
+        spec = load(ctx.root / SPEC_PATH)
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        history = production.history
+    else:
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        ready_environments(ctx)
+        spec = load(ctx.root / SPEC_PATH)  # a broken file stops here: nothing is started or changed
+        history = for_task(ctx.root, ctx.workdir, ctx.environ)  # on GitHub also handed over: the phase PR shows it
+        production = LocalProduction(ctx.root, ctx.root / stack.STATE_DIR, ctx.environ, history, ctx.log)
     began = time.monotonic()
     evidence = deploy(spec, production, ctx.workdir, Drill(), ctx.log)
     evidence["seconds"] = round(time.monotonic() - began, 1)
@@ -78,6 +82,8 @@ def _state(ctx: TaskContext) -> stack.State:
 
 def check_updated(ctx: TaskContext) -> Check:
     """The proxy serves the 3.0.1 release only: asked now, and by the metrics' labels."""
+    if production_url(ctx.environ):
+        return remote.check_updated(ctx, _evidence(ctx))
     state = _state(ctx)
     if not stack.running(state.proxy) or not stack.running(state.prometheus):
         return Check.failed(f"production is not running (see {ctx.root / stack.STATE_DIR / stack.STATE_FILE})")
@@ -98,6 +104,8 @@ def check_updated(ctx: TaskContext) -> Check:
 
 
 def check_functionality(ctx: TaskContext) -> Check:
+    if production_url(ctx.environ):
+        return remote.check_functionality(ctx, _evidence(ctx))
     state = _state(ctx)
     if not stack.running(state.proxy):
         return Check.failed("the proxy is not running: the contract cannot be checked")
@@ -110,6 +118,8 @@ def check_functionality(ctx: TaskContext) -> Check:
 
 
 def check_monitoring(ctx: TaskContext) -> Check:
+    if production_url(ctx.environ):
+        return remote.check_monitoring(ctx)
     state = _state(ctx)
     if not stack.running(state.prometheus) or not stack.running(state.proxy):
         return Check.failed("Prometheus or the proxy is not running")

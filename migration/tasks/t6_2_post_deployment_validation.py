@@ -35,6 +35,7 @@ from migration.production.loadgen import Record, devset_questions
 from migration.production.plots import plot
 from migration.production.spec import SPEC_PATH, Spec, load, parse
 from migration.production.validation import ALERT, validate
+from migration.tasks.t6_2_remote import refuse_elsewhere
 
 WINDOW_VARIABLE = "GITOPS_VALIDATION_SECONDS"
 DEFAULT_WINDOW = 60.0
@@ -96,6 +97,7 @@ def _baseline(ctx: TaskContext) -> Path:
 
 def action(ctx: TaskContext) -> Mapping[str, Any]:
     """Open the window: production is as Task 6.1 left it, and its baseline is there to compare with."""
+    refuse_elsewhere(ctx.environ)  # before anything is started on the runner
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     _baseline(ctx)
     ctx.log(f"Task 6.2: validation window opened ({window_length(ctx):g} s to wait before it is evaluated)")
@@ -104,6 +106,7 @@ def action(ctx: TaskContext) -> Mapping[str, Any]:
 
 def evaluate(ctx: TaskContext) -> Mapping[str, Any]:
     """After the window: measure production (a window of traffic beside the reference, then the alert drill)."""
+    refuse_elsewhere(ctx.environ)  # the embedded stack is not production elsewhere: never measured as if it were
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     baseline = _baseline(ctx)
     history = GitHistory(ctx.root) if in_git_repo(ctx.root) else None

@@ -29,7 +29,10 @@ def test_the_deploying_jobs_may_record_deployments_and_know_where_production_is(
         (run,) = [s for s in doc["jobs"][job]["steps"] if s.get("name", "").startswith("Run Task")]
         assert run["env"] == {"GITHUB_TOKEN": "${{ github.token }}",
                               "GITOPS_PRODUCTION_URL": "${{ vars.GITOPS_PRODUCTION_URL }}",
-                              "GITOPS_PROMETHEUS_URL": "${{ vars.GITOPS_PROMETHEUS_URL }}"}
+                              "GITOPS_PROMETHEUS_URL": "${{ vars.GITOPS_PROMETHEUS_URL }}",
+                              "GITOPS_PRODUCTION_REMOTE": "${{ vars.GITOPS_PRODUCTION_REMOTE }}",
+                              "GITOPS_PRODUCTION_BRANCH": "${{ vars.GITOPS_PRODUCTION_BRANCH }}",
+                              "GITOPS_PRODUCTION_DEPLOY_KEY": "${{ secrets.GITOPS_PRODUCTION_DEPLOY_KEY }}"}
     assert "deployments" not in doc["jobs"]["task-5-2"]["permissions"]
 
 
