@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-PRODUCTION_SETTINGS = {"GITOPS_PRODUCTION_URL": "${{ vars.GITOPS_PRODUCTION_URL }}",
-                       "GITOPS_PROMETHEUS_URL": "${{ vars.GITOPS_PROMETHEUS_URL }}",
+# Where production answers: what a job that only observes it gets (the windows workflow's evaluation).
+OBSERVE_SETTINGS = {"GITOPS_PRODUCTION_URL": "${{ vars.GITOPS_PRODUCTION_URL }}",
+                    "GITOPS_PROMETHEUS_URL": "${{ vars.GITOPS_PROMETHEUS_URL }}"}
+PRODUCTION_SETTINGS = {**OBSERVE_SETTINGS,
                        # The git remote and branch that production's follower applies, and the deploy key
                        # that may push there: an environment secret, so only jobs behind the production
                        # environment's approval get it (migration/production/push_access.py).

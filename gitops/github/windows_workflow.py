@@ -62,7 +62,7 @@ def windows_workflow(tasklist: TaskList, tasklist_path: str, windows: Collection
         "permissions": job_permissions(contents=("read", "fetch the phase branch; the state commit is the record job's")),
         "steps": [
             *setup_steps(history=True, task_code=True),
-            {"name": "Evaluate", "env": {**TOKEN_ENV, **(production_jobs.PRODUCTION_SETTINGS if deploys else {})},
+            {"name": "Evaluate", "env": {**TOKEN_ENV, **(production_jobs.OBSERVE_SETTINGS if deploys else {})},
              "run": gitops_command(tasklist_path, f"evaluate-windows --hand-over {HANDOVER_DIR}") + "\n"},
             {"name": "Hand the evaluations over", "if": "${{ always() }}", "uses": f"{upload}@{upload_sha}",
              "with": {"name": artifact, "path": HANDOVER_DIR, "if-no-files-found": "ignore",

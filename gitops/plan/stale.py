@@ -19,6 +19,8 @@ The rules:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import eq, methodcaller
 from typing import Any, Callable, Mapping
 
 from gitops.model import TaskStatus
@@ -48,12 +50,19 @@ def stale_tasks(state: Mapping[str, Any], here: Mapping[str, Any], fate: Fate,
                 run_fate: RunFate = serialised_runs) -> list[Stale]:
     """Every running task whose runner is gone or cannot be judged from `here`, in state order."""
     found = []
-    for task_id, record in state["tasks"].items():
-        if record.get("status") == TaskStatus.RUNNING.value:
-            judged = _judge(record.get("runner"), here, fate, run_fate)
-            if judged is not None:
-                found.append(Stale(task_id, record["attempts"], *judged))
+    records = state["tasks"]
+    # Asked before every step: the running tasks are found in C (few or none of a long list run).
+    running = compress(records, map(eq, map(_STATUS, records.values()), repeat(_RUNNING)))
+    for task_id in running:
+        record = records[task_id]
+        judged = _judge(record.get("runner"), here, fate, run_fate)
+        if judged is not None:
+            found.append(Stale(task_id, record["attempts"], *judged))
     return found
+
+
+_STATUS = methodcaller("get", "status")
+_RUNNING = TaskStatus.RUNNING.value
 
 
 def _judge(runner: Mapping[str, Any] | None, here: Mapping[str, Any], fate: Fate,

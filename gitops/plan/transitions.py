@@ -9,6 +9,7 @@ from typing import Any, Mapping, Union
 
 from gitops.errors import PipelineStopped, UsageError
 from gitops.model import CheckStatus, GateStatus, Task, TaskList, TaskStatus
+from gitops.plan import summary
 from gitops.plan.drift import definition_hash, has_drifted
 from gitops.plan.policy import checkpoint_reasons, deploy_gate
 from gitops.plan.readiness import (
@@ -369,28 +370,28 @@ _HANDLERS = {Rejected: _rejected, Reopened: _reopened, Started: _started, Finish
 def sync(tasklist: TaskList, state: dict[str, Any]) -> None:
     """Recompute the derived keys (seed's summary keys, current phase/task) and open reached gates.
 
-    Runs after every event: a few passes over the tasks' statuses, none over the graph, so that a
-    transition costs about the same on a list of 100 tasks or 10,000."""
+    Runs after every event: a few passes over the tasks' statuses, in C (gitops.plan.summary),
+    none over the graph, so that a transition costs about the same on a list of 100 tasks or 10,000."""
     _ensure_tasks(tasklist, state)
     records = state["tasks"]
-    statuses = {t: records[t].get("status", PENDING) for t in tasklist.tasks}
+    statuses = summary.statuses(tasklist, records)
     _open_gates(tasklist, state, statuses)
     state["total_tasks"] = len(statuses)
-    state["completed_tasks"] = [t for t, status in statuses.items() if status == DONE]
+    state["completed_tasks"] = summary.with_status(statuses, DONE)
     state["completed_count"] = len(state["completed_tasks"])
     state["blocked_tasks"] = _blocked(tasklist, statuses)
-    state["current_phase"] = next((tasklist.tasks[t].phase for t, status in statuses.items() if status not in FINAL), None)
+    unfinished = summary.first_not_in(statuses, FINAL)
+    state["current_phase"] = None if unfinished is None else tasklist.tasks[unfinished].phase
     state["current_task"] = _current_task(tasklist, state, statuses)
     state["tasklist_sha256"] = tasklist.sha256
-    counts = {s.value: 0 for s in CheckStatus}
-    for t in statuses:
-        for check in records[t]["checks"]:
-            counts[check["status"]] += 1
-    state["test_results"] = {**state.get("test_results", {}), **counts}
+    found = summary.check_counts(records, statuses)
+    state["test_results"] = {**state.get("test_results", {}), **{s.value: found[s.value] for s in CheckStatus}}
 
 
 def _ensure_tasks(tasklist: TaskList, state: dict[str, Any]) -> None:
     records = state["tasks"]
+    if records.keys() >= tasklist.tasks.keys():  # the usual case, answered in C
+        return
     for task_id in tasklist.tasks:
         if task_id not in records:  # not setdefault: that builds a record for every task, every time
             records[task_id] = new_task_record()
@@ -403,7 +404,7 @@ def _open_gates(tasklist: TaskList, state: dict[str, Any], statuses: Mapping[str
     for index, phase in enumerate(tasklist.phases):
         if index and earlier_final and phase.gate_id not in gates:
             gates[phase.gate_id] = dict(pending)
-        earlier_final = earlier_final and all(statuses[t] in FINAL for t in phase.task_ids)
+        earlier_final = earlier_final and summary.all_in(statuses, phase.task_ids, FINAL)
     for task_id in tasklist.production_tasks:
         gate = deploy_gate(task_id)
         if gate in gates or statuses[task_id] != PENDING:
@@ -421,7 +422,7 @@ def _blocked(tasklist: TaskList, statuses: Mapping[str, str]) -> list[str]:
     A walk from the failed tasks along their dependents, with a stack rather than recursion:
     a chain of thousands of tasks is a valid task list.
     """
-    stack = [t for t, status in statuses.items() if status == FAILED]
+    stack = summary.with_status(statuses, FAILED)
     if not stack:
         return []
     dependents: dict[str, list[str]] = {}
@@ -439,21 +440,15 @@ def _blocked(tasklist: TaskList, statuses: Mapping[str, str]) -> list[str]:
 
 def _current_task(tasklist: TaskList, state: Mapping[str, Any], statuses: Mapping[str, str]) -> str | None:
     """The first running task, else the first failed, else the first awaiting approval, else the
-    first ready one, else the first waiting for its window: one pass, which stops at the first ready task when none of the others exist."""
-    first: dict[str, str] = {}
-    ready = None
-    for task_id, status in statuses.items():
-        if status in _BEFORE_READY:
-            first.setdefault(status, task_id)
-            if status == RUNNING:
-                return task_id
-        elif ready is None and status == PENDING and not first and is_ready(tasklist, state, tasklist.tasks[task_id]):
-            ready = task_id
+    first ready one, else the first waiting for its window: a pass in C for each status, then the
+    pending tasks in order up to a ready one."""
     for wanted in _BEFORE_READY:
-        if wanted in first:
-            return first[wanted]
+        first = summary.first_with(statuses, wanted)
+        if first is not None:
+            return first
+    ready = next((t for t in summary.with_status(statuses, PENDING) if is_ready(tasklist, state, tasklist.tasks[t])), None)
     # A task waiting for its window is in focus only when no other task can be.
-    return ready or next((t for t, status in statuses.items() if status == WAITING), None)
+    return ready or summary.first_with(statuses, WAITING)
 
 
 RUNNING, FAILED, WAITING = TaskStatus.RUNNING.value, TaskStatus.FAILED.value, TaskStatus.WAITING.value

@@ -14,13 +14,16 @@ import stat
 import tempfile
 import time
 from contextlib import suppress
+from itertools import compress
 from json.encoder import encode_basestring
+from operator import is_, not_
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from gitops.errors import StateError
 from gitops.safe_files import MIB, NotRegular, lock_refusal, read_regular
 from gitops.state.document import derive
+from gitops.state.frozen import FrozenDict, freeze, is_frozen
 from gitops.state.problem import Problem
 from gitops.state.schema import find_problem
 
@@ -68,20 +71,55 @@ def dumps(state: dict) -> str:
     record's text is kept between writes, and lists of strings (`completed_tasks`) are
     encoded string by string in C.
     """
+    return _dumps(state)[0]
+
+
+def _dumps(state: dict) -> tuple[str, dict[str, str]]:
+    """`dumps`, and the text of each task's entry when they were written one by one."""
     tasks = state.get("tasks")
-    if not isinstance(tasks, dict) or not tasks or not all(isinstance(key, str) for key in tasks):
-        return _pretty(state) + "\n"
+    if not isinstance(tasks, dict) or not tasks or not set(map(type, tasks)) <= {str}:
+        return _pretty(state) + "\n", {}
     lists = {key: text for key, value in state.items()
              if isinstance(value, list) and (text := _string_list_text(value)) is not None}
     markers = {key: f"\x00{key}\x00" for key in [*lists, "tasks"]}
     quoted = {key: json.dumps(marker, ensure_ascii=False) for key, marker in markers.items()}
     head = _pretty({**state, **markers})
     if any(head.count(q) != 1 for q in quoted.values()):  # a marker is in someone's text
-        return _pretty(state) + "\n"
-    entries = ",\n".join([_entry_text(key, tasks[key]) for key in sorted(tasks)])
-    for key, text in {**lists, "tasks": "{\n" + entries + "\n  }"}.items():
+        return _pretty(state) + "\n", {}
+    keys, texts = _task_entries(tasks)
+    for key, text in {**lists, "tasks": "{\n" + ",\n".join(texts) + "\n  }"}.items():
         head = head.replace(quoted[key], text, 1)
-    return head + "\n"
+    return head + "\n", dict(zip(keys, texts))
+
+
+def _task_entries(tasks: dict) -> tuple[list[str], list[str]]:
+    """The task ids in order and their entries' texts, at C speed for the records not changed.
+
+    The records at the same places as in the last write are found by identity in one C-level
+    pass (`map(is_, ...)`); only the others go through `_entry_text`. Identity is enough for
+    a frozen record only: the last write keeps a plain record's place as `_PLAIN`, never equal.
+    """
+    global _LAST_TASKS
+    keys = sorted(tasks)
+    records = list(map(tasks.__getitem__, keys))
+    last = _LAST_TASKS
+    if last is not None and last[0] == keys:
+        kept, texts = list(last[1]), list(last[2])
+        changed = list(compress(range(len(keys)), map(not_, map(is_, records, kept))))
+    else:
+        kept, texts = [_PLAIN] * len(keys), [""] * len(keys)
+        changed = range(len(keys))
+    for index in changed:
+        record = records[index]
+        texts[index] = _entry_text(keys[index], record)
+        kept[index] = record if is_frozen(record) else _PLAIN
+    _LAST_TASKS = (keys, kept, texts)
+    return keys, texts
+
+
+# The last `tasks` written: its ids in order, each frozen record (or _PLAIN) and each entry's text.
+_LAST_TASKS: tuple[list[str], list[object], list[str]] | None = None
+_PLAIN = object()
 
 
 def _pretty(value: object) -> str:
@@ -101,26 +139,38 @@ def _string_list_text(items: list) -> str | None:
 def _entry_text(task_id: str, record: object) -> str:
     """`    "1.1": {...}`: a task's line in `tasks`, kept per task id while its record is unchanged.
 
-    Keyed by marshal's bytes, not by the record's identity: a caller may edit a record in place
+    A frozen record (one this process read or wrote: gitops.state.frozen) cannot have changed
+    since its text was kept, so the very same object has the very same text. Any other record is
+    keyed by marshal's bytes, not by its identity: a caller may edit its own record in place
     between two writes (the file must follow), and a stale record would be lost work.
     """
+    kept = _ENTRY_TEXT.get(task_id)
+    if kept is not None and kept[0] is record and is_frozen(record):
+        return kept[1]
+    if is_frozen(record):
+        text = f"    {json.dumps(task_id, ensure_ascii=False)}: " + _pretty(record).replace("\n", "\n    ")
+        _keep(task_id, record, text)
+        return text
     try:
         key = marshal.dumps(record)
     except ValueError:  # not marshallable, hence not JSON either: json.dumps says what is wrong
         return f"    {json.dumps(task_id, ensure_ascii=False)}: " + _pretty(record).replace("\n", "\n    ")
-    kept = _ENTRY_TEXT.get(task_id)
     if kept is not None and kept[0] == key:
         return kept[1]
-    if len(_ENTRY_TEXT) > 100_000:  # bounded: a long session must not grow without end
-        _ENTRY_TEXT.clear()
     text = f"    {json.dumps(task_id, ensure_ascii=False)}: {_record_text(record, key)}"
-    _ENTRY_TEXT[task_id] = (key, text)
+    _keep(task_id, key, text)
     return text
 
 
-# task id -> (marshal's bytes of its record, its line): the same record is written on every
-# transition of a run, and only one or two records change each time.
-_ENTRY_TEXT: dict[str, tuple[bytes, str]] = {}
+def _keep(task_id: str, key: object, text: str) -> None:
+    if len(_ENTRY_TEXT) > 100_000:  # bounded: a long session must not grow without end
+        _ENTRY_TEXT.clear()
+    _ENTRY_TEXT[task_id] = (key, text)
+
+
+# task id -> (its frozen record, or marshal's bytes of a plain one; its line): the same record
+# is written on every transition of a run, and only one or two records change each time.
+_ENTRY_TEXT: dict[str, tuple[object, str]] = {}
 
 
 # marshal's bytes of a task record -> its text at the depth records sit in. marshal is the key
@@ -222,8 +272,30 @@ def _load_known(path: Path, raw: bytes) -> dict:
         return known[1]  # the very bytes this process checked or wrote: nothing to parse
     name = str(path)
     state = validate(_parse(_decode(raw, name), name), name, known[1] if known else None)
+    state = _with_frozen_records(state)[0]
     _known[key] = (raw, state)
     return state
+
+
+def _with_frozen_records(state: dict) -> tuple[dict, list[str]]:
+    """A derived `state` whose task and gate records are frozen, and the tasks frozen anew.
+
+    A record already frozen is kept as it is (the same object: its kept text stays valid); only
+    the records a change made are copied, so this costs what the change touched.
+    """
+    frozen = derive(state)
+    fresh: list[str] = []
+    for key in ("tasks", "gates"):
+        records = frozen.get(key)
+        if not isinstance(records, dict):
+            continue
+        # The exact type, inline: a call of is_frozen per record would cost what this saves.
+        thawed = [name for name, record in records.items() if type(record) is not FrozenDict]
+        for name in thawed:
+            records[name] = freeze(records[name])
+        if key == "tasks":
+            fresh = thawed
+    return frozen, fresh
 
 
 # The bytes of each state file this process last read or wrote valid, and the state they hold.
@@ -293,6 +365,11 @@ def save(path: Path, state: dict, known_valid: Mapping[str, Any] | None = None) 
 
     `known_valid`: the valid state this one was changed from (only what differs is checked again).
     """
+    return _save(path, state, known_valid, None)
+
+
+def _save(path: Path, state: dict, known_valid: Mapping[str, Any] | None, on_disk: bytes | None) -> bool:
+    """`save`; `on_disk`: the file's bytes, read under the lock that is still held (None: read them)."""
     path = Path(path)
     problem = find_problem(state, known_valid)
     if problem:
@@ -300,10 +377,17 @@ def save(path: Path, state: dict, known_valid: Mapping[str, Any] | None = None) 
             f"{path}: refusing to write an invalid state: {problem.describe()}. "
             "This is a bug in gitops or a handler; the file was not changed."
         )
-    data = dumps(state).encode("utf-8")
-    known = (data, derive(state))  # the caller keeps `state`: its later changes stay its own
+    text, entries = _dumps(state)
+    data = text.encode("utf-8")
+    # The caller keeps `state`, and its later changes stay its own: the cache holds frozen copies
+    # of the records it made, and their entries' texts (written just now) go with them.
+    frozen, fresh = _with_frozen_records(state)
+    for task_id in fresh:
+        if task_id in entries:
+            _keep(task_id, frozen["tasks"][task_id], entries[task_id])
+    known = (data, frozen)
     try:
-        if read_regular(path, STATE_LIMIT) == data:
+        if (on_disk if on_disk is not None else read_regular(path, STATE_LIMIT)) == data:
             _known[_key(path)] = known
             return False
     except (OSError, NotRegular):
@@ -348,17 +432,19 @@ def _apply(path: Path, change: Callable[[dict], dict], create: Callable[[], dict
         if create is None:
             raise StateError(f"{path} does not exist. Run `gitops run` first to create it.")
         current = create()
-        before = None  # a new state is checked whole
+        before = on_disk = None  # a new state is checked whole
     else:
         before = current
+        on_disk = _known[_key(path)][0]  # the bytes load() just read, under the lock still held
     try:
-        # `change` gets a derived copy: records it edits in place instead of replacing them are
-        # shared with the cache, which is dropped when the change does not end in a write.
+        # `change` gets a derived copy whose records are shared with the cache and frozen: it
+        # replaces them or takes its own (document.own_record); the cache is dropped all the same
+        # when the change does not end in a write.
         new = change(derive(current))
         if not isinstance(new, dict):
             raise TypeError(f"the change function must return the new state dict, got {type(new).__name__}")
         remove_stale_temps(path)
-        save(path, new, before)
+        _save(path, new, before, on_disk)
     except BaseException:
         _known.pop(_key(path), None)
         raise

@@ -10,8 +10,11 @@ from __future__ import annotations
 import functools
 import json
 import marshal
+from itertools import compress, filterfalse, repeat
+from operator import is_not
 from typing import TYPE_CHECKING, Any, Mapping
 
+from gitops.state.frozen import is_frozen, thaw
 from gitops.state.problem import Problem, child, key_path, show
 from gitops.state.strict_json import find_unwritable
 
@@ -134,13 +137,23 @@ def _changed_entries(data: dict, known_valid: Mapping[str, Any]) -> dict:
     for key in _GROWING:
         entries, before = data.get(key), known_valid.get(key)
         if isinstance(entries, dict) and isinstance(before, dict):
-            reduced[key] = {name: value for name, value in entries.items() if not _same(before.get(name, _ABSENT), value)}
+            # The entries that are the very objects found valid, passed over in C (map, compress):
+            # a transition shares all but one or two of them (state.frozen says why that is safe).
+            others = compress(entries, map(is_not, map(before.get, entries, repeat(_ABSENT)), entries.values()))
+            reduced[key] = {name: entries[name] for name in others if not _same(before.get(name, _ABSENT), entries[name])}
     for key in _GROWING_LISTS:
         items, before = data.get(key), known_valid.get(key)
         if isinstance(items, list) and isinstance(before, list):
-            seen = {item for item in before if isinstance(item, str)}
-            reduced[key] = [item for item in items if not (isinstance(item, str) and item in seen)]
+            reduced[key] = _new_ids(items, before)
     return reduced
+
+
+def _new_ids(items: list, before: list) -> list:
+    """The items of `items` that are not ids `before` holds: those are checked again."""
+    if set(map(type, items)) <= {str} and set(map(type, before)) <= {str}:
+        return list(filterfalse(set(before).__contains__, items))  # in C: the usual case
+    seen = {item for item in before if isinstance(item, str)}
+    return [item for item in items if not (isinstance(item, str) and item in seen)]
 
 
 _ABSENT = object()
@@ -149,11 +162,17 @@ _ABSENT = object()
 def _same(known: object, value: object) -> bool:
     """Equal and of the same types all the way down. Python's == is not enough: `0 == False` and
     `1 == 1.0`, and an `attempts: false` next to a valid `attempts: 0` would go unchecked.
-    marshal's bytes tell types apart (and differ with key order: then the entry is checked)."""
+    marshal's bytes tell types apart (and differ with key order: then the entry is checked).
+    A frozen record that is the very object found valid cannot have changed since."""
     if known is value:
         return True
     try:
-        return marshal.dumps(known) == marshal.dumps(value)
+        # marshal takes exact dicts and lists: a frozen record (state.frozen) is thawed first.
+        return marshal.dumps(_plain(known)) == marshal.dumps(_plain(value))
     except ValueError:  # not marshallable: not plain JSON values, so checked
         return False
+
+
+def _plain(value: object) -> object:
+    return thaw(value) if is_frozen(value) else value
 

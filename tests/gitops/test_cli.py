@@ -222,12 +222,13 @@ def test_state_of_another_task_list_is_refused(site, tmp_path):
 
 def test_on_github_recover_fails_a_task_left_running_by_an_earlier_run_and_spares_this_runs(site, monkeypatch):
     from gitops.state import file as state_io
+    from gitops.state.document import own_record
 
     site("run", "--until", "1.1")
 
     def left_running_by_run_6(state: dict) -> dict:
         runner = {"host": "runner-a", "pid": 9, "process": None, "github_run_id": "6", "github_run_attempt": "1"}
-        state["tasks"]["1.2"].update(status="running", attempts=1, runner=runner)
+        own_record(state, "1.2").update(status="running", attempts=1, runner=runner)
         return state
 
     state_io.update(site.state_path, left_running_by_run_6)

@@ -17,6 +17,7 @@ from gitops.errors import StateError, TaskListError
 from gitops.model import Criterion, Header, Phase, Task, TaskList
 from gitops.state import document
 from gitops.state import file as state
+from gitops.state.frozen import is_frozen
 from gitops.state.strict_json import MAX_DEPTH
 
 WRITER = Path(__file__).with_name("state_writer.py")
@@ -286,7 +287,7 @@ def mutate(change: Callable[[dict], object]) -> dict:
 INVALID = [
     (
         lambda d: d["tasks"]["1.1"].update(status="finishd"),
-        'state.json: key "tasks.1.1.status": "finishd" is not one of pending, running, awaiting_approval, '
+        'state.json: key "tasks.1.1.status": "finishd" is not one of pending, running, waiting, awaiting_approval, '
         f"done, failed, skipped. Fix the value or {RESTORE}.",
     ),
     (
@@ -660,6 +661,36 @@ def test_dumps_follows_a_record_edited_in_place() -> None:
     assert state.dumps(data) == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
+def test_the_records_a_state_is_read_with_are_frozen_and_own_record_gives_an_editable_one(path: Path) -> None:
+    state.save(path, long_state(3))
+    loaded = state.load(path)
+    assert is_frozen(loaded["tasks"]["9.1"]) and is_frozen(loaded["gates"]["1.1"])
+    mine = document.own_record(loaded, "9.1")
+    mine["status"] = "running"
+    mine["checks"].append({"criterion": "c", "status": "passed", "evidence": "e", "metrics": {}})
+    state.save(path, loaded)
+    assert json.loads(path.read_text())["tasks"]["9.1"]["status"] == "running"
+    assert state.load(path)["tasks"]["9.1"]["checks"][0]["criterion"] == "c"
+
+
+def test_an_update_marshals_only_the_records_it_changed(path: Path, monkeypatch) -> None:
+    """The cost of a transition must not grow with the list: unchanged (frozen, shared) records
+    are written from their kept text, not marshalled again to learn that they did not change."""
+    state.save(path, long_state(200))
+    state.update(path, lambda current: current)  # the cache now holds the file this process wrote
+    marshalled = []
+    dumps = state.marshal.dumps
+    monkeypatch.setattr(state.marshal, "dumps", lambda value: marshalled.append(value) or dumps(value))
+
+    def start(current: dict) -> dict:
+        document.own_record(current, "9.7").update(status="running", attempts=1)
+        return current
+
+    state.update(path, start)
+    assert len(marshalled) <= 4, f"{len(marshalled)} records marshalled for a change of one of 200"
+    assert json.loads(path.read_text())["tasks"]["9.7"]["status"] == "running"
+
+
 def test_a_state_this_process_wrote_is_read_back_without_parsing(path: Path, monkeypatch) -> None:
     state.save(path, long_state())
     monkeypatch.setattr(state, "_parse", lambda *a: pytest.fail("parsed the bytes this process wrote"))
@@ -689,15 +720,15 @@ def test_readers_do_not_see_each_others_changes(path: Path) -> None:
     assert second == long_state(3)
 
 
-def test_a_change_that_edits_a_record_in_place_and_then_fails_leaves_no_trace(path: Path) -> None:
+def test_a_change_that_edits_a_shared_record_in_place_is_refused_and_leaves_no_trace(path: Path) -> None:
     state.save(path, long_state(3))
 
-    def edits_then_fails(current: dict) -> dict:
-        current["tasks"]["9.1"]["status"] = "done"  # in place: the record is shared with the cache
-        raise RuntimeError("the change failed")
+    def edits_in_place(current: dict) -> dict:
+        current["tasks"]["9.1"]["status"] = "done"  # shared with the cache and the last write
+        return current
 
-    with pytest.raises(RuntimeError):
-        state.update(path, edits_then_fails)
+    with pytest.raises(TypeError, match="own_record"):
+        state.update(path, edits_in_place)
     assert state.load(path)["tasks"]["9.1"]["status"] == "pending"
     assert json.loads(path.read_text())["tasks"]["9.1"]["status"] == "pending"
 

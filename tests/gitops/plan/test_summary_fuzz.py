@@ -1,0 +1,114 @@
+"""Differential tests: the C-level passes (gitops.plan.summary, the planner's first open slot)
+give exactly what the plain Python loops they replaced gave, on random task lists and states."""
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gitops.model import CheckStatus, TaskStatus
+from gitops.plan import planner, transitions
+from gitops.plan.readiness import DONE, FINAL, PENDING, is_ready
+from gitops.state import document
+from tests.gitops.builders import task, tasklist
+from tests.gitops.plan.test_planner import fresh
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+STATUSES = [s.value for s in TaskStatus]
+CHECKS = [s.value for s in CheckStatus]
+GATES = ["pending", "approved", "rejected"]
+
+
+@st.composite
+def scenes(draw):
+    """A task list of up to 12 tasks in up to 3 phases, and a state with random statuses,
+    checks and gates (not always one the engine would reach: the passes must agree anyway)."""
+    count = draw(st.integers(1, 12))
+    tasks = []
+    for i in range(count):
+        phase = 1 + i * 3 // count
+        earlier = [t.id for t in tasks]
+        deps = tuple(draw(st.lists(st.sampled_from(earlier), max_size=2, unique=True))) if earlier else ()
+        tasks.append(task(f"{phase}.{i + 1}", deps=deps, pause=draw(st.booleans()), criteria=1))
+    tl = tasklist(*tasks)
+    state = fresh(tl)
+    for task_id in tl.tasks:
+        record = document.own_record(state, task_id)
+        record["status"] = draw(st.sampled_from(STATUSES))
+        if record["status"] == "failed" and draw(st.booleans()):
+            record["interrupted"] = True  # its result never arrived (gitops.plan.readiness.result_lost)
+        if record["status"] == "waiting":  # the schema requires its window
+            record["window"] = {"opened_at": "t0", "until": "2026-12-05T00:00:00+00:00", "evaluate": "m:f", "evaluated_at": None}
+        record["checks"] = [{"criterion": "c", "status": s, "evidence": "e", "metrics": {}}
+                            for s in draw(st.lists(st.sampled_from(CHECKS), max_size=3))]
+    names = [p.gate_id for p in tl.phases[1:]] + list(tl.tasks)
+    state["gates"] = {name: {"status": draw(st.sampled_from(GATES)), "approved_by": None, "at": None}
+                      for name in draw(st.lists(st.sampled_from(names), unique=True))}
+    return tl, state
+
+
+def old_summary(tl, state) -> dict:
+    """The summary keys as transitions.sync computed them before the passes moved into C."""
+    records = state["tasks"]
+    statuses = {t: records[t].get("status", PENDING) for t in tl.tasks}
+    failed = [t for t, s in statuses.items() if s == "failed"]
+    dependents: dict[str, list[str]] = {}
+    for t in tl.tasks.values():
+        for dep in t.dependencies:
+            dependents.setdefault(dep, []).append(t.id)
+    reached, stack = set(), list(failed)
+    while stack:
+        for dependent in dependents.get(stack.pop(), ()):
+            if dependent not in reached:
+                reached.add(dependent)
+                stack.append(dependent)
+    first, ready, current = {}, None, None
+    for task_id, status in statuses.items():
+        if status in ("running", "failed", "awaiting_approval"):
+            first.setdefault(status, task_id)
+            if status == "running":
+                current = task_id
+                break
+        elif ready is None and status == PENDING and not first and is_ready(tl, state, tl.tasks[task_id]):
+            ready = task_id
+    if current is None:
+        current = next((first[w] for w in ("running", "failed", "awaiting_approval") if w in first), ready)
+        current = current or next((t for t, s in statuses.items() if s == "waiting"), None)
+    counts = {s: 0 for s in CHECKS}
+    for t in statuses:
+        for check in records[t]["checks"]:
+            counts[check["status"]] += 1
+    return {
+        "total_tasks": len(statuses),
+        "completed_tasks": [t for t, s in statuses.items() if s == DONE],
+        "blocked_tasks": [t for t, s in statuses.items() if s == PENDING and t in reached],
+        "current_phase": next((tl.tasks[t].phase for t, s in statuses.items() if s not in FINAL), None),
+        "current_task": current,
+        "test_results": counts,
+    }
+
+
+@FUZZ
+@given(scenes())
+def test_sync_computes_the_summary_the_python_loops_computed(scene):
+    tl, state = scene
+    expected = old_summary(tl, state)
+    transitions.sync(tl, state)
+    got = {key: state[key] for key in expected}
+    got["test_results"] = {key: state["test_results"][key] for key in CHECKS}
+    assert got == expected
+
+
+@FUZZ
+@given(scenes())
+def test_the_planner_skips_to_the_slot_a_scan_from_the_start_reaches(scene):
+    tl, state = scene
+    transitions.sync(tl, state)
+    runnable = frozenset(tl.tasks)
+    skipping = planner.next_step(tl, state, runnable)
+    original = planner._first_open_slot
+    planner._first_open_slot = lambda *args: 0  # the scan from the first slot, as before
+    try:
+        scanning = planner.next_step(tl, state, runnable)
+    finally:
+        planner._first_open_slot = original
+    assert skipping == scanning
