@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from itertools import compress, islice, repeat
-from operator import eq, methodcaller
+from itertools import islice
 from typing import Any, Mapping
 
-from gitops.model import Gate, GateStatus, TaskList
+from gitops.model import Gate, GateStatus, TaskList, TaskStatus
+from gitops.plan import summary
 from gitops.plan.policy import checkpoint_reasons, deploy_gate, needs_deploy_approval
 from gitops.plan.readiness import (
     FINAL,
-    LOST,
     PENDING,
     gate_status,
     is_ready,
@@ -135,41 +134,50 @@ _SLOTS: dict[int, tuple[TaskList, list[tuple[str, str, str | None]]]] = {}
 
 
 def _first_open_slot(tasklist: TaskList, records: Mapping[str, Any], gates: Mapping[str, Any]) -> int:
-    """The place of the first slot `next_step` does not pass over, found in C (map, compress).
+    """The place of the first slot `next_step` does not pass over: 0 (scan them all) for a state
+    that lacks a task's record.
 
     Asked before every step: on a long list most slots are done tasks and settled gates, and a
-    Python loop over them made each step's cost grow with the list (issue 12, item 3).
+    Python loop over them made each step's cost grow with the list (issue 12, item 3). The
+    statuses are `summary.tally`'s, which the transition that wrote this state has just counted:
+    the first pending task and the failed ones are found in C, the gates in the few that exist.
     """
     slots = _slots(tasklist)
-    tasks_at, task_names, gates_at, gate_names = _slot_columns(tasklist, slots)
-    task_open = map(eq, map(_STATUS, map(records.get, task_names, repeat(_NO_RECORD))), repeat(PENDING))
-    # A task whose result was lost stops the scan too (lost_step); marked only ever `true`.
-    task_lost = map(eq, map(_LOST, map(records.get, task_names, repeat(_NO_RECORD))), repeat(True))
-    gate_open = map(_UNDECIDED.__contains__, map(_GATE_STATUS, map(gates.get, gate_names, repeat(_NO_GATE))))
-    return min(next(compress(tasks_at, task_open), len(slots)), next(compress(tasks_at, task_lost), len(slots)),
-               next(compress(gates_at, gate_open), len(slots)))
+    if not records.keys() >= tasklist.tasks.keys():
+        return 0
+    task_at, gate_at = _places(tasklist, slots)
+    found = summary.tally(tasklist, records)
+    first = len(slots)
+    if found.present[PENDING]:
+        first = task_at[summary.first_with(found.statuses, PENDING)]
+    if found.present[_FAILED]:  # a task whose result was lost stops the scan too (lost_step)
+        lost = next((t for t in summary.with_status(found.statuses, _FAILED) if result_lost(records[t])), None)
+        if lost is not None:
+            first = min(first, task_at[lost])
+    for name, gate in gates.items():
+        if name in gate_at and (gate or _NO_GATE).get("status") in _UNDECIDED:
+            first = min(first, gate_at[name])
+    return first
 
 
-def _slot_columns(tasklist: TaskList, slots: list[tuple[str, str, str | None]]) -> tuple[list[int], list[str], list[int], list[str]]:
-    """The places and names of the task slots, then of the slots that wait on a gate; kept per task list."""
-    kept = _COLUMNS.get(id(tasklist))
+def _places(tasklist: TaskList, slots: list[tuple[str, str, str | None]]) -> tuple[dict[str, int], dict[str, int]]:
+    """Where each task's slot is, and each gate's first slot; kept per task list."""
+    kept = _PLACES.get(id(tasklist))
     if kept is not None and kept[0] is tasklist:
         return kept[1]
-    tasks_at = [i for i, (_, _, gate) in enumerate(slots) if gate is None]
-    gates_at = [i for i, (_, _, gate) in enumerate(slots) if gate is not None]
-    columns = (tasks_at, [slots[i][1] for i in tasks_at], gates_at, [slots[i][2] for i in gates_at])
-    if len(_COLUMNS) > 16:
-        _COLUMNS.clear()
-    _COLUMNS[id(tasklist)] = (tasklist, columns)  # type: ignore[assignment]
-    return columns  # type: ignore[return-value]
+    task_at = {name: i for i, (_, name, gate) in enumerate(slots) if gate is None}
+    gate_at: dict[str, int] = {}
+    for i, (_, _, gate) in enumerate(slots):
+        if gate is not None:
+            gate_at.setdefault(gate, i)
+    if len(_PLACES) > 16:
+        _PLACES.clear()
+    _PLACES[id(tasklist)] = (tasklist, (task_at, gate_at))
+    return task_at, gate_at
 
 
-_COLUMNS: dict[int, tuple[TaskList, tuple[list[int], list[str], list[int], list[str]]]] = {}
-# A task with no record yet is open (pending), as is a gate whose status is undecided.
-_NO_RECORD: Mapping[str, Any] = {}
-_STATUS = methodcaller("get", "status", PENDING)
-_GATE_STATUS = methodcaller("get", "status")
-_LOST = methodcaller("get", LOST)
+_PLACES: dict[int, tuple[TaskList, tuple[dict[str, int], dict[str, int]]]] = {}
+_FAILED = TaskStatus.FAILED.value
 
 
 def slot_step(tasklist: TaskList, state: Mapping[str, Any], slot: tuple[str, str], runnable: frozenset[str]) -> Step | None:

@@ -125,16 +125,20 @@ class PostProgress:
 Action = Union[OpenIssue, CloseIssue, PostProgress]
 
 
-def apply(tasklist: TaskList, state: Mapping[str, Any], event: Event, now: str) -> tuple[dict[str, Any], list[Action]]:
+def apply(tasklist: TaskList, state: Mapping[str, Any], event: Event, now: str,
+          *, derived: bool = True) -> tuple[dict[str, Any], list[Action]]:
     """Return the state after `event` and the actions to carry out. Raises on an impossible event.
 
     The new state shares the records the event leaves alone with `state` (document.derive); the
-    event's handler edits only records it owns (document.own_record)."""
+    event's handler edits only records it owns (document.own_record). `derived=False`: the
+    summary keys are left as they were (`sync` is not run): for a preview that reads only the
+    event's task record, never for a state that is written."""
     new = derive(state)
     _ensure_tasks(tasklist, new)
     handler = _HANDLERS[type(event)]
     actions = handler(tasklist, new, event, now)
-    sync(tasklist, new)
+    if derived:
+        sync(tasklist, new)
     if _without_clock(new) != _without_clock(state):
         new["last_updated"] = now
     return new, actions
@@ -373,19 +377,18 @@ def sync(tasklist: TaskList, state: dict[str, Any]) -> None:
     Runs after every event: a few passes over the tasks' statuses, in C (gitops.plan.summary),
     none over the graph, so that a transition costs about the same on a list of 100 tasks or 10,000."""
     _ensure_tasks(tasklist, state)
-    records = state["tasks"]
-    statuses = summary.statuses(tasklist, records)
+    found = summary.tally(tasklist, state["tasks"])
+    statuses = found.statuses
     _open_gates(tasklist, state, statuses)
     state["total_tasks"] = len(statuses)
-    state["completed_tasks"] = summary.with_status(statuses, DONE)
+    state["completed_tasks"] = summary.with_status(statuses, DONE) if found.present[DONE] else []
     state["completed_count"] = len(state["completed_tasks"])
-    state["blocked_tasks"] = _blocked(tasklist, statuses)
+    state["blocked_tasks"] = _blocked(tasklist, statuses) if found.present[FAILED] else []
     unfinished = summary.first_not_in(statuses, FINAL)
     state["current_phase"] = None if unfinished is None else tasklist.tasks[unfinished].phase
-    state["current_task"] = _current_task(tasklist, state, statuses)
+    state["current_task"] = _current_task(tasklist, state, statuses, found.present)
     state["tasklist_sha256"] = tasklist.sha256
-    found = summary.check_counts(records, statuses)
-    state["test_results"] = {**state.get("test_results", {}), **{s.value: found[s.value] for s in CheckStatus}}
+    state["test_results"] = {**state.get("test_results", {}), **{s.value: found.checks[s.value] for s in CheckStatus}}
 
 
 def _ensure_tasks(tasklist: TaskList, state: dict[str, Any]) -> None:
@@ -438,17 +441,18 @@ def _blocked(tasklist: TaskList, statuses: Mapping[str, str]) -> list[str]:
     return [t for t, status in statuses.items() if status == PENDING and t in reached]
 
 
-def _current_task(tasklist: TaskList, state: Mapping[str, Any], statuses: Mapping[str, str]) -> str | None:
+def _current_task(tasklist: TaskList, state: Mapping[str, Any], statuses: Mapping[str, str],
+                  present: Mapping[str, int]) -> str | None:
     """The first running task, else the first failed, else the first awaiting approval, else the
     first ready one, else the first waiting for its window: a pass in C for each status, then the
     pending tasks in order up to a ready one."""
     for wanted in _BEFORE_READY:
-        first = summary.first_with(statuses, wanted)
-        if first is not None:
-            return first
-    ready = next((t for t in summary.with_status(statuses, PENDING) if is_ready(tasklist, state, tasklist.tasks[t])), None)
+        if present[wanted]:  # `present` counts each status: no pass for one no task has
+            return summary.first_with(statuses, wanted)
+    pending = summary.each_with(statuses, PENDING) if present[PENDING] else ()
+    ready = next((t for t in pending if is_ready(tasklist, state, tasklist.tasks[t])), None)
     # A task waiting for its window is in focus only when no other task can be.
-    return ready or summary.first_with(statuses, WAITING)
+    return ready or (summary.first_with(statuses, WAITING) if present[WAITING] else None)
 
 
 RUNNING, FAILED, WAITING = TaskStatus.RUNNING.value, TaskStatus.FAILED.value, TaskStatus.WAITING.value

@@ -479,7 +479,8 @@ class Runner:
             window = windows.opened(self.clock(), result.window_seconds, self.registry.refs[task_id])
         finished = transitions.Finished(task_id, result.checks, result.error, result.updates, window=window)
         if not manual:
-            preview, _ = transitions.apply(self.tasklist, started, finished, self.clock())
+            # The tracker reads the task's record and the project only: no summary to recompute.
+            preview, _ = transitions.apply(self.tasklist, started, finished, self.clock(), derived=False)
             finished = replace(finished, mlflow_run_id=self._track(task_id, preview, result, seconds))
         return self.transition(finished, notify=False)
 

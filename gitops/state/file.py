@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import re
 import stat
 import tempfile
 import time
+from bisect import bisect_left
 from contextlib import suppress
 from itertools import compress
 from json.encoder import encode_basestring
@@ -74,33 +76,48 @@ def dumps(state: dict) -> str:
     return _dumps(state)[0]
 
 
-def _dumps(state: dict) -> tuple[str, dict[str, str]]:
-    """`dumps`, and the text of each task's entry when they were written one by one."""
+def _dumps(state: dict) -> tuple[str, list[str], list[str]]:
+    """`dumps`, and the task ids in order with their entries' texts when written one by one."""
     tasks = state.get("tasks")
-    if not isinstance(tasks, dict) or not tasks or not set(map(type, tasks)) <= {str}:
-        return _pretty(state) + "\n", {}
+    keys = _task_ids(tasks) if isinstance(tasks, dict) and tasks else None
+    if keys is None:
+        return _pretty(state) + "\n", [], []
     lists = {key: text for key, value in state.items()
              if isinstance(value, list) and (text := _string_list_text(value)) is not None}
     markers = {key: f"\x00{key}\x00" for key in [*lists, "tasks"]}
     quoted = {key: json.dumps(marker, ensure_ascii=False) for key, marker in markers.items()}
     head = _pretty({**state, **markers})
     if any(head.count(q) != 1 for q in quoted.values()):  # a marker is in someone's text
-        return _pretty(state) + "\n", {}
-    keys, texts = _task_entries(tasks)
-    for key, text in {**lists, "tasks": "{\n" + ",\n".join(texts) + "\n  }"}.items():
-        head = head.replace(quoted[key], text, 1)
-    return head + "\n", dict(zip(keys, texts))
+        return _pretty(state) + "\n", [], []
+    before, after = head.split(quoted["tasks"])
+    if lists:  # one pass each: a text put in is never searched for the other markers
+        texts_of = {quoted[key]: text for key, text in lists.items()}
+        pattern = re.compile("|".join(map(re.escape, texts_of)))
+        before, after = (pattern.sub(lambda found: texts_of[found[0]], part) for part in (before, after))
+    texts = _task_entries(tasks, keys)
+    # One join: the entries are most of the text, and each copy of it costs with the list.
+    return "".join([before, "{\n", ",\n".join(texts), "\n  }", after, "\n"]), keys, texts
 
 
-def _task_entries(tasks: dict) -> tuple[list[str], list[str]]:
-    """The task ids in order and their entries' texts, at C speed for the records not changed.
+def _task_ids(tasks: dict) -> list[str] | None:
+    """The task ids sorted, or None when one is not text (json's own encoder then says what)."""
+    order = list(tasks)
+    last = _LAST_TASKS
+    if last is not None and last[3] == order:  # the ids of the last write, in the same order
+        return last[0]
+    if not set(map(type, order)) <= {str}:
+        return None
+    return sorted(order)
+
+
+def _task_entries(tasks: dict, keys: list[str]) -> list[str]:
+    """The entries' texts of the task ids `keys`, at C speed for the records not changed.
 
     The records at the same places as in the last write are found by identity in one C-level
     pass (`map(is_, ...)`); only the others go through `_entry_text`. Identity is enough for
     a frozen record only: the last write keeps a plain record's place as `_PLAIN`, never equal.
     """
     global _LAST_TASKS
-    keys = sorted(tasks)
     records = list(map(tasks.__getitem__, keys))
     last = _LAST_TASKS
     if last is not None and last[0] == keys:
@@ -113,12 +130,13 @@ def _task_entries(tasks: dict) -> tuple[list[str], list[str]]:
         record = records[index]
         texts[index] = _entry_text(keys[index], record)
         kept[index] = record if is_frozen(record) else _PLAIN
-    _LAST_TASKS = (keys, kept, texts)
-    return keys, texts
+    _LAST_TASKS = (keys, kept, texts, list(tasks))
+    return texts
 
 
-# The last `tasks` written: its ids in order, each frozen record (or _PLAIN) and each entry's text.
-_LAST_TASKS: tuple[list[str], list[object], list[str]] | None = None
+# The last `tasks` written: its ids sorted, each frozen record (or _PLAIN) and each entry's text,
+# and its ids in the order the dict held them.
+_LAST_TASKS: tuple[list[str], list[object], list[str], list[str]] | None = None
 _PLAIN = object()
 
 
@@ -377,14 +395,15 @@ def _save(path: Path, state: dict, known_valid: Mapping[str, Any] | None, on_dis
             f"{path}: refusing to write an invalid state: {problem.describe()}. "
             "This is a bug in gitops or a handler; the file was not changed."
         )
-    text, entries = _dumps(state)
+    text, keys, texts = _dumps(state)
     data = text.encode("utf-8")
     # The caller keeps `state`, and its later changes stay its own: the cache holds frozen copies
     # of the records it made, and their entries' texts (written just now) go with them.
     frozen, fresh = _with_frozen_records(state)
     for task_id in fresh:
-        if task_id in entries:
-            _keep(task_id, frozen["tasks"][task_id], entries[task_id])
+        at = bisect_left(keys, task_id)
+        if at < len(keys) and keys[at] == task_id:
+            _keep(task_id, frozen["tasks"][task_id], texts[at])
     known = (data, frozen)
     try:
         if (on_disk if on_disk is not None else read_regular(path, STATE_LIMIT)) == data:

@@ -49,7 +49,8 @@ def test_the_window_is_opened_recorded_then_evaluated_and_recorded_by_jobs_apart
     task_job, source = without_token(remote, "task", clock)
     result = task_job.execute("1.1", claimed=True)
     path = task_job.root / ".gitops" / "handover" / "task-1-1.json"
-    handover.write(path, handover.from_record("1.1", task_job.current()["tasks"]["1.1"], result.updates, {}))
+    handover.write(path, handover.from_record("1.1", task_job.current()["tasks"]["1.1"], result.updates, {},
+                                              run=handover.run_of(task_job.whoami)))
     assert json.loads(path.read_text())["window"]["until"] == "2026-11-25T00:00:00+00:00"
     recorder, store = with_token(remote, "record", clock)
     assert record(recorder, store, "1.1", path) == "Task 1.1 recorded: waiting"
@@ -76,7 +77,8 @@ def test_a_window_with_no_evaluation_handed_over_keeps_waiting(remote, tmp_path)
     task_job, _ = without_token(remote, "task", clock)
     result = task_job.execute("1.1", claimed=True)
     path = task_job.root / "handed.json"
-    handover.write(path, handover.from_record("1.1", task_job.current()["tasks"]["1.1"], result.updates, {}))
+    handover.write(path, handover.from_record("1.1", task_job.current()["tasks"]["1.1"], result.updates, {},
+                                              run=handover.run_of(task_job.whoami)))
     recorder, store = with_token(remote, "record", clock)
     record(recorder, store, "1.1", path)
     assert [(r.completed, r.message) for r in record_windows(recorder, store, tmp_path / "nothing")] == [

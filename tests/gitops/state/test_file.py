@@ -653,6 +653,16 @@ def test_dumps_encodes_again_only_the_records_that_changed(monkeypatch) -> None:
     assert [v for v in encoded if v is not data and v.get("tasks") != "\x00tasks\x00"] == [data["tasks"]["9.7"]]
 
 
+@pytest.mark.parametrize("text", ["\x00tasks\x00", "\x00blocked_tasks\x00", "\x00completed_tasks\x00"])
+def test_dumps_is_json_s_text_whatever_the_strings_hold(text: str) -> None:
+    """The writer puts parts in at placeholders: a string that looks like one must not move them."""
+    data = long_state(3)
+    data["completed_tasks"] = [text, "9.1"]
+    data["blocked_tasks"] = ["9.2", text]
+    data["tasks"]["9.1"] = {**data["tasks"]["9.1"], "error": text}
+    assert state.dumps(data) == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
 def test_dumps_follows_a_record_edited_in_place() -> None:
     data = long_state(3)
     state.dumps(data)
