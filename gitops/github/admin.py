@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from gitops.errors import UsageError
 from gitops.github.api import GitHubError, GitHubSettings, translated
+from gitops.github.reviews import APPROVED, newest_review
 
 if TYPE_CHECKING:
     from github import Github
@@ -51,14 +52,10 @@ def ensure_labels(repo: Repository, names: Sequence[str], settings: GitHubSettin
 
 
 def approver(gh: Github, repo: Repository, run_id: int, environment: str, settings: GitHubSettings) -> str | None:
-    """The login that approved this run's deployment to the environment, if anybody did."""
-    with translated(f"reading the approvals of run {run_id}", settings):
-        _, approvals = gh.requester.requestJsonAndCheck("GET", f"{repo.url}/actions/runs/{run_id}/approvals")
-    for approval in reversed(approvals or []):
-        names = {env.get("name") for env in approval.get("environments", [])}
-        if approval.get("state") == "approved" and environment in names:
-            return (approval.get("user") or {}).get("login")
-    return None
+    """The login that approved this run's deployment to the environment, if its newest review is an
+    approval (an older one is another job's: gitops.github.reviews)."""
+    review = newest_review(gh, repo, run_id, environment, settings)
+    return review.by if review is not None and review.state == APPROVED else None
 
 
 def waiting_run(repo: Repository, workflow: str, settings: GitHubSettings) -> int:

@@ -192,7 +192,8 @@ class FakeGitHub:
         while its environment has required reviewers. Review is per environment per run: the jobs of
         one run waiting in one environment are approved together, in one review
         (https://docs.github.com/en/actions/how-tos/deploy/configure-and-manage-deployments/review-deployments,
-        "Select the job environment(s) to approve").
+        "Select the job environment(s) to approve"). `results`: the jobs that ended without starting
+        (a rejected review fails its jobs), as the jobs that need them read it (`needs.<job>.result`).
         """
         named = dict(jobs or {}) | {f"job-{i}": env for i, env in enumerate(waiting_for, 1)}
         for env in named.values():
@@ -201,7 +202,8 @@ class FakeGitHub:
         waiting = {job: env for job, env in named.items() if self.environments[env]["reviewers"]}
         self.runs[run_id] = {"path": path, "status": "waiting" if waiting else "in_progress", "actor": actor,
                              "jobs": waiting, "started": [job for job in named if job not in waiting],
-                             "pending": list(dict.fromkeys(waiting.values())), "approvals": [], "created_at": now()}
+                             "pending": list(dict.fromkeys(waiting.values())), "approvals": [], "results": {},
+                             "created_at": now()}
 
     def reach(self, run_id: int, job: str, environment: str) -> None:
         """A job of a running run reaches the environment it names, once its `needs` are done: it
@@ -248,7 +250,7 @@ class FakeGitHub:
             if older["status"] == "pending":  # the newer pending run takes its place
                 older |= {"status": "completed", "conclusion": "cancelled"}
         self.runs[run_id] = {"path": path, "status": status, "actor": actor, "jobs": {}, "started": [], "pending": [],
-                             "approvals": [], "created_at": now(), "event": event, "group": group}
+                             "approvals": [], "results": {}, "created_at": now(), "event": event, "group": group}
         return run_id
 
     def start_job(self, run_id: int, job_id: str, workflow: dict[str, Any]) -> str:

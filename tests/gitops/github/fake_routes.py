@@ -299,6 +299,12 @@ def review_deployments(gh: FakeGitHub, m, q, body, login) -> Answer:
     run["jobs"] = {job: env for job, env in run["jobs"].items() if env not in names}
     if body["state"] == "approved":
         run["started"] += released
+    else:
+        # A rejected job never starts and fails: "If a job is rejected, the workflow will fail"
+        # (https://docs.github.com/en/actions/how-tos/deploy/configure-and-manage-deployments/review-deployments);
+        # the jobs that need it see `needs.<job>.result == 'failure'`
+        # (https://docs.github.com/en/actions/reference/workflows-and-actions/contexts#needs-context).
+        run["results"].update(dict.fromkeys(released, "failure"))
     run["approvals"].append({"state": body["state"], "comment": body.get("comment", ""), "user": gh.user(login),
                              "environments": [gh.environment(name) for name in names]})
     run["status"] = "waiting" if run["pending"] else "in_progress"
