@@ -1,9 +1,18 @@
 """The narrow interface every forge implements; the runner talks only to this."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from gitops.forge.deployments import Deployment, DeploymentStatus
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A reviewer's no to a gate, as the forge holds it."""
+
+    by: str
+    comment: str = ""
 
 
 class Forge(Protocol):
@@ -23,6 +32,9 @@ class Forge(Protocol):
 
     def record_approval(self, gate: str) -> str | None:
         """Who approved a gate on the forge, when the forge knows (None locally)."""
+
+    def rejection(self, gate: str) -> Rejection | None:
+        """Who rejected a production gate's review in this run, and why; None when nobody did (always locally)."""
 
     def phase_rejected(self, phase: int) -> bool:
         """Whether a reviewer said no to what follows `phase` (GitHub: its PR closed unmerged)."""

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from gitops.forge.base import Rejection
 from gitops.forge.deployments import Deployment, DeploymentStatus
 
 STATE_LINE = re.compile(r"^\*\*State\*\*: (open|closed)$", re.MULTILINE)
@@ -66,6 +67,9 @@ class LocalForge:
 
     def record_approval(self, gate: str) -> str | None:
         return None  # locally the approver is whoever ran `gitops approve --by`
+
+    def rejection(self, gate: str) -> Rejection | None:
+        return None  # locally a person stops at the gate's prompt: nobody rejects a review
 
     def setup(self, environments: Sequence[str], labels: Sequence[str]) -> list[str]:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -158,6 +158,9 @@ def step_text(project: str, run_url: str | None) -> Callable[[Step], str]:
                     f"(Review deployments), or runs `gitops --forge github approve {gate}`.{signoff}")
         if step.kind is StepKind.PAUSED:
             return f"{step.message} Push the fix, then run the workflow with input `retry={step.task}`."
+        if step.kind is StepKind.REJECTED and kind is GateKind.DEPLOY:
+            return (f"{step.message} On GitHub: run the workflow with input `retry={step.task}`, or comment "
+                    f"`/gitops retry {step.task}` on the phase PR; its job then waits for a release reviewer again.")
         if step.kind is StepKind.INTERRUPTED:
             return (f"{step.message} On GitHub: run the workflow with input `retry={step.task}`, or comment "
                     f"`/gitops retry {step.task}` on the phase PR.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
+from gitops.forge.base import Rejection
 from gitops.forge.deployments import Deployment, DeploymentStatus
 from gitops.github import admin as github_admin
 from gitops.github import deployments
@@ -18,6 +19,7 @@ from gitops.github import phase_status
 from gitops.github.api import MAX_BODY, GitHubError, GitHubSettings, connect, translated
 from gitops.github.environment_setup import ensure_environment
 from gitops.github.environments import environment_for
+from gitops.github.reviews import REJECTED, newest_review
 from gitops.github.ruleset import ensure_ruleset
 from gitops.markdown_text import close_open_fence
 from gitops.model import Gate
@@ -128,6 +130,11 @@ class GitHubForge:
     def record_approval(self, gate: str) -> str | None:
         """Who approved the gate: the run's environment approval, or who merged the phase PR."""
         return self._reported(f"reading who approved {gate}", lambda: self._record_approval(gate))
+
+    def rejection(self, gate: str) -> Rejection | None:
+        """Who rejected the gate's review in this run, and their comment: its environment's newest
+        review, when that is a rejection (gitops.github.reviews)."""
+        return self._reported(f"reading who rejected {gate}", lambda: self._rejection(gate))
 
     def setup(self, environments: Sequence[str], labels: Sequence[str]) -> list[str]:
         """Create environments (with this forge's reviewers), the state branches' ruleset and labels
@@ -297,6 +304,15 @@ class GitHubForge:
         if self.settings.run_id is None:
             return None
         return github_admin.approver(self.gh, self.repo, self.settings.run_id, environment, self.settings)
+
+    def _rejection(self, gate: str) -> Rejection | None:
+        environment = environment_for(gate, self.project)
+        if environment is None or self.settings.run_id is None:
+            return None
+        review = newest_review(self.gh, self.repo, self.settings.run_id, environment, self.settings)
+        if review is None or review.state != REJECTED:
+            return None
+        return Rejection(review.by or "a reviewer", review.comment)
 
     # ------------------------------------------------------------ helpers
     def _body(self, marker: str, body: str) -> str:

@@ -33,7 +33,7 @@ class StepKind(str, enum.Enum):
     HALTED = "halted"  # too many consecutive failures
     FINISHED = "finished"
     BLOCKED = "blocked"  # nothing can move (should not happen with a valid task list)
-    REJECTED = "rejected"  # a reviewer said no at a phase gate (GitHub: the phase PR closed unmerged)
+    REJECTED = "rejected"  # a reviewer said no at a phase gate (the phase PR closed unmerged) or a production review
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,8 @@ def slot_step(tasklist: TaskList, state: Mapping[str, Any], slot: tuple[str, str
     kind, name = slot
     if kind == "phase" and gate_status(state, name) in _UNDECIDED:
         return _phase_step(name, gate_status(state, name) == GateStatus.REJECTED.value)
+    if kind == "deploy" and gate_status(state, deploy_gate(name)) == GateStatus.REJECTED.value:
+        return deploy_rejected_step(name, state["gates"][deploy_gate(name)])
     if kind == "deploy" and gate_status(state, deploy_gate(name)) == GateStatus.PENDING.value:
         gate = deploy_gate(name)
         return Step(
@@ -255,6 +257,20 @@ def _task_gate_step(tasklist: TaskList, state: Mapping[str, Any], task_id: str) 
         command = f"gitops approve {task_id}"
     prompt = task.when_ready_prompt or f"Task {task_id} complete. Proceed?"
     return Step(StepKind.GATE, message, task=task_id, gate=task_id, prompt=prompt, reasons=reasons, unsigned=unsigned, command=command)
+
+
+def deploy_rejected_step(task_id: str, gate: Mapping[str, Any]) -> Step:
+    """A reviewer rejected the task's production review (transitions.DeployRejected): it did not run."""
+    comment = f' ("{gate["comment"]}")' if gate.get("comment") else ""
+    return Step(
+        StepKind.REJECTED,
+        f"Task {task_id} did not run: production gate {deploy_gate(task_id)} was rejected by "
+        f"{gate.get('rejected_by') or 'a reviewer'}{comment}. To ask for its review again: `gitops retry {task_id}`.",
+        task=task_id,
+        gate=deploy_gate(task_id),
+        reasons=("a reviewer rejected the production review",),
+        command=f"gitops retry {task_id}",
+    )
 
 
 def lost_step(task_id: str, record: Mapping[str, Any]) -> Step:

@@ -39,9 +39,13 @@ def why_not_ready(tasklist: TaskList, state: Mapping[str, Any], task_id: str,
     gate = phase_gate(tasklist, task)
     if gate and gate_status(state, gate) != APPROVED:
         return f"gate {gate} is not approved"
-    if (needs_deploy_approval(tasklist, task) and not deploy_approval_later
-            and gate_status(state, deploy_gate(task_id)) != GateStatus.APPROVED.value):
-        return f"production gate {deploy_gate(task_id)} is not approved"
+    if needs_deploy_approval(tasklist, task):
+        deploy = gate_status(state, deploy_gate(task_id))
+        # Rejected, it is not claimed either: a reviewer said no, and only a person asks again (retry).
+        if deploy == GateStatus.REJECTED.value:
+            return f"production gate {deploy_gate(task_id)} was rejected (`gitops retry {task_id}` asks again)"
+        if not deploy_approval_later and deploy != GateStatus.APPROVED.value:
+            return f"production gate {deploy_gate(task_id)} is not approved"
     return None
 
 

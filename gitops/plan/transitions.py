@@ -103,7 +103,18 @@ class Reopened:
     gate: str
 
 
-Event = Union[Started, Finished, Interrupted, Lost, Approved, Retried, Resumed, Rejected, Reopened]
+@dataclass(frozen=True)
+class DeployRejected:
+    """A reviewer rejected the production review of a claimed task's job: the job never started, so
+    the task did not run. A person decided: no failure, no HotFix; `retry` asks for a review again."""
+
+    task: str
+    attempt: int  # the attempt its run claimed: a record that moved on since is left alone
+    by: str
+    comment: str = ""
+
+
+Event = Union[Started, Finished, Interrupted, Lost, Approved, Retried, Resumed, Rejected, Reopened, DeployRejected]
 
 
 @dataclass(frozen=True)
@@ -324,6 +335,12 @@ def _retried(tasklist: TaskList, state: dict[str, Any], event: Retried, now: str
             f"The pipeline is halted ({state['halted']['reason']}). "
             'A person clears the halt first: gitops resume --reason "..."'
         )
+    deploy = deploy_gate(event.task)
+    if status_of(state, event.task) == PENDING and gate_status(state, deploy) == GateStatus.REJECTED.value:
+        # Its production review was rejected and it never ran: asking again opens the gate, and
+        # the task's job waits for a reviewer once more.
+        state["gates"][deploy] = {"status": GateStatus.PENDING.value, "approved_by": None, "at": None}
+        return [PostProgress(tasklist.tasks[event.task].phase)]
     record = own_record(state, event.task)
     if has_drifted(tasklist.tasks[event.task], record):  # done, but its definition changed: run it again
         record["status"] = TaskStatus.PENDING.value
@@ -360,6 +377,20 @@ def _rejected(tasklist: TaskList, state: dict[str, Any], event: Rejected, now: s
     return [PostProgress(state.get("current_phase"))]
 
 
+def _deploy_rejected(tasklist: TaskList, state: dict[str, Any], event: DeployRejected, now: str) -> list[Action]:
+    """The claim is undone (the task is pending, its attempts as before it), and its production gate
+    is rejected, by whom and why. Idempotent like `_lost`."""
+    record = state["tasks"][event.task]
+    if record["status"] != TaskStatus.RUNNING.value or record["attempts"] != event.attempt:
+        return []
+    record = own_record(state, event.task)
+    record.update(status=PENDING, attempts=event.attempt - 1, started_at=None, commit=None, run_url=None,
+                  runner=None, definition=None)
+    state["gates"][deploy_gate(event.task)] = {"status": GateStatus.REJECTED.value, "approved_by": None, "at": now,
+                                               "rejected_by": event.by, "comment": event.comment}
+    return [PostProgress(tasklist.tasks[event.task].phase)]
+
+
 def _reopened(tasklist: TaskList, state: dict[str, Any], event: Reopened, now: str) -> list[Action]:
     record = state["gates"].get(event.gate)
     if record is None or record["status"] != GateStatus.REJECTED.value:
@@ -368,7 +399,9 @@ def _reopened(tasklist: TaskList, state: dict[str, Any], event: Reopened, now: s
     return [PostProgress(state.get("current_phase"))]
 
 
-_HANDLERS = {Rejected: _rejected, Reopened: _reopened, Started: _started, Finished: _finished, Interrupted: _interrupted, Lost: _lost, Approved: _approved, Retried: _retried, Resumed: _resumed}
+_HANDLERS = {Rejected: _rejected, Reopened: _reopened, DeployRejected: _deploy_rejected, Started: _started,
+             Finished: _finished, Interrupted: _interrupted, Lost: _lost, Approved: _approved, Retried: _retried,
+             Resumed: _resumed}
 
 
 def sync(tasklist: TaskList, state: dict[str, Any]) -> None:

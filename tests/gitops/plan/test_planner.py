@@ -357,3 +357,32 @@ def test_a_lost_result_is_an_interruption_to_retry_not_a_failure():
     assert transitions.apply(tl, state, lost, NOW)[0] == state  # recorded once: a second Lost changes nothing
     state, _ = transitions.apply(tl, state, Retried("1.1"), NOW)
     assert state["tasks"]["1.1"]["status"] == "pending" and "interrupted" not in state["tasks"]["1.1"]
+
+
+def test_a_rejected_production_review_undoes_the_claim_and_waits_for_a_person_to_ask_again():
+    # On GitHub a reviewer rejected the `production` review of Task 2.1's claimed job (gitops.run.recording).
+    tl = tasklist(task("1.1"), task("2.1", deps=("1.1",)), task("2.2"), phase_titles={2: "Production Deployment"})
+    state, _ = execute(tl, fresh(tl), "1.1")
+    state, _ = transitions.apply(tl, state, Approved("phase-2", "ada"), NOW)
+    state, _ = transitions.apply(tl, state, Started("2.1", claim=True), NOW)
+    rejected = transitions.DeployRejected("2.1", 1, "bob", "not on a Friday")
+    state, actions = transitions.apply(tl, state, rejected, NOW)
+    assert state["gates"]["deploy-2.1"] == {"status": "rejected", "approved_by": None, "at": NOW,
+                                            "rejected_by": "bob", "comment": "not on a Friday"}
+    record = state["tasks"]["2.1"]
+    assert (record["status"], record["attempts"], record["runner"], record["error"]) == ("pending", 0, None, None)
+    assert (state["hotfixes"], state["paused_by"], state["consecutive_failures"]) == ([], None, 0)
+    assert actions == [transitions.PostProgress(2)]  # no HotFix issue: a person decided
+    assert transitions.apply(tl, state, rejected, NOW)[0] == state  # recorded once
+    step = planner.next_step(tl, state, ALL)
+    assert (step.kind, step.task, step.gate, step.command) == (
+        StepKind.REJECTED, "2.1", "deploy-2.1", "gitops retry 2.1")
+    assert step.message == ('Task 2.1 did not run: production gate deploy-2.1 was rejected by bob ("not on a '
+                            'Friday"). To ask for its review again: `gitops retry 2.1`.')
+    # Not claimed again by the next run: only a person asks again.
+    assert readiness.why_not_ready(tl, state, "2.1", deploy_approval_later=True) == (
+        "production gate deploy-2.1 was rejected (`gitops retry 2.1` asks again)")
+    state, _ = transitions.apply(tl, state, Retried("2.1"), NOW)
+    assert state["gates"]["deploy-2.1"] == {"status": "pending", "approved_by": None, "at": None}
+    assert readiness.why_not_ready(tl, state, "2.1", deploy_approval_later=True) is None
+    assert planner.next_step(tl, state, ALL).gate == "deploy-2.1"
