@@ -218,8 +218,11 @@ def claim(obj: Context, tasks: str, as_outputs: bool) -> None:
 @click.argument("task_id")
 @click.option("--from", "source", required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
               help="The result a task job handed over (`run-task --hand-over`); missing: recorded as failed.")
+@click.option("--task-job-result", envvar="TASK_JOB_RESULT", metavar="RESULT",
+              help="The task job's result (success, failure, cancelled, skipped: `needs.<job>.result`), which "
+                   "says why a hand-over is missing. Default: $TASK_JOB_RESULT.")
 @click.pass_obj
-def record_task(obj: Context, task_id: str, source: Path) -> None:
+def record_task(obj: Context, task_id: str, source: Path, task_job_result: str | None) -> None:
     """Commit a task job's handed-over result (the workflow's recording job, which runs no task code);
     exit 1 when no result arrived (recorded as interrupted)."""
     from gitops.errors import BadInput
@@ -231,7 +234,7 @@ def record_task(obj: Context, task_id: str, source: Path) -> None:
     out = console()
     runner = obj.runner(out)
     before = runner.current()
-    out.print(record(runner, runner.store, task_id, source))
+    out.print(record(runner, runner.store, task_id, source, task_job_result))
     # No result arrived: the job fails, so that the task's gate job does not ask a reviewer about a
     # task whose outcome nobody knows, and its dependents in this run skip.
     if not result_lost(before["tasks"].get(task_id) or {}) and result_lost(runner.current()["tasks"][task_id]):

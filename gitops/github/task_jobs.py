@@ -147,9 +147,17 @@ def record_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozen
     ]
     if needs_deploy_approval(tasklist, task):
         permissions["actions"] = ("read", "approve --recorded: the production deployment review")
-        steps.append({"name": "Record the production approval", "env": {**TOKEN_ENV, **GATES_ENV},
+        # Only a job that reached `production` was reviewed: one that ran (success, failure) or was
+        # rejected (failure, gitops.github.reviews). The newest review of a job cancelled or skipped
+        # before it got there is the previous job's in the line, never this one's.
+        steps.append({"name": "Record the production approval",
+                      "if": f"${{{{ needs.{task_job}.result == 'success' || needs.{task_job}.result == 'failure' }}}}",
+                      "env": {**TOKEN_ENV, **GATES_ENV},
                       "run": gitops_command(tasklist_path, f"approve {deploy_gate(task.id)} --recorded") + "\n"})
-    steps.append({"name": f"Record Task {task.id}", "env": dict(TOKEN_ENV),
+    # The task job's result says why a hand-over is missing (gitops.run.job_results); it reaches the
+    # command through the environment, never pasted into the script.
+    steps.append({"name": f"Record Task {task.id}",
+                  "env": {"TASK_JOB_RESULT": f"${{{{ needs.{task_job}.result }}}}", **TOKEN_ENV},
                   "run": gitops_command(tasklist_path, f"record-task {task.id} --from {_handover_file(task)}") + "\n"})
     if task.id not in gated:  # a gated task's dependents are claimed by its gate job
         steps.append(_claim_step(tasklist_path))
@@ -161,11 +169,16 @@ def record_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozen
         permissions.setdefault("actions", ("read", "whether the run that left a task running still runs"))
         steps.append({"name": f"Say that checkpoint {task.id} waits for a reviewer", "continue-on-error": True,
                       "env": dict(TOKEN_ENV), "run": gitops_command(tasklist_path, "report") + "\n"})
+    # always(): a failed, cancelled or timed-out task job is recorded too; a skipped one ran nothing.
+    # A deploying task's job is recorded even when skipped: GitHub fails a job whose review was
+    # rejected (https://docs.github.com/en/actions/how-tos/deploy/configure-and-manage-deployments/review-deployments:
+    # "If a job is rejected, the workflow will fail"), and were it ever reported as skipped, the
+    # rejection would still be recorded, not left for the next run to take for a lost runner.
+    ran = "" if needs_deploy_approval(tasklist, task) else f" && needs.{task_job}.result != 'skipped'"
     return {
         "name": job_name(f"Record Task {task.id}"),
         "needs": ["plan", task_job],
-        # always(): a failed, cancelled or timed-out task job is recorded too; a skipped one ran nothing.
-        "if": "${{ always() && " + " && ".join(_planned(task)) + f" && needs.{task_job}.result != 'skipped' }}}}",
+        "if": "${{ always() && " + " && ".join(_planned(task)) + ran + " }}",
         "runs-on": "ubuntu-latest",
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": job_permissions(**permissions),

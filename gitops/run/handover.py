@@ -29,6 +29,7 @@ from gitops.model import TaskStatus
 from gitops.plan.windows import parse_time
 from gitops.run import history_commits
 from gitops.run.history_commits import HistoryCommit
+from gitops.run.job_results import why_missing
 from gitops.run.paths import safe_path
 
 FORMAT = 2  # 2: the workflow run and attempt of the task job (`run`)
@@ -55,6 +56,10 @@ class HandOverRefused(BadInput):
 
 class HandOverLost(HandOverRefused):
     """No result of this task arrived: none was handed over, it arrived damaged, or it is another task's."""
+
+
+class HandOverMissing(HandOverLost):
+    """No hand-over arrived at all: its task job's result says why (gitops.run.job_results)."""
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,7 @@ def read(path: Path, task_id: str) -> HandOver:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise HandOverLost(f"{where} is missing: the task job ended before it handed one over (cancelled or "
-                           "timed out, or its runner was lost), its upload failed, or the artifact expired") from None
+        raise HandOverMissing(f"{where} is missing: {why_missing(None)}") from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise HandOverLost(f"{where} arrived damaged: it is not readable JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("task") != task_id:

@@ -12,7 +12,13 @@ after its job ended:
   another run's or attempt's): the task's outcome is unknown, so it is recorded as interrupted
   (transitions.Lost: no HotFix, nothing says it broke) and the next step is to retry it;
 - a result arrived but is malformed, or would make an invalid state: recorded as a failure with
-  the reason and a HotFix, never applied.
+  the reason and a HotFix, never applied;
+- none arrived because a reviewer rejected the production review of a deploying task's job (GitHub
+  fails that job without starting it): a person decided, so the production gate is recorded as
+  rejected, by whom and why, and the task as not run (transitions.DeployRejected).
+
+The task job's result (`needs.task-<id>.result`, gitops.run.job_results) says why a hand-over is
+missing, and whether its production review may have been rejected.
 
 A task another run claimed is left alone: this run's job ran nothing.
 """
@@ -23,11 +29,14 @@ from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 from gitops.errors import UsageError, WorkNotPushed
+from gitops.forge.base import Rejection
 from gitops.plan import transitions
+from gitops.plan.planner import deploy_rejected_step, lost_step
+from gitops.plan.policy import deploy_gate, needs_deploy_approval
 from gitops.run.claims import not_ours
-from gitops.plan.planner import lost_step
-from gitops.run.handover import FINISHED, HandOver, HandOverLost, HandOverRefused, Work, read, run_of
+from gitops.run.handover import FINISHED, HandOver, HandOverLost, HandOverMissing, HandOverRefused, Work, read, run_of
 from gitops.run.history_commits import HistoryCommit
+from gitops.run.job_results import may_be_rejected, why_missing
 from gitops.run.runner import Runner
 from gitops.state.schema import find_problem
 
@@ -40,8 +49,9 @@ class CarryingStore(Protocol):
     def carry_history(self, commits: Sequence[HistoryCommit]) -> None: ...
 
 
-def record(runner: Runner, store: CarryingStore, task_id: str, path: Path) -> str:
-    """Record Task `task_id`'s result from the hand-over at `path`; say what was recorded."""
+def record(runner: Runner, store: CarryingStore, task_id: str, path: Path, job_result: str | None = None) -> str:
+    """Record Task `task_id`'s result from the hand-over at `path`; say what was recorded.
+    `job_result`: its task job's result in the workflow, when known."""
     if task_id not in runner.tasklist.tasks:
         raise UsageError(f"{runner.tasklist.path} has no Task {task_id}: render the workflow again (`gitops render`).")
     state = runner.current()
@@ -49,7 +59,11 @@ def record(runner: Runner, store: CarryingStore, task_id: str, path: Path) -> st
     if other:
         return f"Nothing to record: {other}."  # its job ran nothing (gitops.run.claims)
     attempt = state["tasks"][task_id]["attempts"]
-    handover, lost, refused = _take(runner, state, path, task_id, attempt)
+    handover, lost, refused = _take(runner, state, path, task_id, attempt, job_result)
+    rejection = _rejection(runner, task_id, job_result) if lost and handover is None else None
+    if rejection is not None:
+        new, _ = runner.transition(transitions.DeployRejected(task_id, attempt, rejection.by, rejection.comment))
+        return deploy_rejected_step(task_id, new["gates"][deploy_gate(task_id)]).message
     if lost:
         new, _ = runner.transition(transitions.Lost(task_id, attempt, lost))
         return f"Task {task_id} recorded as interrupted. {lost_step(task_id, new['tasks'][task_id]).message}"
@@ -73,11 +87,21 @@ def _finished(handover: HandOver, error: str | None = None) -> transitions.Finis
                                 handover.mlflow_run_id, window=handover.window if error is None else None)
 
 
-def _take(runner: Runner, state: dict[str, Any], path: Path, task_id: str,
-          attempt: int) -> tuple[HandOver | None, str | None, str | None]:
+def _rejection(runner: Runner, task_id: str, job_result: str | None) -> Rejection | None:
+    """Who rejected the production review of the task's job, when it is a deploying task whose job
+    may never have started; asked of the forge (never guessed: an unreadable answer raises)."""
+    if not needs_deploy_approval(runner.tasklist, runner.tasklist.tasks[task_id]) or not may_be_rejected(job_result):
+        return None
+    return runner.forge.rejection(deploy_gate(task_id))
+
+
+def _take(runner: Runner, state: dict[str, Any], path: Path, task_id: str, attempt: int,
+          job_result: str | None) -> tuple[HandOver | None, str | None, str | None]:
     """(the hand-over at `path`, why none of this attempt's arrived, why it is refused)."""
     try:
         handover = read(path, task_id)
+    except HandOverMissing:
+        return None, f"the result handed over for Task {task_id} is missing: {why_missing(job_result)}", None
     except HandOverLost as exc:
         return None, str(exc), None
     except HandOverRefused as exc:

@@ -146,6 +146,18 @@ def test_environments(doc):
         f"gitops --forge github --tasklist {TASKLIST} record-task 6.1 --from .gitops/handover/task-6-1.json\n",
         f"gitops --forge github --tasklist {TASKLIST} report\n",  # 6.1 is a checkpoint too
     ]
+    record = {s.get("name"): s for s in doc["jobs"]["record-6-1"]["steps"]}
+    # Only a job that reached `production` was reviewed: a cancelled or skipped one's newest review
+    # is the job's before it in the line.
+    assert record["Record the production approval"]["if"] == (
+        "${{ needs.task-6-1.result == 'success' || needs.task-6-1.result == 'failure' }}")
+    # The task job's result says why a hand-over is missing; it is data, never pasted into the script.
+    assert record["Record Task 6.1"]["env"]["TASK_JOB_RESULT"] == "${{ needs.task-6-1.result }}"
+    assert "needs." not in record["Record Task 6.1"]["run"]
+    # A deploying task's rejected job is recorded whatever result GitHub gives it.
+    assert doc["jobs"]["record-6-1"]["if"] == (
+        "${{ always() && needs.plan.result == 'success' && needs.plan.outputs.proceed == 'true' && "
+        "needs.plan.outputs.current_phase == '6' && contains(fromJSON(needs.plan.outputs.pending), '6.1') }}")
     assert doc["jobs"]["gate-6-1"]["steps"][-2]["run"] == (
         f"gitops --forge github --tasklist {TASKLIST} approve 6.1 --recorded\n")
     assert doc["jobs"]["report"]["steps"][-1]["run"] == f"gitops --forge github --tasklist {TASKLIST} report\n"

@@ -157,6 +157,21 @@ def test_no_hand_over_records_an_interruption_to_retry_not_a_failure(remote):
     assert (retried["status"], retried["attempts"]) == ("done", 2) and "interrupted" not in retried
 
 
+@pytest.mark.parametrize(("job_result", "why"), [
+    ("cancelled", "the task job was cancelled before it handed one over"),
+    ("skipped", "the task job was skipped (its production review was rejected or its needs failed)"),
+    ("failure", "the task job failed before it handed one over (a step broke or its runner was lost), or both of "
+                "its uploads failed"),
+    ("success", "the task job handed it over, but both downloads failed or the artifact expired (it is kept one day)"),
+])
+def test_the_task_jobs_result_says_exactly_why_no_hand_over_arrived(remote, job_result, why):
+    plan_job(remote, "1.1")
+    recorder, store = recording_job(remote)
+    reason = f"the result handed over for Task 1.1 is missing: {why}"
+    assert record(recorder, store, "1.1", remote.parent / "nothing.json", job_result) == lost_message(reason)
+    assert branch_state(remote)["tasks"]["1.1"]["error"] == reason
+
+
 def damaged(path: Path, doc: dict) -> None:
     path.write_text(json.dumps(doc)[:-40])  # cut off: what a write killed half-way would leave
 
