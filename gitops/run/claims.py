@@ -84,6 +84,10 @@ def why_not_runnable(runner: Runner, state: Mapping[str, Any], task_id: str) -> 
 
 
 def ours_or_pending(state: Mapping[str, Any], candidates: list[str], whoami: Mapping[str, Any]) -> list[str]:
-    """The candidates this run may still start: pending, or claimed by this run (not by another)."""
+    """The candidates this run may still start: pending, or claimed by this run (not by another).
+
+    Not a task whose production review was rejected: its job would wait in `production` and ask a
+    reviewer again in every run, for a task no run claims until a person retries it."""
     return [task_id for task_id in candidates if task_id in state["tasks"]
+            and (state["gates"].get(deploy_gate(task_id)) or {}).get("status") != GateStatus.REJECTED.value
             and (state["tasks"][task_id]["status"] == TaskStatus.PENDING.value or not not_ours(state, task_id, whoami))]

@@ -101,8 +101,9 @@ def test_a_rejected_production_review_is_recorded_as_the_reviewers_decision(api,
         'Task 1.2 did not run: production gate deploy-1.2 was rejected by bob ("not on a Friday"). To ask for its '
         "review again: `gitops retry 1.2`. On GitHub: run the workflow with input `retry=1.2`, or comment "
         "`/gitops retry 1.2` on the phase PR; its job then waits for a release reviewer again.")
-    # The next run does not claim it: nobody asked for another review.
-    assert "No task to claim" in gitops("--forge", "github", "claim", '["1.2"]')
+    # The next run does not claim it, and its job does not run to ask a reviewer again: nobody asked.
+    out = gitops("--forge", "github", "claim", "--outputs", '["1.2"]')
+    assert "No task to claim" in out and "pending=[]" in out
     # Asking again (dispatch retry=1.2, or `/gitops retry 1.2`) opens the gate, and the task is claimed.
     gitops("--forge", "github", "retry", "1.2")
     assert branch_state(production)["gates"]["deploy-1.2"]["status"] == "pending"
