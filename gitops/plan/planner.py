@@ -261,7 +261,9 @@ def _task_gate_step(tasklist: TaskList, state: Mapping[str, Any], task_id: str) 
 
 def deploy_rejected_step(task_id: str, gate: Mapping[str, Any]) -> Step:
     """A reviewer rejected the task's production review (transitions.DeployRejected): it did not run."""
-    comment = f' ("{gate["comment"]}")' if gate.get("comment") else ""
+    # The reviewer's words, on one line and short: the step is a sentence in the progress comment.
+    words = " ".join(str(gate.get("comment") or "").split())
+    comment = f' ("{words[:200]}{"…" if len(words) > 200 else ""}")' if words else ""
     return Step(
         StepKind.REJECTED,
         f"Task {task_id} did not run: production gate {deploy_gate(task_id)} was rejected by "

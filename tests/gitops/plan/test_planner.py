@@ -386,3 +386,10 @@ def test_a_rejected_production_review_undoes_the_claim_and_waits_for_a_person_to
     assert state["gates"]["deploy-2.1"] == {"status": "pending", "approved_by": None, "at": None}
     assert readiness.why_not_ready(tl, state, "2.1", deploy_approval_later=True) is None
     assert planner.next_step(tl, state, ALL).gate == "deploy-2.1"
+
+
+def test_a_rejecting_reviewers_comment_is_one_short_line_of_the_next_step():
+    gate = {"status": "rejected", "approved_by": None, "at": NOW, "rejected_by": "bob", "comment": "no\n\n" + "x" * 300}
+    message = planner.deploy_rejected_step("2.1", gate).message
+    assert message.startswith('Task 2.1 did not run: production gate deploy-2.1 was rejected by bob ("no xxx')
+    assert "\n" not in message and f'{"x" * 197}…")' in message
