@@ -12,8 +12,9 @@ alert to resolve and closes the issue.
 Where the reference is reached is the caller's `route`: on the machine that runs the stack,
 straight at its port (`direct`: nginx's overhead then counts against production, never for it);
 on a production seen only through its URL, through the proxy by name (`by_name`,
-render.RELEASE_HEADER). Prometheus' figures cover `span_start` (a scheduled window's opening)
-to the end of the measured traffic (span.py), the measured window alone without one.
+render.RELEASE_HEADER). Prometheus' figures of production cover `span_start` (a scheduled
+window's opening) to the end of the measured traffic (span.py), the measured window alone without
+one; the reference's, the measured window it ran beside production.
 """
 from __future__ import annotations
 
@@ -101,11 +102,12 @@ def validate(spec: Spec, production: Production, forge: IssueForge, workdir: Pat
         evidence["load_average"] = round(os.getloadavg()[0], 2)
         evidence["window_clients"] = summarize(_of(window, "production")) | {"load_average": evidence["load_average"]}
         evidence["window_reference"] = summarize(_of(window, "reference"))
-        # Prometheus' view over the whole span; the drill after it is not counted against production.
-        over = span.per_release(prometheus, [serving, reference.name], span_start or window_wall, window_end)
+        # Prometheus' view of production over the whole span (the drill after it is not counted against
+        # it); of the reference over the measured window alone, its warm-up excluded as the clients' is.
+        over = span.per_release(prometheus, [serving], span_start or window_wall, window_end)
         evidence["span"] = over | {"scheduled": span_start is not None}
         evidence["window_server"] = over["releases"][serving]
-        evidence["reference_server"] = over["releases"][reference.name]
+        evidence["reference_server"] = span.figures(prometheus, reference.name, window_wall, window_end)
         log(f"validation window: production {evidence['window_clients']}; reference {evidence['window_reference']}")
         production.apply(spec, f"validation window over: the reference {reference.name} retired")
 

@@ -178,7 +178,7 @@ def render_report(evidence: dict[str, Any], rollout: dict[str, Any]) -> str:
         _row("window: production through the proxy (clients)", evidence["window_clients"]),
         _row(f"window: reference {reference} beside it (clients)", evidence["window_reference"]),
         _row("span: production (Prometheus histogram)", evidence["window_server"]),
-        _row(f"span: reference {reference} (Prometheus histogram)", evidence["reference_server"]), "",
+        _row(f"window: reference {reference} (Prometheus histogram)", evidence["reference_server"]), "",
         f"Alert drill: {ALERT} fired {evidence['fired_after_seconds']} s after the fault was declared, became "
         f"issue(s) {list(evidence['issues'].values())}, resolved {evidence['resolved_after_seconds']} s after the "
         f"fault was removed; closed: {evidence['closed']}. Clients during the drill: {evidence['drill_clients']}.", "",
@@ -230,9 +230,10 @@ def check_performance(ctx: TaskContext) -> Check:
         f"{window['requests']} requests through the proxy and "
         f"{evidence['window_reference']['requests']} to {reference} beside it, alternating: {comparison.text()} "
         f"(limit: analysis.thresholds.max_p95_ratio of deploy/production.yaml); Prometheus' histogram over "
-        f"{_span_text(evidence)}: production {server['p50_ms']}/{server['p95_ms']}/{server['p99_ms']} ms, {reference} "
-        f"{evidence['reference_server']['p50_ms']}/{evidence['reference_server']['p95_ms']}/"
-        f"{evidence['reference_server']['p99_ms']} ms (ratios {recorded.ratios}); Task 6.1's stable baseline before "
+        f"{_span_text(evidence)}: production {server['p50_ms']}/{server['p95_ms']}/{server['p99_ms']} ms, against "
+        f"{reference} in the window beside it {evidence['reference_server']['p50_ms']}/"
+        f"{evidence['reference_server']['p95_ms']}/{evidence['reference_server']['p99_ms']} ms (ratios "
+        f"{recorded.ratios}); Task 6.1's stable baseline before "
         f"the rollout "
         f"{base['p50_ms']}/{base['p95_ms']}/{base['p99_ms']} ms at a 1-minute load average of "
         f"{base.get('load_average', '?')}, {evidence.get('load_average', '?')} in the window (context, not judged: "
