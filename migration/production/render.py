@@ -58,8 +58,8 @@ def _by_name(upstreams: Mapping[str, tuple[int, int]]) -> tuple[str, str]:
     entries = "".join(f"        {name} {release_upstream(name)};\n" for name in sorted(upstreams))
     mapping = (f"    map {header} $gitops_upstream {{\n        \"\" {UPSTREAM};  # no header: the weights\n"
                f"{entries}        default \"\";\n    }}\n")
-    groups = "".join(f"    upstream {release_upstream(name)} {{\n        server 127.0.0.1:{p};\n        keepalive 4;\n    }}\n"
-                     for name, (p, _) in sorted(upstreams.items()))
+    groups = "".join(f"    upstream {release_upstream(name)} {{\n        server 127.0.0.1:{p};\n"
+                     "        keepalive 4;\n    }\n" for name, (p, _) in sorted(upstreams.items()))
     return mapping, groups
 
 

@@ -116,6 +116,7 @@ def evaluate(ctx: TaskContext) -> Mapping[str, Any]:
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     baseline = _baseline(ctx)
     production: Production
+    history: GitHistory | None
     route: Callable[[Production, str], Route]
     if production_url(ctx.environ):  # elsewhere: pushed commits, its URLs, the reference by name through the proxy
         production = remote.production(ctx)

@@ -106,7 +106,8 @@ def test_the_reference_headers_go_with_the_reference_requests_only() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        with LoadGenerator(url, ["q1", "q2"], 40, reference=url, reference_headers={"X-Gitops-Release": "stable"}) as load:
+        named = {"X-Gitops-Release": "stable"}
+        with LoadGenerator(url, ["q1", "q2"], 40, reference=url, reference_headers=named) as load:
             time.sleep(0.5)
     finally:
         server.shutdown()

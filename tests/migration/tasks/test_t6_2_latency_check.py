@@ -71,6 +71,6 @@ def test_prometheus_over_the_watched_span_past_the_limit_fails_even_when_the_cli
     assert check.status is CheckStatus.FAILED
     assert check.evidence.startswith("to production at https://a.example.org: validation window of 60 s")
     assert ("Prometheus' histogram over the scheduled window from its opening: 2026-12-04T10:00:00+00:00 to "
-            "2026-12-05T10:01:30+00:00 (86490 s): production 40.0/400.0/900.0 ms, against stable in the window beside it "
-            "48.0/170.0/230.0 ms (ratios "
+            "2026-12-05T10:01:30+00:00 (86490 s): production 40.0/400.0/900.0 ms, against stable in the window "
+            "beside it 48.0/170.0/230.0 ms (ratios "
             "{'p50_ms': 0.833, 'p95_ms': 2.353, 'p99_ms': 3.913})") in check.evidence
