@@ -264,6 +264,28 @@ def evaluate_windows(obj: Context, hand_over: Path | None) -> None:
     sys.exit(1 if any(e.status == "failed" for e in evaluated) else 0)
 
 
+@main.command("due-windows")
+@click.option("--outputs", "as_outputs", is_flag=True,
+              help="Print the step output `due` (true when a window has ended); what it says goes to stderr.")
+@click.pass_obj
+def due_windows(obj: Context, as_outputs: bool) -> None:
+    """Say whose time window has ended, running no task code (the windows workflow's first job: the
+    evaluation, which may touch production, runs and asks for its approval only when one has)."""
+    from gitops.plan import windows
+
+    out = console(stderr=as_outputs)
+    runner = obj.runner(out)
+    state = runner.current()
+    due = windows.due(runner.tasklist, state, runner.clock())
+    for task_id, until in windows.waiting(runner.tasklist, state):
+        out.print(f"Task {task_id}: its window ended at {until}; its evaluation is due." if task_id in due
+                  else f"Task {task_id} waits for its window to end at {until}.")
+    if not windows.waiting(runner.tasklist, state):
+        out.print("No task waits for a window.")
+    if as_outputs:
+        click.echo(f"due={'true' if due else 'false'}")
+
+
 @main.command("record-windows")
 @click.option("--from", "source", required=True, type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="The evaluations a job handed over (`evaluate-windows --hand-over`); a task with none keeps waiting.")

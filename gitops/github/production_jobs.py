@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-# Where production answers: what a job that only observes it gets (the windows workflow's evaluation).
+# Where production answers (its proxy and its Prometheus); the jobs that deploy also get how to push to it.
 OBSERVE_SETTINGS = {"GITOPS_PRODUCTION_URL": "${{ vars.GITOPS_PRODUCTION_URL }}",
                     "GITOPS_PROMETHEUS_URL": "${{ vars.GITOPS_PROMETHEUS_URL }}"}
 PRODUCTION_SETTINGS = {**OBSERVE_SETTINGS,

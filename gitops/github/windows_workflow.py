@@ -3,8 +3,9 @@
 A task whose handler declares a window (the registry's WINDOWS: Task 6.2 watches production for
 24-48 hours) ends its task job `waiting`: no job sleeps through a window (GitHub ends a job after
 6 hours: https://docs.github.com/en/actions/administering-github-actions/usage-limits-billing-and-administration#usage-limits).
-This workflow runs hourly and on dispatch: its `evaluate` job runs `gitops evaluate-windows`,
-task code, with a read-only token and hands each evaluation over as an artifact; its `record` job,
+This workflow runs hourly and on dispatch: its `due` job (no task code) says whether any window
+has ended; only then does its `evaluate` job run `gitops evaluate-windows`, task code, with a
+read-only token, and hand each evaluation over as an artifact; its `record` job,
 which runs no task code, commits them (as the main workflow's task and recording jobs do,
 gitops.github.task_jobs) and starts the main workflow when a task stopped waiting (its
 checkpoint, its dependents); its `report` job updates the phase PR's progress comment.
@@ -17,6 +18,21 @@ reads it); a scheduled run can be delayed (the start of every hour is the busies
 17) or dropped under load, so a window is evaluated at the first run after it ended, not at its
 end; and in a public repository the schedule is disabled after 60 days without activity
 (re-enable it on the Actions tab, or dispatch this workflow by hand).
+
+Where a window belongs to a production task (Task 6.2), evaluating it touches production: the
+reference release is declared beside it, and the alert drill injects a fault that real users'
+requests meet for a moment, each a commit pushed to the branch production follows. That is a
+deployment, so the `evaluate` job runs behind the `production` environment, as the deploying task
+did: a reviewer approves it, and only then does the job receive the environment's deploy key
+(GITOPS_PRODUCTION_DEPLOY_KEY) that may push there. Hourly runs must not ask a reviewer every
+hour for nothing, hence the `due` job first: the evaluation job, and its review, exist only in the
+run that finds a window ended (a skipped job never reaches its environment:
+https://docs.github.com/en/actions/how-tos/deploy/configure-and-manage-deployments/review-deployments,
+"Jobs that reference an environment configured with required reviewers will wait for an approval
+before starting"). A review left waiting holds this workflow's one running run (the concurrency
+group below); later hourly runs wait as one pending run, whose `due` job finds nothing left once
+the evaluation was recorded. A rejected review evaluates nothing: the task keeps waiting and the
+next hourly run asks again.
 """
 from __future__ import annotations
 
@@ -24,6 +40,7 @@ from pathlib import Path
 from typing import Any, Collection
 
 from gitops.github import production_jobs
+from gitops.github.environments import PRODUCTION
 from gitops.github.job_steps import (
     ACTIONS,
     SHORT_JOB_MINUTES,
@@ -54,15 +71,36 @@ def windows_workflow(tasklist: TaskList, tasklist_path: str, windows: Collection
     download, download_sha, _ = ACTIONS["download-artifact"]
     artifact = "gitops-windows-attempt-${{ github.run_attempt }}"
     deploys = any(t in tasklist.production_tasks for t in windows)
-    evaluate = {
-        "name": "Evaluate the windows that have ended",
+    due = {
+        "name": "Whose window has ended",
         "runs-on": "ubuntu-latest",
+        "timeout-minutes": SHORT_JOB_MINUTES,
+        # Reads the state, runs no task code: it only decides whether the evaluation job runs.
+        "permissions": job_permissions(contents=("read", "read the state on the phase branch")),
+        "outputs": {"due": "${{ steps.due.outputs.due }}"},
+        "steps": [
+            *setup_steps(),
+            {"name": "Whose window has ended", "id": "due", "env": dict(TOKEN_ENV),
+             "run": gitops_command(tasklist_path, "due-windows --outputs") + ' >> "$GITHUB_OUTPUT"\n'},
+        ],
+    }
+    evaluate: dict[str, Any] = {
+        "name": "Evaluate the windows that have ended",
+        "needs": ["due"],
+        "if": "${{ needs.due.outputs.due == 'true' }}",
+        "runs-on": "ubuntu-latest",
+    }
+    if deploys:
+        # The evaluation deploys (the reference, the drill's fault): a reviewer approves it, once per
+        # window that ended, and the job gets the deploy key only then (see the module's docstring).
+        evaluate["environment"] = PRODUCTION
+    evaluate |= {
         "timeout-minutes": EVALUATE_MINUTES,
         # Task code: no write token (gitops.github.task_jobs.task_job says why).
         "permissions": job_permissions(contents=("read", "fetch the phase branch; the state commit is the record job's")),
         "steps": [
             *setup_steps(history=True, task_code=True),
-            {"name": "Evaluate", "env": {**TOKEN_ENV, **(production_jobs.OBSERVE_SETTINGS if deploys else {})},
+            {"name": "Evaluate", "env": {**TOKEN_ENV, **(production_jobs.PRODUCTION_SETTINGS if deploys else {})},
              "run": gitops_command(tasklist_path, f"evaluate-windows --hand-over {HANDOVER_DIR}") + "\n"},
             {"name": "Hand the evaluations over", "if": "${{ always() }}", "uses": f"{upload}@{upload_sha}",
              "with": {"name": artifact, "path": HANDOVER_DIR, "if-no-files-found": "ignore",
@@ -129,5 +167,5 @@ def windows_workflow(tasklist: TaskList, tasklist_path: str, windows: Collection
         # its run is on the default branch, which github.ref_name names then.
         "env": {"GITOPS_DEFAULT_BRANCH": "${{ github.event.repository.default_branch || github.ref_name }}"},
         "defaults": {"run": {"shell": "bash"}},
-        "jobs": {"evaluate": evaluate, "record": record, "report": report},
+        "jobs": {"due": due, "evaluate": evaluate, "record": record, "report": report},
     }

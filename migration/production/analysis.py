@@ -43,14 +43,15 @@ class Prometheus:
             raise PrometheusError(f"{self.url}{path} {params or ''}: {body.get('error', body)}")
         return body["data"]
 
-    def query(self, promql: str) -> list[tuple[dict[str, str], float]]:
-        """An instant vector: (labels, value) per series; NaN values are dropped."""
-        data = self._get("/api/v1/query", {"query": promql})
+    def query(self, promql: str, at: float | None = None) -> list[tuple[dict[str, str], float]]:
+        """An instant vector: (labels, value) per series; NaN values are dropped. `at`: the evaluation
+        time (Unix seconds; the API's `time` parameter), else Prometheus' now."""
+        data = self._get("/api/v1/query", {"query": promql} | ({"time": f"{at:.3f}"} if at is not None else {}))
         out = [(item["metric"], float(item["value"][1])) for item in data.get("result", [])]
         return [(labels, value) for labels, value in out if not math.isnan(value)]
 
-    def scalar(self, promql: str) -> float | None:
-        result = self.query(promql)
+    def scalar(self, promql: str, at: float | None = None) -> float | None:
+        result = self.query(promql, at)
         return result[0][1] if result else None
 
     def alerts(self) -> list[dict]:

@@ -12,6 +12,8 @@ client, the release that served it (X-Release) and the answer text.
 With a `reference` URL the generator alternates: each question goes to the main URL and then to
 the reference, so both paths see the same questions under the same machine load at the same time
 (Task 6.2 judges production's latency against a reference measured beside it, not minutes apart).
+`reference_headers` go with the reference's requests only: a reference reached through the same
+proxy by name (render.RELEASE_HEADER) on a production seen only through its URL.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -54,8 +56,8 @@ class LoadGenerator:
     """
 
     def __init__(self, url: str, questions: Sequence[str], rate: float, clock: Callable[[], float] = time.monotonic,
-                 reference: str | None = None) -> None:
-        self.url, self.reference = url, reference
+                 reference: str | None = None, reference_headers: Mapping[str, str] | None = None) -> None:
+        self.url, self.reference, self.reference_headers = url, reference, dict(reference_headers or {})
         self.questions, self.rate, self.clock = list(questions), rate, clock
         self.records: list[Record] = []
         self._lock = threading.Lock()
@@ -99,13 +101,14 @@ class LoadGenerator:
                     break
                 reference = self.reference
                 if reference is not None and sent % 2 == 1:
-                    pool.submit(self._ask, self.questions[(asked - 1) % len(self.questions)], reference, "reference")
+                    pool.submit(self._ask, self.questions[(asked - 1) % len(self.questions)], reference, "reference",
+                                self.reference_headers)
                 else:
                     pool.submit(self._ask, self.questions[asked % len(self.questions)], self.url, "production")
                     asked += 1
                 sent += 1
 
-    def _ask(self, question: str, url: str, target: str) -> None:
+    def _ask(self, question: str, url: str, target: str, headers: Mapping[str, str] | None = None) -> None:
         at = self.now()
         body = json.dumps({"question": question})
         status, release, answer, error = 0, "", "", ""
@@ -113,7 +116,7 @@ class LoadGenerator:
         began = self.clock()
         conn = http.client.HTTPConnection(host, int(port or 80), timeout=10)
         try:
-            conn.request("POST", "/ask", body, {"Content-Type": "application/json"})
+            conn.request("POST", "/ask", body, {"Content-Type": "application/json", **(headers or {})})
             response = conn.getresponse()
             data = response.read()
             status, release = response.status, response.getheader("X-Release", "")

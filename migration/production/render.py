@@ -8,6 +8,15 @@ their requests (http://nginx.org/en/docs/control.html), which is how a step chan
 without dropping a request. `/_generation` answers the file's hash, so the reconciler can see
 when the new workers serve.
 
+A request may name the release it wants (`X-Gitops-Release: stable`): every running release,
+at weight 0 too, also has an upstream of its own, and a `map` of the header picks it
+(http://nginx.org/en/docs/http/ngx_http_map_module.html: strings match ignoring case; the
+resulting variable in `proxy_pass` names a server group,
+http://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass). Task 6.2 measures its
+latency reference that way on a production seen only through its URL. A name that is not
+running gets 404 from nginx itself (`return` is safe inside `if`), never another release's
+answer: a reference measured on the wrong release would be no reference.
+
 Prometheus: releases are file-based service discovery targets (file_sd_configs), which Prometheus
 re-reads when the file changes, so starting or stopping a release needs no Prometheus reload
 (https://prometheus.io/docs/prometheus/latest/configuration/configuration/#file_sd_config).
@@ -25,6 +34,7 @@ from pathlib import Path
 UPSTREAM = "assistant"
 # The access log the proxy writes: who served each request (the X-Release header) and how long it took.
 FOLLOWER_TARGETS = "follower.json"
+RELEASE_HEADER = "X-Gitops-Release"
 LOG_FORMAT = '$msec $status $request_time "$upstream_addr" "$upstream_http_x_release" "$request"'
 
 
@@ -37,11 +47,29 @@ def generation_of(conf: str) -> str:
     return conf.split('return 200 "', 1)[1].split("\\n", 1)[0]
 
 
+def release_upstream(name: str) -> str:
+    """The server group that serves only release `name` (spec.py's names are safe in nginx.conf)."""
+    return f"release_{name}"
+
+
+def _by_name(upstreams: Mapping[str, tuple[int, int]]) -> tuple[str, str]:
+    """The header's map and one upstream per release, weight 0 included."""
+    header = "$http_" + RELEASE_HEADER.lower().replace("-", "_")
+    entries = "".join(f"        {name} {release_upstream(name)};\n" for name in sorted(upstreams))
+    mapping = (f"    map {header} $gitops_upstream {{\n        \"\" {UPSTREAM};  # no header: the weights\n"
+               f"{entries}        default \"\";\n    }}\n")
+    groups = "".join(f"    upstream {release_upstream(name)} {{\n        server 127.0.0.1:{p};\n"
+                     "        keepalive 4;\n    }\n" for name, (p, _) in sorted(upstreams.items()))
+    return mapping, groups
+
+
 def nginx_conf(state: Path, port: int, upstreams: Mapping[str, tuple[int, int]]) -> str:
-    """nginx.conf serving 127.0.0.1:`port`; `upstreams`: release -> (port, weight), weight 0 left out."""
+    """nginx.conf serving 127.0.0.1:`port`; `upstreams`: release -> (port, weight), weight 0 left out of the
+    weighted group (each release is still reachable by name, RELEASE_HEADER)."""
     servers = [f"        server 127.0.0.1:{p} weight={w};  # {name}" for name, (p, w) in sorted(upstreams.items()) if w > 0]
     if not servers:
         raise ValueError("no release has traffic: at least one weight must be above 0")
+    mapping, groups = _by_name(upstreams)
     body = f"""# Written by migration/production/reconciler.py from deploy/production.yaml; do not edit.
 worker_processes 1;
 daemon off;
@@ -62,10 +90,13 @@ http {{
 {chr(10).join(servers)}
         keepalive 16;
     }}
-    server {{
+{groups}{mapping}    server {{
         listen 127.0.0.1:{port};
+        if ($gitops_upstream = "") {{
+            return 404 "{RELEASE_HEADER} names no running release\\n";
+        }}
         location / {{
-            proxy_pass http://{UPSTREAM};
+            proxy_pass http://$gitops_upstream;
             # HTTP/1.1 without "Connection: close": the upstream keepalive pool above is used.
             proxy_http_version 1.1;
             proxy_set_header Connection "";

@@ -8,22 +8,31 @@ reference, so both are measured under the same machine load (latency.py says why
 release with an injected fault for a moment (a commit), waits for Prometheus to report the
 alert firing, opens a forge issue for it, declares the release healthy again, and waits for the
 alert to resolve and closes the issue.
+
+Where the reference is reached is the caller's `route`: on the machine that runs the stack,
+straight at its port (`direct`: nginx's overhead then counts against production, never for it);
+on a production seen only through its URL, through the proxy by name (`by_name`,
+render.RELEASE_HEADER). Prometheus' figures of production cover `span_start` (a scheduled
+window's opening) to the end of the measured traffic (span.py), the measured window alone without
+one; the reference's, the measured window it ran beside production.
 """
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from migration.production.analysis import Prometheus, error_rate_query, window_text
-from migration.production.deployment import LocalProduction
+from migration.production import span
+from migration.production.analysis import Prometheus
+from migration.production.deployment import Production
 from migration.production.faults import FAULT_VARIABLE
 from migration.production.incidents import IssueForge, close_resolved, firing, open_issues
 from migration.production.loadgen import LoadGenerator, Record, devset_questions, save, summarize
+from migration.production.render import RELEASE_HEADER
 from migration.production.spec import Release, Spec
 
 ALERT = "AssistantHighErrorRate"
@@ -33,21 +42,22 @@ DRILL_FAULT = "error=0.5"
 WARMUP_SECONDS = 5.0
 
 
-def quantile_query(q: float, release: str, window: str) -> str:
-    return (f"histogram_quantile({q}, sum by (le) "
-            f'(rate(assistant_request_seconds_bucket{{release="{release}"}}[{window}])))')
+@dataclass(frozen=True)
+class Route:
+    """Where the reference's requests go, and the headers they carry."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def server_side(prometheus: Prometheus, release: str, seconds: float) -> dict[str, float | None]:
-    """What Prometheus recorded over the last `seconds`: the serving release's quantiles and 5xx share."""
-    window = window_text(seconds)
-    out: dict[str, float | None] = {}
-    for name, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
-        value = prometheus.scalar(quantile_query(q, release, window))
-        out[name] = None if value is None else round(value * 1000, 2)
-    rate = prometheus.scalar(error_rate_query(release, window))
-    out["error_rate"] = None if rate is None else round(rate, 4)
-    return out
+def direct(production: Production, name: str) -> Route:
+    """Straight at the release's own port: only where the stack runs on this machine."""
+    return Route(f"http://{production.instances()[name]}")
+
+
+def by_name(production: Production, name: str) -> Route:
+    """Through the proxy, the release named in a header (render.py): all a production elsewhere offers."""
+    return Route(production.urls()[0], {RELEASE_HEADER: name})
 
 
 def _wait_for(predicate: Callable[[], bool], timeout: float, step: float = 1.0) -> bool:
@@ -63,33 +73,41 @@ def _of(records: list[Record], target: str) -> list[Record]:
     return [r for r in records if r.target == target]
 
 
-def validate(spec: Spec, production: LocalProduction, forge: IssueForge, workdir: Path, window_seconds: float,
-             reference: Release, rate: float = 10.0, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Window (beside `reference` at weight 0) then drill; returns the evidence (client records under `workdir`)."""
+def validate(spec: Spec, production: Production, forge: IssueForge, workdir: Path, window_seconds: float,
+             reference: Release, rate: float = 10.0, log: Callable[[str], None] = print,
+             route: Callable[[Production, str], Route] = direct, span_start: float | None = None,
+             wall: Callable[[], float] = time.time) -> dict[str, Any]:
+    """Window (beside `reference` at weight 0) then drill; returns the evidence (client records under `workdir`).
+    `span_start`: Unix seconds from which Prometheus' figures are read (default: the measured window's start)."""
     serving = max(spec.releases, key=lambda r: r.weight).name
     if reference.name == serving:
         raise RuntimeError(f"the latency reference {reference.name!r} is the release serving production: declare "
                            f"the rollout's stable release in deploy/production.yaml (rollout.stable)")
     beside = spec.with_release(replace(reference, weight=0, env=()))
     production.apply(beside, f"validation: {reference.name} beside production at weight 0, the latency reference")
-    assert production.state is not None and production.state.proxy and production.state.prometheus
-    prometheus = Prometheus(production.state.prometheus.url)
-    reference_url = f"http://{production.instances()[reference.name]}"
+    proxy, prometheus_url = production.urls()
+    prometheus = Prometheus(prometheus_url)
+    to = route(production, reference.name)
     evidence: dict[str, Any] = {"serving": serving, "window_seconds": window_seconds, "prometheus": prometheus.url,
                                 "reference": {"release": reference.name, "environment": reference.environment,
-                                              "url": reference_url}}
+                                              "url": to.url, "headers": dict(to.headers)}}
     # Twice the rate: every second request goes to the reference, production keeps `rate`.
-    with LoadGenerator(production.state.proxy.url, devset_questions(), 2 * rate, reference=reference_url) as load:
+    with LoadGenerator(proxy, devset_questions(), 2 * rate, reference=to.url, reference_headers=to.headers) as load:
         time.sleep(WARMUP_SECONDS)
-        window_began = load.now()
+        window_began, window_wall = load.now(), wall()
         time.sleep(window_seconds)
         window = load.since(window_began)
+        window_end = wall()
         load.reference = None  # the drill's traffic all goes through the proxy
         evidence["load_average"] = round(os.getloadavg()[0], 2)
         evidence["window_clients"] = summarize(_of(window, "production")) | {"load_average": evidence["load_average"]}
         evidence["window_reference"] = summarize(_of(window, "reference"))
-        evidence["window_server"] = server_side(prometheus, serving, window_seconds)
-        evidence["reference_server"] = server_side(prometheus, reference.name, window_seconds)
+        # Prometheus' view of production over the whole span (the drill after it is not counted against
+        # it); of the reference over the measured window alone, its warm-up excluded as the clients' is.
+        over = span.per_release(prometheus, [serving], span_start or window_wall, window_end)
+        evidence["span"] = over | {"scheduled": span_start is not None}
+        evidence["window_server"] = over["releases"][serving]
+        evidence["reference_server"] = span.figures(prometheus, reference.name, window_wall, window_end)
         log(f"validation window: production {evidence['window_clients']}; reference {evidence['window_reference']}")
         production.apply(spec, f"validation window over: the reference {reference.name} retired")
 

@@ -24,14 +24,15 @@ from migration.production.remote import RemoteHistory, RemoteProduction, Setting
 HEALTH_SAMPLES = 20  # /healthz through the proxy: weighted round-robin, so 20 calls meet every release above 5%
 
 
-def production(ctx: TaskContext) -> RemoteProduction:
-    """The production of the settings, its history mirroring the followed branch (handed over on GitHub)."""
+def production(ctx: TaskContext, doing: str = "rolling out to") -> RemoteProduction:
+    """The production of the settings, its history mirroring the followed branch (handed over on GitHub);
+    `doing`: what the log says is done to it."""
     settings = Settings.from_environ(ctx.environ)
     handed = ctx.workdir if ctx.environ.get("GITHUB_ACTIONS") == "true" else None
     # The key file lives outside the workdir: the workdir is handed over, a credential never is.
     access = git_environment(ctx.environ, ctx.root / ".gitops" / "credentials")
     history = RemoteHistory(ctx.root, settings.remote, settings.branch, handed, access)
-    ctx.log(f"rolling out to production at {settings.production_url}: declarations pushed to {settings.branch} "
+    ctx.log(f"{doing} production at {settings.production_url}: declarations pushed to {settings.branch} "
             f"of {settings.remote}, which its follower applies; observed through {settings.prometheus_url}")
     return RemoteProduction(settings, history, Prometheus(settings.prometheus_url), ctx.log)
 

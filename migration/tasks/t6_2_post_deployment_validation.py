@@ -12,7 +12,11 @@ Prometheus fire AssistantHighErrorRate, the alert becomes a forge issue, the fau
 the alert resolves and the issue is closed. It writes the post-deployment report with plots
 (p95 latency and error rate per release, over the rollout and over the window). Each check
 measures again where it can; latency is judged against the reference of the same window (Task
-6.1's stable baseline, measured minutes earlier, is reported beside it).
+6.1's stable baseline, measured minutes earlier, is reported beside it), both as the clients saw
+it and as Prometheus recorded it over the whole window watched (on GitHub from the window's
+opening to the end of the evaluation's traffic: migration/production/span.py).
+With GITOPS_PRODUCTION_URL and GITOPS_PROMETHEUS_URL set, the same evaluation runs against that
+production through its two URLs and pushes to the branch it follows (t6_2_remote.py).
 """
 from __future__ import annotations
 
@@ -20,22 +24,24 @@ import json
 import re
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from gitops.forge.local import LocalForge
 from gitops.handlers import Check, Handler, TaskContext, Window
-from migration.production import stack
+from gitops.run.deploying import production_url, where
+from migration.production import span, stack
 from migration.production.contract import check as contract_check
-from migration.production.deployment import LocalProduction
+from migration.production.deployment import LocalProduction, Production
 from migration.production.history import GitHistory, in_git_repo
 from migration.production.latency import Comparison
 from migration.production.loadgen import Record, devset_questions
 from migration.production.plots import plot
+from migration.production.remote import Settings
 from migration.production.spec import SPEC_PATH, Spec, load, parse
-from migration.production.validation import ALERT, validate
-from migration.tasks.t6_2_remote import refuse_elsewhere
+from migration.production.validation import ALERT, Route, by_name, direct, validate
+from migration.tasks import t6_2_remote as remote
 
 WINDOW_VARIABLE = "GITOPS_VALIDATION_SECONDS"
 DEFAULT_WINDOW = 60.0
@@ -97,7 +103,8 @@ def _baseline(ctx: TaskContext) -> Path:
 
 def action(ctx: TaskContext) -> Mapping[str, Any]:
     """Open the window: production is as Task 6.1 left it, and its baseline is there to compare with."""
-    refuse_elsewhere(ctx.environ)  # before anything is started on the runner
+    if production_url(ctx.environ):
+        Settings.from_environ(ctx.environ)  # both URLs or neither: said when the window opens, not a day later
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     _baseline(ctx)
     ctx.log(f"Task 6.2: validation window opened ({window_length(ctx):g} s to wait before it is evaluated)")
@@ -106,11 +113,20 @@ def action(ctx: TaskContext) -> Mapping[str, Any]:
 
 def evaluate(ctx: TaskContext) -> Mapping[str, Any]:
     """After the window: measure production (a window of traffic beside the reference, then the alert drill)."""
-    refuse_elsewhere(ctx.environ)  # the embedded stack is not production elsewhere: never measured as if it were
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     baseline = _baseline(ctx)
-    history = GitHistory(ctx.root) if in_git_repo(ctx.root) else None
-    production = LocalProduction(ctx.root, ctx.root / stack.STATE_DIR, ctx.environ, history, ctx.log)
+    production: Production
+    history: GitHistory | None
+    route: Callable[[Production, str], Route]
+    if production_url(ctx.environ):  # elsewhere: pushed commits, its URLs, the reference by name through the proxy
+        production = remote.production(ctx)
+        history, route = production.history, by_name
+    else:  # the stack on this machine: the reference at its own port, nginx's overhead counted against production
+        history = GitHistory(ctx.root) if in_git_repo(ctx.root) else None
+        production = LocalProduction(ctx.root, ctx.root / stack.STATE_DIR, ctx.environ, history, ctx.log)
+        route = direct
+    # On GitHub, the window the task waited for (opened_at, until) before this evaluation; absent locally.
+    waited = (ctx.state.get("tasks", {}).get(ctx.task.id) or {}).get("window")
     window = float(ctx.environ.get(WINDOW_VARIABLE, DEFAULT_WINDOW))
     checked_in = load(ctx.root / SPEC_PATH)
     reference = checked_in.release(checked_in.stable)
@@ -119,10 +135,9 @@ def evaluate(ctx: TaskContext) -> Mapping[str, Any]:
                            "measures production's latency beside that release: declare it")
     began = time.monotonic()
     evidence = validate(declared(ctx.root, history), production, _forge(ctx.root), ctx.workdir, window, reference,
-                        log=ctx.log)
+                        log=ctx.log, route=route, span_start=span.unix(waited["opened_at"]) if waited else None)
     evidence["seconds"] = round(time.monotonic() - began, 1)
-    # On GitHub, the window the task waited for (opened_at, until) before this evaluation; absent locally.
-    waited = (ctx.state.get("tasks", {}).get(ctx.task.id) or {}).get("window")
+    evidence["where"] = where(ctx.environ)
     if waited:
         evidence["scheduled_window"] = {"opened_at": waited["opened_at"], "until": waited["until"]}
     plots = {"rollout": plot(_records(ctx.workdir.parent / "6.1" / "clients.jsonl"), ctx.workdir / "rollout.png",
@@ -144,17 +159,26 @@ def _row(label: str, figures: Mapping[str, Any]) -> str:
     return f"| {label} | {figures['p50_ms']} | {figures['p95_ms']} | {figures['p99_ms']} | {figures['error_rate']} |"
 
 
+def _span_text(evidence: Mapping[str, Any]) -> str:
+    over = evidence.get("span")
+    if not over:
+        return "the measured window"
+    what = "the scheduled window from its opening" if over.get("scheduled") else "the measured window"
+    return f"{what}: {over['from']} to {over['to']} ({over['seconds']:g} s)"
+
+
 def render_report(evidence: dict[str, Any], rollout: dict[str, Any]) -> str:
     reference = evidence["reference"]["release"]
     return "\n".join([
         "# Post-deployment report (Task 6.2)", "",
-        f"Release serving: {evidence['serving']}; validation window {evidence['window_seconds']:g} s, each question "
-        f"sent to production and to the reference {reference} beside it in turn.", "",
+        f"Where: {evidence.get('where', 'not recorded')}. Release serving: {evidence['serving']}; validation window "
+        f"{evidence['window_seconds']:g} s, each question sent to production and to the reference {reference} beside "
+        f"it in turn. Prometheus' figures cover {_span_text(evidence)}.", "",
         "| | p50 ms | p95 ms | p99 ms | error rate |", "|---|---|---|---|---|",
         _row("stable baseline before the rollout (clients, Task 6.1)", rollout["baseline"]),
         _row("window: production through the proxy (clients)", evidence["window_clients"]),
         _row(f"window: reference {reference} beside it (clients)", evidence["window_reference"]),
-        _row("window: production (Prometheus histogram)", evidence["window_server"]),
+        _row("span: production (Prometheus histogram)", evidence["window_server"]),
         _row(f"window: reference {reference} (Prometheus histogram)", evidence["reference_server"]), "",
         f"Alert drill: {ALERT} fired {evidence['fired_after_seconds']} s after the fault was declared, became "
         f"issue(s) {list(evidence['issues'].values())}, resolved {evidence['resolved_after_seconds']} s after the "
@@ -171,6 +195,8 @@ def render_report(evidence: dict[str, Any], rollout: dict[str, Any]) -> str:
 
 
 def check_functionality(ctx: TaskContext) -> Check:
+    if production_url(ctx.environ):
+        return remote.check_functionality(ctx, _evidence(ctx, task="6.1")["reference"])
     state = stack.load_state(ctx.root / stack.STATE_DIR)
     if not stack.running(state.proxy):
         return Check.failed("the proxy is not running")
@@ -194,16 +220,22 @@ def check_performance(ctx: TaskContext) -> Check:
         return Check.failed(f"{ctx.workdir / 'evidence.json'} has no reference measured beside the window: run "
                             "Task 6.2 again (gitops retry 6.2)")
     window, server = evidence["window_clients"], evidence["window_server"]
-    comparison = Comparison(window, evidence["window_reference"], _spec(ctx).analysis.thresholds.max_p95_ratio)
-    ok = comparison.ok and server["p95_ms"] is not None
+    limit = _spec(ctx).analysis.thresholds.max_p95_ratio
+    comparison = Comparison(window, evidence["window_reference"], limit)
+    # The same limit on Prometheus' histogram over the whole span watched (on GitHub, the day).
+    recorded = Comparison(server, evidence["reference_server"], limit)
+    ok = comparison.ok and recorded.ok
     reference = evidence["reference"]["release"]
     return (Check.passed if ok else Check.failed)(
-        f"validation window of {evidence['window_seconds']:g} s, {window['requests']} requests through the proxy and "
+        f"{evidence.get('where', 'where: not recorded')}: validation window of {evidence['window_seconds']:g} s, "
+        f"{window['requests']} requests through the proxy and "
         f"{evidence['window_reference']['requests']} to {reference} beside it, alternating: {comparison.text()} "
-        f"(limit: analysis.thresholds.max_p95_ratio of deploy/production.yaml); Prometheus' histogram: production "
-        f"{server['p50_ms']}/{server['p95_ms']}/{server['p99_ms']} ms, {reference} "
-        f"{evidence['reference_server']['p50_ms']}/{evidence['reference_server']['p95_ms']}/"
-        f"{evidence['reference_server']['p99_ms']} ms; Task 6.1's stable baseline before the rollout "
+        f"(limit: analysis.thresholds.max_p95_ratio of deploy/production.yaml); Prometheus' histogram over "
+        f"{_span_text(evidence)}: production {server['p50_ms']}/{server['p95_ms']}/{server['p99_ms']} ms, against "
+        f"{reference} in the window beside it {evidence['reference_server']['p50_ms']}/"
+        f"{evidence['reference_server']['p95_ms']}/{evidence['reference_server']['p99_ms']} ms (ratios "
+        f"{recorded.ratios}); Task 6.1's stable baseline before "
+        f"the rollout "
         f"{base['p50_ms']}/{base['p95_ms']}/{base['p99_ms']} ms at a 1-minute load average of "
         f"{base.get('load_average', '?')}, {evidence.get('load_average', '?')} in the window (context, not judged: "
         f"measured minutes apart, it compares only on a machine as busy)",
@@ -216,8 +248,10 @@ def check_errors(ctx: TaskContext) -> Check:
     limit = _spec(ctx).analysis.thresholds.max_error_rate
     ok = window["error_rate"] is not None and window["error_rate"] <= limit and (server["error_rate"] or 0) <= limit
     return (Check.passed if ok else Check.failed)(
-        f"validation window: {window['failed']} of {window['requests']} client requests failed "
-        f"(rate {window['error_rate']}), Prometheus' 5xx share {server['error_rate']}; limit {limit:g} "
+        f"{evidence.get('where', 'where: not recorded')}: validation window: {window['failed']} of "
+        f"{window['requests']} client requests failed "
+        f"(rate {window['error_rate']}), Prometheus' 5xx share over {_span_text(evidence)} {server['error_rate']}; "
+        f"limit {limit:g} "
         f"(deploy/production.yaml analysis.thresholds.max_error_rate)", error_rate=window["error_rate"] or 0.0)
 
 

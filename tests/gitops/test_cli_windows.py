@@ -49,3 +49,18 @@ def test_an_ended_window_without_a_handler_to_evaluate_it_fails_with_a_hotfix(si
 
 def test_nothing_waits(site):
     assert "No task waits for a window." in site("evaluate-windows")
+
+
+def test_due_windows_says_whose_window_ended_as_a_step_output_and_changes_nothing(site):
+    waiting(site, "2999-01-01T00:00:00+00:00")
+    assert "due=false" in site("due-windows", "--outputs").splitlines()
+    waiting(site, "2020-01-01T00:00:00+00:00")
+    before = site.state()
+    out = site("due-windows", "--outputs")
+    assert "due=true" in out.splitlines() and "due=false" not in out.splitlines()
+    assert "Task 1.1: its window ended at 2020-01-01T00:00:00+00:00; its evaluation is due." in " ".join(out.split())
+    assert site.state() == before
+
+
+def test_due_windows_with_nothing_waiting(site):
+    assert "No task waits for a window." in site("due-windows")

@@ -62,6 +62,38 @@ def test_task_code_runs_without_the_write_token_and_a_job_that_runs_none_commits
     assert record["steps"][-3]["with"]["name"] == upload == "gitops-windows-attempt-${{ github.run_attempt }}"
 
 
+def test_a_job_that_runs_no_task_code_says_first_whether_a_window_is_due(doc):
+    due, evaluate = doc["jobs"]["due"], doc["jobs"]["evaluate"]
+    assert due["permissions"] == {"contents": "read"} and "environment" not in due
+    assert due["outputs"] == {"due": "${{ steps.due.outputs.due }}"}
+    assert [s["run"] for s in due["steps"] if "gitops" in s.get("run", "")] == [
+        'gitops --forge github --tasklist migration/B-1006.md due-windows --outputs >> "$GITHUB_OUTPUT"\n']
+    assert not any("evaluate-windows" in s.get("run", "") or "secrets." in str(s.get("env", {})) for s in due["steps"])
+    # The evaluation, and the review it waits for, exist only in a run that found a window ended.
+    assert evaluate["needs"] == ["due"] and evaluate["if"] == "${{ needs.due.outputs.due == 'true' }}"
+
+
+def test_evaluating_a_production_window_is_a_reviewed_deployment_with_the_deploy_key(doc):
+    evaluate = doc["jobs"]["evaluate"]
+    assert evaluate["environment"] == "production"
+    assert evaluate["permissions"] == {"contents": "read"}  # still no write token to the repository
+    run = next(s for s in evaluate["steps"] if "evaluate-windows" in s.get("run", ""))
+    assert run["env"] == {"GITHUB_TOKEN": "${{ github.token }}",
+                          "GITOPS_PRODUCTION_URL": "${{ vars.GITOPS_PRODUCTION_URL }}",
+                          "GITOPS_PROMETHEUS_URL": "${{ vars.GITOPS_PROMETHEUS_URL }}",
+                          "GITOPS_PRODUCTION_REMOTE": "${{ vars.GITOPS_PRODUCTION_REMOTE }}",
+                          "GITOPS_PRODUCTION_BRANCH": "${{ vars.GITOPS_PRODUCTION_BRANCH }}",
+                          "GITOPS_PRODUCTION_DEPLOY_KEY": "${{ secrets.GITOPS_PRODUCTION_DEPLOY_KEY }}"}
+
+
+def test_a_window_outside_production_gets_no_environment_and_no_production_settings():
+    tl = tasklist(task("1.1", criteria=1))
+    evaluate = windows_workflow.windows_workflow(tl, "small.md", ["1.1"])["jobs"]["evaluate"]
+    assert "environment" not in evaluate and evaluate["needs"] == ["due"]
+    run = next(s for s in evaluate["steps"] if "evaluate-windows" in s.get("run", ""))
+    assert run["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
+
+
 def test_a_task_that_stopped_waiting_starts_the_main_workflow(doc):
     start = doc["jobs"]["record"]["steps"][-1]
     assert start["if"] == "${{ steps.record.outputs.completed == 'true' }}"

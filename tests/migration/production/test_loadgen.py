@@ -84,3 +84,32 @@ def test_with_a_reference_each_question_goes_to_production_then_to_the_reference
                           ("production", "canary", "q3"), ("reference", "stable", "q3")]
     assert all(r.status == 200 and r.answer == f"{r.release}: {r.question}" for r in records)
     assert {r.target for r in records if r.at > switched + 0.05} == {"production"}
+
+
+class _Proxy(_Release):
+    """One URL for both paths: answers as the release a request names (X-Gitops-Release), else as itself."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        question = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["question"]
+        name = self.headers.get("X-Gitops-Release") or self.server.name  # type: ignore[attr-defined]
+        body = json.dumps({"answer": f"{name}: {question}"}).encode()
+        self.send_response(200)
+        self.send_header("X-Release", name)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_the_reference_headers_go_with_the_reference_requests_only() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    server.name = "canary"  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        named = {"X-Gitops-Release": "stable"}
+        with LoadGenerator(url, ["q1", "q2"], 40, reference=url, reference_headers=named) as load:
+            time.sleep(0.5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert {(r.target, r.release) for r in load.records} == {("production", "canary"), ("reference", "stable")}

@@ -4,8 +4,10 @@ The "remote" production is the real stack (nginx, Prometheus, both releases) sta
 `scripts/production follow` as its own process, in its own state folder, on fixed ports, following
 a bare repository in a temp folder. The team's checkout is another repository that pushes there.
 The handler gets only the two URLs and the remote: it must converge, judge the canary on real
-metrics, and roll back on them; then a broken file pushed to the branch must be refused while the
-old declaration keeps serving. No timings are asserted.
+metrics, and roll back on them; Task 6.2's evaluation then runs against it the same way (the
+reference beside production by a commit, reached through the proxy by name; Prometheus' figures
+over the window watched; the alert drill by commits), with a 15 s window; then a broken file
+pushed to the branch must be refused while the old declaration keeps serving. No timings are asserted.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +67,7 @@ def remote(dspy_environments: dict[str, Any], tmp_path_factory: pytest.TempPathF
     bare = base / "production.git"
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
     team = base / "team"  # the repository that declares production, as a team's checkout
-    for name in ("deploy", "docs", "migration/B-1006.md"):
+    for name in ("deploy", "docs", "migration/B-1006.md", "pyproject.toml"):  # pyproject: the local forge's folder
         source, target = ROOT / name, team / name
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
@@ -133,6 +136,57 @@ def test_the_canary_analysis_read_real_metrics(remote: dict[str, Any]) -> None:
         assert any(r is not None for r in ratios), step
     assert evidence["where"] == f"to production at {remote['settings']['GITOPS_PRODUCTION_URL']}"
     assert all(d["commit"] for d in evidence["declarations"])
+
+
+@pytest.fixture(scope="module")
+def validated(remote: dict[str, Any]) -> dict[str, Any]:
+    """Task 6.2 evaluated against that production after 6.1, as the windows workflow would: its window opened now."""
+    team, settings = remote["team"], remote["settings"]
+    opened = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    tasklist, _ = parser.load(team / "migration" / "B-1006.md")
+    state = {"tasks": {"6.2": {"window": {"opened_at": opened, "until": opened}}}}  # the task record's window
+    environ = {**os.environ, **settings, "GITOPS_VALIDATION_SECONDS": "15"}
+    handler = Registry.from_module("migration.handlers").resolve("6.2")
+    lines: list[str] = []
+    result = run_handler(handler, TaskContext(tasklist.tasks["6.2"], team, team / ".gitops" / "work" / "6.2", 1,
+                                              environ, state, lines.append))
+    return {"result": result, "opened": opened, "lines": lines}
+
+
+def test_6_2_evaluates_that_production_through_its_urls_and_pushes(remote: dict[str, Any],
+                                                                   validated: dict[str, Any]) -> None:
+    result, url = validated["result"], remote["settings"]["GITOPS_PRODUCTION_URL"]
+    assert result.error is None, (result.error, validated["lines"][-20:], remote["log"].read_text()[-3000:])
+    found = checks(result)
+    # Latency is the machine's as much as the release's: the check must have measured, not passed.
+    performance = found.pop("Performance metrics within acceptable ranges")
+    assert {c: v["status"] for c, v in found.items()} == {c: "passed" for c in found}, found
+    assert performance["evidence"].startswith(f"to production at {url}: validation window of 15 s"), performance
+    assert "Prometheus' histogram over the scheduled window from its opening: " + validated["opened"] in \
+        performance["evidence"]
+    assert found["All system functionality validated in production"]["evidence"].startswith(f"contract through {url}")
+    assert "now {'alert:AssistantHighErrorRate:canary': 'closed'}" in found["Monitoring and alerting functional"][
+        "evidence"]
+    evidence = json.loads((remote["team"] / ".gitops" / "work" / "6.2" / "evidence.json").read_text())
+    # The reference went through the production URL, by name, and the stable release answered it.
+    assert evidence["reference"] == {"release": "stable", "environment": "production", "url": url,
+                                     "headers": {"X-Gitops-Release": "stable"}}
+    assert set(evidence["window_reference"]["served_by"]) == {"stable"}
+    assert set(evidence["window_clients"]["served_by"]) == {"canary"}
+    # Read from that production's Prometheus over the span since the window opened.
+    assert evidence["prometheus"] == remote["settings"]["GITOPS_PROMETHEUS_URL"]
+    assert evidence["span"]["from"] == validated["opened"] and evidence["span"]["scheduled"] is True
+    assert evidence["window_server"]["requests"] > 0 and evidence["reference_server"]["requests"] > 0
+    assert evidence["window_server"]["p95_ms"] is not None and evidence["reference_server"]["p95_ms"] is not None
+    subjects = git(remote["bare"], "log", "--format=%s", BRANCH).splitlines()
+    assert subjects[:4] == ["alert drill over: canary without the fault",
+                            "alert drill: canary with an injected fault (error=0.5)",
+                            "validation window over: the reference stable retired",
+                            "validation: stable beside production at weight 0, the latency reference"]
+    prometheus = Prometheus(remote["settings"]["GITOPS_PROMETHEUS_URL"])
+    assert [m["commit"] for m, _ in prometheus.query("gitops_production_applied")] == [
+        git(remote["bare"], "rev-parse", BRANCH)]
+    assert not (remote["team"] / ".gitops" / "production").exists()  # nothing started on the runner
 
 
 def test_a_broken_pushed_file_is_refused_and_the_old_declaration_keeps_serving(remote: dict[str, Any]) -> None:

@@ -56,3 +56,21 @@ def test_evidence_without_a_reference_fails_and_says_what_to_do(tmp_path: Path) 
     assert check.status is CheckStatus.FAILED
     assert check.evidence == (f"{tmp_path / '6.2' / 'evidence.json'} has no reference measured beside the window: "
                               "run Task 6.2 again (gitops retry 6.2)")
+
+
+def test_prometheus_over_the_watched_span_past_the_limit_fails_even_when_the_clients_window_passed(
+        tmp_path: Path) -> None:
+    ctx = context(tmp_path, figures(60.0, 187.0, 240.0), figures(55.0, 170.0, 230.0))
+    path = tmp_path / "6.2" / "evidence.json"
+    evidence = json.loads(path.read_text())
+    evidence |= {"window_server": figures(40.0, 400.0, 900.0), "where": "to production at https://a.example.org",
+                 "span": {"from": "2026-12-04T10:00:00+00:00", "to": "2026-12-05T10:01:30+00:00", "seconds": 86490.0,
+                          "scheduled": True}}
+    path.write_text(json.dumps(evidence))
+    check = check_performance(ctx)
+    assert check.status is CheckStatus.FAILED
+    assert check.evidence.startswith("to production at https://a.example.org: validation window of 60 s")
+    assert ("Prometheus' histogram over the scheduled window from its opening: 2026-12-04T10:00:00+00:00 to "
+            "2026-12-05T10:01:30+00:00 (86490 s): production 40.0/400.0/900.0 ms, against stable in the window "
+            "beside it 48.0/170.0/230.0 ms (ratios "
+            "{'p50_ms': 0.833, 'p95_ms': 2.353, 'p99_ms': 3.913})") in check.evidence
