@@ -50,7 +50,7 @@ from gitops.github.job_steps import (
     job_permissions,
     setup_steps,
 )
-from gitops.github.workflow import report_concurrency, workflow_path
+from gitops.github.workflow import report_job, workflow_path
 from gitops.model import TaskList, project_slug
 
 CRON = "17 * * * *"  # hourly, off the top of the hour (see the module's docstring)
@@ -136,27 +136,8 @@ def windows_workflow(tasklist: TaskList, tasklist_path: str, windows: Collection
              "run": 'gh workflow run "$MAIN_WORKFLOW" --ref "$GITOPS_DEFAULT_BRANCH"\n'},
         ],
     }
-    report = {
-        "name": "Report",
-        "needs": ["record"],
-        "if": "${{ always() && needs.record.result == 'success' }}",
-        "runs-on": "ubuntu-latest",
-        # The main workflow's report job's group: one report at a time across both workflows.
-        "concurrency": report_concurrency(tasklist_path),
-        "timeout-minutes": SHORT_JOB_MINUTES,
-        "permissions": job_permissions(
-            actions=("read", "whether the run that left a task running still runs (gitops.github.run_status)"),
-            contents=("write", "record the URL of a HotFix issue opened late"),
-            issues=("write", "the sticky comment (PR comments are issue comments)"),
-            pull_requests=("write", "open or update the phase PR"),
-            statuses=("write", "the status gitops/phase-<n> on the phase PR's head"),
-        ),
-        "steps": [
-            *setup_steps(),
-            {"name": "Update the phase PR and its comment", "env": dict(TOKEN_ENV),
-             "run": gitops_command(tasklist_path, "report") + "\n"},
-        ],
-    }
+    # The main workflow's report job, in its concurrency group: one report at a time across both workflows.
+    report = report_job(["record"], tasklist_path, "${{ always() && needs.record.result == 'success' }}")
     return {
         "name": job_name(f"gitops: {tasklist.title} (time windows)"),
         "on": {"schedule": [{"cron": CRON}], "workflow_dispatch": {}},

@@ -33,6 +33,9 @@ from gitops.plan.policy import may_await_approval
 BASE_BRANCH = "main"
 
 
+_PLAN_RAN = "${{ always() && needs.plan.result != 'skipped' }}"
+
+
 def workflow_path(tasklist_path: str) -> str:
     """Where the workflow of a task list lives, relative to the repository root."""
     return f".github/workflows/{project_slug(tasklist_path)}.yml"
@@ -54,7 +57,6 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
         if any(ord(char) < 32 or ord(char) == 127 for char in path):
             raise TaskListError(f"{path!r}: a path with a line break or control character cannot be written "
                                 "into a workflow; rename the file")
-    name = project_slug(tasklist_path)
     gated = frozenset(gated_tasks(tasklist, handled))
     windowed = frozenset(windows)  # tasks with a time window (the registry's WINDOWS): they end waiting
     jobs: dict[str, Any] = {"plan": plan_job(tasklist_path)}
@@ -71,7 +73,8 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
                 jobs[key] = record_job(tasklist, task, tasklist_path, gated)
             else:
                 jobs[key] = gate_job(task, tasklist_path, task.id in windowed)
-    jobs["report"] = _report_job(list(jobs), tasklist_path)
+    jobs["report"] = report_job(list(jobs), tasklist_path,
+                                _PLAN_RAN)  # skipped: a comment that is no command
     deploys = bool(tasklist.production_tasks)
     if deploys:
         jobs["rollback"] = production_jobs.rollback_job(PRODUCTION, setup_steps(), lambda a: gitops_command(tasklist_path, a),
@@ -102,18 +105,20 @@ def workflow(tasklist: TaskList, tasklist_path: str, handled: Collection[str] = 
         # retry=/resume= dispatch. Runs overlap instead: state commits never lose an update
         # (gitops.state.git_store), a task runs in the one run that claimed it (gitops.run.claims),
         # and recover asks GitHub whether a claiming run has ended (gitops.github.run_status).
-        # Only the report job is serialised (_report_job).
+        # Only the report job is serialised (report_job).
         "defaults": {"run": {"shell": "bash"}},
         "jobs": jobs,
     }
 
 
 
-def _report_job(needs: list[str], tasklist_path: str) -> dict[str, Any]:
+def report_job(needs: list[str], tasklist_path: str, condition: str) -> dict[str, Any]:
+    """The job that updates the phase PR and its progress comment, after `needs`, when `condition`
+    holds; the windows workflow's report is the same job."""
     return {
         "name": "Report",
         "needs": needs,
-        "if": "${{ always() && needs.plan.result != 'skipped' }}",  # skipped: a comment that is no command
+        "if": condition,
         "runs-on": "ubuntu-latest",
         # Two runs' reports at once could open the phase PR or the progress comment twice. One report
         # at a time; a newer pending one replaces an older pending one (GitHub's rule, at job level
