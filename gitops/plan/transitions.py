@@ -224,14 +224,18 @@ def _interrupted(tasklist: TaskList, state: dict[str, Any], event: Interrupted, 
         return []
     record = own_record(state, event.task)
     task = tasklist.tasks[event.task]
-    skipped = "not checked: the task was interrupted (see the error)"
     record.update(
-        checks=[{"criterion": c.text, "status": CheckStatus.SKIPPED.value, "evidence": skipped, "metrics": {},
-                 **({"kind": c.kind} if c.kind != "done_when" else {})} for c in task.all_criteria],
+        checks=_unchecked(task, "not checked: the task was interrupted (see the error)"),
         finished_at=now,
         error=event.reason,
     )
     return _fail(tasklist, state, task, now)
+
+
+def _unchecked(task: Task, why: str) -> list[dict[str, Any]]:
+    """Every criterion of `task` skipped, with `why` as its evidence: an attempt that was not judged."""
+    return [{"criterion": c.text, "status": CheckStatus.SKIPPED.value, "evidence": why, "metrics": {},
+             **({"kind": c.kind} if c.kind != "done_when" else {})} for c in task.all_criteria]
 
 
 def _lost(tasklist: TaskList, state: dict[str, Any], event: Lost, now: str) -> list[Action]:
@@ -244,10 +248,8 @@ def _lost(tasklist: TaskList, state: dict[str, Any], event: Lost, now: str) -> l
         return []
     record = own_record(state, event.task)
     task = tasklist.tasks[event.task]
-    unknown = "not known: the task's result never arrived (see the error)"
     record.update(
-        checks=[{"criterion": c.text, "status": CheckStatus.SKIPPED.value, "evidence": unknown, "metrics": {},
-                 **({"kind": c.kind} if c.kind != "done_when" else {})} for c in task.all_criteria],
+        checks=_unchecked(task, "not known: the task's result never arrived (see the error)"),
         finished_at=now,
         error=event.reason,
         status=TaskStatus.FAILED.value,
