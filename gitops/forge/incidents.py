@@ -45,18 +45,22 @@ def reported_at(marker: str) -> str:
 
 
 class IncidentLog:
-    """An IssueForge that records incidents instead of writing them (for the task job)."""
+    """An IssueForge that records the incidents a handler reports; with `forge` (the engine's, where it
+    may write: `gitops run` locally) it also opens them at once, so the handler sees where they are."""
 
-    def __init__(self) -> None:
+    def __init__(self, forge: IssueWriter | None = None) -> None:
+        self.forge = forge
         self._incidents: dict[str, Incident] = {}
 
     def open_issue(self, marker: str, title: str, body: str, labels: Sequence[str]) -> str:
         self._incidents[marker] = Incident(marker, title, body, tuple(labels))
-        return reported_at(marker)
+        return self.forge.open_issue(marker, title, body, list(labels)) if self.forge else reported_at(marker)
 
     def close_issue(self, marker: str, comment: str) -> None:
         if marker in self._incidents:  # as a forge does: closing an issue never opened does nothing
             self._incidents[marker] = replace(self._incidents[marker], resolved=comment)
+        if self.forge:
+            self.forge.close_issue(marker, comment)
 
     @property
     def incidents(self) -> tuple[Incident, ...]:
