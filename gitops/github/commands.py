@@ -78,9 +78,9 @@ def setup_github(
     return what was done. `handled`: the task ids of the handler registry (which tasks get a gate)."""
     settings = GitHubSettings.from_environ(environ, **transport)
     forge = GitHubForge(settings, tasklist.slug, environ, reviewers)
-    # The incidents' labels too, so their colours are set; GitHub also makes a label an issue is opened
-    # with when it is missing (https://docs.github.com/en/rest/issues/issues#create-an-issue: a token
-    # with push access, as the recording job's).
+    # The incidents' labels too (gitops.forge.incidents: Task 6.2's drill), so they exist with their
+    # colours: the REST API's create-an-issue makes a missing label only as observed behaviour, for a
+    # token with push access (https://github.com/orgs/community/discussions/197408), not as documented.
     labels = ["hotfix", "gitops", "incident", "production", *(f"task:{task_id}" for task_id in tasklist.tasks)]
     done = forge.setup(workflow_environments(tasklist, workflow.gated_tasks(tasklist, handled)), labels)
     with translated(f"reading {settings.repository}", settings):
