@@ -146,6 +146,8 @@ def evaluate(ctx: TaskContext) -> Mapping[str, Any]:
     evidence["seconds"] = round(time.monotonic() - began, 1)
     if ctx.incidents.forge is None:  # handed over: no issue exists yet to point at
         evidence["issues_opened_by"] = OPENED_BY_RECORDING
+    elif not isinstance(ctx.incidents.forge, LocalForge):  # `--forge github` from a terminal: not in the files
+        evidence["issues_opened_by"] = "the engine's GitHub forge, as the drill ran"
     evidence["where"] = where(ctx.environ)
     if waited:
         evidence["scheduled_window"] = {"opened_at": waited["opened_at"], "until": waited["until"]}
