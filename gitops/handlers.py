@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Collection, Mapping
 
 from gitops.errors import BadInput
+from gitops.forge.incidents import Incident, IncidentLog
 from gitops.model import CheckStatus, Task
 
 
@@ -59,6 +60,8 @@ class TaskResult:
     # Set when the action opened a time window that is evaluated later (Window, scheduled): the
     # window's length in seconds, and nothing is checked yet. None: the result is complete.
     window_seconds: float | None = None
+    # Incidents the handler reported (TaskContext.incidents): the engine opens them as forge issues.
+    incidents: tuple[Incident, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -81,6 +84,9 @@ class TaskContext:
     # follows); True, on a schedule (on GitHub: the task waits and the windows workflow evaluates it).
     scheduled_windows: bool = False
     wait: Callable[[float], None] = time.sleep
+    # Where a handler reports an incident (an IssueForge): the engine opens each as a forge issue;
+    # with no write token (a task job on GitHub) it is handed over and the recording job opens it.
+    incidents: IncidentLog = field(default_factory=IncidentLog)
 
     def attach(self, path: Path | str) -> None:
         """Keep the file `path` (under the repository, e.g. a plot in the workdir) with the task's MLflow run."""

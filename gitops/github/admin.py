@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from github.Repository import Repository
 
 LABEL_COLORS = {"hotfix": ("d73a4a", "A task failed: the pipeline is paused until it is fixed"),
-                "gitops": ("0e8a16", "Written by the gitops pipeline")}
+                "gitops": ("0e8a16", "Written by the gitops pipeline"),
+                # Incidents a task reports (gitops.forge.incidents), e.g. Task 6.2's alert drill.
+                "incident": ("b60205", "An incident a task reported: closed when it resolves"),
+                "production": ("5319e7", "About production")}
 TASK_LABEL = ("c5def5", "HotFixes of one task of the task list")
 
 

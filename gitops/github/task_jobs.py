@@ -139,7 +139,7 @@ def _artifact(task: Task) -> str:
 def record_job(tasklist: TaskList, task: Task, tasklist_path: str, gated: frozenset[str]) -> dict[str, Any]:
     """Commits the task job's result: a fresh checkout that runs no task code holds the write token."""
     task_job = job_id("task", task.id)
-    permissions = {"contents": ("write", "the state commit"), "issues": ("write", "the HotFix issue when the task fails")}
+    permissions = {"contents": ("write", "the state commit"), "issues": ("write", "the HotFix issue when the task fails; the incidents it reported")}
     download, download_sha, _ = ACTIONS["download-artifact"]
     steps = [
         *setup_steps(),

@@ -118,7 +118,7 @@ def windows_workflow(tasklist: TaskList, tasklist_path: str, windows: Collection
         "permissions": job_permissions(
             actions=("write", "start the main workflow when an evaluation completed a task"),
             contents=("write", "the state commit"),
-            issues=("write", "the HotFix issue when an evaluation fails"),
+            issues=("write", "the HotFix issue when an evaluation fails; the incidents it reported"),
         ),
         "steps": [
             *setup_steps(),

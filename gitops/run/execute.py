@@ -117,7 +117,8 @@ def run_handler(handler: Handler, ctx: TaskContext) -> TaskResult:
             error += hint
         reason = "not checked: the action failed (see the error)"
         # What it attached before it failed (a log, a partial report) helps to see why.
-        return TaskResult(all_checks(task, Check.skipped(reason)), error, artifacts=tuple(ctx.artifacts))
+        return TaskResult(all_checks(task, Check.skipped(reason)), error, artifacts=tuple(ctx.artifacts),
+                          incidents=ctx.incidents.incidents)
     refused = _refused_keys(task, updates, "action")
     if refused is not None:
         return refused
@@ -128,9 +129,11 @@ def run_handler(handler: Handler, ctx: TaskContext) -> TaskResult:
     except Exception:  # noqa: BLE001 - a handler's failure is data, never a crash
         error = f"the window length of Task {task.id} could not be read:\n{traceback.format_exc()}"
         return TaskResult(all_checks(task, Check.skipped("not checked: the window did not open (see the error)")),
-                          error, updates=updates, artifacts=tuple(ctx.artifacts))
+                          error, updates=updates, artifacts=tuple(ctx.artifacts),
+                          incidents=ctx.incidents.incidents)
     if ctx.scheduled_windows and seconds > 0:  # nothing judged yet: the task waits (gitops.plan.windows)
-        return TaskResult([], updates=updates, artifacts=tuple(ctx.artifacts), window_seconds=seconds)
+        return TaskResult([], updates=updates, artifacts=tuple(ctx.artifacts),
+                          incidents=ctx.incidents.incidents, window_seconds=seconds)
     if seconds > 0:
         ctx.log(f"Task {task.id}: its window of {seconds:g} s elapses in this process")
         ctx.wait(seconds)
@@ -150,7 +153,8 @@ def evaluate_window(handler: Handler, ctx: TaskContext) -> TaskResult:
         error = f"the window evaluation of Task {task.id} raised:\n{traceback.format_exc()}"
         hint = missing_hint(exc, getattr(handler.window.evaluate, "__module__", None) or "")
         reason = "not checked: the window evaluation failed (see the error)"
-        return TaskResult(all_checks(task, Check.skipped(reason)), error + (hint or ""), artifacts=tuple(ctx.artifacts))
+        return TaskResult(all_checks(task, Check.skipped(reason)), error + (hint or ""), artifacts=tuple(ctx.artifacts),
+                          incidents=ctx.incidents.incidents)
     return _refused_keys(task, updates, "window evaluation") or _checked(handler, ctx, updates)
 
 
@@ -169,7 +173,8 @@ def _checked(handler: Handler, ctx: TaskContext, updates: dict[str, Any]) -> Tas
     paired, _ = match_checks(handler, ctx.task)
     checks = [check_record(c.text, _run_check(fn, ctx) if fn is not None or c.kind == DONE_WHEN else NO_CHECK, c.kind)
               for c, fn in zip(ctx.task.all_criteria, paired)]
-    return TaskResult(checks, updates=updates, artifacts=tuple(ctx.artifacts))
+    return TaskResult(checks, updates=updates, artifacts=tuple(ctx.artifacts),
+                          incidents=ctx.incidents.incidents)
 
 
 def _run_check(fn: Any, ctx: TaskContext) -> Check:

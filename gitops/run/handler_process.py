@@ -23,6 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from gitops.forge import incidents as incident_data
 from gitops.handlers import Check, Registry, TaskContext, TaskResult
 from gitops.model import CheckStatus, Task
 from gitops.run.command import end_group
@@ -94,7 +95,7 @@ def _answer(task: Task, path: Path, returncode: int, lines: list[str]) -> TaskRe
     problem = _problem(data)
     if problem is None:
         return TaskResult(data["checks"], data["error"], data["updates"], data["log"], tuple(data.get("artifacts", ())),
-                          data.get("window_seconds"))
+                          data.get("window_seconds"), incident_data.decode(data.get("incidents", [])))
     said = tail("\n".join(lines))
     error = (f"the handler of Task {task.id} ran in a process of its own, which ended with exit code {returncode} "
              f"and {problem}" + (f":\n{said}" if said else ""))
@@ -112,6 +113,8 @@ def _problem(data: Any) -> str | None:
     artifacts = data.get("artifacts", [])
     if not (isinstance(artifacts, list) and all(isinstance(a, str) for a in artifacts)):
         return "a result whose artifacts are not a list of paths"
+    if incident_data.problem(data.get("incidents", [])):
+        return f"a result whose {incident_data.problem(data.get('incidents', []))}"
     seconds = data.get("window_seconds")
     if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0):
         return "a result whose window is not a number of seconds > 0"
@@ -139,7 +142,8 @@ def main() -> int:
                       scheduled_windows=request.get("scheduled_windows", False))
     result = run_registered(Registry({task.id: request["ref"]}), ctx, evaluation=request.get("evaluation", False))
     answer = {"checks": result.checks, "error": result.error, "updates": dict(result.updates), "log": result.log,
-              "artifacts": list(result.artifacts), "window_seconds": result.window_seconds}
+              "artifacts": list(result.artifacts), "window_seconds": result.window_seconds,
+              "incidents": incident_data.encode(result.incidents)}
     try:
         text = json.dumps(answer)
     except (TypeError, ValueError) as exc:

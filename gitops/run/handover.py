@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gitops.errors import BadInput
+from gitops.forge import incidents as incident_data
+from gitops.forge.incidents import Incident
 from gitops.model import TaskStatus
 from gitops.plan.windows import parse_time
 from gitops.run import history_commits
@@ -40,6 +42,7 @@ SHARED_KEYS = frozenset({"performance_metrics", "compatibility_issues", "rollbac
 MODES = frozenset({"100644", "100755", "120000"})
 _KEYS = {"format", "task", "run", "after_attempt", "outcome", "checks", "error", "updates", "mlflow_run_id", "work",
          "history"}
+_OPTIONAL = {"window", "incidents"}  # written only when there is one: older hand-overs lack them
 _RUN_KEYS = {"id", "attempt"}
 _CHECK_KEYS = {"criterion", "status", "evidence", "metrics", "approved_by", "kind"}
 _FILE_KEYS = {"path", "mode", "content", "base"}
@@ -79,6 +82,8 @@ class HandOver:
     # The workflow run and run attempt of the task job (GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT): the
     # recording job takes only its own run attempt's result.
     run: tuple[str | None, str | None] = (None, None)
+    # Incidents the task reported (gitops.forge.incidents): the recording job opens them as issues.
+    incidents: tuple[Incident, ...] = ()
 
 
 def run_of(whoami: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -113,6 +118,8 @@ def write(path: Path, handover: HandOver) -> None:
     }
     if handover.window is not None:  # only then: a hand-over without a window reads as before
         document["window"] = dict(handover.window)
+    if handover.incidents:  # likewise: a hand-over without incidents reads as an older one
+        document["incidents"] = incident_data.encode(handover.incidents)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A job cancelled mid-write must not leave half a document for the upload step (`if: always()`).
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -146,15 +153,18 @@ def read(path: Path, task_id: str) -> HandOver:
                            if item["content"] is not None else None, item["base"]) for item in data["work"]}
     return HandOver(data["task"], data["after_attempt"], data["outcome"], data["checks"], data["error"],
                     data["updates"], data["mlflow_run_id"], work, history_commits.decode(data["history"]),
-                    data.get("window"), (data["run"]["id"], data["run"]["attempt"]))
+                    data.get("window"), (data["run"]["id"], data["run"]["attempt"]),
+                    incident_data.decode(data.get("incidents", [])))
 
 
 def _problem(data: Any) -> str | None:
-    if not isinstance(data, dict) or set(data) - {"window"} != _KEYS:
+    if not isinstance(data, dict) or set(data) - _OPTIONAL != _KEYS:
         return f"expected an object with exactly the keys {', '.join(sorted(_KEYS))}"
     if "window" in data and not _window_ok(data["window"], data["outcome"]):  # optional: a task that opened one
         return ("the window is not an object of opened_at, until, evaluate (text) and evaluated_at (null) "
                 "of a finished task")
+    if "incidents" in data and incident_data.problem(data["incidents"]):
+        return incident_data.problem(data["incidents"])
     run = data["run"]
     if not (isinstance(run, dict) and set(run) == _RUN_KEYS
             and all(isinstance(v, (str, type(None))) for v in run.values())):

@@ -79,6 +79,7 @@ def record(runner: Runner, store: CarryingStore, task_id: str, path: Path, job_r
         new, _ = runner.transition(_finished(handover))
     except WorkNotPushed as exc:  # its files conflict with the branch: it failed, and the state says why
         new, _ = runner.transition(_finished(handover, error=str(exc)))
+    runner.open_incidents(handover.incidents)  # after the result is committed: the issues only tell of it
     return f"Task {task_id} recorded: {new['tasks'][task_id]['status'].replace('_', ' ')}"
 
 

@@ -10,9 +10,10 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from gitops.errors import UsageError, WorkNotPushed
+from gitops.forge import incidents
 from gitops.forge.base import Forge
 from gitops.github import job_summary as actions_log
 from gitops.github.run_url import current_run_url
@@ -411,6 +412,7 @@ class Runner:
         if self.environ.get("GITHUB_ACTIONS") == "true":
             actions_log.report_task(self.environ, self.tasklist, task_id, result.checks, result.error)
         self._carry_out(actions, state)
+        self.open_incidents(result.incidents)
         return result
 
     def _deployment(self, task_id: str, attempt: int) -> DeploymentLog | None:
@@ -450,7 +452,23 @@ class Runner:
         redact = self.redactor.redact_value
         checks = [redact(c, keep=CHECK_KEYS_KEPT) for c in result.checks]
         error = self.redactor.redact(result.error) if result.error else result.error
-        return replace(result, checks=checks, error=error, updates=redact(dict(result.updates)))
+        return replace(result, checks=checks, error=error, updates=redact(dict(result.updates)),
+                       incidents=incidents.redacted(result.incidents, self.redactor))
+
+    def _incident_log(self) -> incidents.IncidentLog:
+        """Where a handler reports incidents: straight to the forge, unless this job hands its result over."""
+        return incidents.IncidentLog(None if self.hands_over else self.forge)
+
+    def open_incidents(self, reported: Sequence[incidents.Incident]) -> None:
+        """Open (or find) the issues of incidents a task reported, and close the resolved ones; like every
+        forge notice, a failure is said and the result stays recorded (a re-run opens them again, idempotently)."""
+        if self.hands_over or not reported:
+            return  # a task job: the recording job opens them (gitops.run.recording)
+        try:
+            for marker, url in incidents.open_all(incidents.redacted(reported, self.redactor), self.forge).items():
+                self.ui.note(f"incident {marker}: {url}")
+        except Exception as exc:  # noqa: BLE001 - the result is in state; only the notice failed
+            self.ui.note(f"warning: could not open the incidents' issues ({exc}); they are opened again on a re-run")
 
     def _redacted_event(self, event: transitions.Event) -> transitions.Event:
         """Every free text an event writes to state (a resume's reason, who approved, a result) redacted."""
@@ -510,7 +528,8 @@ class Runner:
                                  self.ui.note, self.scheduled_windows)
             # A view: the state's records are shared with the state file's cache (document.derive).
             ctx = TaskContext(task, self.root, workdir, attempt, environ, document.read_only(state), self.ui.note,
-                              scheduled_windows=self.scheduled_windows, wait=self.sleep)
+                              scheduled_windows=self.scheduled_windows, wait=self.sleep,
+                              incidents=self._incident_log())
             return run_registered(self.registry, ctx)
         if task.run:
             log = self.work_dir / "logs" / f"task-{task_id}-attempt-{attempt}.log"
@@ -534,7 +553,8 @@ class Runner:
             return run_apart(self.registry.refs[task_id], task, self.root, workdir, attempt, environ, state,
                              self.ui.note, self.scheduled_windows, evaluation=True)
         ctx = TaskContext(task, self.root, workdir, attempt, environ, document.read_only(state), self.ui.note,
-                          scheduled_windows=self.scheduled_windows, wait=self.sleep)
+                          scheduled_windows=self.scheduled_windows, wait=self.sleep,
+                          incidents=self._incident_log())
         return run_registered(self.registry, ctx, evaluation=True)
 
     def record_result(self, task_id: str, state: dict[str, Any], result: TaskResult,
@@ -549,6 +569,7 @@ class Runner:
             new, actions = self._finish(task_id, state, result, seconds, manual=False)
         self.ui.task_finished(task_id, result, seconds)
         self._carry_out(actions, new)
+        self.open_incidents(result.incidents)
         return new, result
 
     def approve(self, gate: str, by: str, auto: bool = False) -> dict[str, Any]:

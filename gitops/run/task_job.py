@@ -49,6 +49,8 @@ def hand_over_result(runner: Runner, task_id: str, result: TaskResult | None, pa
     work = runner.store.source.work_files()
     handed = handover.from_record(task_id, record, result.updates if result else None, work,
                                   run=handover.run_of(runner.whoami))
+    if result is not None:  # opened by the recording job, which holds `issues: write`
+        handed = replace(handed, incidents=result.incidents)
     try:
         handed = replace(handed, history=history_commits.recorded(runner.work_dir / "work" / task_id))
     except BadInput as exc:  # the task's own history is malformed: the task failed, and says why

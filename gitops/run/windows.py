@@ -18,12 +18,12 @@ import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
 
 from gitops.errors import BadInput, UsageError, WorkNotPushed
 from gitops.plan import transitions, windows
 from gitops.run import handover, history_commits
 from gitops.run.recording import CarryingStore
+from gitops.handlers import TaskResult
 from gitops.run.runner import Runner
 from gitops.state.schema import find_problem
 
@@ -54,7 +54,7 @@ def evaluate_due(runner: Runner, hand_over: Path | None = None) -> list[Evaluate
         result = runner.evaluate_window(task_id, state)
         new, result = runner.record_result(task_id, state, result, time.perf_counter() - began)  # redacted
         if hand_over is not None:
-            _hand_over(runner, task_id, result.updates, hand_over / handover_name(task_id))
+            _hand_over(runner, task_id, result, hand_over / handover_name(task_id))
         out.append(Evaluated(task_id, new["tasks"][task_id]["status"], until))
     return out
 
@@ -64,9 +64,10 @@ def handover_name(task_id: str) -> str:
     return "window-" + re.sub(r"[^A-Za-z0-9_-]", "-", task_id) + ".json"
 
 
-def _hand_over(runner: Runner, task_id: str, updates: Mapping[str, Any], path: Path) -> None:
+def _hand_over(runner: Runner, task_id: str, result: TaskResult, path: Path) -> None:
     record = runner.current()["tasks"][task_id]
-    handed = handover.from_record(task_id, record, updates, {})  # an evaluation's files stay on its runner
+    handed = handover.from_record(task_id, record, result.updates, {})  # an evaluation's files stay on its runner
+    handed = replace(handed, incidents=result.incidents)  # opened by the recording job (`record`)
     try:
         handed = replace(handed, history=history_commits.recorded(runner.work_dir / "work" / task_id))
     except BadInput as exc:  # its own history is malformed: the evaluation failed, and says why
@@ -112,6 +113,7 @@ def _record_one(runner: Runner, store: CarryingStore, task_id: str, path: Path) 
     except WorkNotPushed as exc:
         new, _ = runner.transition(transitions.Finished(task_id, handed.checks, str(exc), handed.updates,
                                                         handed.mlflow_run_id))
+    runner.open_incidents(handed.incidents)  # after the result is committed: the issues only tell of it
     return Recorded(task_id, True, f"Task {task_id} evaluated: {new['tasks'][task_id]['status'].replace('_', ' ')}")
 
 

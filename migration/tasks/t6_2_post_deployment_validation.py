@@ -9,7 +9,10 @@ itself measures a short one (60 s; GITOPS_VALIDATION_SECONDS changes it).
 The evaluation replays the devset through the proxy for the measured window, each question sent in turn to production and to the stable release
 started beside it at weight 0 (the latency reference), then drills the alerting: a fault injected for a moment must make
 Prometheus fire AssistantHighErrorRate, the alert becomes a forge issue, the fault is removed,
-the alert resolves and the issue is closed. It writes the post-deployment report with plots
+the alert resolves and the issue is closed. The issue is reported through ctx.incidents
+(gitops.forge.incidents): locally the engine opens it in its forge at once (.gitops/forge/issues);
+on GitHub the evaluation holds no write token, so the windows workflow's recording job opens the
+labelled issue and closes it with the resolution's comment. It writes the post-deployment report with plots
 (p95 latency and error rate per release, over the rollout and over the window). Each check
 measures again where it can; latency is judged against the reference of the same window (Task
 6.1's stable baseline, measured minutes earlier, is reported beside it), both as the clients saw
@@ -48,8 +51,12 @@ DEFAULT_WINDOW = 60.0
 REPORT = "post-deployment-report.md"
 
 
+# Said in the evidence when the drill's issue is handed over instead of opened (GitHub).
+OPENED_BY_RECORDING = "the recording job (it holds issues: write), from this evaluation's hand-over"
+
+
 def _forge(root: Path) -> LocalForge:
-    """The local forge of `[tool.gitops] forge_dir` (where the pipeline's HotFix issues go too)."""
+    """The local forge of `[tool.gitops] forge_dir` (where the engine opened the drill's issue, as its HotFixes)."""
     config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8")).get("tool", {}).get("gitops", {})
     return LocalForge(root / config.get("forge_dir", ".gitops/forge"))
 
@@ -134,9 +141,13 @@ def evaluate(ctx: TaskContext) -> Mapping[str, Any]:
         raise RuntimeError(f"{SPEC_PATH}: rollout.stable {checked_in.stable!r} is not among the releases; Task 6.2 "
                            "measures production's latency beside that release: declare it")
     began = time.monotonic()
-    evidence = validate(declared(ctx.root, history), production, _forge(ctx.root), ctx.workdir, window, reference,
+    evidence = validate(declared(ctx.root, history), production, ctx.incidents, ctx.workdir, window, reference,
                         log=ctx.log, route=route, span_start=span.unix(waited["opened_at"]) if waited else None)
     evidence["seconds"] = round(time.monotonic() - began, 1)
+    if ctx.incidents.forge is None:  # handed over: no issue exists yet to point at
+        evidence["issues_opened_by"] = OPENED_BY_RECORDING
+    elif not isinstance(ctx.incidents.forge, LocalForge):  # `--forge github` from a terminal: not in the files
+        evidence["issues_opened_by"] = "the engine's GitHub forge, as the drill ran"
     evidence["where"] = where(ctx.environ)
     if waited:
         evidence["scheduled_window"] = {"opened_at": waited["opened_at"], "until": waited["until"]}
@@ -255,14 +266,22 @@ def check_errors(ctx: TaskContext) -> Check:
         f"(deploy/production.yaml analysis.thresholds.max_error_rate)", error_rate=window["error_rate"] or 0.0)
 
 
+def _issue_states(ctx: TaskContext, evidence: Mapping[str, Any]) -> dict[str, str | None]:
+    """Each drill issue's state: in the local forge, or as reported for the recording job to write."""
+    if evidence.get("issues_opened_by"):
+        return {marker: "closed" if marker in evidence["closed"] else "open" for marker in evidence["issues"]}
+    forge = _forge(ctx.root)
+    return {marker: forge.issue_state(marker) for marker in evidence["issues"]}
+
+
 def check_alerting(ctx: TaskContext) -> Check:
     evidence = _evidence(ctx)
-    forge = _forge(ctx.root)
-    states = {marker: forge.issue_state(marker) for marker in evidence["issues"]}
+    states = _issue_states(ctx, evidence)
     ok = evidence["fired"] and evidence["resolved"] and states and all(s == "closed" for s in states.values())
+    opened_by = f" (opened and closed by {evidence['issues_opened_by']})" if evidence.get("issues_opened_by") else ""
     return (Check.passed if ok else Check.failed)(
         f"{ALERT} fired in Prometheus {evidence['fired_after_seconds']} s after a fault was declared; forge issues "
-        f"{evidence['issues']} now {states}; resolved {evidence['resolved_after_seconds']} s after the fault was "
+        f"{evidence['issues']} now {states}{opened_by}; resolved {evidence['resolved_after_seconds']} s after the fault was "
         f"removed; clients during the drill: {evidence['drill_clients']['failed']} of "
         f"{evidence['drill_clients']['requests']} failed", fired_after=evidence["fired_after_seconds"])
 

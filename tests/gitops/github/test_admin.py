@@ -42,7 +42,7 @@ def test_setup_creates_hardened_environments_the_ruleset_and_labels_and_is_idemp
     assert first == [
         f"environment {GATE}: created, {HARDENED}",
         "ruleset 'gitops state branches': created (gitops/** cannot be force-pushed or deleted)",
-        "labels: 4 created (hotfix, gitops, task:1.1, task:2.1), 0 already present",
+        "labels: 6 created (hotfix, gitops, incident, production, task:1.1, task:2.1), 0 already present",
         f"Note: octo/pipeline is public. {PLAN}",
     ]
     custom = {"protected_branches": False, "custom_branch_policies": True}
@@ -54,7 +54,7 @@ def test_setup_creates_hardened_environments_the_ruleset_and_labels_and_is_idemp
     assert second[:3] == [
         f"environment {GATE}: already set up",
         "ruleset 'gitops state branches': already present (kept as it is)",
-        "labels: 0 created, 4 already present",
+        "labels: 0 created, 6 already present",
     ]
     assert snapshot(api) == state and len(api.writes()) == writes
 

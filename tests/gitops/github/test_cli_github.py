@@ -105,11 +105,11 @@ def test_setup_github_twice_leaves_the_same_state(api, site, monkeypatch):
         "environment b-1006-checkpoint-1-2: created, 2 required reviewer(s), self-review prevented, "
         "deploys from main only",
         "ruleset 'gitops state branches': created (gitops/** cannot be force-pushed or deleted)",
-        "labels: 6 created (hotfix, gitops, task:1.1, task:1.2, task:2.1, task:2.2), 0 already present",
+        "labels: 8 created (hotfix, gitops, incident, production, task:1.1, task:1.2, task:2.1, task:2.2), 0 already present",
     ]
     state = (dict(api.github.environments), dict(api.github.labels), dict(api.github.rulesets))
     second = gitops("setup-github", "--reviewer", "ada", "--reviewer", "octo/reviewers")
-    assert "labels: 0 created, 6 already present" in second
+    assert "labels: 0 created, 8 already present" in second
     assert (dict(api.github.environments), dict(api.github.labels), dict(api.github.rulesets)) == state
 
 

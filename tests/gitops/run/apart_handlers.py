@@ -29,3 +29,14 @@ def _raise(ctx):
 
 
 RAISES = Handler(action=_raise, checks={})
+
+
+def _report(ctx):
+    # The secret reaches the body as a careless handler would put it there: the engine masks it.
+    where = ctx.incidents.open_issue("alert:Drill:v2", "Drill: v2", f"fires; token {os.environ.get('LEAK', '')}",
+                                     ["incident", "production"])
+    ctx.incidents.close_issue("alert:Drill:v2", "resolved: it no longer fires")
+    return {"performance_metrics": {"told": 1 if where.endswith(".md") else 0}}
+
+
+REPORTS = Handler(action=_report, checks={})

@@ -44,3 +44,13 @@ def error_rate(ctx: TaskContext) -> Check:
 
 WATCHED = Handler(action=start, checks={"criterion 1": evaluated}, window=Window(length, measure))
 FAILING = Handler(action=start, checks={"criterion 1": error_rate}, window=Window(length, measure))
+
+
+def drill(ctx: TaskContext) -> dict:
+    """An evaluation that drills an alert, as Task 6.2's does: its issue opened, then resolved."""
+    ctx.incidents.open_issue("alert:Drill:v2", "Drill: v2", "it fires", ["incident", "production"])
+    ctx.incidents.close_issue("alert:Drill:v2", "resolved: it no longer fires")
+    return measure(ctx)
+
+
+DRILLED = Handler(action=start, checks={"criterion 1": evaluated}, window=Window(length, drill))

@@ -167,6 +167,10 @@ def test_6_2_evaluates_that_production_through_its_urls_and_pushes(remote: dict[
     assert found["All system functionality validated in production"]["evidence"].startswith(f"contract through {url}")
     assert "now {'alert:AssistantHighErrorRate:canary': 'closed'}" in found["Monitoring and alerting functional"][
         "evidence"]
+    # As the windows workflow's evaluation: no forge to write to, so the incident is handed over, resolved.
+    assert "(opened and closed by the recording job" in found["Monitoring and alerting functional"]["evidence"]
+    assert [(i.marker, "incident" in i.labels, i.resolved is not None) for i in result.incidents] == \
+        [("alert:AssistantHighErrorRate:canary", True, True)]
     evidence = json.loads((remote["team"] / ".gitops" / "work" / "6.2" / "evidence.json").read_text())
     # The reference went through the production URL, by name, and the stable release answered it.
     assert evidence["reference"] == {"release": "stable", "environment": "production", "url": url,

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from gitops.forge.incidents import IncidentLog
+from gitops.forge.local import LocalForge
 from gitops.handlers import Registry, TaskContext, TaskResult, match_checks
 from gitops.run.execute import run_handler
 from gitops.tasklist import parser
@@ -134,7 +136,10 @@ def validated(deployed: Any, dspy_environments: dict[str, Any]) -> TaskResult:
     work.mkdir(parents=True, exist_ok=True)
     environ = {**dspy_environments["environ"], "GITOPS_VALIDATION_SECONDS": "15"}
     handler = Registry.from_module("migration.handlers").resolve("6.2")
-    return run_handler(handler, TaskContext(tasklist.tasks["6.2"], root, work, 1, environ, {}, lambda m: None))
+    # As `gitops run` does locally: the engine's forge takes the incidents the drill reports at once.
+    incidents = IncidentLog(LocalForge(root / ".gitops" / "forge"))
+    return run_handler(handler, TaskContext(tasklist.tasks["6.2"], root, work, 1, environ, {}, lambda m: None,
+                                            incidents=incidents))
 
 
 def test_6_2_validates_and_drills_an_alert_into_a_forge_issue(validated: TaskResult, deployed: Any) -> None:
