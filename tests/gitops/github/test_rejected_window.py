@@ -49,7 +49,7 @@ HANDOVER = ".gitops/windows"
 
 
 def waiting_on_the_branch(site: Path) -> None:
-    """Task 1.1 deployed (deploy-1.1 approved by ada), its action opened a window that has ended: on the phase branch."""
+    """Task 1.1 deployed (deploy-1.1 approved by ada) and its action opened a window, now ended: on the phase branch."""
     tasklist = parser.load(Path("B-1006.md"))[0]  # as the command line names it (cwd: the checkout)
     state = document.new_state(tasklist, OPENED)
     transitions.sync(tasklist, state)
