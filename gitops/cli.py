@@ -272,6 +272,7 @@ def due_windows(obj: Context, as_outputs: bool) -> None:
     """Say whose time window has ended, running no task code (the windows workflow's first job: the
     evaluation, which may touch production, runs and asks for its approval only when one has)."""
     from gitops.plan import windows
+    from gitops.run.windows import waits
 
     out = console(stderr=as_outputs)
     runner = obj.runner(out)
@@ -279,7 +280,7 @@ def due_windows(obj: Context, as_outputs: bool) -> None:
     due = windows.due(runner.tasklist, state, runner.clock())
     for task_id, until in windows.waiting(runner.tasklist, state):
         out.print(f"Task {task_id}: its window ended at {until}; its evaluation is due." if task_id in due
-                  else f"Task {task_id} waits for its window to end at {until}.")
+                  else waits(task_id, until, state["tasks"][task_id]))
     if not windows.waiting(runner.tasklist, state):
         out.print("No task waits for a window.")
     if as_outputs:
@@ -291,8 +292,11 @@ def due_windows(obj: Context, as_outputs: bool) -> None:
               help="The evaluations a job handed over (`evaluate-windows --hand-over`); a task with none keeps waiting.")
 @click.option("--outputs", "as_outputs", is_flag=True,
               help="Print the step output `completed` (true when a task stopped waiting); what it says goes to stderr.")
+@click.option("--evaluate-job-result", envvar="EVALUATE_JOB_RESULT", metavar="RESULT",
+              help="The evaluate job's result (success, failure, cancelled, skipped): a failed job that handed "
+                   "nothing over may have had its production review rejected. Default: $EVALUATE_JOB_RESULT.")
 @click.pass_obj
-def record_windows(obj: Context, source: Path, as_outputs: bool) -> None:
+def record_windows(obj: Context, source: Path, as_outputs: bool, evaluate_job_result: str | None) -> None:
     """Commit the handed-over window evaluations (the windows workflow's recording job, which runs no task code)."""
     from gitops.errors import BadInput
     from gitops.run.windows import record
@@ -301,7 +305,7 @@ def record_windows(obj: Context, source: Path, as_outputs: bool) -> None:
         raise BadInput("record-windows commits a workflow job's evaluations: it needs --forge github.")
     out = console(stderr=as_outputs)
     runner = obj.runner(out)
-    recorded = record(runner, runner.store, source)
+    recorded = record(runner, runner.store, source, evaluate_job_result)
     for item in recorded:
         out.print(item.message)
     if as_outputs:

@@ -17,7 +17,7 @@ from gitops.github.environments import PRODUCTION, environment_for, workflow_env
 from gitops.github.forge import GitHubForge
 from gitops.github.preflight import FALLBACK, FALLBACK_VARIABLE, check_gates, gated_by_pr_merge
 from gitops.model import Gate, GateKind, TaskList
-from gitops.plan.planner import Step, StepKind
+from gitops.plan.planner import EVALUATION_REJECTED, Step, StepKind
 from gitops.state.phase_branches import phase_branch
 
 # What the gate job records when the repository chose the PR-merge fallback: nobody reviewed it.
@@ -161,6 +161,10 @@ def step_text(project: str, run_url: str | None) -> Callable[[Step], str]:
                     f"(Review deployments), or runs `gitops --forge github approve {gate}`.{signoff}")
         if step.kind is StepKind.PAUSED:
             return f"{step.message} Push the fix, then run the workflow with input `retry={step.task}`."
+        if step.kind is StepKind.REJECTED and EVALUATION_REJECTED in step.reasons:
+            return (f"{step.message} On GitHub: run the workflow with input `retry={step.task}`, or comment "
+                    f"`/gitops retry {step.task}` on the phase PR; the next run of the hourly workflow "
+                    f"`{project}-windows.yml` (or one started by hand) then asks a release reviewer again.")
         if step.kind is StepKind.REJECTED and kind is GateKind.DEPLOY:
             return (f"{step.message} On GitHub: run the workflow with input `retry={step.task}`, or comment "
                     f"`/gitops retry {step.task}` on the phase PR; its job then waits for a release reviewer again.")

@@ -31,8 +31,12 @@ https://docs.github.com/en/actions/how-tos/deploy/configure-and-manage-deploymen
 "Jobs that reference an environment configured with required reviewers will wait for an approval
 before starting"). A review left waiting holds this workflow's one running run (the concurrency
 group below); later hourly runs wait as one pending run, whose `due` job finds nothing left once
-the evaluation was recorded. A rejected review evaluates nothing: the task keeps waiting and the
-next hourly run asks again.
+the evaluation was recorded. A rejected review evaluates nothing, and is a person's decision: the
+`record` job records who rejected it and why in each window it would have evaluated (the task
+keeps waiting, gitops.run.windows.record), and `due` no longer finds those windows ended, so no
+later run asks again until someone does (`gitops retry <task>`: the dispatch input `retry=` of the
+main workflow, or `/gitops retry <task>` on the phase PR), as a rejected task job in the main
+workflow (gitops.run.recording).
 """
 from __future__ import annotations
 
@@ -111,12 +115,18 @@ def windows_workflow(tasklist: TaskList, tasklist_path: str, windows: Collection
         "name": "Record the evaluations",
         "needs": ["evaluate"],
         # always(): a failed evaluation (a failed check) is recorded too; a task with nothing handed
-        # over keeps waiting and is evaluated again by the next run.
+        # over keeps waiting and is evaluated again by the next run. And a rejected review: GitHub
+        # fails the job without starting it ("If a job is rejected, the workflow will fail":
+        # https://docs.github.com/en/actions/how-tos/deploy/configure-and-manage-deployments/review-deployments),
+        # so `needs.evaluate.result` is `failure` (the values: success, failure, cancelled, skipped,
+        # https://docs.github.com/en/actions/reference/workflows-and-actions/contexts#needs-context),
+        # and this job records who rejected it, lest the next run ask the reviewer again.
         "if": "${{ always() && needs.evaluate.result != 'skipped' }}",
         "runs-on": "ubuntu-latest",
         "timeout-minutes": SHORT_JOB_MINUTES,
         "permissions": job_permissions(
-            actions=("write", "start the main workflow when an evaluation completed a task"),
+            actions=("write", "start the main workflow when an evaluation completed a task; read who "
+                              "rejected the evaluation's production review"),
             contents=("write", "the state commit"),
             issues=("write", "the HotFix issue when an evaluation fails; the incidents it reported"),
         ),
@@ -125,7 +135,10 @@ def windows_workflow(tasklist: TaskList, tasklist_path: str, windows: Collection
             # Read as data, never run (gitops.run.handover).
             {"name": "Take the evaluations over", "continue-on-error": True, "uses": f"{download}@{download_sha}",
              "with": {"name": artifact, "path": HANDOVER_DIR}},
-            {"name": "Record them", "id": "record", "env": dict(TOKEN_ENV),
+            # The evaluate job's result says whether its review may have been rejected
+            # (gitops.run.job_results); it reaches the command through the environment, never pasted into the script.
+            {"name": "Record them", "id": "record",
+             "env": {"EVALUATE_JOB_RESULT": "${{ needs.evaluate.result }}", **TOKEN_ENV},
              "run": gitops_command(tasklist_path, f"record-windows --from {HANDOVER_DIR} --outputs") + ' >> "$GITHUB_OUTPUT"\n'},
             # A task done (or awaiting its checkpoint) moves the pipeline on in the main workflow: its
             # gate job, its dependents. A state commit made with GITHUB_TOKEN starts no run, a

@@ -20,7 +20,7 @@ from gitops.plan.readiness import (
     status_of,
     unsigned_criteria,
 )
-from gitops.plan.windows import waiting
+from gitops.plan.windows import rejection, waiting
 
 
 class StepKind(str, enum.Enum):
@@ -89,6 +89,9 @@ def next_step(tasklist: TaskList, state: Mapping[str, Any], runnable: frozenset[
     if all(status_of(state, t) in FINAL for t in tasklist.tasks):
         return Step(StepKind.FINISHED, f"All {len(tasklist.tasks)} tasks are done.")
     windows = waiting(tasklist, state)
+    rejected = next((t for t, _ in windows if rejection(records[t]) is not None), None)
+    if rejected is not None:  # a person must ask again; a window that only waits needs nobody
+        return window_rejected_step(rejected, rejection(records[rejected]) or {})
     if windows:  # after every task that can run: a window holds up only what depends on its task
         task_id, until = windows[0]
         return Step(
@@ -259,18 +262,40 @@ def _task_gate_step(tasklist: TaskList, state: Mapping[str, Any], task_id: str) 
     return Step(StepKind.GATE, message, task=task_id, gate=task_id, prompt=prompt, reasons=reasons, unsigned=unsigned, command=command)
 
 
+def _reviewer_words(comment: object) -> str:
+    """A reviewer's comment as the step quotes it: on one line and short (the step is a sentence in
+    the progress comment); empty when there is none."""
+    words = " ".join(str(comment or "").split())
+    return f' ("{words[:200]}{"…" if len(words) > 200 else ""}")' if words else ""
+
+
 def deploy_rejected_step(task_id: str, gate: Mapping[str, Any]) -> Step:
     """A reviewer rejected the task's production review (transitions.DeployRejected): it did not run."""
-    # The reviewer's words, on one line and short: the step is a sentence in the progress comment.
-    words = " ".join(str(gate.get("comment") or "").split())
-    comment = f' ("{words[:200]}{"…" if len(words) > 200 else ""}")' if words else ""
     return Step(
         StepKind.REJECTED,
         f"Task {task_id} did not run: production gate {deploy_gate(task_id)} was rejected by "
-        f"{gate.get('rejected_by') or 'a reviewer'}{comment}. To ask for its review again: `gitops retry {task_id}`.",
+        f"{gate.get('rejected_by') or 'a reviewer'}{_reviewer_words(gate.get('comment'))}. To ask for its review "
+        f"again: `gitops retry {task_id}`.",
         task=task_id,
         gate=deploy_gate(task_id),
         reasons=("a reviewer rejected the production review",),
+        command=f"gitops retry {task_id}",
+    )
+
+
+EVALUATION_REJECTED = "a reviewer rejected the production review of its window's evaluation"
+
+
+def window_rejected_step(task_id: str, rejected: Mapping[str, Any]) -> Step:
+    """A reviewer rejected the evaluation of the task's window (transitions.EvaluationRejected): it
+    was not evaluated, keeps waiting, and nobody is asked again until a person asks."""
+    return Step(
+        StepKind.REJECTED,
+        f"Task {task_id} was not evaluated: the production review of its window's evaluation was rejected by "
+        f"{rejected.get('by') or 'a reviewer'}{_reviewer_words(rejected.get('comment'))}. It keeps waiting and is "
+        f"not evaluated until someone asks again: `gitops retry {task_id}`.",
+        task=task_id,
+        reasons=(EVALUATION_REJECTED,),
         command=f"gitops retry {task_id}",
     )
 

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Union
 
 from gitops.errors import PipelineStopped, UsageError
 from gitops.model import CheckStatus, GateStatus, Task, TaskList, TaskStatus
-from gitops.plan import summary
+from gitops.plan import summary, windows
 from gitops.plan.drift import definition_hash, has_drifted
 from gitops.plan.policy import checkpoint_reasons, deploy_gate
 from gitops.plan.readiness import (
@@ -114,7 +114,21 @@ class DeployRejected:
     comment: str = ""
 
 
-Event = Union[Started, Finished, Interrupted, Lost, Approved, Retried, Resumed, Rejected, Reopened, DeployRejected]
+@dataclass(frozen=True)
+class EvaluationRejected:
+    """A reviewer rejected the production review of the job that evaluates a waiting task's window
+    (the windows workflow's `evaluate` job): nothing was evaluated. A person decided: the task keeps
+    waiting, no failure, no HotFix; its window is no longer due (gitops.plan.windows.due) until
+    `retry` asks for a review again."""
+
+    task: str
+    attempt: int  # the attempt whose window waits: a record that moved on since is left alone
+    by: str
+    comment: str = ""
+
+
+Event = Union[Started, Finished, Interrupted, Lost, Approved, Retried, Resumed, Rejected, Reopened, DeployRejected,
+              EvaluationRejected]
 
 
 @dataclass(frozen=True)
@@ -343,6 +357,12 @@ def _retried(tasklist: TaskList, state: dict[str, Any], event: Retried, now: str
         # the task's job waits for a reviewer once more.
         state["gates"][deploy] = {"status": GateStatus.PENDING.value, "approved_by": None, "at": None}
         return [PostProgress(tasklist.tasks[event.task].phase)]
+    if windows.rejection(state["tasks"][event.task]) is not None:
+        # Its window's evaluation was rejected: asking again makes it due, and the next run of the
+        # windows workflow asks a reviewer once more. The task keeps waiting: its action is not run again.
+        record = own_record(state, event.task)
+        record["window"] = {k: v for k, v in record["window"].items() if k != windows.REJECTED}
+        return [PostProgress(tasklist.tasks[event.task].phase)]
     record = own_record(state, event.task)
     if has_drifted(tasklist.tasks[event.task], record):  # done, but its definition changed: run it again
         record["status"] = TaskStatus.PENDING.value
@@ -393,6 +413,18 @@ def _deploy_rejected(tasklist: TaskList, state: dict[str, Any], event: DeployRej
     return [PostProgress(tasklist.tasks[event.task].phase)]
 
 
+def _evaluation_rejected(tasklist: TaskList, state: dict[str, Any], event: EvaluationRejected,
+                         now: str) -> list[Action]:
+    """The window records who rejected its evaluation, and why; the task keeps waiting. Idempotent:
+    a task no longer waiting, another attempt's window, or one already rejected is left alone."""
+    record = state["tasks"][event.task]
+    if record["status"] != WAITING or record["attempts"] != event.attempt or windows.rejection(record) is not None:
+        return []
+    record = own_record(state, event.task)
+    record["window"] = {**record["window"], windows.REJECTED: {"by": event.by, "comment": event.comment, "at": now}}
+    return [PostProgress(tasklist.tasks[event.task].phase)]
+
+
 def _reopened(tasklist: TaskList, state: dict[str, Any], event: Reopened, now: str) -> list[Action]:
     record = state["gates"].get(event.gate)
     if record is None or record["status"] != GateStatus.REJECTED.value:
@@ -403,7 +435,7 @@ def _reopened(tasklist: TaskList, state: dict[str, Any], event: Reopened, now: s
 
 _HANDLERS = {Rejected: _rejected, Reopened: _reopened, DeployRejected: _deploy_rejected, Started: _started,
              Finished: _finished, Interrupted: _interrupted, Lost: _lost, Approved: _approved, Retried: _retried,
-             Resumed: _resumed}
+             Resumed: _resumed, EvaluationRejected: _evaluation_rejected}
 
 
 def sync(tasklist: TaskList, state: dict[str, Any]) -> None:

@@ -479,7 +479,7 @@ class Runner:
             return replace(event, reason=self.redactor.redact(event.reason), by=self.redactor.redact(event.by))
         if isinstance(event, transitions.Approved):
             return replace(event, by=self.redactor.redact(event.by))
-        if isinstance(event, transitions.DeployRejected):
+        if isinstance(event, (transitions.DeployRejected, transitions.EvaluationRejected)):
             return replace(event, by=self.redactor.redact(event.by), comment=self.redactor.redact(event.comment))
         if isinstance(event, transitions.Started) and event.run_url:
             return replace(event, run_url=self.redactor.redact(event.run_url))

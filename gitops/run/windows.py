@@ -9,7 +9,11 @@ On GitHub the evaluation is task code, so it runs in a job without the write tok
 `hand_over` each result goes to a file (gitops.run.handover) in the job's own copy of the state,
 and the windows workflow's recording job commits it (`record`), running no task code. An
 evaluation that handed nothing over leaves its task waiting: the next scheduled run evaluates it
-again, so a lost runner costs an hour, not the window.
+again, so a lost runner costs an hour, not the window. Unless a reviewer rejected the evaluation
+job's production review (it never started): a person decided, so the recording job records who
+and why in each window it would have evaluated (transitions.EvaluationRejected), and those are not
+due again until someone asks (`gitops retry`), as the main workflow's recording job records a
+rejected task job (gitops.run.recording).
 """
 from __future__ import annotations
 
@@ -20,8 +24,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitops.errors import BadInput, UsageError, WorkNotPushed
+from gitops.forge.base import Rejection
 from gitops.plan import transitions, windows
+from gitops.plan.planner import window_rejected_step
+from gitops.plan.policy import deploy_gate
 from gitops.run import handover, history_commits
+from gitops.run.job_results import may_be_rejected
 from gitops.run.recording import CarryingStore
 from gitops.handlers import TaskResult
 from gitops.run.runner import Runner
@@ -45,7 +53,7 @@ def evaluate_due(runner: Runner, hand_over: Path | None = None) -> list[Evaluate
     out = []
     for task_id, until in windows.waiting(runner.tasklist, state):
         if task_id not in due:
-            runner.ui.note(f"Task {task_id} waits for its window to end at {until}.")
+            runner.ui.note(waits(task_id, until, state["tasks"][task_id]))
             out.append(Evaluated(task_id, windows.WAITING, until))
             continue
         runner.ui.note(f"Task {task_id}: its window ended at {until}; evaluating it.")
@@ -57,6 +65,14 @@ def evaluate_due(runner: Runner, hand_over: Path | None = None) -> list[Evaluate
             _hand_over(runner, task_id, result, hand_over / handover_name(task_id))
         out.append(Evaluated(task_id, new["tasks"][task_id]["status"], until))
     return out
+
+
+def waits(task_id: str, until: str, record: dict) -> str:
+    """Why a waiting task is not evaluated now: its window has not ended, or its evaluation was rejected."""
+    rejected = windows.rejection(record)
+    if rejected is not None:
+        return window_rejected_step(task_id, rejected).message
+    return f"Task {task_id} waits for its window to end at {until}."
 
 
 def handover_name(task_id: str) -> str:
@@ -83,17 +99,42 @@ class Recorded:
     message: str
 
 
-def record(runner: Runner, store: CarryingStore, folder: Path) -> list[Recorded]:
-    """Commit the evaluations handed over in `folder` (the windows workflow's recording job), each saying what it did."""
+def record(runner: Runner, store: CarryingStore, folder: Path, job_result: str | None = None) -> list[Recorded]:
+    """Commit the evaluations handed over in `folder` (the windows workflow's recording job), each saying
+    what it did. `job_result`: the evaluate job's result in the workflow, when known."""
+    state = runner.current()
+    waiting = windows.waiting(runner.tasklist, state)
+    unevaluated = [t for t in windows.due(runner.tasklist, state, runner.clock())
+                   if not (folder / handover_name(t)).exists()]
+    # The forge is asked only when the job may have been rejected and left a due window unevaluated.
+    rejection = _rejection(runner, unevaluated[0]) if unevaluated and may_be_rejected(job_result) else None
     said = []
-    for task_id, until in windows.waiting(runner.tasklist, runner.current()):
+    for task_id, until in waiting:
         path = folder / handover_name(task_id)
-        if not path.exists():
-            said.append(Recorded(task_id, False, f"Task {task_id} still waits (until {until}): no evaluation was "
-                                                 "handed over."))
-            continue
-        said.append(_record_one(runner, store, task_id, path))
+        if path.exists():
+            said.append(_record_one(runner, store, task_id, path))
+        elif rejection is not None and task_id in unevaluated:
+            said.append(_record_rejection(runner, task_id, rejection))
+        else:
+            rejected = windows.rejection(state["tasks"][task_id])
+            said.append(Recorded(task_id, False, window_rejected_step(task_id, rejected).message if rejected else
+                                 f"Task {task_id} still waits (until {until}): no evaluation was handed over."))
     return said
+
+
+def _rejection(runner: Runner, task_id: str) -> Rejection | None:
+    """Who rejected the evaluate job's production review in this run, when someone did: the job never
+    started, so nothing was handed over. Its environment is `production`, every deploy gate's; asked
+    of the forge (never guessed: an unreadable answer raises). Where no window deploys, the job names
+    no environment and nobody reviewed it: the forge finds no rejection."""
+    return runner.forge.rejection(deploy_gate(task_id))
+
+
+def _record_rejection(runner: Runner, task_id: str, rejection: Rejection) -> Recorded:
+    attempt = runner.current()["tasks"][task_id]["attempts"]
+    new, _ = runner.transition(transitions.EvaluationRejected(task_id, attempt, rejection.by, rejection.comment))
+    rejected = windows.rejection(new["tasks"][task_id]) or {}
+    return Recorded(task_id, False, window_rejected_step(task_id, rejected).message)
 
 
 def _record_one(runner: Runner, store: CarryingStore, task_id: str, path: Path) -> Recorded:

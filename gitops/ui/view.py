@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gitops.model import Gate, TaskList
-from gitops.plan import readiness
+from gitops.plan import readiness, windows
 from gitops.plan.drift import has_drifted
 from gitops.plan.planner import Step
 from gitops.plan.policy import checkpoint_reasons, needs_deploy_approval
@@ -53,6 +53,8 @@ def status_json(
                 "stale": has_drifted(task, record),
                 # a task waiting for its time window: when it ends (gitops.plan.windows)
                 "window_until": (record.get("window") or {}).get("until") if record["status"] == "waiting" else None,
+                # who rejected its evaluation's production review: it is not evaluated until a retry
+                "window_rejected_by": (windows.rejection(record) or {}).get("by"),
                 "interrupted": result_lost(record),  # failed only so that retry runs it: outcome unknown
             }
         )
@@ -130,6 +132,8 @@ def print_status(console: Console, doc: Mapping[str, Any]) -> None:
         status = f"{STATUS_ICON.get(task['status'], '')} {task['status']}"
         if task.get("window_until"):
             status += f" until {task['window_until']}"
+        if task.get("window_rejected_by"):
+            status += f", its evaluation rejected by {task['window_rejected_by']}: retry it"
         if task.get("interrupted"):
             status = f"⚠️ {LOST}: retry it"
         rows.append((task["id"], task["title"], status, checks, str(task["attempts"]), run))

@@ -64,3 +64,21 @@ def test_due_windows_says_whose_window_ended_as_a_step_output_and_changes_nothin
 
 def test_due_windows_with_nothing_waiting(site):
     assert "No task waits for a window." in site("due-windows")
+
+
+def test_a_rejected_evaluation_is_shown_not_evaluated_and_a_retry_asks_again(site):
+    waiting(site, "2020-01-01T00:00:00+00:00")
+    state = site.state()
+    state["tasks"]["1.1"]["window"]["rejected"] = {"by": "bob", "comment": "not now", "at": "2020-01-01T02:00:00+00:00"}
+    site.state_path.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    said = ('Task 1.1 was not evaluated: the production review of its window\'s evaluation was rejected by bob '
+            '("not now"). It keeps waiting and is not evaluated until someone asks again: `gitops retry 1.1`.')
+    assert f"Next: {said}" in " ".join(site("status").split())
+    assert json.loads(site("status", "--json"))["tasks"][0]["window_rejected_by"] == "bob"
+    out = site("due-windows", "--outputs")
+    assert "due=false" in out.splitlines() and said in " ".join(out.split())
+    assert said in " ".join(site("evaluate-windows").split())  # nothing evaluated
+    assert site.state()["tasks"]["1.1"]["window"]["rejected"]["by"] == "bob"
+    site("retry", "1.1")
+    assert "rejected" not in site.state()["tasks"]["1.1"]["window"]
+    assert "due=true" in site("due-windows", "--outputs").splitlines()

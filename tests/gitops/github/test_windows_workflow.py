@@ -94,6 +94,16 @@ def test_a_window_outside_production_gets_no_environment_and_no_production_setti
     assert run["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
 
 
+def test_the_record_job_runs_after_a_rejected_review_and_is_told_the_evaluate_jobs_result(doc):
+    record = doc["jobs"]["record"]
+    # A rejected job fails without starting: `failure`, not `skipped`, so the record job runs.
+    assert record["if"] == "${{ always() && needs.evaluate.result != 'skipped' }}"
+    step = next(s for s in record["steps"] if "record-windows" in s.get("run", ""))
+    assert step["env"]["EVALUATE_JOB_RESULT"] == "${{ needs.evaluate.result }}"
+    assert "needs." not in step["run"]  # through the environment, never pasted into the script
+    assert record["permissions"]["actions"] == "write"  # reads the run's reviews (write includes read)
+
+
 def test_a_task_that_stopped_waiting_starts_the_main_workflow(doc):
     start = doc["jobs"]["record"]["steps"][-1]
     assert start["if"] == "${{ steps.record.outputs.completed == 'true' }}"

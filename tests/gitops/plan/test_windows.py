@@ -107,3 +107,66 @@ def test_the_state_schema_takes_a_waiting_task_only_with_its_window():
     assert find_problem(state) is None
     del state["tasks"]["1.1"]["window"]
     assert find_problem(state).describe() == 'key "tasks.1.1.window" is missing'
+
+
+def rejected(state: dict | None = None) -> dict:
+    """Task 1.1's window ended, and a reviewer rejected the production review of its evaluation."""
+    event = transitions.EvaluationRejected("1.1", 1, "bob", "not during the sale")
+    state, actions = transitions.apply(TL, state or opened(), event, DAY_LATER)
+    assert [type(a).__name__ for a in actions] == ["PostProgress"]
+    return state
+
+
+def test_a_rejected_evaluation_is_recorded_in_the_window_and_the_task_keeps_waiting():
+    record = rejected()["tasks"]["1.1"]
+    assert record["status"] == "waiting" and record["attempts"] == 1
+    assert record["window"]["rejected"] == {"by": "bob", "comment": "not during the sale", "at": DAY_LATER}
+    assert record["window"]["evaluated_at"] is None
+    assert find_problem(rejected()) is None
+
+
+def test_a_rejected_window_is_not_due_so_nobody_is_asked_again_every_hour():
+    state = rejected()
+    assert windows.waiting(TL, state) == [("1.1", DAY_LATER)]  # still waiting
+    assert windows.due(TL, state, DAY_LATER) == []
+    assert windows.due(TL, state, "2026-12-25T00:00:00+00:00") == []  # not a month later either
+
+
+def independent_done(state: dict) -> dict:
+    """Task 1.3, which does not depend on 1.1, run and passed: only 1.1 and its dependent are left."""
+    state, _ = transitions.apply(TL, state, Started("1.3"), NOW)
+    return transitions.apply(TL, state, Finished("1.3", checks()), NOW)[0]
+
+
+def test_the_planner_says_who_rejected_it_and_how_to_ask_again():
+    step = planner.next_step(TL, independent_done(rejected()), RUNNABLE)
+    assert (step.kind, step.task, step.gate, step.command) == (StepKind.REJECTED, "1.1", None, "gitops retry 1.1")
+    assert step.message == ('Task 1.1 was not evaluated: the production review of its window\'s evaluation was '
+                            'rejected by bob ("not during the sale"). It keeps waiting and is not evaluated until '
+                            "someone asks again: `gitops retry 1.1`.")
+    assert step.reasons == (planner.EVALUATION_REJECTED,)
+
+
+def test_a_rejected_window_holds_up_only_its_dependents():
+    assert planner.next_step(TL, rejected(), RUNNABLE).task == "1.3"  # an independent task runs meanwhile
+
+
+def test_retry_asks_again_the_window_is_due_and_the_task_still_waits():
+    state, actions = transitions.apply(TL, rejected(), transitions.Retried("1.1"), DAY_LATER)
+    record = state["tasks"]["1.1"]
+    assert (record["status"], record["attempts"]) == ("waiting", 1)  # its action is not run again
+    assert "rejected" not in record["window"]
+    assert [type(a).__name__ for a in actions] == ["PostProgress"]
+    assert windows.due(TL, state, DAY_LATER) == ["1.1"]
+    assert planner.next_step(TL, independent_done(state), RUNNABLE).kind is StepKind.WAITING
+
+
+def test_a_rejection_leaves_alone_a_task_that_moved_on_or_was_rejected_already():
+    done, _ = transitions.apply(TL, opened(), Finished("1.1", checks()), DAY_LATER)
+    event = transitions.EvaluationRejected("1.1", 1, "bob")
+    assert transitions.apply(TL, done, event, DAY_LATER)[0]["tasks"]["1.1"] == done["tasks"]["1.1"]
+    other = transitions.EvaluationRejected("1.1", 2, "bob")
+    assert "rejected" not in transitions.apply(TL, opened(), other, DAY_LATER)[0]["tasks"]["1.1"]["window"]
+    once = rejected()
+    again, actions = transitions.apply(TL, once, transitions.EvaluationRejected("1.1", 1, "carol", "later"), NOW)
+    assert again["tasks"]["1.1"]["window"]["rejected"]["by"] == "bob" and actions == []
