@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
 from dataclasses import dataclass
 from itertools import compress
@@ -88,7 +89,15 @@ def delta(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]
     return out or None
 
 
-def _text(value: Any) -> str:
+def _text(value: Any) -> bytes | str:
+    """Equal for two values only when their JSON is. A list of plain values (the ids of completed
+    tasks) as marshal's bytes: exact (True is not 1), ~10x faster than json, and with version 2
+    free of back-references, so equal lists give equal bytes. Anything else as json's text."""
+    if type(value) is list:
+        try:
+            return marshal.dumps(value, 2)
+        except ValueError:  # frozen records in it (hotfixes): json's text
+            pass
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
