@@ -319,7 +319,10 @@ class Runner:
         # where the run waits for one (a gate, a HotFix, a halt) or ends, and at every phase end.
         self._progress_held = True
         try:
-            return self._run(approver, auto_approve, until, only, rerun_stale)
+            # A run's many transitions are appended to state.json's journal, and state.json is
+            # written whole when the run ends (gitops.state.journal): a task's cost stays flat.
+            with self.store.journaled():
+                return self._run(approver, auto_approve, until, only, rerun_stale)
         finally:
             self._progress_held = False
             if self._progress_due:

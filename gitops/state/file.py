@@ -8,26 +8,24 @@ processes never lose an update; on disk a file is replaced atomically, so lock-f
 from __future__ import annotations
 
 import json
-import marshal
 import os
-import re
 import stat
 import tempfile
 import time
 from bisect import bisect_left
-from contextlib import suppress
-from itertools import compress
-from json.encoder import encode_basestring
-from operator import is_, not_
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from gitops.errors import StateError
 from gitops.safe_files import MIB, NotRegular, lock_refusal, read_regular
+from gitops.state import journal
 from gitops.state.document import derive
-from gitops.state.frozen import FrozenDict, freeze, is_frozen
+from gitops.state.frozen import FrozenDict, freeze
 from gitops.state.problem import Problem
 from gitops.state.schema import find_problem
+from gitops.state.state_text import dumps, dumps_in_parts, keep_entry_text
 
 # A state grows by a record per task attempt (~2 KB); 64 MiB is far beyond any pipeline, and
 # /dev/zero given as --state would otherwise fill memory.
@@ -58,153 +56,7 @@ def validate(data: object, path: str, known_valid: Mapping[str, Any] | None = No
     return data  # type: ignore[return-value]
 
 
-# --- the initial state ------------------------------------------------------------------
-
-
 # --- reading ----------------------------------------------------------------------------
-
-
-def dumps(state: dict) -> str:
-    """The canonical text of a state: keys sorted, 2-space indent, trailing newline.
-
-    Byte for byte `json.dumps(state, sort_keys=True, indent=2, ensure_ascii=False)`, but the
-    parts that grow with the task list are not re-encoded by json's pure-Python indenting
-    encoder on every write (which made a transition cost grow with the list): each task
-    record's text is kept between writes, and lists of strings (`completed_tasks`) are
-    encoded string by string in C.
-    """
-    return _dumps(state)[0]
-
-
-def _dumps(state: dict) -> tuple[str, list[str], list[str]]:
-    """`dumps`, and the task ids in order with their entries' texts when written one by one."""
-    tasks = state.get("tasks")
-    keys = _task_ids(tasks) if isinstance(tasks, dict) and tasks else None
-    if keys is None:
-        return _pretty(state) + "\n", [], []
-    lists = {key: text for key, value in state.items()
-             if isinstance(value, list) and (text := _string_list_text(value)) is not None}
-    markers = {key: f"\x00{key}\x00" for key in [*lists, "tasks"]}
-    quoted = {key: json.dumps(marker, ensure_ascii=False) for key, marker in markers.items()}
-    head = _pretty({**state, **markers})
-    if any(head.count(q) != 1 for q in quoted.values()):  # a marker is in someone's text
-        return _pretty(state) + "\n", [], []
-    before, after = head.split(quoted["tasks"])
-    if lists:  # one pass each: a text put in is never searched for the other markers
-        texts_of = {quoted[key]: text for key, text in lists.items()}
-        pattern = re.compile("|".join(map(re.escape, texts_of)))
-        before, after = (pattern.sub(lambda found: texts_of[found[0]], part) for part in (before, after))
-    texts = _task_entries(tasks, keys)
-    # One join: the entries are most of the text, and each copy of it costs with the list.
-    return "".join([before, "{\n", ",\n".join(texts), "\n  }", after, "\n"]), keys, texts
-
-
-def _task_ids(tasks: dict) -> list[str] | None:
-    """The task ids sorted, or None when one is not text (json's own encoder then says what)."""
-    order = list(tasks)
-    last = _LAST_TASKS
-    if last is not None and last[3] == order:  # the ids of the last write, in the same order
-        return last[0]
-    if not set(map(type, order)) <= {str}:
-        return None
-    return sorted(order)
-
-
-def _task_entries(tasks: dict, keys: list[str]) -> list[str]:
-    """The entries' texts of the task ids `keys`, at C speed for the records not changed.
-
-    The records at the same places as in the last write are found by identity in one C-level
-    pass (`map(is_, ...)`); only the others go through `_entry_text`. Identity is enough for
-    a frozen record only: the last write keeps a plain record's place as `_PLAIN`, never equal.
-    """
-    global _LAST_TASKS
-    records = list(map(tasks.__getitem__, keys))
-    last = _LAST_TASKS
-    if last is not None and last[0] == keys:
-        kept, texts = list(last[1]), list(last[2])
-        changed = list(compress(range(len(keys)), map(not_, map(is_, records, kept))))
-    else:
-        kept, texts = [_PLAIN] * len(keys), [""] * len(keys)
-        changed = range(len(keys))
-    for index in changed:
-        record = records[index]
-        texts[index] = _entry_text(keys[index], record)
-        kept[index] = record if is_frozen(record) else _PLAIN
-    _LAST_TASKS = (keys, kept, texts, list(tasks))
-    return texts
-
-
-# The last `tasks` written: its ids sorted, each frozen record (or _PLAIN) and each entry's text,
-# and its ids in the order the dict held them.
-_LAST_TASKS: tuple[list[str], list[object], list[str], list[str]] | None = None
-_PLAIN = object()
-
-
-def _pretty(value: object) -> str:
-    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
-
-
-def _string_list_text(items: list) -> str | None:
-    """A top-level list of strings as `_pretty` indents it, or None for any other list."""
-    if not items:
-        return None
-    try:
-        return "[\n    " + ",\n    ".join(map(encode_basestring, items)) + "\n  ]"
-    except TypeError:  # an item that is not a string: json's own encoder
-        return None
-
-
-def _entry_text(task_id: str, record: object) -> str:
-    """`    "1.1": {...}`: a task's line in `tasks`, kept per task id while its record is unchanged.
-
-    A frozen record (one this process read or wrote: gitops.state.frozen) cannot have changed
-    since its text was kept, so the very same object has the very same text. Any other record is
-    keyed by marshal's bytes, not by its identity: a caller may edit its own record in place
-    between two writes (the file must follow), and a stale record would be lost work.
-    """
-    kept = _ENTRY_TEXT.get(task_id)
-    if kept is not None and kept[0] is record and is_frozen(record):
-        return kept[1]
-    if is_frozen(record):
-        text = f"    {json.dumps(task_id, ensure_ascii=False)}: " + _pretty(record).replace("\n", "\n    ")
-        _keep(task_id, record, text)
-        return text
-    try:
-        key = marshal.dumps(record)
-    except ValueError:  # not marshallable, hence not JSON either: json.dumps says what is wrong
-        return f"    {json.dumps(task_id, ensure_ascii=False)}: " + _pretty(record).replace("\n", "\n    ")
-    if kept is not None and kept[0] == key:
-        return kept[1]
-    text = f"    {json.dumps(task_id, ensure_ascii=False)}: {_record_text(record, key)}"
-    _keep(task_id, key, text)
-    return text
-
-
-def _keep(task_id: str, key: object, text: str) -> None:
-    if len(_ENTRY_TEXT) > 100_000:  # bounded: a long session must not grow without end
-        _ENTRY_TEXT.clear()
-    _ENTRY_TEXT[task_id] = (key, text)
-
-
-# task id -> (its frozen record, or marshal's bytes of a plain one; its line): the same record
-# is written on every transition of a run, and only one or two records change each time.
-_ENTRY_TEXT: dict[str, tuple[object, str]] = {}
-
-
-# marshal's bytes of a task record -> its text at the depth records sit in. marshal is the key
-# because it is ~10x faster than even the C JSON encoder, and exact: equal bytes load as equal
-# values (True is not 1, 1.0 is not 1), so equal bytes always have the same JSON text. Equal
-# records may marshal differently (key order, shared strings): that is a miss, never a wrong hit.
-_RECORD_TEXT: dict[bytes, str] = {}
-
-
-def _record_text(record: object, key: bytes) -> str:
-    text = _RECORD_TEXT.get(key)
-    if text is None:
-        if len(_RECORD_TEXT) > 100_000:  # bounded: a long session must not grow without end
-            _RECORD_TEXT.clear()
-        text = _RECORD_TEXT[key] = _pretty(record).replace("\n", "\n    ")
-    return text
 
 
 class _DuplicateKey(ValueError):
@@ -268,10 +120,50 @@ def _parse(text: str, path: str) -> object:
 
 
 def load(path: Path) -> dict | None:
-    """The validated state in `path`, or None when the file does not exist; never writes."""
+    """The validated state in `path` with its journal folded in, or None when the file does not
+    exist; never writes."""
+    known = _current(Path(path))
+    return None if known is None else derive(known.state)
+
+
+@dataclass
+class _Known:
+    """What this process last saw of a state file: its bytes and the valid state they hold, the
+    journal folded into that (its stat and the bytes of whole lines read), and the result."""
+
+    raw: bytes
+    sig: tuple[int, ...] | None  # state.json's stat, or None until it may be trusted (_sig)
+    base: dict
+    journal: tuple[int, int, int] | None  # the journal's (inode, size, mtime), None: there is none
+    lines: list[bytes]  # the journal's bytes folded in (whole lines), as read or appended
+    state: dict
+
+    @property
+    def whole(self) -> int:
+        return sum(map(len, self.lines))
+
+
+# The state files this process last read or wrote, by real path. A state is read and written
+# several times per transition; files whose stat is what this process saw are neither read nor
+# checked again (`_unchanged`), and a changed one is checked only where it differs (see
+# schema._GROWING). The states here are never edited: readers get `derive`d copies.
+_known: dict[str, _Known] = {}
+
+
+def _key(path: Path) -> str:
+    return os.path.realpath(path)
+
+
+def _current(path: Path) -> _Known | None:
+    """`path`'s state as it is on disk now, from the cache when the files are as this process saw them."""
+    key = _key(path)
+    known = _known.get(key)
+    if known is not None and _unchanged(path, known):
+        return known
     name = str(path)
     try:
-        raw = read_regular(Path(path), STATE_LIMIT)
+        raw = read_regular(path, STATE_LIMIT)
+        info = os.stat(path)
     except FileNotFoundError:
         return None
     except NotRegular as error:
@@ -279,20 +171,88 @@ def load(path: Path) -> dict | None:
                          "path of state.json (or a new path to start afresh).") from None
     except OSError as error:
         raise StateError(f"{name}: cannot read the file ({error.strerror}). Check that it is a readable file.") from None
-    return derive(_load_known(path, raw))
+    if known is not None and known.raw == raw:
+        base = known.base  # the very bytes this process checked or wrote: nothing to parse
+    else:
+        previous = known.base if known else None
+        base = _with_frozen_records(validate(_parse(_decode(raw, name), name), name, previous))[0]
+    known = _with_journal(path, raw, base, known if known is not None and known.base is base else None)
+    known.sig = _sig(info)
+    _known[key] = known
+    return known
 
 
-def _load_known(path: Path, raw: bytes) -> dict:
-    """The valid state `raw` holds, shared with the cache below: callers change a derived copy."""
-    key = _key(path)
-    known = _known.get(key)
-    if known is not None and known[0] == raw:
-        return known[1]  # the very bytes this process checked or wrote: nothing to parse
-    name = str(path)
-    state = validate(_parse(_decode(raw, name), name), name, known[1] if known else None)
-    state = _with_frozen_records(state)[0]
-    _known[key] = (raw, state)
-    return state
+def _with_journal(path: Path, raw: bytes, base: dict, known: _Known | None) -> _Known:
+    """The state `raw` (valid: `base`) holds with its journal folded in; `known`: what this process
+    folded from the same state.json before, so that only the lines appended since are read."""
+    journal_path = journal.path_for(path)
+    name = str(journal_path)
+    data = journal.read(journal_path, STATE_LIMIT)
+    if data is None:
+        return _Known(raw, None, base, None, [], base)
+    info = os.stat(journal_path)
+    folded_before = b"".join(known.lines) if known is not None else b""
+    if folded_before and data.startswith(folded_before):
+        read = journal.parse(data, name, start=len(folded_before))  # the lines appended since: fold only them
+        if not read.changes:
+            return _Known(raw, None, base, _journal_sig(info), [data[:read.whole]], known.state)
+        folded = journal.fold(known.state, read.changes)
+    else:
+        read = journal.parse(data, name)
+        if not read.base:  # a torn header and nothing else: an empty journal
+            return _Known(raw, None, base, _journal_sig(info), [], base)
+        folded = journal.fold(base, read.changes)
+        if read.base != journal.digest(raw):
+            # Written whole and killed before the journal was removed: the lines are already in
+            # state.json (folding them changes nothing). Anything else is someone else's state.json.
+            if folded is None or dumps(folded) != dumps(base):
+                raise StateError(
+                    f"{name} continues another {path.name} than the one there now ({path} was replaced, e.g. by "
+                    f"git checkout or an editor, after gitops wrote the journal). Restore that {path.name}, or move "
+                    f"{name} away to keep {path} as it is (the changes in the journal are then lost).")
+            return _Known(raw, None, base, _journal_sig(info), [data[:read.whole]], base)
+    if folded is None:
+        raise StateError(f"{name}: a change does not fit {path} (a list shorter than where it continues). Move "
+                         f"{name} away to go back to {path} as last written whole (its changes are then lost).")
+    state = _with_frozen_records(validate(folded, f"{path} with {name} folded in", base))[0]
+    return _Known(raw, None, base, _journal_sig(info), [data[:read.whole]], state)
+
+
+def _journal_sig(info: os.stat_result) -> tuple[int, int, int]:
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+# A file changed again within its timestamp's granularity may keep its stat (git's "racy clean"
+# problem): its stat is trusted only once the file is older than this when it is looked at.
+# Local file systems stamp at a clock tick (<= 10 ms); ones that stamp whole seconds get 2 s.
+_RACY_NS, _RACY_COARSE_NS = 50_000_000, 2_000_000_000
+
+
+def _sig(info: os.stat_result) -> tuple[int, ...] | None:
+    """state.json's stat, when a later stat equal to it proves the bytes unchanged; None if too new."""
+    coarse = info.st_mtime_ns % 1_000_000_000 == 0 and info.st_ctime_ns % 1_000_000_000 == 0
+    if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < (_RACY_COARSE_NS if coarse else _RACY_NS):
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode)
+
+
+def _unchanged(path: Path, known: _Known) -> bool:
+    """Both files are as this process last saw them, by their stat alone (no byte is read)."""
+    if known.sig is None:
+        return False
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    if (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode) != known.sig:
+        return False
+    try:
+        journal_info = os.stat(journal.path_for(path))
+    except FileNotFoundError:
+        return known.journal is None
+    except OSError:
+        return False
+    return known.journal == _journal_sig(journal_info) and stat.S_ISREG(journal_info.st_mode)
 
 
 def _with_frozen_records(state: dict) -> tuple[dict, list[str]]:
@@ -314,18 +274,6 @@ def _with_frozen_records(state: dict) -> tuple[dict, list[str]]:
         if key == "tasks":
             fresh = thawed
     return frozen, fresh
-
-
-# The bytes of each state file this process last read or wrote valid, and the state they hold.
-# A state is read and written several times per transition; a file that still holds those bytes
-# is neither parsed nor checked again, and a changed one is checked only where it differs (see
-# schema._GROWING): a transition's cost does not grow with the task list. The states here are
-# never edited: readers get `derive`d copies (document.derive says what they may change).
-_known: dict[str, tuple[bytes, dict]] = {}
-
-
-def _key(path: Path) -> str:
-    return os.path.realpath(path)
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -379,23 +327,27 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def save(path: Path, state: dict, known_valid: Mapping[str, Any] | None = None) -> bool:
-    """Validate and write `state` atomically, only if it differs from the file; True if written.
-
-    `known_valid`: the valid state this one was changed from (only what differs is checked again).
-    """
-    return _save(path, state, known_valid, None)
-
-
-def _save(path: Path, state: dict, known_valid: Mapping[str, Any] | None, on_disk: bytes | None) -> bool:
-    """`save`; `on_disk`: the file's bytes, read under the lock that is still held (None: read them)."""
+    """Validate and write `state` whole and atomically, only if it differs from the file (with its
+    journal); True if written. `known_valid`: the valid state this one was changed from (only what
+    differs is checked again)."""
     path = Path(path)
+    _refuse_invalid(path, state, known_valid)
+    return _write_whole(path, state, None)
+
+
+def _refuse_invalid(path: Path, state: dict, known_valid: Mapping[str, Any] | None) -> None:
     problem = find_problem(state, known_valid)
     if problem:
         raise StateError(
             f"{path}: refusing to write an invalid state: {problem.describe()}. "
             "This is a bug in gitops or a handler; the file was not changed."
         )
-    text, keys, texts = _dumps(state)
+
+
+def _write_whole(path: Path, state: dict, on_disk: bytes | None) -> bool:
+    """Write the valid `state` to `path` whole, then remove its journal (now in it); True if written.
+    `on_disk`: state.json's bytes, read under the lock that is still held (None: read them)."""
+    text, keys, texts = dumps_in_parts(state)
     data = text.encode("utf-8")
     # The caller keeps `state`, and its later changes stay its own: the cache holds frozen copies
     # of the records it made, and their entries' texts (written just now) go with them.
@@ -403,17 +355,20 @@ def _save(path: Path, state: dict, known_valid: Mapping[str, Any] | None, on_dis
     for task_id in fresh:
         at = bisect_left(keys, task_id)
         if at < len(keys) and keys[at] == task_id:
-            _keep(task_id, frozen["tasks"][task_id], texts[at])
-    known = (data, frozen)
+            keep_entry_text(task_id, frozen["tasks"][task_id], texts[at])
+    journal_path = journal.path_for(path)
     try:
-        if (on_disk if on_disk is not None else read_regular(path, STATE_LIMIT)) == data:
-            _known[_key(path)] = known
-            return False
+        same = (on_disk if on_disk is not None else read_regular(path, STATE_LIMIT)) == data
     except (OSError, NotRegular):
-        pass  # missing or unreadable: write it
-    _write_atomically(path, data)
-    _known[_key(path)] = known
-    return True
+        same = False  # missing or unreadable: write it
+    if not same:
+        _write_atomically(path, data)
+    # After the new state.json, never before: killed in between, the journal's lines are in it
+    # already, and the next reader finds so (gitops.state.journal, "settled").
+    had_journal = journal_path.exists()
+    journal.remove(journal_path)
+    _known[_key(path)] = _Known(data, None, frozen, None, [], frozen)
+    return not same or had_journal
 
 
 def update(
@@ -424,10 +379,59 @@ def update(
     lock_timeout: float = 30.0,
 ) -> dict:
     """Read-modify-write under an exclusive file lock: apply `change` to the newest state."""
+    path = Path(path)
+    with _locked(path, lock_timeout):
+        # Do not call update() from inside `change`: the lock is not re-entrant across instances.
+        return _apply(path, change, create)
+
+
+def settle(path: Path, lock_timeout: float = 30.0) -> bool:
+    """Write state.json whole with its journal folded in, and remove the journal; True if there was
+    one. What a command does when it ends, so that state.json is whole while no gitops runs."""
+    path = Path(path)
+    if not journal.path_for(path).exists():
+        return False
+    with _locked(path, lock_timeout):
+        known = _current(path)
+        if known is None or known.journal is None:
+            return False
+        _write_whole(path, known.state, known.raw)
+        return True
+
+
+@contextmanager
+def journaled(path: Path) -> Iterator[None]:
+    """Within: this process appends its transitions on `path` to the journal (gitops.state.journal);
+    at the end state.json is written whole. A run of many tasks uses it; a single command's change
+    is written whole at once, as are changes made by other processes meanwhile."""
+    key = _key(path)
+    _journaling[key] = _journaling.get(key, 0) + 1
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        _journaling[key] -= 1
+        if not _journaling[key]:
+            del _journaling[key]
+            try:
+                settle(path)
+            except StateError:
+                if not failed:
+                    raise
+                # Already failing: that error is the one to see. The journal stays, and the next
+                # reader folds it in: nothing is lost.
+
+
+# Real paths of the states this process journals (journaled() may nest: a count each).
+_journaling: dict[str, int] = {}
+
+
+@contextmanager
+def _locked(path: Path, lock_timeout: float) -> Iterator[None]:
     # Imported here: filelock pulls in asyncio (~30 ms), and read-only commands never lock.
     import filelock
 
-    path = Path(path)
     lock = filelock.FileLock(f"{path}.lock", timeout=lock_timeout)
     try:
         lock.acquire()
@@ -439,22 +443,25 @@ def update(
     except OSError as error:  # a link (filelock opens with O_NOFOLLOW), a folder, no permission
         raise StateError(lock_refusal(Path(lock.lock_file), path, error)) from None
     try:
-        # Do not call update() from inside `change`: the lock is not re-entrant across instances.
-        return _apply(path, change, create)
+        yield
     finally:
         lock.release()
 
 
+# The journal is written whole into state.json once it is this large, and at least as large as
+# state.json: each whole write is then paid for by as many bytes of appends, so a transition's
+# cost does not grow with the state (gitops.state.journal).
+JOURNAL_MIN = 64 * 1024
+
+
 def _apply(path: Path, change: Callable[[dict], dict], create: Callable[[], dict] | None) -> dict:
-    current = load(path)  # a corrupt file raises here, before anything is written
-    if current is None:
+    known = _current(path)  # a corrupt file raises here, before anything is written
+    if known is None:
         if create is None:
             raise StateError(f"{path} does not exist. Run `gitops run` first to create it.")
-        current = create()
-        before = on_disk = None  # a new state is checked whole
+        current, before = create(), None  # a new state is checked whole
     else:
-        before = current
-        on_disk = _known[_key(path)][0]  # the bytes load() just read, under the lock still held
+        current = before = known.state
     try:
         # `change` gets a derived copy whose records are shared with the cache and frozen: it
         # replaces them or takes its own (document.own_record); the cache is dropped all the same
@@ -462,12 +469,42 @@ def _apply(path: Path, change: Callable[[dict], dict], create: Callable[[], dict
         new = change(derive(current))
         if not isinstance(new, dict):
             raise TypeError(f"the change function must return the new state dict, got {type(new).__name__}")
+        _refuse_invalid(path, new, before)
         remove_stale_temps(path)
-        _save(path, new, before, on_disk)
+        if known is None:
+            _write_whole(path, new, None)  # a new state.json; a journal left of a deleted one goes
+        elif _key(path) in _journaling:
+            _journal(path, known, new)
+        else:
+            _write_whole(path, new, known.raw)
     except BaseException:
         _known.pop(_key(path), None)
         raise
     return new
+
+
+def _journal(path: Path, known: _Known, new: dict) -> None:
+    """Append what `new` changed to the journal, or write state.json whole when the journal is large."""
+    change = journal.delta(known.state, new)
+    if change is None:
+        return
+    line = journal.line(change)
+    if known.whole + len(line) >= max(JOURNAL_MIN, len(known.raw)):
+        _write_whole(path, new, known.raw)
+        return
+    journal_path = journal.path_for(path)
+    fresh = known.journal is None or known.whole == 0
+    data = (journal.header(known.raw) + line) if fresh else line
+    try:
+        info = journal.append(journal_path, data, None if fresh else known.whole)
+    except OSError as error:
+        raise StateError(f"{journal_path}: cannot append to the journal ({error.strerror}); {path} is "
+                         "unchanged. Check that the folder is writable and the journal a regular file.") from None
+    if fresh:
+        _fsync_directory(path.parent)  # the journal's name is part of the state now
+    frozen = _with_frozen_records(new)[0]
+    _known[_key(path)] = _Known(known.raw, known.sig, known.base, _journal_sig(info),
+                                [*known.lines, data] if not fresh else [data], frozen)
 
 
 def remove_stale_temps(path: Path, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:

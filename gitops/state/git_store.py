@@ -22,7 +22,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, ContextManager, Iterator, Mapping, Sequence
 
 from gitops.errors import StateError
 from gitops.state import file as state_io
@@ -30,6 +30,7 @@ from gitops.state.git_repo import GitRepo, GitSyncError
 from gitops.state.history_chain import Version, chain
 from gitops.state.schema import find_problem
 from gitops.state.state_commit import describe, parse
+from gitops.state.state_text import dumps
 from gitops.state.task_work import Files, TaskWork, WorkConflict
 
 # `git push --porcelain` reasons that mean "someone else moved the branch first".
@@ -107,6 +108,9 @@ class GitStateStore:
             "in a row lost a race with other writers. Re-run the job; if it persists, raise max_attempts."
         )
 
+    def journaled(self) -> ContextManager[None]:
+        return contextlib.nullcontext()  # every transition is a commit that others must see at once
+
     # ------------------------------------------------------------ the task's work (gitops.state.task_work)
     def sync_worktree(self) -> str:
         """Merge the phase branch into the job's checkout (a local merge, never pushed); say what happened."""
@@ -145,12 +149,12 @@ class GitStateStore:
             if problem:
                 raise StateError(f"{self.branch}:{self.path}: refusing to commit an invalid state: "
                                  f"{problem.describe()}. This is a bug in gitops or a handler; nothing was pushed.")
-            if loaded and state_io.dumps(new) == state_io.dumps(current):
+            if loaded and dumps(new) == dumps(current):
                 return new  # nothing changed: no empty commit, no new branch
             # The history goes first, the state commit on top; one push carries them all, so a lost
             # race rebuilds the whole chain on the new tip and nothing is pushed twice.
             parent = chain(self.git, tip, self._history)
-            commit = self._commit(parent, state_io.dumps(new), describe(current, new, self.branch), checked_against=tip)
+            commit = self._commit(parent, dumps(new), describe(current, new, self.branch), checked_against=tip)
             self._push(commit)
             self.work.pushed()
             self._history = ()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, ContextManager, Protocol
 
 from gitops.state import file as state_io
 
@@ -13,6 +13,9 @@ class StateStore(Protocol):
     def read(self) -> dict | None: ...
 
     def update(self, change: Callable[[dict], dict], create: Callable[[], dict] | None = None) -> dict: ...
+
+    def journaled(self) -> ContextManager[None]:
+        """Within: a run of many transitions, written as cheaply as the store can (gitops.state.journal)."""
 
 
 class LocalStore:
@@ -26,3 +29,6 @@ class LocalStore:
 
     def update(self, change: Callable[[dict], dict], create: Callable[[], dict] | None = None) -> dict:
         return state_io.update(self.path, change, create=create)
+
+    def journaled(self) -> ContextManager[None]:
+        return state_io.journaled(self.path)

@@ -17,6 +17,7 @@ from gitops.errors import StateError, TaskListError
 from gitops.model import Criterion, Header, Phase, Task, TaskList
 from gitops.state import document
 from gitops.state import file as state
+from gitops.state import state_text
 from gitops.state.frozen import is_frozen
 from gitops.state.strict_json import MAX_DEPTH
 
@@ -176,7 +177,7 @@ def test_new_state_rejects_a_bad_block_value_naming_the_task_list() -> None:
 
 
 def test_dumps_sorts_keys_indents_two_spaces_and_ends_with_newline() -> None:
-    assert state.dumps({"b": [1], "a": {"d": "é", "c": None}}) == (
+    assert state_text.dumps({"b": [1], "a": {"d": "é", "c": None}}) == (
         '{\n  "a": {\n    "c": null,\n    "d": "é"\n  },\n  "b": [\n    1\n  ]\n}\n'
     )
 
@@ -186,7 +187,7 @@ def test_round_trip(path: Path) -> None:
     assert state.save(path, data) is True
     assert state.load(path) == data
     assert state.load(path) == data
-    assert path.read_text(encoding="utf-8") == state.dumps(data)
+    assert path.read_text(encoding="utf-8") == state_text.dumps(data)
 
 
 def test_load_missing_file_is_none(path: Path) -> None:
@@ -271,7 +272,7 @@ def test_unknown_keys_are_kept(path: Path) -> None:
 
 def test_utf8_byte_order_mark_is_accepted(path: Path) -> None:
     data = full_state()
-    path.write_bytes(b"\xef\xbb\xbf" + state.dumps(data).encode())
+    path.write_bytes(b"\xef\xbb\xbf" + state_text.dumps(data).encode())
     assert state.load(path) == data
 
 
@@ -432,7 +433,7 @@ def test_load_duplicate_key(path: Path) -> None:
 
 
 def test_load_merge_conflict(path: Path) -> None:
-    text = state.dumps(full_state()).replace('  "paused_by": null,\n', (
+    text = state_text.dumps(full_state()).replace('  "paused_by": null,\n', (
         '<<<<<<< HEAD\n  "paused_by": null,\n=======\n  "paused_by": "T-HotFix-1",\n>>>>>>> main\n'
     ))
     line = text.splitlines().index("<<<<<<< HEAD") + 1
@@ -449,7 +450,7 @@ def test_load_invalid_schema(path: Path) -> None:
 
 def with_project(raw: str) -> bytes:
     """A valid state file whose "project" value is the raw JSON text `raw`."""
-    return state.dumps(full_state()).replace('"B-1006-DSPy-3.0-Migration"', raw).encode()
+    return state_text.dumps(full_state()).replace('"B-1006-DSPy-3.0-Migration"', raw).encode()
 
 
 def test_load_rejects_what_cannot_be_written_back(path: Path) -> None:
@@ -563,7 +564,7 @@ def test_update_change_must_return_the_state(path: Path) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"{", b'{"schema_version": 1}', b"\xff\xfe", b"[]", state.dumps(mutate(lambda d: d.update(schema_version=9))).encode()],
+    [b"", b"{", b'{"schema_version": 1}', b"\xff\xfe", b"[]", state_text.dumps(mutate(lambda d: d.update(schema_version=9))).encode()],
 )
 def test_update_never_overwrites_a_corrupt_file(path: Path, content: bytes) -> None:
     path.write_bytes(content)
@@ -643,12 +644,12 @@ def long_state(count: int = 500) -> dict:
 
 def test_dumps_encodes_again_only_the_records_that_changed(monkeypatch) -> None:
     data = long_state()
-    state.dumps(data)
+    state_text.dumps(data)
     encoded = []
-    pretty = state._pretty
-    monkeypatch.setattr(state, "_pretty", lambda value: encoded.append(value) or pretty(value))
+    pretty = state_text._pretty
+    monkeypatch.setattr(state_text, "_pretty", lambda value: encoded.append(value) or pretty(value))
     data["tasks"]["9.7"] = {**data["tasks"]["9.7"], "status": "running", "attempts": 1}
-    text = state.dumps(data)
+    text = state_text.dumps(data)
     assert text == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     assert [v for v in encoded if v is not data and v.get("tasks") != "\x00tasks\x00"] == [data["tasks"]["9.7"]]
 
@@ -660,15 +661,15 @@ def test_dumps_is_json_s_text_whatever_the_strings_hold(text: str) -> None:
     data["completed_tasks"] = [text, "9.1"]
     data["blocked_tasks"] = ["9.2", text]
     data["tasks"]["9.1"] = {**data["tasks"]["9.1"], "error": text}
-    assert state.dumps(data) == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert state_text.dumps(data) == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 def test_dumps_follows_a_record_edited_in_place() -> None:
     data = long_state(3)
-    state.dumps(data)
+    state_text.dumps(data)
     data["tasks"]["9.1"]["checks"].append({"criterion": "c", "status": "passed", "evidence": "e", "metrics": {}})
     data["tasks"]["9.1"]["status"] = "done"
-    assert state.dumps(data) == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert state_text.dumps(data) == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 def test_the_records_a_state_is_read_with_are_frozen_and_own_record_gives_an_editable_one(path: Path) -> None:
@@ -689,8 +690,8 @@ def test_an_update_marshals_only_the_records_it_changed(path: Path, monkeypatch)
     state.save(path, long_state(200))
     state.update(path, lambda current: current)  # the cache now holds the file this process wrote
     marshalled = []
-    dumps = state.marshal.dumps
-    monkeypatch.setattr(state.marshal, "dumps", lambda value: marshalled.append(value) or dumps(value))
+    dumps = state_text.marshal.dumps
+    monkeypatch.setattr(state_text.marshal, "dumps", lambda value: marshalled.append(value) or dumps(value))
 
     def start(current: dict) -> dict:
         document.own_record(current, "9.7").update(status="running", attempts=1)

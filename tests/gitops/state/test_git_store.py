@@ -17,6 +17,7 @@ from gitops.run.history_commits import HistoryCommit
 from gitops.state.git_auth import github_auth_env
 from gitops.state.git_repo import GitSyncError
 from gitops.state.git_store import GitStateStore
+from gitops.state.state_text import dumps
 from gitops.state.task_work import WorkConflict
 
 WRITER = Path(__file__).with_name("git_store_writer.py")
@@ -45,7 +46,7 @@ def remote(tmp_path: Path) -> Path:
     seed = tmp_path / "seed"
     git(tmp_path, "clone", "--quiet", str(bare), str(seed))
     (seed / "README.md").write_text("demo\n")
-    (seed / "state.json").write_text(state_io.dumps(initial()))
+    (seed / "state.json").write_text(dumps(initial()))
     git(seed, "add", ".")
     git(seed, "commit", "--quiet", "-m", "seed")
     git(seed, "push", "--quiet", "origin", "HEAD:main")
@@ -147,7 +148,7 @@ def test_update_with_create_when_base_has_no_state(remote):
         store.update(add_task("1.1"))
     assert str(error.value) == "origin/main has no nested/state.json. Run `gitops run` first to create it."
     new = store.update(add_task("1.1"), create=initial)
-    assert git(remote, "cat-file", "blob", f"{BRANCH}:nested/state.json") == state_io.dumps(new).strip()
+    assert git(remote, "cat-file", "blob", f"{BRANCH}:nested/state.json") == dumps(new).strip()
 
 
 def test_no_orphan_branch_when_the_base_branch_is_missing(remote):
