@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from operator import eq, is_not, itemgetter, methodcaller, ne
+from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping
 
 from gitops.model import TaskList
@@ -28,7 +29,7 @@ _CHECK_STATUS = itemgetter("status")
 class Tally:
     """What every task's record says, counted: read by transitions.sync after every event."""
 
-    statuses: dict[str, str]  # task id -> status, in task-list order
+    statuses: Mapping[str, str]  # task id -> status, in task-list order (read-only)
     present: Counter  # status -> how many tasks have it
     checks: Counter  # check status -> how many checks have it
 
@@ -57,7 +58,8 @@ def tally(tasklist: TaskList, records: Mapping[str, Mapping[str, Any]]) -> Tally
             except BaseException:
                 _KEPT.pop(id(tasklist), None)  # half-updated: never reused
                 raise
-    return Tally(dict(kept.statuses), Counter(kept.present), Counter(kept.checks))
+    # A view of the kept statuses, not a copy: a copy per call cost what the tally saves.
+    return Tally(MappingProxyType(kept.statuses), Counter(kept.present), Counter(kept.checks))
 
 
 _RECOUNT_OVER = 64  # more changed records than this: counted afresh (a new state, a long retry)

@@ -150,6 +150,10 @@ def _changed_entries(data: dict, known_valid: Mapping[str, Any]) -> dict:
 
 def _new_ids(items: list, before: list) -> list:
     """The items of `items` that are not ids `before` holds: those are checked again."""
+    # The usual case: a list that kept its beginning (a task completed). `before` was found valid,
+    # so its items are strings, and a string equals nothing but an equal string: == is exact.
+    if len(items) >= len(before) and items[:len(before)] == before:
+        return items[len(before):]
     if set(map(type, items)) <= {str} and set(map(type, before)) <= {str}:
         return list(filterfalse(set(before).__contains__, items))  # in C: the usual case
     seen = {item for item in before if isinstance(item, str)}
