@@ -152,7 +152,7 @@ def _first_open_slot(tasklist: TaskList, records: Mapping[str, Any], gates: Mapp
     found = summary.tally(tasklist, records)
     first = len(slots)
     if found.present[PENDING]:
-        first = task_at[summary.first_with(found.statuses, PENDING)]
+        first = task_at[found.first_with(PENDING)]
     if found.present[_FAILED]:  # a task whose result was lost stops the scan too (lost_step)
         lost = next((t for t in summary.with_status(found.statuses, _FAILED) if result_lost(records[t])), None)
         if lost is not None:

@@ -11,15 +11,15 @@ Each function reads the statuses in task-list order.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
 from operator import eq, is_not, itemgetter, methodcaller, ne
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from gitops.model import TaskList
 from gitops.plan.readiness import PENDING
-from gitops.state.frozen import is_frozen
+from gitops.state.frozen import FrozenList, is_frozen
 
 _STATUS = methodcaller("get", "status", PENDING)
 _CHECK_STATUS = itemgetter("status")
@@ -27,11 +27,50 @@ _CHECK_STATUS = itemgetter("status")
 
 @dataclass(frozen=True)
 class Tally:
-    """What every task's record says, counted: read by transitions.sync after every event."""
+    """What every task's record says, counted: read by transitions.sync after every event.
+
+    Valid until the next `tally` of the same task list: `statuses` is a view of what is kept, not
+    a copy, and the queries below answer from what is kept (a copy per call cost what it saves).
+    """
 
     statuses: Mapping[str, str]  # task id -> status, in task-list order (read-only)
     present: Counter  # status -> how many tasks have it
     checks: Counter  # check status -> how many checks have it
+    _counted: "_Counted | None" = field(default=None, repr=False, compare=False)
+
+    def first_with(self, status: str) -> str | None:
+        """The first task whose status is `status`."""
+        if self._counted is None:
+            return first_with(self.statuses, status)
+        return self._counted.first(("with", status), lambda s: s == status)
+
+    def first_not_in(self, wanted: tuple[str, ...]) -> str | None:
+        """The first task whose status is none of `wanted`."""
+        if self._counted is None:
+            return first_not_in(self.statuses, wanted)
+        return self._counted.first(("not_in", wanted), lambda s: s not in wanted)
+
+    def each_with(self, status: str) -> Iterator[str]:
+        """The tasks whose status is `status`, in order, from the first one (found as asked for)."""
+        counted = self._counted
+        if counted is None:
+            return each_with(self.statuses, status)
+        first = self.first_with(status)
+        if first is None:
+            return iter(())
+        start = counted.floors[("with", status)]
+        return compress(counted.ids[start:], map(eq, counted.status_list[start:], repeat(status)))
+
+    def with_status(self, status: str) -> list[str]:
+        """The tasks whose status is `status`, in order: the same read-only list while none of them
+        changed (so a state that stores it shares it, and its journal line leaves it out)."""
+        counted = self._counted
+        if counted is None:
+            return with_status(self.statuses, status)
+        found = counted.lists.get(status)
+        if found is None:
+            found = counted.lists[status] = FrozenList(with_status(counted.statuses, status))
+        return found
 
 
 def tally(tasklist: TaskList, records: Mapping[str, Mapping[str, Any]]) -> Tally:
@@ -58,8 +97,7 @@ def tally(tasklist: TaskList, records: Mapping[str, Mapping[str, Any]]) -> Tally
             except BaseException:
                 _KEPT.pop(id(tasklist), None)  # half-updated: never reused
                 raise
-    # A view of the kept statuses, not a copy: a copy per call cost what the tally saves.
-    return Tally(MappingProxyType(kept.statuses), Counter(kept.present), Counter(kept.checks))
+    return Tally(MappingProxyType(kept.statuses), Counter(kept.present), Counter(kept.checks), kept)
 
 
 _RECOUNT_OVER = 64  # more changed records than this: counted afresh (a new state, a long retry)
@@ -74,16 +112,37 @@ class _Counted:
     statuses: dict[str, str]
     present: Counter
     checks: Counter
+    ids: list[str] = field(default_factory=list)  # the task ids in order
+    status_list: list[str] = field(default_factory=list)  # each task's status, by index
+    # A query's floor: no task before it answers the query (the search for the first resumes
+    # there: a run that advances along the list finds its next task in a step or two).
+    floors: dict[tuple, int] = field(default_factory=dict)
+    lists: dict[str, list[str]] = field(default_factory=dict)  # with_status's answers, kept
 
     def recount(self, task_id: str, index: int, record: Mapping[str, Any]) -> None:
         status = record.get("status", PENDING)
-        self.present[self.statuses[task_id]] -= 1
+        was = self.statuses[task_id]
+        self.present[was] -= 1
         self.present[status] += 1
         self.statuses[task_id] = status
+        self.status_list[index] = status
+        if status != was:
+            self.lists.pop(was, None)
+            self.lists.pop(status, None)
+            for key, floor in self.floors.items():
+                if index < floor:
+                    self.floors[key] = index
         self.checks.subtract(self.contributions[index])
         self.contributions[index] = tuple(map(_CHECK_STATUS, record["checks"]))
         self.checks.update(self.contributions[index])
         self.records[index] = record if is_frozen(record) else _PLAIN
+
+    def first(self, key: tuple, matches: Callable[[str], bool]) -> str | None:
+        statuses, index = self.status_list, self.floors.get(key, 0)
+        while index < len(statuses) and not matches(statuses[index]):
+            index += 1
+        self.floors[key] = index
+        return self.ids[index] if index < len(statuses) else None
 
 
 def _count(tasklist: TaskList, ids: list[str], now: list) -> _Counted:
@@ -91,7 +150,8 @@ def _count(tasklist: TaskList, ids: list[str], now: list) -> _Counted:
     statuses = dict(zip(ids, map(_STATUS, now)))
     contributions = [tuple(map(_CHECK_STATUS, record["checks"])) for record in now]
     counted = _Counted(tasklist, [record if is_frozen(record) else _PLAIN for record in now], contributions,
-                       statuses, Counter(statuses.values()), Counter(chain.from_iterable(contributions)))
+                       statuses, Counter(statuses.values()), Counter(chain.from_iterable(contributions)),
+                       ids, list(statuses.values()))
     if len(_KEPT) > 16:  # a process plans one task list, tests a few hundred
         _KEPT.clear()
     _KEPT[id(tasklist)] = counted  # it keeps the task list: its id is not reused meanwhile

@@ -163,7 +163,7 @@ def apply(tasklist: TaskList, state: Mapping[str, Any], event: Event, now: str,
     handler = _HANDLERS[type(event)]
     actions = handler(tasklist, new, event, now)
     if derived:
-        sync(tasklist, new)
+        sync(tasklist, new, ensured=True)
     if _without_clock(new) != _without_clock(state):
         new["last_updated"] = now
     return new, actions
@@ -438,22 +438,24 @@ _HANDLERS = {Rejected: _rejected, Reopened: _reopened, DeployRejected: _deploy_r
              Resumed: _resumed, EvaluationRejected: _evaluation_rejected}
 
 
-def sync(tasklist: TaskList, state: dict[str, Any]) -> None:
+def sync(tasklist: TaskList, state: dict[str, Any], *, ensured: bool = False) -> None:
     """Recompute the derived keys (seed's summary keys, current phase/task) and open reached gates.
 
     Runs after every event: a few passes over the tasks' statuses, in C (gitops.plan.summary),
-    none over the graph, so that a transition costs about the same on a list of 100 tasks or 10,000."""
-    _ensure_tasks(tasklist, state)
+    none over the graph, so that a transition costs about the same on a list of 100 tasks or 10,000.
+    `ensured`: every task already has a record (apply made sure before its event)."""
+    if not ensured:
+        _ensure_tasks(tasklist, state)
     found = summary.tally(tasklist, state["tasks"])
     statuses = found.statuses
     _open_gates(tasklist, state, statuses)
     state["total_tasks"] = len(statuses)
-    state["completed_tasks"] = summary.with_status(statuses, DONE) if found.present[DONE] else []
+    state["completed_tasks"] = found.with_status(DONE) if found.present[DONE] else []
     state["completed_count"] = len(state["completed_tasks"])
     state["blocked_tasks"] = _blocked(tasklist, statuses) if found.present[FAILED] else []
-    unfinished = summary.first_not_in(statuses, FINAL)
+    unfinished = found.first_not_in(FINAL)
     state["current_phase"] = None if unfinished is None else tasklist.tasks[unfinished].phase
-    state["current_task"] = _current_task(tasklist, state, statuses, found.present)
+    state["current_task"] = _current_task(tasklist, state, found)
     state["tasklist_sha256"] = tasklist.sha256
     state["test_results"] = {**state.get("test_results", {}), **{s.value: found.checks[s.value] for s in CheckStatus}}
 
@@ -470,8 +472,12 @@ def _ensure_tasks(tasklist: TaskList, state: dict[str, Any]) -> None:
 def _open_gates(tasklist: TaskList, state: dict[str, Any], statuses: Mapping[str, str]) -> None:
     gates = state["gates"]
     pending = {"status": GateStatus.PENDING.value, "approved_by": None, "at": None}
+    # Only up to the last phase whose gate is not open yet: the passes over the phases' tasks
+    # before it are needed to know whether to open it, none once every gate is open.
+    phases = tasklist.phases
+    last = max((i for i in range(1, len(phases)) if phases[i].gate_id not in gates), default=0)
     earlier_final = True  # every task of the phases before this one is done or skipped
-    for index, phase in enumerate(tasklist.phases):
+    for index, phase in enumerate(phases[:last + 1] if last else ()):
         if index and earlier_final and phase.gate_id not in gates:
             gates[phase.gate_id] = dict(pending)
         earlier_final = earlier_final and summary.all_in(statuses, phase.task_ids, FINAL)
@@ -508,18 +514,17 @@ def _blocked(tasklist: TaskList, statuses: Mapping[str, str]) -> list[str]:
     return [t for t, status in statuses.items() if status == PENDING and t in reached]
 
 
-def _current_task(tasklist: TaskList, state: Mapping[str, Any], statuses: Mapping[str, str],
-                  present: Mapping[str, int]) -> str | None:
+def _current_task(tasklist: TaskList, state: Mapping[str, Any], found: summary.Tally) -> str | None:
     """The first running task, else the first failed, else the first awaiting approval, else the
-    first ready one, else the first waiting for its window: a pass in C for each status, then the
-    pending tasks in order up to a ready one."""
+    first ready one, else the first waiting for its window: each found from where the last search
+    left it (summary.Tally), then the pending tasks in order up to a ready one."""
     for wanted in _BEFORE_READY:
-        if present[wanted]:  # `present` counts each status: no pass for one no task has
-            return summary.first_with(statuses, wanted)
-    pending = summary.each_with(statuses, PENDING) if present[PENDING] else ()
+        if found.present[wanted]:  # `present` counts each status: no search for one no task has
+            return found.first_with(wanted)
+    pending = found.each_with(PENDING) if found.present[PENDING] else ()
     ready = next((t for t in pending if is_ready(tasklist, state, tasklist.tasks[t])), None)
     # A task waiting for its window is in focus only when no other task can be.
-    return ready or (summary.first_with(statuses, WAITING) if present[WAITING] else None)
+    return ready or (found.first_with(WAITING) if found.present[WAITING] else None)
 
 
 RUNNING, FAILED, WAITING = TaskStatus.RUNNING.value, TaskStatus.FAILED.value, TaskStatus.WAITING.value

@@ -139,10 +139,11 @@ class _Known:
     journal: tuple[int, int, int] | None  # the journal's (inode, size, mtime), None: there is none
     lines: list[bytes]  # the journal's bytes folded in (whole lines), as read or appended
     state: dict
+    whole: int = -1  # how many bytes `lines` hold (counted when not given)
 
-    @property
-    def whole(self) -> int:
-        return sum(map(len, self.lines))
+    def __post_init__(self) -> None:
+        if self.whole < 0:
+            self.whole = sum(map(len, self.lines))
 
 
 # The state files this process last read or wrote, by real path. A state is read and written
@@ -505,8 +506,9 @@ def _journal(path: Path, known: _Known, new: dict) -> None:
     if fresh:
         _fsync_directory(path.parent)  # the journal's name is part of the state now
     frozen = _with_frozen_records(new)[0]
-    _known[_key(path)] = _Known(known.raw, known.sig, known.base, _journal_sig(info),
-                                [*known.lines, data] if not fresh else [data], frozen)
+    lines = [*known.lines, data] if not fresh else [data]
+    whole = known.whole + len(data) if not fresh else len(data)
+    _known[_key(path)] = _Known(known.raw, known.sig, known.base, _journal_sig(info), lines, frozen, whole)
 
 
 def remove_stale_temps(path: Path, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitops.model import CheckStatus, TaskStatus
-from gitops.plan import planner, transitions
+from gitops.plan import planner, summary, transitions
 from gitops.plan.readiness import DONE, FINAL, PENDING, is_ready
 from gitops.state import document
 from gitops.state.frozen import freeze
@@ -145,3 +145,25 @@ def test_sync_counts_rightly_across_states_that_share_frozen_records(scene, edit
             expected = old_summary(tl, state)
             transitions.sync(tl, state)
             assert _summary_of(state) == expected
+
+
+@FUZZ
+@given(scenes(), st.lists(st.tuples(st.integers(0, 11), st.sampled_from(STATUSES)), max_size=30))
+def test_the_tally_s_searches_resumed_where_they_left_off_agree_with_a_search_from_the_start(scene, changes) -> None:
+    """Each change of one record, then every query: the kept floors and lists must never go stale."""
+    tl, state = scene
+    ids = list(tl.tasks)
+    for index, status in [(0, None), *changes]:
+        if status is not None:
+            task_id = ids[index % len(ids)]
+            state = document.derive(state)
+            state["tasks"][task_id] = freeze({**state["tasks"][task_id], "status": status})
+        found = summary.tally(tl, state["tasks"])
+        plain = {t: state["tasks"][t]["status"] for t in ids}
+        for status_ in STATUSES:
+            expected = [t for t in ids if plain[t] == status_]
+            assert found.first_with(status_) == (expected[0] if expected else None)
+            assert list(found.each_with(status_)) == expected
+            assert found.with_status(status_) == expected
+        for wanted in (FINAL, (PENDING,), (DONE, PENDING)):
+            assert found.first_not_in(wanted) == next((t for t in ids if plain[t] not in wanted), None)
