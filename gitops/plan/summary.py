@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from gitops.model import TaskList
 from gitops.plan.readiness import PENDING
 from gitops.state.frozen import FrozenList, is_frozen
+from gitops.state.records import changed_since, snapshot
 
 _STATUS = methodcaller("get", "status", PENDING)
 _CHECK_STATUS = itemgetter("status")
@@ -82,21 +83,30 @@ def tally(tasklist: TaskList, records: Mapping[str, Mapping[str, Any]]) -> Tally
     read again: it may have been edited in place since.
     """
     ids = _ids(tasklist)
-    now = list(map(records.__getitem__, ids))
     kept = _KEPT.get(id(tasklist))
     if kept is None or kept.tasklist is not tasklist:
-        kept = _count(tasklist, ids, now)
+        kept = _count(tasklist, ids, list(map(records.__getitem__, ids)))
     else:
-        changed = list(compress(range(len(ids)), map(is_not, now, kept.records)))
+        named = None
+        if kept.source is not None and kept.seen is not None:
+            named = changed_since(records, kept.source, kept.seen)
+        if named is not None:  # the records set since the last tally, and the plain ones
+            places = kept.places
+            candidates = sorted({*map(places.get, named), *kept.plain} - {None})
+            changed = [i for i in candidates if records[ids[i]] is not kept.records[i]]
+        else:  # compared all, in one C-level pass
+            now = list(map(records.__getitem__, ids))
+            changed = list(compress(range(len(ids)), map(is_not, now, kept.records)))
         if len(changed) > _RECOUNT_OVER:
-            kept = _count(tasklist, ids, now)
+            kept = _count(tasklist, ids, list(map(records.__getitem__, ids)))
         else:
             try:
                 for index in changed:
-                    kept.recount(ids[index], index, now[index])
+                    kept.recount(ids[index], index, records[ids[index]])
             except BaseException:
                 _KEPT.pop(id(tasklist), None)  # half-updated: never reused
                 raise
+    kept.source, kept.seen = records, snapshot(records)
     return Tally(MappingProxyType(kept.statuses), Counter(kept.present), Counter(kept.checks), kept)
 
 
@@ -118,6 +128,10 @@ class _Counted:
     # there: a run that advances along the list finds its next task in a step or two).
     floors: dict[tuple, int] = field(default_factory=dict)
     lists: dict[str, list[str]] = field(default_factory=dict)  # with_status's answers, kept
+    places: dict[str, int] = field(default_factory=dict)  # task id -> index
+    plain: set[int] = field(default_factory=set)  # where a plain record was: it may be edited in place
+    source: Mapping[str, Any] | None = None  # the records last counted (gitops.state.records)
+    seen: int | None = None  # how many assignments they had had when they were counted
 
     def recount(self, task_id: str, index: int, record: Mapping[str, Any]) -> None:
         status = record.get("status", PENDING)
@@ -135,7 +149,12 @@ class _Counted:
         self.checks.subtract(self.contributions[index])
         self.contributions[index] = tuple(map(_CHECK_STATUS, record["checks"]))
         self.checks.update(self.contributions[index])
-        self.records[index] = record if is_frozen(record) else _PLAIN
+        frozen = is_frozen(record)
+        self.records[index] = record if frozen else _PLAIN
+        if frozen:
+            self.plain.discard(index)
+        else:
+            self.plain.add(index)
 
     def first(self, key: tuple, matches: Callable[[str], bool]) -> str | None:
         statuses, index = self.status_list, self.floors.get(key, 0)
@@ -151,7 +170,8 @@ def _count(tasklist: TaskList, ids: list[str], now: list) -> _Counted:
     contributions = [tuple(map(_CHECK_STATUS, record["checks"])) for record in now]
     counted = _Counted(tasklist, [record if is_frozen(record) else _PLAIN for record in now], contributions,
                        statuses, Counter(statuses.values()), Counter(chain.from_iterable(contributions)),
-                       ids, list(statuses.values()))
+                       ids, list(statuses.values()), places=dict(zip(ids, range(len(ids)))),
+                       plain={i for i, record in enumerate(now) if not is_frozen(record)})
     if len(_KEPT) > 16:  # a process plans one task list, tests a few hundred
         _KEPT.clear()
     _KEPT[id(tasklist)] = counted  # it keeps the task list: its id is not reused meanwhile

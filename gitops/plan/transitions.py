@@ -26,6 +26,7 @@ from gitops.plan.readiness import (
     why_not_ready,
 )
 from gitops.state.document import derive, new_task_record, own_record
+from gitops.state.records import changed_since, snapshot
 
 
 # ---------------------------------------------------------------- events and actions
@@ -462,11 +463,22 @@ def sync(tasklist: TaskList, state: dict[str, Any], *, ensured: bool = False) ->
 
 def _ensure_tasks(tasklist: TaskList, state: dict[str, Any]) -> None:
     records = state["tasks"]
-    if records.keys() >= tasklist.tasks.keys():  # the usual case, answered in C
+    last = _COMPLETE.get(id(tasklist))
+    # Records derived from ones that had every task, with nothing removed since (gitops.state.records).
+    if last is not None and last[0] is tasklist and changed_since(records, last[1], last[2]) is not None:
         return
-    for task_id in tasklist.tasks:
-        if task_id not in records:  # not setdefault: that builds a record for every task, every time
-            records[task_id] = new_task_record()
+    if not records.keys() >= tasklist.tasks.keys():  # else the usual case, answered in C
+        for task_id in tasklist.tasks:
+            if task_id not in records:  # not setdefault: that builds a record for every task, every time
+                records[task_id] = new_task_record()
+    if len(_COMPLETE) > 16:
+        _COMPLETE.clear()
+    _COMPLETE[id(tasklist)] = (tasklist, records, snapshot(records))
+
+
+# Per task list (kept with it: its id is not reused meanwhile): records found to have every task,
+# and how many assignments they had had then.
+_COMPLETE: dict[int, tuple[TaskList, Mapping[str, Any], int | None]] = {}
 
 
 def _open_gates(tasklist: TaskList, state: dict[str, Any], statuses: Mapping[str, str]) -> None:

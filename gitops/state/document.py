@@ -9,6 +9,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from gitops.errors import TaskListError
 from gitops.model import Diagnostic, Severity, Task, TaskList, TaskStatus
+from gitops.state.records import Records
 from gitops.state.schema import SCHEMA_VERSION, find_problem
 
 
@@ -83,7 +84,7 @@ def derive(state: Mapping[str, Any]) -> dict:
     new = dict(state)
     for key in ("tasks", "gates"):
         if isinstance(new.get(key), dict):
-            new[key] = dict(new[key])
+            new[key] = Records(new[key])  # remembers what is set in it (gitops.state.records)
     for key in _LISTS_OF_RECORDS:
         if isinstance(new.get(key), list):
             new[key] = [dict(item) if isinstance(item, dict) else item for item in new[key]]

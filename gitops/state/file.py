@@ -26,6 +26,7 @@ from gitops.state import journal
 from gitops.state.document import derive
 from gitops.state.frozen import FrozenDict, freeze
 from gitops.state.problem import Problem
+from gitops.state.records import changed_since
 from gitops.state.schema import find_problem
 from gitops.state.state_text import dumps, dumps_in_parts, keep_entry_text
 
@@ -258,11 +259,12 @@ def _unchanged(path: Path, known: _Known) -> bool:
     return known.journal == _journal_sig(journal_info) and stat.S_ISREG(journal_info.st_mode)
 
 
-def _with_frozen_records(state: dict) -> tuple[dict, list[str]]:
+def _with_frozen_records(state: dict, since: Mapping[str, Any] | None = None) -> tuple[dict, list[str]]:
     """A derived `state` whose task and gate records are frozen, and the tasks frozen anew.
 
     A record already frozen is kept as it is (the same object: its kept text stays valid); only
-    the records a change made are copied, so this costs what the change touched.
+    the records a change made are copied, so this costs what the change touched. `since`: the state
+    `state` was derived from, whose records are all frozen (only those set since are looked at).
     """
     frozen = derive(state)
     fresh: list[str] = []
@@ -270,8 +272,11 @@ def _with_frozen_records(state: dict) -> tuple[dict, list[str]]:
         records = frozen.get(key)
         if not isinstance(records, dict):
             continue
-        # The exact type, in one C-level pass: a call of is_frozen per record would cost what this saves.
-        thawed = list(compress(records, map(is_not, map(type, records.values()), repeat(FrozenDict))))
+        named = changed_since(state[key], since[key]) if since is not None and isinstance(since.get(key), dict) else None
+        if named is not None:
+            thawed = [name for name in named if name in records and type(records[name]) is not FrozenDict]
+        else:  # the exact type, in one C-level pass: a call of is_frozen per record would cost what this saves
+            thawed = list(compress(records, map(is_not, map(type, records.values()), repeat(FrozenDict))))
         for name in thawed:
             records[name] = freeze(records[name])
         if key == "tasks":
@@ -347,14 +352,14 @@ def _refuse_invalid(path: Path, state: dict, known_valid: Mapping[str, Any] | No
         )
 
 
-def _write_whole(path: Path, state: dict, on_disk: bytes | None) -> bool:
+def _write_whole(path: Path, state: dict, on_disk: bytes | None, since: Mapping[str, Any] | None = None) -> bool:
     """Write the valid `state` to `path` whole, then remove its journal (now in it); True if written.
     `on_disk`: state.json's bytes, read under the lock that is still held (None: read them)."""
     text, keys, texts = dumps_in_parts(state)
     data = text.encode("utf-8")
     # The caller keeps `state`, and its later changes stay its own: the cache holds frozen copies
     # of the records it made, and their entries' texts (written just now) go with them.
-    frozen, fresh = _with_frozen_records(state)
+    frozen, fresh = _with_frozen_records(state, since)
     for task_id in fresh:
         at = bisect_left(keys, task_id)
         if at < len(keys) and keys[at] == task_id:
@@ -479,7 +484,7 @@ def _apply(path: Path, change: Callable[[dict], dict], create: Callable[[], dict
         elif _key(path) in _journaling:
             _journal(path, known, new)
         else:
-            _write_whole(path, new, known.raw)
+            _write_whole(path, new, known.raw, known.state)
     except BaseException:
         _known.pop(_key(path), None)
         raise
@@ -493,7 +498,7 @@ def _journal(path: Path, known: _Known, new: dict) -> None:
         return
     line = journal.line(change)
     if known.whole + len(line) >= max(JOURNAL_MIN, len(known.raw)):
-        _write_whole(path, new, known.raw)
+        _write_whole(path, new, known.raw, known.state)
         return
     journal_path = journal.path_for(path)
     fresh = known.journal is None or known.whole == 0
@@ -505,7 +510,7 @@ def _journal(path: Path, known: _Known, new: dict) -> None:
                          "unchanged. Check that the folder is writable and the journal a regular file.") from None
     if fresh:
         _fsync_directory(path.parent)  # the journal's name is part of the state now
-    frozen = _with_frozen_records(new)[0]
+    frozen = _with_frozen_records(new, known.state)[0]
     lines = [*known.lines, data] if not fresh else [data]
     whole = known.whole + len(data) if not fresh else len(data)
     _known[_key(path)] = _Known(known.raw, known.sig, known.base, _journal_sig(info), lines, frozen, whole)

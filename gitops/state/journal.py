@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from itertools import compress
 from operator import is_not
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from gitops.errors import StateError
+from gitops.state.records import changed_since
 
 FORMAT = 1
 # The keys whose values are records by name: a change writes only the records it replaced.
@@ -61,10 +62,15 @@ def delta(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]
         old, new = before.get(key), after.get(key)
         if old is new or not (isinstance(old, dict) and isinstance(new, dict)):
             continue
-        names = list(new)
-        candidates = compress(names, map(is_not, new.values(), map(old.get, names)))
+        named = changed_since(new, old)  # the names set since (gitops.state.records), else compare all
+        if named is not None:
+            candidates: Iterable[str] = sorted(name for name in named if name in new and new[name] is not old.get(name))
+        else:
+            names = list(new)
+            candidates = compress(names, map(is_not, new.values(), map(old.get, names)))
         changed = {name: new[name] for name in candidates if name not in old or _text(new[name]) != _text(old[name])}
-        changed.update((name, None) for name in old.keys() - new.keys())
+        if named is None or len(new) != len(old):  # a removal is never vouched for: look
+            changed.update((name, None) for name in old.keys() - new.keys())
         if changed:
             out[key] = changed
     sets, ends = {}, {}

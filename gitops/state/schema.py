@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from gitops.state.frozen import is_frozen, thaw
 from gitops.state.problem import Problem, child, key_path, show
+from gitops.state.records import changed_since
 from gitops.state.strict_json import find_unwritable
 
 if TYPE_CHECKING:
@@ -137,9 +138,13 @@ def _changed_entries(data: dict, known_valid: Mapping[str, Any]) -> dict:
     for key in _GROWING:
         entries, before = data.get(key), known_valid.get(key)
         if isinstance(entries, dict) and isinstance(before, dict):
-            # The entries that are the very objects found valid, passed over in C (map, compress):
-            # a transition shares all but one or two of them (state.frozen says why that is safe).
-            others = compress(entries, map(is_not, map(before.get, entries, repeat(_ABSENT)), entries.values()))
+            # Only the entries set since `known_valid` (gitops.state.records), in a fixed order so the
+            # first problem is the same on every run; else the entries that are not the very objects
+            # found valid, found in C (map, compress): a transition shares all but one or two of them
+            # (state.frozen says why that is safe).
+            named = changed_since(entries, before)
+            others = (sorted(name for name in named if name in entries) if named is not None else
+                      compress(entries, map(is_not, map(before.get, entries, repeat(_ABSENT)), entries.values())))
             reduced[key] = {name: entries[name] for name in others if not _same(before.get(name, _ABSENT), entries[name])}
     for key in _GROWING_LISTS:
         items, before = data.get(key), known_valid.get(key)
