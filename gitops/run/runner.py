@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from gitops.errors import UsageError, WorkNotPushed
 from gitops.forge import incidents
@@ -29,47 +29,17 @@ from gitops.run.command import end_group
 from gitops.run.deploying import DeploymentLog
 from gitops.run.execute import all_checks, run_command, run_manual, run_registered
 from gitops.run.handler_process import run_apart
+from gitops.run.outcome import EXIT_OK, Outcome, exit_for
+from gitops.run.protocols import UI, Tracker
 from gitops.run.signals import Terminated, signal_name
 from gitops.run.task_env import holds_credentials, task_environment
 from gitops.state import document
 from gitops.state.store import LocalStore, StateStore
 from gitops.ui.reports import hotfix_issue, progress_markdown
 
-EXIT_OK, EXIT_STOPPED = 0, 1
 # A check's keys whose values are not free text: the criterion (the task list's words, matched
 # by text) and the status (an enum of state.json).
 CHECK_KEYS_KEPT = frozenset({"criterion", "status"})
-
-
-class UI(Protocol):
-    """What the runner tells a person; the CLI draws it with rich, tests record it."""
-
-    def task_started(self, task_id: str, title: str, attempt: int) -> None: ...
-
-    def task_finished(self, task_id: str, result: TaskResult, seconds: float) -> None: ...
-
-    def note(self, message: str) -> None: ...
-
-    def confirm(self, step: Step, approver: str) -> bool | None:
-        """Ask at a gate; None when there is no terminal to ask in."""
-
-
-class Tracker(Protocol):
-    """Where each task execution is logged as a run (MLflow: gitops/tracking.py)."""
-
-    def log_task(self, tasklist: TaskList, task_id: str, state: Mapping[str, Any], result: TaskResult, seconds: float) -> str | None:
-        """Log one execution (params, metrics, evidence); return its run id."""
-
-    def close(self, state: Mapping[str, Any]) -> None:
-        """End the pipeline run (the parent run) of this session."""
-
-
-@dataclass
-class Outcome:
-    step: Step
-    exit_code: int
-    ran: list[str] = field(default_factory=list)
-    stopped_at: str | None = None  # --until reached
 
 
 @dataclass
@@ -346,7 +316,7 @@ class Runner:
             if until and state["tasks"][until]["status"] == TaskStatus.DONE.value:
                 return Outcome(step, EXIT_OK, ran, stopped_at=until)
             if only and only in ran:
-                return Outcome(step, _exit_for(step), ran)
+                return Outcome(step, exit_for(step), ran)
             if only and step.task != only and step.kind in (StepKind.RUN, StepKind.MANUAL):
                 reason = readiness.why_not_ready(self.tasklist, state, only) or "another step comes first"
                 raise UsageError(f"Task {only} cannot run now: {reason}. Next step: {step.message}")
@@ -356,7 +326,7 @@ class Runner:
             elif step.kind is StepKind.GATE and self._pass_gate(step, approver, auto_approve):
                 continue
             else:
-                return Outcome(step, _exit_for(step), ran)
+                return Outcome(step, exit_for(step), ran)
 
     def _pass_gate(self, step: Step, approver: str, auto_approve: bool) -> bool:
         if auto_approve and not step.unsigned:
@@ -604,7 +574,7 @@ class Runner:
         if execute and step.task == task_id and step.kind in (StepKind.RUN, StepKind.MANUAL):
             self.execute(task_id)
         after = self.next_step(self.current())
-        return Outcome(after, _exit_for(after), [task_id])
+        return Outcome(after, exit_for(after), [task_id])
 
     def resume(self, reason: str, by: str) -> Step:
         self.recover()
@@ -620,11 +590,6 @@ class Runner:
 
     def _run_url(self) -> str | None:
         return current_run_url(self.environ)
-
-
-def _exit_for(step: Step) -> int:
-    stopped = (StepKind.PAUSED, StepKind.INTERRUPTED, StepKind.HALTED, StepKind.BLOCKED, StepKind.REJECTED)
-    return EXIT_STOPPED if step.kind in stopped else EXIT_OK
 
 
 def _message(step: Step) -> str:

@@ -12,7 +12,8 @@ from gitops.forge.local import LocalForge
 from gitops.handlers import Registry
 from gitops.plan.planner import StepKind
 from gitops.run import handover
-from gitops.run.runner import EXIT_OK, Runner
+from gitops.run.outcome import EXIT_OK
+from gitops.run.runner import Runner
 from gitops.run.windows import evaluate_due, handover_name
 from tests.gitops.builders import task, tasklist
 from tests.gitops.test_bench import QuietUI
