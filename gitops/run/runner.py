@@ -31,15 +31,12 @@ from gitops.run.execute import all_checks, run_command, run_manual, run_register
 from gitops.run.handler_process import run_apart
 from gitops.run.outcome import EXIT_OK, Outcome, exit_for
 from gitops.run.protocols import UI, Tracker
+from gitops.run.redaction import redacted_event, redacted_result
 from gitops.run.signals import Terminated, signal_name
 from gitops.run.task_env import holds_credentials, task_environment
 from gitops.state import document
 from gitops.state.store import LocalStore, StateStore
 from gitops.ui.reports import hotfix_issue, progress_markdown
-
-# A check's keys whose values are not free text: the criterion (the task list's words, matched
-# by text) and the status (an enum of state.json).
-CHECK_KEYS_KEPT = frozenset({"criterion", "status"})
 
 
 @dataclass
@@ -160,7 +157,7 @@ class Runner:
         """Apply one event to the newest state on disk; then carry out the planner's actions."""
         actions: list[transitions.Action] = []
 
-        event = self._redacted_event(event)
+        event = redacted_event(event, self.redactor)
 
         def change(latest: dict[str, Any]) -> dict[str, Any]:
             self._check_owner(latest)
@@ -414,16 +411,7 @@ class Runner:
         return None
 
     def _redacted(self, result: TaskResult) -> TaskResult:
-        """Secrets out of what is recorded: state.json is committed and posted, MLflow keeps it.
-
-        Every string of the checks (evidence, metrics' labels) and of the state updates; a check's
-        criterion and status stay as they are: they are the task list's text and state's enum.
-        """
-        redact = self.redactor.redact_value
-        checks = [redact(c, keep=CHECK_KEYS_KEPT) for c in result.checks]
-        error = self.redactor.redact(result.error) if result.error else result.error
-        return replace(result, checks=checks, error=error, updates=redact(dict(result.updates)),
-                       incidents=incidents.redacted(result.incidents, self.redactor))
+        return redacted_result(result, self.redactor)
 
     def _incident_log(self) -> incidents.IncidentLog:
         """Where a handler reports incidents: straight to the forge, unless this job hands its result over."""
@@ -439,21 +427,6 @@ class Runner:
                 self.ui.note(f"incident {marker}: {url}")
         except Exception as exc:  # noqa: BLE001 - the result is in state; only the notice failed
             self.ui.note(f"warning: could not open the incidents' issues ({exc}); they are opened again on a re-run")
-
-    def _redacted_event(self, event: transitions.Event) -> transitions.Event:
-        """Every free text an event writes to state (a resume's reason, who approved, a result) redacted."""
-        if isinstance(event, transitions.Finished):
-            result = self._redacted(TaskResult(list(event.checks), event.error, event.updates))
-            return replace(event, checks=result.checks, error=result.error, updates=result.updates)
-        if isinstance(event, transitions.Resumed):
-            return replace(event, reason=self.redactor.redact(event.reason), by=self.redactor.redact(event.by))
-        if isinstance(event, transitions.Approved):
-            return replace(event, by=self.redactor.redact(event.by))
-        if isinstance(event, transitions.DeployRejected):
-            return replace(event, by=self.redactor.redact(event.by), comment=self.redactor.redact(event.comment))
-        if isinstance(event, transitions.Started) and event.run_url:
-            return replace(event, run_url=self.redactor.redact(event.run_url))
-        return event
 
     def _finish(
         self, task_id: str, started: dict[str, Any], result: TaskResult, seconds: float, manual: bool
