@@ -24,7 +24,7 @@ from gitops.plan.drift import drifted_tasks
 from gitops.plan.planner import Step, StepKind
 from gitops.plan.stale import Fate, RunFate, Stale, serialised_runs, stale_step, stale_tasks
 from gitops.redact import Redactor
-from gitops.run import history_commits, identity
+from gitops.run import history_commits, identity, notices
 from gitops.run.command import end_group
 from gitops.run.deploying import DeploymentLog
 from gitops.run.execute import all_checks, run_command, run_manual, run_registered
@@ -36,7 +36,6 @@ from gitops.run.signals import Terminated, signal_name
 from gitops.run.task_env import holds_credentials, task_environment
 from gitops.state import document
 from gitops.state.store import LocalStore, StateStore
-from gitops.ui.reports import hotfix_issue, progress_markdown
 
 
 @dataclass
@@ -194,28 +193,13 @@ class Runner:
                 self.ui.note(f"warning: could not update the forge ({exc}); it is retried on the next command")
 
     def _open_issue(self, hotfix_id: str, state: dict[str, Any]) -> None:
-        title, body = hotfix_issue(self.tasklist, state, hotfix_id)
-        task = next(h["task"] for h in state["hotfixes"] if h["id"] == hotfix_id)
-        url = self.forge.open_issue(f"hotfix:{task}", title, body, ["hotfix", f"task:{task}"])
-
-        def record(latest: dict[str, Any]) -> dict[str, Any]:
-            for hotfix in latest["hotfixes"]:
-                if hotfix["id"] == hotfix_id:
-                    hotfix["issue"] = url
-            return latest
-
-        self.store.update(record)
-        self.ui.note(f"{hotfix_id} opened: {url}")
+        notices.open_issue(self.tasklist, self.forge, self.store, hotfix_id, state, self.ui.note)
 
     def _post_progress(self, state: dict[str, Any]) -> None:
-        """The sticky progress comment on the PR people act on, and the PR of a finished phase."""
+        """The progress comment, its next step as people read it where they act (notices.post_progress)."""
         step = self.next_step(state)
-        body = progress_markdown(self.tasklist, state, (self.step_text or _message)(step), self.run_link)
-        finished = readiness.phases_to_merge(self.tasklist, state)
-        for phase in finished:
-            self.forge.open_phase_pr(phase, f"{state['project']}: Phase {phase} complete", body)
-        phase = finished[0] if finished else state.get("current_phase") or self.tasklist.phases[-1].number
-        self.forge.upsert_comment(f"phase:{phase}", body)
+        text = self.step_text(step) if self.step_text else step.message
+        notices.post_progress(self.tasklist, self.forge, state, text, self.run_link)
 
     def report(self) -> Step:
         """Post the progress comment and open the PR of a finished phase (the workflow's report job)."""
@@ -226,41 +210,25 @@ class Runner:
         return self.next_step(state)
 
     def record_reviews(self) -> list[str]:
-        """Record what reviewers decided on the forge at each waiting phase gate: a phase PR closed
-        without merging rejects the next phase, reopening it undoes that. Returns the gates changed."""
-        found = self.store.read()
+        """Record what reviewers decided on the forge at each waiting phase gate (notices.review_decisions).
+        Returns the gates changed."""
         changed = []
-        # The PR of the phase before each phase gate, in task-list order (numbers may skip).
-        before = {phase.gate_id: previous.number for previous, phase in zip(self.tasklist.phases, self.tasklist.phases[1:])}
-        for gate, record in ((found or {}).get("gates") or {}).items():
-            if gate not in before or record["status"] not in ("pending", "rejected"):
-                continue
-            try:
-                rejected = self.forge.phase_rejected(before[gate])
-            except Exception as exc:  # noqa: BLE001 - unknown is not a decision: the gate stays as it is
-                self.ui.note(f"warning: could not read the review of {gate} ({exc}); it is read again on the next command")
-                continue
-            event = (transitions.Rejected(gate) if rejected and record["status"] == "pending"
-                     else transitions.Reopened(gate) if not rejected and record["status"] == "rejected" else None)
-            if event is not None:
-                self.transition(event)
-                changed.append(gate)
-                self.ui.note(f"Gate {gate} {'rejected: its PR was closed without merging' if rejected else 'waits again: its PR was reopened'}.")
+        for gate, event, said in notices.review_decisions(self.tasklist, self.store.read(), self.forge, self.ui.note):
+            self.transition(event)
+            changed.append(gate)
+            self.ui.note(said)
         return changed
 
     def flush_notifications(self) -> None:
-        """Open HotFix issues whose notice failed earlier, and close those of tasks that passed since
-        (a closing edit that failed; closing an already closed issue does nothing on the forge)."""
+        """Send the forge notices that failed earlier (notices.unsent)."""
         found = self.store.read()
-        for hotfix in (found or {}).get("hotfixes", []):
-            if hotfix["status"] == "open" and not hotfix.get("issue"):
-                self._carry_out([transitions.OpenIssue(hotfix["id"])], found)
-        passed = {TaskStatus.DONE.value, TaskStatus.AWAITING_APPROVAL.value}
-        for task_id in dict.fromkeys(h["task"] for h in (found or {}).get("hotfixes", []) if h.get("issue")):
-            record = found["tasks"].get(task_id) or {}
-            if record.get("status") in passed:
-                comment = f"Task {task_id} passed on attempt {record['attempts']}."
-                self._carry_out([transitions.CloseIssue(task_id, comment)], found)
+        self._carry_out(notices.unsent(found), found)
+
+    def open_incidents(self, reported: Sequence[incidents.Incident]) -> None:
+        """Open the issues of incidents a task reported, and close the resolved ones (notices.open_incidents)."""
+        if self.hands_over or not reported:
+            return  # a task job: the recording job opens them (gitops.run.recording)
+        notices.open_incidents(reported, self.forge, self.redactor, self.ui.note)
 
     # ------------------------------------------------------------ commands
     def runnable(self) -> frozenset[str]:
@@ -417,17 +385,6 @@ class Runner:
         """Where a handler reports incidents: straight to the forge, unless this job hands its result over."""
         return incidents.IncidentLog(None if self.hands_over else self.forge)
 
-    def open_incidents(self, reported: Sequence[incidents.Incident]) -> None:
-        """Open (or find) the issues of incidents a task reported, and close the resolved ones; like every
-        forge notice, a failure is said and the result stays recorded (a re-run opens them again, idempotently)."""
-        if self.hands_over or not reported:
-            return  # a task job: the recording job opens them (gitops.run.recording)
-        try:
-            for marker, url in incidents.open_all(incidents.redacted(reported, self.redactor), self.forge).items():
-                self.ui.note(f"incident {marker}: {url}")
-        except Exception as exc:  # noqa: BLE001 - the result is in state; only the notice failed
-            self.ui.note(f"warning: could not open the incidents' issues ({exc}); they are opened again on a re-run")
-
     def _finish(
         self, task_id: str, started: dict[str, Any], result: TaskResult, seconds: float, manual: bool
     ) -> tuple[dict[str, Any], list[transitions.Action]]:
@@ -564,6 +521,3 @@ class Runner:
     def _run_url(self) -> str | None:
         return current_run_url(self.environ)
 
-
-def _message(step: Step) -> str:
-    return step.message
