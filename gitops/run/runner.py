@@ -6,7 +6,6 @@ are reported and sent again on the next command, never lost.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,23 +16,22 @@ from gitops.forge import incidents
 from gitops.forge.base import Forge
 from gitops.github import job_summary as actions_log
 from gitops.github.run_url import current_run_url
-from gitops.handlers import Check, Registry, TaskContext, TaskResult
+from gitops.handlers import Check, Registry, TaskResult
 from gitops.model import TaskList, TaskStatus
 from gitops.plan import planner, readiness, transitions, windows
 from gitops.plan.drift import drifted_tasks
 from gitops.plan.planner import Step, StepKind
 from gitops.plan.stale import Fate, RunFate, Stale, serialised_runs, stale_step, stale_tasks
 from gitops.redact import Redactor
-from gitops.run import history_commits, identity, notices
+from gitops.run import identity, notices
 from gitops.run.command import end_group
 from gitops.run.deploying import DeploymentLog
-from gitops.run.execute import all_checks, run_command, run_manual, run_registered
-from gitops.run.handler_process import run_apart
+from gitops.run.dispatch import TaskCode
+from gitops.run.execute import all_checks
 from gitops.run.outcome import EXIT_OK, Outcome, exit_for
 from gitops.run.protocols import UI, Tracker
 from gitops.run.redaction import redacted_event, redacted_result
 from gitops.run.signals import Terminated, signal_name
-from gitops.run.task_env import holds_credentials, task_environment
 from gitops.state import document
 from gitops.state.store import LocalStore, StateStore
 
@@ -325,7 +323,7 @@ class Runner:
             result = TaskResult(all_checks(task, Check.skipped("the task did not start")), unprepared)
         else:
             try:
-                result = self._execute(task_id, state, record["attempts"])
+                result = self._task_code().execute(task_id, state, record["attempts"])
             except (KeyboardInterrupt, Terminated) as stop:
                 self._interrupted(task_id, record["attempts"], stop)
                 if deployment is not None:  # not left "in progress" on the forge
@@ -360,13 +358,9 @@ class Runner:
         return log
 
     def _interrupted(self, task_id: str, attempt: int, stop: BaseException) -> None:
-        """Ctrl-C or SIGTERM while the task ran (its command's process group is already ended):
-        the task fails with the signal as its reason, so that it is retried like any failure."""
-        apart = holds_credentials(self.environ) or holds_credentials(os.environ)
-        ended = "; the task's processes were ended" if task_id not in self.registry.ids() or apart else ""
-        who = f"pid {self.whoami['pid']} on {self.whoami['host']}"
-        reason = f"interrupted by {signal_name(stop)}: gitops ({who}) was stopped while the task ran{ended}"
-        self.transition(transitions.Interrupted(task_id, attempt, reason))
+        """Ctrl-C or SIGTERM while the task ran: the task fails with the signal as its reason, so
+        that it is retried like any failure."""
+        self.transition(transitions.Interrupted(task_id, attempt, self._task_code().interruption(task_id, stop)))
 
     def _prepare(self) -> str | None:
         """Run `prepare`; the reason the task cannot run, or None."""
@@ -381,9 +375,12 @@ class Runner:
     def _redacted(self, result: TaskResult) -> TaskResult:
         return redacted_result(result, self.redactor)
 
-    def _incident_log(self) -> incidents.IncidentLog:
-        """Where a handler reports incidents: straight to the forge, unless this job hands its result over."""
-        return incidents.IncidentLog(None if self.hands_over else self.forge)
+    def _task_code(self) -> TaskCode:
+        """What task code is started with, from the runner as it is now (tests change its fields)."""
+        # Where a handler reports incidents: straight to the forge, unless this job hands its result over.
+        log = incidents.IncidentLog(None if self.hands_over else self.forge)
+        return TaskCode(self.tasklist, self.registry, self.root, self.work_dir, self.environ, self.whoami,
+                        self.ui.note, log, self.scheduled_windows, self.sleep)
 
     def _finish(
         self, task_id: str, started: dict[str, Any], result: TaskResult, seconds: float, manual: bool
@@ -414,48 +411,9 @@ class Runner:
             self.ui.note(f"warning: Task {task_id} was not tracked ({exc}); its result is in {self.state_path}")
             return None
 
-    def _execute(self, task_id: str, state: Mapping[str, Any], attempt: int) -> TaskResult:
-        task = self.tasklist.tasks[task_id]
-        workdir = self.work_dir / "work" / task_id
-        # Task code gets the environment without the engine's credentials (run/task_env.py).
-        environ = task_environment(self.environ)
-        history_commits.clear(workdir)  # a hand-over carries this attempt's history only
-        if task_id in self.registry.ids():
-            workdir.mkdir(parents=True, exist_ok=True)
-            if holds_credentials(self.environ) or holds_credentials(os.environ):
-                # In this process the handler could read them from os.environ: it runs apart.
-                return run_apart(self.registry.refs[task_id], task, self.root, workdir, attempt, environ, state,
-                                 self.ui.note, self.scheduled_windows)
-            # A view: the state's records are shared with the state file's cache (document.derive).
-            ctx = TaskContext(task, self.root, workdir, attempt, environ, document.read_only(state), self.ui.note,
-                              scheduled_windows=self.scheduled_windows, wait=self.sleep,
-                              incidents=self._incident_log())
-            return run_registered(self.registry, ctx)
-        if task.run:
-            log = self.work_dir / "logs" / f"task-{task_id}-attempt-{attempt}.log"
-            marked = {**environ, identity.RUNNER_ENV: self.whoami.get("process") or ""}
-            return run_command(task, self.root, log, marked)
-        return run_manual(task)
-
     def evaluate_window(self, task_id: str, state: Mapping[str, Any]) -> TaskResult:
-        """Run the window evaluation and checks of a waiting task's handler (gitops.run.windows), apart
-        from the engine's credentials as an execution is."""
-        task, attempt = self.tasklist.tasks[task_id], state["tasks"][task_id]["attempts"]
-        if task_id not in self.registry.ids():  # a state from elsewhere, or a registry entry removed since
-            return TaskResult(all_checks(task, Check.skipped("not checked: no handler to evaluate the window")),
-                              f"Task {task_id} waits for a window, but the handler registry has no handler for it "
-                              "to evaluate the window with; register it again, or retry the task")
-        workdir = self.work_dir / "work" / task_id
-        workdir.mkdir(parents=True, exist_ok=True)
-        environ = task_environment(self.environ)
-        history_commits.clear(workdir)  # a hand-over carries this evaluation's history only
-        if holds_credentials(self.environ) or holds_credentials(os.environ):
-            return run_apart(self.registry.refs[task_id], task, self.root, workdir, attempt, environ, state,
-                             self.ui.note, self.scheduled_windows, evaluation=True)
-        ctx = TaskContext(task, self.root, workdir, attempt, environ, document.read_only(state), self.ui.note,
-                          scheduled_windows=self.scheduled_windows, wait=self.sleep,
-                          incidents=self._incident_log())
-        return run_registered(self.registry, ctx, evaluation=True)
+        """Run the window evaluation and checks of a waiting task's handler (dispatch.TaskCode.evaluate_window)."""
+        return self._task_code().evaluate_window(task_id, state)
 
     def record_result(self, task_id: str, state: dict[str, Any], result: TaskResult,
                       seconds: float) -> tuple[dict[str, Any], TaskResult]:
