@@ -18,7 +18,7 @@ from gitops.github import job_summary as actions_log
 from gitops.github.run_url import current_run_url
 from gitops.handlers import Check, Registry, TaskResult
 from gitops.model import TaskList, TaskStatus
-from gitops.plan import planner, readiness, transitions, windows
+from gitops.plan import planner, readiness, transitions
 from gitops.plan.drift import drifted_tasks
 from gitops.plan.planner import Step, StepKind
 from gitops.plan.stale import Fate, RunFate, Stale, serialised_runs, stale_step, stale_tasks
@@ -28,6 +28,7 @@ from gitops.run.command import end_group
 from gitops.run.deploying import DeploymentLog
 from gitops.run.dispatch import TaskCode
 from gitops.run.execute import all_checks
+from gitops.run.finished import finished_event, tracked
 from gitops.run.outcome import EXIT_OK, Outcome, exit_for
 from gitops.run.protocols import UI, Tracker
 from gitops.run.redaction import redacted_event, redacted_result
@@ -333,13 +334,7 @@ class Runner:
         if deployment is not None:
             deployment.end(result)
         seconds = time.perf_counter() - began
-        try:
-            state, actions = self._finish(task_id, state, result, seconds, manual)
-        except WorkNotPushed as exc:  # the task's files did not go out: it failed, and the state says why
-            # Tracked again: the first MLflow run keeps what the task measured, the state points
-            # at this one, which records the failure.
-            result = self._redacted(replace(result, error=str(exc)))
-            state, actions = self._finish(task_id, state, result, seconds, manual)
+        state, actions, result = self._record(task_id, state, result, seconds, manual)
         if not manual:
             self.ui.task_finished(task_id, result, seconds)
         if self.environ.get("GITHUB_ACTIONS") == "true":
@@ -382,34 +377,26 @@ class Runner:
         return TaskCode(self.tasklist, self.registry, self.root, self.work_dir, self.environ, self.whoami,
                         self.ui.note, log, self.scheduled_windows, self.sleep)
 
+    def _record(self, task_id: str, started: dict[str, Any], result: TaskResult, seconds: float,
+                manual: bool) -> tuple[dict[str, Any], list[transitions.Action], TaskResult]:
+        """Record a redacted result (`_finish`); returns the new state, its actions and the result as recorded."""
+        try:
+            return (*self._finish(task_id, started, result, seconds, manual), result)
+        except WorkNotPushed as exc:  # the task's files did not go out: it failed, and the state says why
+            # Tracked again: the first MLflow run keeps what the task measured, the state points
+            # at this one, which records the failure.
+            result = self._redacted(replace(result, error=str(exc)))
+            return (*self._finish(task_id, started, result, seconds, manual), result)
+
     def _finish(
         self, task_id: str, started: dict[str, Any], result: TaskResult, seconds: float, manual: bool
     ) -> tuple[dict[str, Any], list[transitions.Action]]:
-        """Track the execution, then record its result and run id in one state write.
+        """Track the execution, then record its result and run id in one state write (gitops.run.finished)."""
+        def track(preview: Mapping[str, Any]) -> str | None:
+            return tracked(self.tracker, self.tasklist, task_id, preview, result, seconds, self.ui.note, self.state_path)
 
-        The tracker is shown the state as the result will leave it (applied in memory to the state
-        this task started from: only this task's record and the project name are read), so the
-        run id needs no write of its own (on GitHub each write is a commit and a push).
-        """
-        window = None
-        if result.window_seconds is not None and not result.failed:  # the task waits (gitops.plan.windows)
-            window = windows.opened(self.clock(), result.window_seconds, self.registry.refs[task_id])
-        finished = transitions.Finished(task_id, result.checks, result.error, result.updates, window=window)
-        if not manual:
-            # The tracker reads the task's record and the project only: no summary to recompute.
-            preview, _ = transitions.apply(self.tasklist, started, finished, self.clock(), derived=False)
-            finished = replace(finished, mlflow_run_id=self._track(task_id, preview, result, seconds))
-        return self.transition(finished, notify=False)
-
-    def _track(self, task_id: str, state: Mapping[str, Any], result: TaskResult, seconds: float) -> str | None:
-        """Log the execution; a tracking failure is reported and never touches the result."""
-        if self.tracker is None:
-            return None
-        try:
-            return self.tracker.log_task(self.tasklist, task_id, state, result, seconds)
-        except Exception as exc:  # noqa: BLE001
-            self.ui.note(f"warning: Task {task_id} was not tracked ({exc}); its result is in {self.state_path}")
-            return None
+        event = finished_event(self.tasklist, self.registry, self.clock, task_id, started, result, None if manual else track)
+        return self.transition(event, notify=False)
 
     def evaluate_window(self, task_id: str, state: Mapping[str, Any]) -> TaskResult:
         """Run the window evaluation and checks of a waiting task's handler (dispatch.TaskCode.evaluate_window)."""
@@ -419,12 +406,7 @@ class Runner:
                       seconds: float) -> tuple[dict[str, Any], TaskResult]:
         """Record a result measured outside `execute` (a window's evaluation): redacted, tracked, announced.
         Returns the new state and the result as recorded."""
-        result = self._redacted(result)
-        try:
-            new, actions = self._finish(task_id, state, result, seconds, manual=False)
-        except WorkNotPushed as exc:  # as in execute: its files did not go out, so it failed
-            result = self._redacted(replace(result, error=str(exc)))
-            new, actions = self._finish(task_id, state, result, seconds, manual=False)
+        new, actions, result = self._record(task_id, state, self._redacted(result), seconds, manual=False)
         self.ui.task_finished(task_id, result, seconds)
         self._carry_out(actions, new)
         self.open_incidents(result.incidents)
