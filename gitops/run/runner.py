@@ -24,7 +24,6 @@ from gitops.plan.planner import Step, StepKind
 from gitops.plan.stale import Fate, RunFate, Stale, serialised_runs, stale_step, stale_tasks
 from gitops.redact import Redactor
 from gitops.run import identity, notices
-from gitops.run.command import end_group
 from gitops.run.deploying import DeploymentLog
 from gitops.run.dispatch import TaskCode
 from gitops.run.execute import all_checks
@@ -139,17 +138,9 @@ class Runner:
         gone = [s for s in self.stale(found) if s.gone] if found is not None else []
         for stale in gone:
             self.ui.note(f"Task {stale.task} was marked running, but {stale.reason}: recording it as failed.")
-            self._end_orphans(found["tasks"][stale.task].get("runner"))
+            identity.end_orphans(found["tasks"][stale.task].get("runner"), self.whoami, self.ui.note)
             self.transition(transitions.Interrupted(stale.task, stale.attempt, stale.reason))
         return gone
-
-    def _end_orphans(self, runner: Mapping[str, Any] | None) -> None:
-        """What a dead local runner's command left running (kill -9 ends gitops, not its command)."""
-        if not runner or runner.get("host") != self.whoami["host"] or not runner.get("process"):
-            return
-        for group in identity.orphan_groups(runner["process"]):
-            self.ui.note(f"Ending process group {group}, left running by the task's command.")
-            end_group(group)
 
     def transition(self, event: transitions.Event, notify: bool = True) -> tuple[dict[str, Any], list[transitions.Action]]:
         """Apply one event to the newest state on disk; then carry out the planner's actions."""
