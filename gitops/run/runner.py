@@ -3,6 +3,10 @@
 Every transition goes through `state.update` (lock, re-read, apply, atomic write), so the
 result of a task is in state.json before anything is posted; forge notifications that fail
 are reported and sent again on the next command, never lost.
+
+The runner coordinates; what it hands off lives beside it: gitops.run.dispatch starts task code,
+gitops.run.finished makes a result's Finished event, gitops.run.redaction redacts what is
+recorded, gitops.run.notices writes to the forge, gitops.run.outcome is what a command returns.
 """
 from __future__ import annotations
 
