@@ -13,6 +13,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable, Collection, Mapping
 
 from gitops.errors import BadInput
@@ -157,7 +158,9 @@ class Registry:
 
     def __init__(self, refs: Mapping[str, str], module: str | None = None, deployments: Collection[str] = (),
                  rollbacks: Mapping[str, str] | None = None, windows: Collection[str] = ()):
-        self.refs = dict(refs)
+        # Read-only: what runs a task is fixed once the registry is made (Runner.runnable keeps it).
+        self.refs: Mapping[str, str] = MappingProxyType(dict(refs))
+        self._ids = frozenset(self.refs)
         self.module = module  # the registry module's name, for messages that say where to fix an entry
         # Tasks whose execution deploys production: the engine records a forge deployment around
         # each (gitops.run.deploying); the module's optional DEPLOYMENTS, a collection of task ids.
@@ -199,7 +202,7 @@ class Registry:
         return cls(refs, module_name, deployments, rollbacks, windows)
 
     def ids(self) -> frozenset[str]:
-        return frozenset(self.refs)
+        return self._ids
 
     def resolve(self, task_id: str) -> Handler:
         """Import the handler of a task (this may import heavy libraries)."""

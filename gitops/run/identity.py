@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
+from gitops.run.command import end_group
 from gitops.tracking.processes import alive, incarnation
 
 
@@ -55,3 +56,12 @@ def orphan_groups(process: str) -> list[int]:
         except (OSError, ValueError):  # gone meanwhile, or not ours to read
             continue
     return sorted(groups)
+
+
+def end_orphans(runner: Mapping[str, Any] | None, whoami: Mapping[str, Any], note: Callable[[str], None]) -> None:
+    """End what a dead local runner's command left running (kill -9 ends gitops, not its command)."""
+    if not runner or runner.get("host") != whoami["host"] or not runner.get("process"):
+        return
+    for group in orphan_groups(runner["process"]):
+        note(f"Ending process group {group}, left running by the task's command.")
+        end_group(group)

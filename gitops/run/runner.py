@@ -3,73 +3,41 @@
 Every transition goes through `state.update` (lock, re-read, apply, atomic write), so the
 result of a task is in state.json before anything is posted; forge notifications that fail
 are reported and sent again on the next command, never lost.
+
+The runner coordinates; what it hands off lives beside it: gitops.run.dispatch starts task code,
+gitops.run.finished makes a result's Finished event, gitops.run.redaction redacts what is
+recorded, gitops.run.notices writes to the forge, gitops.run.outcome is what a command returns.
 """
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from gitops.errors import UsageError, WorkNotPushed
 from gitops.forge import incidents
 from gitops.forge.base import Forge
 from gitops.github import job_summary as actions_log
 from gitops.github.run_url import current_run_url
-from gitops.handlers import Check, Registry, TaskContext, TaskResult
+from gitops.handlers import Check, Registry, TaskResult
 from gitops.model import TaskList, TaskStatus
-from gitops.plan import planner, readiness, transitions, windows
+from gitops.plan import planner, readiness, summary, transitions
 from gitops.plan.drift import drifted_tasks
 from gitops.plan.planner import Step, StepKind
 from gitops.plan.stale import Fate, RunFate, Stale, serialised_runs, stale_step, stale_tasks
 from gitops.redact import Redactor
-from gitops.run import history_commits, identity
-from gitops.run.command import end_group
+from gitops.run import identity, notices
 from gitops.run.deploying import DeploymentLog
-from gitops.run.execute import all_checks, run_command, run_manual, run_registered
-from gitops.run.handler_process import run_apart
+from gitops.run.dispatch import TaskCode
+from gitops.run.execute import all_checks
+from gitops.run.finished import finished_event, tracked
+from gitops.run.outcome import EXIT_OK, Outcome, exit_for
+from gitops.run.protocols import UI, Tracker
+from gitops.run.redaction import redacted_event, redacted_result
 from gitops.run.signals import Terminated, signal_name
-from gitops.run.task_env import holds_credentials, task_environment
 from gitops.state import document
 from gitops.state.store import LocalStore, StateStore
-from gitops.ui.reports import hotfix_issue, progress_markdown
-
-EXIT_OK, EXIT_STOPPED = 0, 1
-# A check's keys whose values are not free text: the criterion (the task list's words, matched
-# by text) and the status (an enum of state.json).
-CHECK_KEYS_KEPT = frozenset({"criterion", "status"})
-
-
-class UI(Protocol):
-    """What the runner tells a person; the CLI draws it with rich, tests record it."""
-
-    def task_started(self, task_id: str, title: str, attempt: int) -> None: ...
-
-    def task_finished(self, task_id: str, result: TaskResult, seconds: float) -> None: ...
-
-    def note(self, message: str) -> None: ...
-
-    def confirm(self, step: Step, approver: str) -> bool | None:
-        """Ask at a gate; None when there is no terminal to ask in."""
-
-
-class Tracker(Protocol):
-    """Where each task execution is logged as a run (MLflow: gitops/tracking.py)."""
-
-    def log_task(self, tasklist: TaskList, task_id: str, state: Mapping[str, Any], result: TaskResult, seconds: float) -> str | None:
-        """Log one execution (params, metrics, evidence); return its run id."""
-
-    def close(self, state: Mapping[str, Any]) -> None:
-        """End the pipeline run (the parent run) of this session."""
-
-
-@dataclass
-class Outcome:
-    step: Step
-    exit_code: int
-    ran: list[str] = field(default_factory=list)
-    stopped_at: str | None = None  # --until reached
 
 
 @dataclass
@@ -117,6 +85,7 @@ class Runner:
         # not after every task; `_progress_due` says a task changed it since it was last posted.
         self._progress_held = False
         self._progress_due = False
+        self._runnable: tuple[TaskList, Registry, frozenset[str]] | None = None
         if self.store is None:
             self.store = LocalStore(self.state_path)
         self.redactor = Redactor.from_environ(self.environ)
@@ -162,6 +131,11 @@ class Runner:
 
     def stale(self, state: Mapping[str, Any]) -> list[Stale]:
         """Running tasks of this task list whose runner is gone or cannot be judged from here."""
+        try:  # no task of the list runs (counted as records change, gitops.plan.summary): nothing to judge
+            if not summary.tally(self.tasklist, state["tasks"]).present[TaskStatus.RUNNING.value]:
+                return []
+        except KeyError:  # a task without a record (a state of another version of the list): look at all
+            pass
         return [s for s in stale_tasks(state, self.whoami, self.fate, self.run_fate) if s.task in self.tasklist.tasks]
 
     def recover(self) -> list[Stale]:
@@ -174,23 +148,15 @@ class Runner:
         gone = [s for s in self.stale(found) if s.gone] if found is not None else []
         for stale in gone:
             self.ui.note(f"Task {stale.task} was marked running, but {stale.reason}: recording it as failed.")
-            self._end_orphans(found["tasks"][stale.task].get("runner"))
+            identity.end_orphans(found["tasks"][stale.task].get("runner"), self.whoami, self.ui.note)
             self.transition(transitions.Interrupted(stale.task, stale.attempt, stale.reason))
         return gone
-
-    def _end_orphans(self, runner: Mapping[str, Any] | None) -> None:
-        """What a dead local runner's command left running (kill -9 ends gitops, not its command)."""
-        if not runner or runner.get("host") != self.whoami["host"] or not runner.get("process"):
-            return
-        for group in identity.orphan_groups(runner["process"]):
-            self.ui.note(f"Ending process group {group}, left running by the task's command.")
-            end_group(group)
 
     def transition(self, event: transitions.Event, notify: bool = True) -> tuple[dict[str, Any], list[transitions.Action]]:
         """Apply one event to the newest state on disk; then carry out the planner's actions."""
         actions: list[transitions.Action] = []
 
-        event = self._redacted_event(event)
+        event = redacted_event(event, self.redactor)
 
         def change(latest: dict[str, Any]) -> dict[str, Any]:
             self._check_owner(latest)
@@ -227,28 +193,13 @@ class Runner:
                 self.ui.note(f"warning: could not update the forge ({exc}); it is retried on the next command")
 
     def _open_issue(self, hotfix_id: str, state: dict[str, Any]) -> None:
-        title, body = hotfix_issue(self.tasklist, state, hotfix_id)
-        task = next(h["task"] for h in state["hotfixes"] if h["id"] == hotfix_id)
-        url = self.forge.open_issue(f"hotfix:{task}", title, body, ["hotfix", f"task:{task}"])
-
-        def record(latest: dict[str, Any]) -> dict[str, Any]:
-            for hotfix in latest["hotfixes"]:
-                if hotfix["id"] == hotfix_id:
-                    hotfix["issue"] = url
-            return latest
-
-        self.store.update(record)
-        self.ui.note(f"{hotfix_id} opened: {url}")
+        notices.open_issue(self.tasklist, self.forge, self.store, hotfix_id, state, self.ui.note)
 
     def _post_progress(self, state: dict[str, Any]) -> None:
-        """The sticky progress comment on the PR people act on, and the PR of a finished phase."""
+        """The progress comment, its next step as people read it where they act (notices.post_progress)."""
         step = self.next_step(state)
-        body = progress_markdown(self.tasklist, state, (self.step_text or _message)(step), self.run_link)
-        finished = readiness.phases_to_merge(self.tasklist, state)
-        for phase in finished:
-            self.forge.open_phase_pr(phase, f"{state['project']}: Phase {phase} complete", body)
-        phase = finished[0] if finished else state.get("current_phase") or self.tasklist.phases[-1].number
-        self.forge.upsert_comment(f"phase:{phase}", body)
+        text = self.step_text(step) if self.step_text else step.message
+        notices.post_progress(self.tasklist, self.forge, state, text, self.run_link)
 
     def report(self) -> Step:
         """Post the progress comment and open the PR of a finished phase (the workflow's report job)."""
@@ -259,47 +210,37 @@ class Runner:
         return self.next_step(state)
 
     def record_reviews(self) -> list[str]:
-        """Record what reviewers decided on the forge at each waiting phase gate: a phase PR closed
-        without merging rejects the next phase, reopening it undoes that. Returns the gates changed."""
-        found = self.store.read()
+        """Record what reviewers decided on the forge at each waiting phase gate (notices.review_decisions).
+        Returns the gates changed."""
         changed = []
-        # The PR of the phase before each phase gate, in task-list order (numbers may skip).
-        before = {phase.gate_id: previous.number for previous, phase in zip(self.tasklist.phases, self.tasklist.phases[1:])}
-        for gate, record in ((found or {}).get("gates") or {}).items():
-            if gate not in before or record["status"] not in ("pending", "rejected"):
-                continue
-            try:
-                rejected = self.forge.phase_rejected(before[gate])
-            except Exception as exc:  # noqa: BLE001 - unknown is not a decision: the gate stays as it is
-                self.ui.note(f"warning: could not read the review of {gate} ({exc}); it is read again on the next command")
-                continue
-            event = (transitions.Rejected(gate) if rejected and record["status"] == "pending"
-                     else transitions.Reopened(gate) if not rejected and record["status"] == "rejected" else None)
-            if event is not None:
-                self.transition(event)
-                changed.append(gate)
-                self.ui.note(f"Gate {gate} {'rejected: its PR was closed without merging' if rejected else 'waits again: its PR was reopened'}.")
+        for gate, event, said in notices.review_decisions(self.tasklist, self.store.read(), self.forge, self.ui.note):
+            self.transition(event)
+            changed.append(gate)
+            self.ui.note(said)
         return changed
 
     def flush_notifications(self) -> None:
-        """Open HotFix issues whose notice failed earlier, and close those of tasks that passed since
-        (a closing edit that failed; closing an already closed issue does nothing on the forge)."""
+        """Send the forge notices that failed earlier (notices.unsent)."""
         found = self.store.read()
-        for hotfix in (found or {}).get("hotfixes", []):
-            if hotfix["status"] == "open" and not hotfix.get("issue"):
-                self._carry_out([transitions.OpenIssue(hotfix["id"])], found)
-        passed = {TaskStatus.DONE.value, TaskStatus.AWAITING_APPROVAL.value}
-        for task_id in dict.fromkeys(h["task"] for h in (found or {}).get("hotfixes", []) if h.get("issue")):
-            record = found["tasks"].get(task_id) or {}
-            if record.get("status") in passed:
-                comment = f"Task {task_id} passed on attempt {record['attempts']}."
-                self._carry_out([transitions.CloseIssue(task_id, comment)], found)
+        self._carry_out(notices.unsent(found), found)
+
+    def open_incidents(self, reported: Sequence[incidents.Incident]) -> None:
+        """Open the issues of incidents a task reported, and close the resolved ones (notices.open_incidents)."""
+        if self.hands_over or not reported:
+            return  # a task job: the recording job opens them (gitops.run.recording)
+        notices.open_incidents(reported, self.forge, self.redactor, self.ui.note)
 
     # ------------------------------------------------------------ commands
     def runnable(self) -> frozenset[str]:
         """Tasks the engine can execute: a registered handler or a **Run** command."""
-        with_run = {t.id for t in self.tasklist.tasks.values() if t.run}
-        return frozenset(with_run | (self.registry.ids() & set(self.tasklist.tasks)))
+        kept = self._runnable
+        # Asked before every step: kept while the task list and the registry (both read-only) are
+        # the same objects (tests replace them on a runner).
+        if kept is None or kept[0] is not self.tasklist or kept[1] is not self.registry:
+            with_run = {t.id for t in self.tasklist.tasks.values() if t.run}
+            found = frozenset(with_run | (self.registry.ids() & set(self.tasklist.tasks)))
+            kept = self._runnable = (self.tasklist, self.registry, found)
+        return kept[2]
 
     def plan(self) -> Step:
         return self.next_step(self.current())
@@ -349,7 +290,7 @@ class Runner:
             if until and state["tasks"][until]["status"] == TaskStatus.DONE.value:
                 return Outcome(step, EXIT_OK, ran, stopped_at=until)
             if only and only in ran:
-                return Outcome(step, _exit_for(step), ran)
+                return Outcome(step, exit_for(step), ran)
             if only and step.task != only and step.kind in (StepKind.RUN, StepKind.MANUAL):
                 reason = readiness.why_not_ready(self.tasklist, state, only) or "another step comes first"
                 raise UsageError(f"Task {only} cannot run now: {reason}. Next step: {step.message}")
@@ -359,7 +300,7 @@ class Runner:
             elif step.kind is StepKind.GATE and self._pass_gate(step, approver, auto_approve):
                 continue
             else:
-                return Outcome(step, _exit_for(step), ran)
+                return Outcome(step, exit_for(step), ran)
 
     def _pass_gate(self, step: Step, approver: str, auto_approve: bool) -> bool:
         if auto_approve and not step.unsigned:
@@ -393,7 +334,7 @@ class Runner:
             result = TaskResult(all_checks(task, Check.skipped("the task did not start")), unprepared)
         else:
             try:
-                result = self._execute(task_id, state, record["attempts"])
+                result = self._task_code().execute(task_id, state, record["attempts"])
             except (KeyboardInterrupt, Terminated) as stop:
                 self._interrupted(task_id, record["attempts"], stop)
                 if deployment is not None:  # not left "in progress" on the forge
@@ -403,13 +344,7 @@ class Runner:
         if deployment is not None:
             deployment.end(result)
         seconds = time.perf_counter() - began
-        try:
-            state, actions = self._finish(task_id, state, result, seconds, manual)
-        except WorkNotPushed as exc:  # the task's files did not go out: it failed, and the state says why
-            # Tracked again: the first MLflow run keeps what the task measured, the state points
-            # at this one, which records the failure.
-            result = self._redacted(replace(result, error=str(exc)))
-            state, actions = self._finish(task_id, state, result, seconds, manual)
+        state, actions, result = self._record(task_id, state, result, seconds, manual)
         if not manual:
             self.ui.task_finished(task_id, result, seconds)
         if self.environ.get("GITHUB_ACTIONS") == "true":
@@ -428,13 +363,9 @@ class Runner:
         return log
 
     def _interrupted(self, task_id: str, attempt: int, stop: BaseException) -> None:
-        """Ctrl-C or SIGTERM while the task ran (its command's process group is already ended):
-        the task fails with the signal as its reason, so that it is retried like any failure."""
-        apart = holds_credentials(self.environ) or holds_credentials(os.environ)
-        ended = "; the task's processes were ended" if task_id not in self.registry.ids() or apart else ""
-        who = f"pid {self.whoami['pid']} on {self.whoami['host']}"
-        reason = f"interrupted by {signal_name(stop)}: gitops ({who}) was stopped while the task ran{ended}"
-        self.transition(transitions.Interrupted(task_id, attempt, reason))
+        """Ctrl-C or SIGTERM while the task ran: the task fails with the signal as its reason, so
+        that it is retried like any failure."""
+        self.transition(transitions.Interrupted(task_id, attempt, self._task_code().interruption(task_id, stop)))
 
     def _prepare(self) -> str | None:
         """Run `prepare`; the reason the task cannot run, or None."""
@@ -447,129 +378,45 @@ class Runner:
         return None
 
     def _redacted(self, result: TaskResult) -> TaskResult:
-        """Secrets out of what is recorded: state.json is committed and posted, MLflow keeps it.
+        return redacted_result(result, self.redactor)
 
-        Every string of the checks (evidence, metrics' labels) and of the state updates; a check's
-        criterion and status stay as they are: they are the task list's text and state's enum.
-        """
-        redact = self.redactor.redact_value
-        checks = [redact(c, keep=CHECK_KEYS_KEPT) for c in result.checks]
-        error = self.redactor.redact(result.error) if result.error else result.error
-        return replace(result, checks=checks, error=error, updates=redact(dict(result.updates)),
-                       incidents=incidents.redacted(result.incidents, self.redactor))
+    def _task_code(self) -> TaskCode:
+        """What task code is started with, from the runner as it is now (tests change its fields)."""
+        # Where a handler reports incidents: straight to the forge, unless this job hands its result over.
+        log = incidents.IncidentLog(None if self.hands_over else self.forge)
+        return TaskCode(self.tasklist, self.registry, self.root, self.work_dir, self.environ, self.whoami,
+                        self.ui.note, log, self.scheduled_windows, self.sleep)
 
-    def _incident_log(self) -> incidents.IncidentLog:
-        """Where a handler reports incidents: straight to the forge, unless this job hands its result over."""
-        return incidents.IncidentLog(None if self.hands_over else self.forge)
-
-    def open_incidents(self, reported: Sequence[incidents.Incident]) -> None:
-        """Open (or find) the issues of incidents a task reported, and close the resolved ones; like every
-        forge notice, a failure is said and the result stays recorded (a re-run opens them again, idempotently)."""
-        if self.hands_over or not reported:
-            return  # a task job: the recording job opens them (gitops.run.recording)
+    def _record(self, task_id: str, started: dict[str, Any], result: TaskResult, seconds: float,
+                manual: bool) -> tuple[dict[str, Any], list[transitions.Action], TaskResult]:
+        """Record a redacted result (`_finish`); returns the new state, its actions and the result as recorded."""
         try:
-            for marker, url in incidents.open_all(incidents.redacted(reported, self.redactor), self.forge).items():
-                self.ui.note(f"incident {marker}: {url}")
-        except Exception as exc:  # noqa: BLE001 - the result is in state; only the notice failed
-            self.ui.note(f"warning: could not open the incidents' issues ({exc}); they are opened again on a re-run")
-
-    def _redacted_event(self, event: transitions.Event) -> transitions.Event:
-        """Every free text an event writes to state (a resume's reason, who approved, a result) redacted."""
-        if isinstance(event, transitions.Finished):
-            result = self._redacted(TaskResult(list(event.checks), event.error, event.updates))
-            return replace(event, checks=result.checks, error=result.error, updates=result.updates)
-        if isinstance(event, transitions.Resumed):
-            return replace(event, reason=self.redactor.redact(event.reason), by=self.redactor.redact(event.by))
-        if isinstance(event, transitions.Approved):
-            return replace(event, by=self.redactor.redact(event.by))
-        if isinstance(event, (transitions.DeployRejected, transitions.EvaluationRejected)):
-            return replace(event, by=self.redactor.redact(event.by), comment=self.redactor.redact(event.comment))
-        if isinstance(event, transitions.Started) and event.run_url:
-            return replace(event, run_url=self.redactor.redact(event.run_url))
-        return event
+            return (*self._finish(task_id, started, result, seconds, manual), result)
+        except WorkNotPushed as exc:  # the task's files did not go out: it failed, and the state says why
+            # Tracked again: the first MLflow run keeps what the task measured, the state points
+            # at this one, which records the failure.
+            result = self._redacted(replace(result, error=str(exc)))
+            return (*self._finish(task_id, started, result, seconds, manual), result)
 
     def _finish(
         self, task_id: str, started: dict[str, Any], result: TaskResult, seconds: float, manual: bool
     ) -> tuple[dict[str, Any], list[transitions.Action]]:
-        """Track the execution, then record its result and run id in one state write.
+        """Track the execution, then record its result and run id in one state write (gitops.run.finished)."""
+        def track(preview: Mapping[str, Any]) -> str | None:
+            return tracked(self.tracker, self.tasklist, task_id, preview, result, seconds, self.ui.note, self.state_path)
 
-        The tracker is shown the state as the result will leave it (applied in memory to the state
-        this task started from: only this task's record and the project name are read), so the
-        run id needs no write of its own (on GitHub each write is a commit and a push).
-        """
-        window = None
-        if result.window_seconds is not None and not result.failed:  # the task waits (gitops.plan.windows)
-            window = windows.opened(self.clock(), result.window_seconds, self.registry.refs[task_id])
-        finished = transitions.Finished(task_id, result.checks, result.error, result.updates, window=window)
-        if not manual:
-            # The tracker reads the task's record and the project only: no summary to recompute.
-            preview, _ = transitions.apply(self.tasklist, started, finished, self.clock(), derived=False)
-            finished = replace(finished, mlflow_run_id=self._track(task_id, preview, result, seconds))
-        return self.transition(finished, notify=False)
-
-    def _track(self, task_id: str, state: Mapping[str, Any], result: TaskResult, seconds: float) -> str | None:
-        """Log the execution; a tracking failure is reported and never touches the result."""
-        if self.tracker is None:
-            return None
-        try:
-            return self.tracker.log_task(self.tasklist, task_id, state, result, seconds)
-        except Exception as exc:  # noqa: BLE001
-            self.ui.note(f"warning: Task {task_id} was not tracked ({exc}); its result is in {self.state_path}")
-            return None
-
-    def _execute(self, task_id: str, state: Mapping[str, Any], attempt: int) -> TaskResult:
-        task = self.tasklist.tasks[task_id]
-        workdir = self.work_dir / "work" / task_id
-        # Task code gets the environment without the engine's credentials (run/task_env.py).
-        environ = task_environment(self.environ)
-        history_commits.clear(workdir)  # a hand-over carries this attempt's history only
-        if task_id in self.registry.ids():
-            workdir.mkdir(parents=True, exist_ok=True)
-            if holds_credentials(self.environ) or holds_credentials(os.environ):
-                # In this process the handler could read them from os.environ: it runs apart.
-                return run_apart(self.registry.refs[task_id], task, self.root, workdir, attempt, environ, state,
-                                 self.ui.note, self.scheduled_windows)
-            # A view: the state's records are shared with the state file's cache (document.derive).
-            ctx = TaskContext(task, self.root, workdir, attempt, environ, document.read_only(state), self.ui.note,
-                              scheduled_windows=self.scheduled_windows, wait=self.sleep,
-                              incidents=self._incident_log())
-            return run_registered(self.registry, ctx)
-        if task.run:
-            log = self.work_dir / "logs" / f"task-{task_id}-attempt-{attempt}.log"
-            marked = {**environ, identity.RUNNER_ENV: self.whoami.get("process") or ""}
-            return run_command(task, self.root, log, marked)
-        return run_manual(task)
+        event = finished_event(self.tasklist, self.registry, self.clock, task_id, started, result, None if manual else track)
+        return self.transition(event, notify=False)
 
     def evaluate_window(self, task_id: str, state: Mapping[str, Any]) -> TaskResult:
-        """Run the window evaluation and checks of a waiting task's handler (gitops.run.windows), apart
-        from the engine's credentials as an execution is."""
-        task, attempt = self.tasklist.tasks[task_id], state["tasks"][task_id]["attempts"]
-        if task_id not in self.registry.ids():  # a state from elsewhere, or a registry entry removed since
-            return TaskResult(all_checks(task, Check.skipped("not checked: no handler to evaluate the window")),
-                              f"Task {task_id} waits for a window, but the handler registry has no handler for it "
-                              "to evaluate the window with; register it again, or retry the task")
-        workdir = self.work_dir / "work" / task_id
-        workdir.mkdir(parents=True, exist_ok=True)
-        environ = task_environment(self.environ)
-        history_commits.clear(workdir)  # a hand-over carries this evaluation's history only
-        if holds_credentials(self.environ) or holds_credentials(os.environ):
-            return run_apart(self.registry.refs[task_id], task, self.root, workdir, attempt, environ, state,
-                             self.ui.note, self.scheduled_windows, evaluation=True)
-        ctx = TaskContext(task, self.root, workdir, attempt, environ, document.read_only(state), self.ui.note,
-                          scheduled_windows=self.scheduled_windows, wait=self.sleep,
-                          incidents=self._incident_log())
-        return run_registered(self.registry, ctx, evaluation=True)
+        """Run the window evaluation and checks of a waiting task's handler (dispatch.TaskCode.evaluate_window)."""
+        return self._task_code().evaluate_window(task_id, state)
 
     def record_result(self, task_id: str, state: dict[str, Any], result: TaskResult,
                       seconds: float) -> tuple[dict[str, Any], TaskResult]:
         """Record a result measured outside `execute` (a window's evaluation): redacted, tracked, announced.
         Returns the new state and the result as recorded."""
-        result = self._redacted(result)
-        try:
-            new, actions = self._finish(task_id, state, result, seconds, manual=False)
-        except WorkNotPushed as exc:  # as in execute: its files did not go out, so it failed
-            result = self._redacted(replace(result, error=str(exc)))
-            new, actions = self._finish(task_id, state, result, seconds, manual=False)
+        new, actions, result = self._record(task_id, state, self._redacted(result), seconds, manual=False)
         self.ui.task_finished(task_id, result, seconds)
         self._carry_out(actions, new)
         self.open_incidents(result.incidents)
@@ -607,7 +454,7 @@ class Runner:
         if execute and step.task == task_id and step.kind in (StepKind.RUN, StepKind.MANUAL):
             self.execute(task_id)
         after = self.next_step(self.current())
-        return Outcome(after, _exit_for(after), [task_id])
+        return Outcome(after, exit_for(after), [task_id])
 
     def resume(self, reason: str, by: str) -> Step:
         self.recover()
@@ -624,11 +471,3 @@ class Runner:
     def _run_url(self) -> str | None:
         return current_run_url(self.environ)
 
-
-def _exit_for(step: Step) -> int:
-    stopped = (StepKind.PAUSED, StepKind.INTERRUPTED, StepKind.HALTED, StepKind.BLOCKED, StepKind.REJECTED)
-    return EXIT_STOPPED if step.kind in stopped else EXIT_OK
-
-
-def _message(step: Step) -> str:
-    return step.message

@@ -12,7 +12,8 @@ from gitops.forge.local import LocalForge
 from gitops.handlers import Registry
 from gitops.plan.planner import StepKind
 from gitops.run import handover
-from gitops.run.runner import EXIT_OK, Runner
+from gitops.run.outcome import EXIT_OK
+from gitops.run.runner import Runner
 from gitops.run.windows import evaluate_due, handover_name
 from tests.gitops.builders import task, tasklist
 from tests.gitops.test_bench import QuietUI
@@ -55,7 +56,7 @@ def state(folder: Path) -> dict:
 def test_locally_the_window_elapses_in_the_run_and_the_pipeline_goes_on(tmp_path):
     slept: list[float] = []
     runner = make(tmp_path, scheduled=False, slept=slept)
-    runner.registry.refs["1.2"] = WATCHED
+    runner.registry = Registry({**runner.registry.refs, "1.2": WATCHED})
     outcome = runner.run("ada")
     assert (outcome.step.kind, outcome.ran) == (StepKind.FINISHED, ["1.1", "1.2"])
     assert slept == [2.0, 2.0]
