@@ -164,10 +164,44 @@ def _current(path: Path) -> _Known | None:
     known = _known.get(key)
     if known is not None and _unchanged(path, known):
         return known
+    # A reader holds no lock: a writer may replace state.json (and start a new journal) while it
+    # reads. The stat before and after tells; then it reads again.
+    for attempt in range(_READ_ATTEMPTS):
+        last = attempt == _READ_ATTEMPTS - 1
+        try:
+            before = os.stat(path)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            before = None  # read_regular says what is wrong
+        raw = _read_state(path)
+        if raw is None:
+            return None
+        try:
+            found = _folded(path, raw, known)
+        except JournalMismatch:
+            if last or before is None or _stat_key(before) == _stat_key(os.stat(path)):
+                raise
+            continue
+        if before is not None and _stat_key(before) != _stat_key(os.stat(path)) and not last:
+            continue
+        found.sig = _sig(before) if before is not None else None
+        _known[key] = found
+        return found
+    raise AssertionError("unreachable")
+
+
+_READ_ATTEMPTS = 3
+
+
+def _stat_key(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode)
+
+
+def _read_state(path: Path) -> bytes | None:
     name = str(path)
     try:
-        raw = read_regular(path, STATE_LIMIT)
-        info = os.stat(path)
+        return read_regular(path, STATE_LIMIT)
     except FileNotFoundError:
         return None
     except NotRegular as error:
@@ -175,15 +209,21 @@ def _current(path: Path) -> _Known | None:
                          "path of state.json (or a new path to start afresh).") from None
     except OSError as error:
         raise StateError(f"{name}: cannot read the file ({error.strerror}). Check that it is a readable file.") from None
+
+
+def _folded(path: Path, raw: bytes, known: _Known | None) -> _Known:
+    """The state `raw` holds (parsed and checked unless this process knows those bytes), journal folded in."""
+    name = str(path)
     if known is not None and known.raw == raw:
         base = known.base  # the very bytes this process checked or wrote: nothing to parse
     else:
         previous = known.base if known else None
         base = _with_frozen_records(validate(_parse(_decode(raw, name), name), name, previous))[0]
-    known = _with_journal(path, raw, base, known if known is not None and known.base is base else None)
-    known.sig = _sig(info)
-    _known[key] = known
-    return known
+    return _with_journal(path, raw, base, known if known is not None and known.base is base else None)
+
+
+class JournalMismatch(StateError):
+    """The journal continues another state.json than the one read."""
 
 
 def _with_journal(path: Path, raw: bytes, base: dict, known: _Known | None) -> _Known:
@@ -210,7 +250,7 @@ def _with_journal(path: Path, raw: bytes, base: dict, known: _Known | None) -> _
             # Written whole and killed before the journal was removed: the lines are already in
             # state.json (folding them changes nothing). Anything else is someone else's state.json.
             if folded is None or dumps(folded) != dumps(base):
-                raise StateError(
+                raise JournalMismatch(
                     f"{name} continues another {path.name} than the one there now ({path} was replaced, e.g. by "
                     f"git checkout or an editor, after gitops wrote the journal). Restore that {path.name}, or move "
                     f"{name} away to keep {path} as it is (the changes in the journal are then lost).")
@@ -237,7 +277,7 @@ def _sig(info: os.stat_result) -> tuple[int, ...] | None:
     coarse = info.st_mtime_ns % 1_000_000_000 == 0 and info.st_ctime_ns % 1_000_000_000 == 0
     if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < (_RACY_COARSE_NS if coarse else _RACY_NS):
         return None
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode)
+    return _stat_key(info)
 
 
 def _unchanged(path: Path, known: _Known) -> bool:
@@ -248,7 +288,7 @@ def _unchanged(path: Path, known: _Known) -> bool:
         info = os.stat(path)
     except OSError:
         return False
-    if (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode) != known.sig:
+    if _stat_key(info) != known.sig:
         return False
     try:
         journal_info = os.stat(journal.path_for(path))

@@ -16,6 +16,7 @@ from gitops.errors import StateError
 from gitops.state import file as state
 from gitops.state import journal
 from gitops.state.document import derive
+from gitops.state import state_text
 from gitops.state.state_text import dumps
 from tests.conftest import ROOT
 from tests.gitops.state.test_file import full_state, long_state
@@ -262,3 +263,32 @@ def test_a_journal_that_is_a_link_is_refused(path: Path, tmp_path: Path) -> None
         with state.journaled(path):
             state.update(path, start("9.1"))
     assert outside.read_text() == ""
+
+
+def test_a_reader_that_races_a_whole_write_reads_again_instead_of_refusing(path: Path, monkeypatch) -> None:
+    """A lock-free reader reads state.json, a writer then writes it whole and starts a new journal:
+    the journal the reader finds continues the new file. It must read again, not cry foul."""
+    state.save(path, long_state(5))
+    old_bytes = path.read_bytes()
+    newer = long_state(5)
+    newer["paused_by"] = "ana"
+    newer_bytes = state_text.dumps(newer).encode()
+    change = {"tasks": {"9.1": {**newer["tasks"]["9.1"], "status": "running"}}}
+    read = state._read_state
+    calls = []
+
+    def racing(p: Path) -> bytes | None:
+        calls.append(p)
+        if len(calls) == 1:  # the writer goes between this read and the journal's
+            temp = path.with_name("new")
+            temp.write_bytes(newer_bytes)
+            os.replace(temp, path)
+            journal.path_for(path).write_bytes(journal.header(newer_bytes) + journal.line(change))
+            return old_bytes
+        return read(p)
+
+    state._known.clear()
+    monkeypatch.setattr(state, "_read_state", racing)
+    found = state.load(path)
+    assert len(calls) == 2
+    assert found["paused_by"] == "ana" and found["tasks"]["9.1"]["status"] == "running"
