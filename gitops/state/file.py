@@ -254,7 +254,7 @@ def _with_journal(path: Path, raw: bytes, base: dict, known: _Known | None) -> _
                     f"{name} continues another {path.name} than the one there now ({path} was replaced, e.g. by "
                     f"git checkout or an editor, after gitops wrote the journal). Restore that {path.name}, or move "
                     f"{name} away to keep {path} as it is (the changes in the journal are then lost).")
-            return _Known(raw, None, base, _journal_sig(info), [data[:read.whole]], base)
+            return _Known(raw, None, base, _journal_sig(info), [], base)  # the next append starts it anew
     if folded is None:
         raise StateError(f"{name}: a change does not fit {path} (a list shorter than where it continues). Move "
                          f"{name} away to go back to {path} as last written whole (its changes are then lost).")

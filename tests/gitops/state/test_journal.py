@@ -292,3 +292,19 @@ def test_a_reader_that_races_a_whole_write_reads_again_instead_of_refusing(path:
     found = state.load(path)
     assert len(calls) == 2
     assert found["paused_by"] == "ana" and found["tasks"]["9.1"]["status"] == "running"
+
+
+def test_a_run_after_a_journal_already_written_into_state_json_starts_a_journal_of_its_own(path: Path) -> None:
+    state.save(path, long_state(5))
+    with state.journaled(path):
+        state.update(path, start("9.1"))
+        kept = journal.path_for(path).read_bytes()
+    journal.path_for(path).write_bytes(kept)  # killed between the whole write and the removal
+    state._known.clear()
+    with state.journaled(path):
+        state.update(path, start("9.2"))
+        assert json.loads(journal.path_for(path).read_bytes().splitlines()[0])["base"] == \
+            journal.digest(path.read_bytes())
+        state._known.clear()  # another reader, while the run goes on
+        found = state.load(path)
+        assert (found["tasks"]["9.1"]["status"], found["tasks"]["9.2"]["status"]) == ("running", "running")
