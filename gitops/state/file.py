@@ -231,16 +231,20 @@ def _with_journal(path: Path, raw: bytes, base: dict, known: _Known | None) -> _
     folded from the same state.json before, so that only the lines appended since are read."""
     journal_path = journal.path_for(path)
     name = str(journal_path)
-    data = journal.read(journal_path, STATE_LIMIT)
-    if data is None:
+    try:  # before reading: a line appended meanwhile makes the next look read again (_unchanged)
+        info = os.stat(journal_path)
+    except FileNotFoundError:
+        info = None
+    data = journal.read(journal_path, STATE_LIMIT) if info is not None else None
+    if data is None or info is None:
         return _Known(raw, None, base, None, [], base)
-    info = os.stat(journal_path)
     folded_before = b"".join(known.lines) if known is not None else b""
+    valid_from = base
     if folded_before and data.startswith(folded_before):
         read = journal.parse(data, name, start=len(folded_before))  # the lines appended since: fold only them
         if not read.changes:
             return _Known(raw, None, base, _journal_sig(info), [data[:read.whole]], known.state)
-        folded = journal.fold(known.state, read.changes)
+        folded, valid_from = journal.fold(known.state, read.changes), known.state
     else:
         read = journal.parse(data, name)
         if not read.base:  # a torn header and nothing else: an empty journal
@@ -258,7 +262,7 @@ def _with_journal(path: Path, raw: bytes, base: dict, known: _Known | None) -> _
     if folded is None:
         raise StateError(f"{name}: a change does not fit {path} (a list shorter than where it continues). Move "
                          f"{name} away to go back to {path} as last written whole (its changes are then lost).")
-    state = _with_frozen_records(validate(folded, f"{path} with {name} folded in", base))[0]
+    state = _with_frozen_records(validate(folded, f"{path} with {name} folded in", valid_from))[0]
     return _Known(raw, None, base, _journal_sig(info), [data[:read.whole]], state)
 
 

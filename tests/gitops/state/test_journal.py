@@ -308,3 +308,20 @@ def test_a_run_after_a_journal_already_written_into_state_json_starts_a_journal_
         state._known.clear()  # another reader, while the run goes on
         found = state.load(path)
         assert (found["tasks"]["9.1"]["status"], found["tasks"]["9.2"]["status"]) == ("running", "running")
+
+
+def test_a_reader_folds_in_only_the_lines_another_writer_appended_since(path: Path, monkeypatch) -> None:
+    state.save(path, long_state(5))
+    with state.journaled(path):
+        state.update(path, start("9.1"))
+        state._known.clear()
+        assert state.load(path)["tasks"]["9.2"]["status"] == "pending"  # the reader's view, cached
+        record = {**state.load(path)["tasks"]["9.2"], "status": "running"}
+        with journal.path_for(path).open("ab") as handle:  # another writer's append
+            handle.write(journal.line({"tasks": {"9.2": record}}))
+        parsed = []
+        parse = journal.parse
+        monkeypatch.setattr(journal, "parse", lambda raw, name, start=0: parsed.append(start) or parse(raw, name, start))
+        found = state.load(path)
+        assert (found["tasks"]["9.1"]["status"], found["tasks"]["9.2"]["status"]) == ("running", "running")
+        assert parsed and parsed[0] > 0  # from where it had read to, not from the start
