@@ -367,6 +367,7 @@ def _retried(tasklist: TaskList, state: dict[str, Any], event: Retried, now: str
     record = own_record(state, event.task)
     if has_drifted(tasklist.tasks[event.task], record):  # done, but its definition changed: run it again
         record["status"] = TaskStatus.PENDING.value
+        _approve_again(tasklist, state, event.task)
         return []
     if record["status"] != TaskStatus.FAILED.value:
         raise UsageError(f"Task {event.task} is {record['status'].replace('_', ' ')}, not failed: there is nothing to retry.")
@@ -377,7 +378,16 @@ def _retried(tasklist: TaskList, state: dict[str, Any], event: Retried, now: str
                 state["paused_by"] = None
     record["status"] = TaskStatus.PENDING.value
     record.pop(LOST, None)
+    _approve_again(tasklist, state, event.task)
     return []
+
+
+def _approve_again(tasklist: TaskList, state: dict[str, Any], task_id: str) -> None:
+    """A production task that runs again is approved again: the reviewer approved the run that
+    failed (or the definition that changed), not the fix. Its gate is removed; `sync` opens it
+    again, pending, when the task is ready (as GitHub asks again for each job's environment)."""
+    if task_id in tasklist.production_tasks:
+        state["gates"].pop(deploy_gate(task_id), None)
 
 
 def _resumed(tasklist: TaskList, state: dict[str, Any], event: Resumed, now: str) -> list[Action]:

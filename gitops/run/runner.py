@@ -451,10 +451,14 @@ class Runner:
         self.transition(transitions.Retried(task_id))
         state = self.current()
         step = self.next_step(state)
+        ran = []
         if execute and step.task == task_id and step.kind in (StepKind.RUN, StepKind.MANUAL):
             self.execute(task_id)
+            ran.append(task_id)
         after = self.next_step(self.current())
-        return Outcome(after, exit_for(after), [task_id])
+        # Not run here (GitHub: its job runs it): the retry is recorded, and a stop elsewhere (another
+        # gate rejected) must not fail the plan job that recorded it; the step says what comes next.
+        return Outcome(after, exit_for(after) if execute else EXIT_OK, ran)
 
     def resume(self, reason: str, by: str) -> Step:
         self.recover()

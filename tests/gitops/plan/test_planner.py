@@ -393,3 +393,17 @@ def test_a_rejecting_reviewers_comment_is_one_short_line_of_the_next_step():
     message = planner.deploy_rejected_step("2.1", gate).message
     assert message.startswith('Task 2.1 did not run: production gate deploy-2.1 was rejected by bob ("no xxx')
     assert "\n" not in message and f'{"x" * 197}…")' in message
+
+
+def test_a_failed_production_task_that_is_retried_is_approved_again():
+    """The reviewer approved the run that failed, not the fix: a retry asks for the release again."""
+    tl = tasklist(task("1.1"), task("2.1", deps=("1.1",)), phase_titles={2: "Production Deployment"})
+    state, _ = execute(tl, fresh(tl), "1.1")
+    state, _ = transitions.apply(tl, state, Approved("phase-2", "ada"), NOW)
+    state, _ = transitions.apply(tl, state, Approved("deploy-2.1", "ops"), NOW)
+    state, _ = execute(tl, state, "2.1", checks=failed(tl, "2.1"), error="the canary failed its analysis")
+    state, _ = transitions.apply(tl, state, Retried("2.1"), NOW)
+    assert state["gates"]["deploy-2.1"] == {"status": "pending", "approved_by": None, "at": None}
+    step = planner.next_step(tl, state, ALL)
+    assert (step.kind, step.gate) == (StepKind.GATE, "deploy-2.1")
+    assert readiness.why_not_ready(tl, state, "2.1") == "production gate deploy-2.1 is not approved"

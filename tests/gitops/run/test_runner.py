@@ -9,6 +9,7 @@ from pathlib import Path
 from gitops.errors import WorkNotPushed
 from gitops.forge.local import LocalForge
 from gitops.handlers import Check, Handler, Registry
+from gitops.plan.planner import StepKind
 from gitops.run.runner import Runner
 from gitops.state.store import LocalStore
 from tests.gitops.builders import task, tasklist
@@ -254,3 +255,20 @@ def test_a_phase_pr_closed_unmerged_rejects_the_next_phase_and_reopening_it_undo
     forge.closed.clear()
     assert runner.report().kind.value == "gate" and read(tmp_path)["gates"]["phase-2"]["status"] == "pending"
     assert runner.run("ana", auto_approve=True).step.kind.value == "finished"
+
+
+def test_a_retry_recorded_for_a_workflow_job_exits_0_whatever_stops_the_pipeline_elsewhere(tmp_path):
+    """On GitHub the plan job records the retry (`execute=False`) and the task's job runs it: another
+    task's open HotFix must not fail the plan job that recorded it."""
+    refs = {"1.1": "tests.gitops.run.test_runner:RAISING", "1.2": "tests.gitops.run.test_runner:RAISING"}
+    runner = make(tmp_path, refs)
+    runner.run("ada")  # 1.1 fails: HotFix 1, paused
+    state = read(tmp_path)
+    # 1.2 failed too, in a job of the same workflow run (claimed before the pause): HotFix 2.
+    state["tasks"]["1.2"] = {**state["tasks"]["1.1"], "checks": []}
+    state["hotfixes"].append({**state["hotfixes"][0], "id": "T-HotFix-2", "task": "1.2"})
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    outcome = runner.retry("1.2", execute=False)  # 1.2 fixed; 1.1 still waits for its fix
+    assert (outcome.step.kind, outcome.step.task) == (StepKind.PAUSED, "1.1")
+    assert (outcome.exit_code, outcome.ran) == (0, [])
+    assert read(tmp_path)["tasks"]["1.2"]["status"] == "pending"
