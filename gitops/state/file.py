@@ -1,19 +1,18 @@
-"""state.json on disk: validated reads, atomic writes and locked updates.
+"""state.json on disk: validated reads, atomic writes and locked updates, its journal folded in.
 
-The state is a plain JSON dict checked against `gitops.state.schema`. Writes go through
-`update()`, which holds a file lock for the whole read-modify-write so concurrent local
-processes never lose an update; on disk a file is replaced atomically, so lock-free readers
-(`read()`) always see a complete document.
+The state is a plain JSON dict checked against `gitops.state.schema` (gitops.state.parsing).
+Writes go through `update()`, which holds a file lock for the whole read-modify-write so
+concurrent local processes never lose an update; on disk a file is replaced atomically
+(gitops.state.atomic_write), so lock-free readers (`load()`) always see a complete document.
+Within `journaled()` a run appends its changes instead (gitops.state.journal).
 """
 from __future__ import annotations
 
-import json
 import os
 import stat
-import tempfile
 import time
 from bisect import bisect_left
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import is_not
@@ -23,9 +22,10 @@ from typing import Any, Callable, Iterator, Mapping
 from gitops.errors import StateError
 from gitops.safe_files import MIB, NotRegular, lock_refusal, read_regular
 from gitops.state import journal
+from gitops.state.atomic_write import fsync_directory, remove_stale_temps, write_atomically
 from gitops.state.document import derive
 from gitops.state.frozen import FrozenDict, freeze
-from gitops.state.problem import Problem
+from gitops.state.parsing import decode, parse, validate
 from gitops.state.records import changed_since
 from gitops.state.schema import find_problem
 from gitops.state.state_text import dumps, dumps_in_parts, keep_entry_text
@@ -33,93 +33,8 @@ from gitops.state.state_text import dumps, dumps_in_parts, keep_entry_text
 # A state grows by a record per task attempt (~2 KB); 64 MiB is far beyond any pipeline, and
 # /dev/zero given as --state would otherwise fill memory.
 STATE_LIMIT = 64 * MIB
-# A temp file this old is left by a killed write: a live write takes milliseconds.
-STALE_TEMP_SECONDS = 600.0
-
-# --- validation -------------------------------------------------------------------------
-
-
-def _restore_hint(path: str) -> str:
-    return f"restore the file from git (git checkout -- {path})"
-
-
-def _file_message(path: str, problem: Problem) -> str:
-    if problem.kind == "newer":
-        return f"{path}: {problem.describe()}. Upgrade gitops (pip install -U gitops-tasklists)."
-    if problem.kind == "missing":
-        return f"{path}: {problem.describe()}. Add it or {_restore_hint(path)}."
-    return f"{path}: {problem.describe()}. Fix the value or {_restore_hint(path)}."
-
-
-def validate(data: object, path: str, known_valid: Mapping[str, Any] | None = None) -> dict:
-    """Check a state document against schema 1 and return it; StateError names file and key."""
-    problem = find_problem(data, known_valid)
-    if problem:
-        raise StateError(_file_message(path, problem))
-    return data  # type: ignore[return-value]
-
 
 # --- reading ----------------------------------------------------------------------------
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
-    data: dict = {}
-    for key, value in pairs:
-        if key in data:
-            raise _DuplicateKey(key)
-        data[key] = value
-    return data
-
-
-def _decode(raw: bytes, path: str) -> str:
-    try:
-        # utf-8-sig: tolerate the byte-order mark some editors add; save() drops it.
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise StateError(
-            f"{path}: not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start}). "
-            f"Restore the file from git (git checkout -- {path})."
-        ) from None
-    if not text.strip():
-        raise StateError(
-            f"{path} is empty. Restore it from git (git checkout -- {path}), "
-            "or delete it to start the pipeline from the beginning."
-        )
-    return text
-
-
-def _conflict_line(text: str) -> int | None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "=======":
-            return number
-    return None
-
-
-def _parse(text: str, path: str) -> object:
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
-    except json.JSONDecodeError as error:
-        # Conflict markers are never valid JSON (a line of them is outside any string), so
-        # they are looked for only here, off the path of every good read.
-        conflict = _conflict_line(text)
-        if conflict:
-            raise StateError(
-                f"{path}:{conflict}: git merge conflict markers. Resolve the conflict, "
-                f"or {_restore_hint(path)}."
-            ) from None
-        raise StateError(
-            f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}. "
-            f"Fix the syntax or {_restore_hint(path)}."
-        ) from None
-    except _DuplicateKey as error:
-        problem = f'duplicate key "{error}" in one JSON object'
-    except (ValueError, RecursionError) as error:  # an integer too long to convert, deep nesting
-        problem = f"not valid JSON ({error})"
-    raise StateError(f"{path}: {problem}. Fix it or {_restore_hint(path)}.")
 
 
 def load(path: Path) -> dict | None:
@@ -218,7 +133,7 @@ def _folded(path: Path, raw: bytes, known: _Known | None) -> _Known:
         base = known.base  # the very bytes this process checked or wrote: nothing to parse
     else:
         previous = known.base if known else None
-        base = _with_frozen_records(validate(_parse(_decode(raw, name), name), name, previous))[0]
+        base = _with_frozen_records(validate(parse(decode(raw, name), name), name, previous))[0]
     return _with_journal(path, raw, base, known if known is not None and known.base is base else None)
 
 
@@ -331,53 +246,6 @@ def _with_frozen_records(state: dict, since: Mapping[str, Any] | None = None) ->
 # --- writing ----------------------------------------------------------------------------
 
 
-def _umask() -> int:
-    # os.umask() can only be read by setting it, which races with other threads; Linux shows it.
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
-
-
-def _mode_for(path: Path) -> int:
-    """Keep an existing file's permissions; mkstemp alone would make every state.json 0600."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        return 0o666 & ~_umask()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, _mode_for(path))
-        os.replace(temp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temp)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable after a crash (POSIX only; Windows cannot open directories).
-    if os.name != "posix":
-        return
-    with suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def save(path: Path, state: dict, known_valid: Mapping[str, Any] | None = None) -> bool:
     """Validate and write `state` whole and atomically, only if it differs from the file (with its
     journal); True if written. `known_valid`: the valid state this one was changed from (only what
@@ -414,7 +282,7 @@ def _write_whole(path: Path, state: dict, on_disk: bytes | None, since: Mapping[
     except (OSError, NotRegular):
         same = False  # missing or unreadable: write it
     if not same:
-        _write_atomically(path, data)
+        write_atomically(path, data)
     # After the new state.json, never before: killed in between, the journal's lines are in it
     # already, and the next reader finds so (gitops.state.journal, "settled").
     had_journal = journal_path.exists()
@@ -553,28 +421,8 @@ def _journal(path: Path, known: _Known, new: dict) -> None:
         raise StateError(f"{journal_path}: cannot append to the journal ({error.strerror}); {path} is "
                          "unchanged. Check that the folder is writable and the journal a regular file.") from None
     if fresh:
-        _fsync_directory(path.parent)  # the journal's name is part of the state now
+        fsync_directory(path.parent)  # the journal's name is part of the state now
     frozen = _with_frozen_records(new, known.state)[0]
     lines = [*known.lines, data] if not fresh else [data]
     whole = known.whole + len(data) if not fresh else len(data)
     _known[_key(path)] = _Known(known.raw, known.sig, known.base, _journal_sig(info), lines, frozen, whole)
-
-
-def remove_stale_temps(path: Path, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
-    """Delete the temp files (`.state.json.*.tmp`) that killed writes left; return them.
-
-    Only old ones: a writer that does not hold the lock (git_store saves its local copy) may
-    be between its temp file and the rename right now.
-    """
-    removed = []
-    now = time.time()
-    for temp in Path(path).parent.glob(f".{Path(path).name}.*.tmp"):
-        try:
-            info = os.lstat(temp)
-            if stat.S_ISDIR(info.st_mode) or now - info.st_mtime < older_than:
-                continue
-            os.unlink(temp)  # a link is removed itself, never what it points to
-        except OSError:
-            continue
-        removed.append(temp)
-    return removed

@@ -47,7 +47,7 @@ def digest(state_bytes: bytes) -> str:
 
 def header(state_bytes: bytes) -> bytes:
     """The journal's first line: the state.json it continues."""
-    return _line({"gitops_journal": FORMAT, "base": digest(state_bytes)})
+    return line({"gitops_journal": FORMAT, "base": digest(state_bytes)})
 
 
 def delta(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -110,12 +110,8 @@ def _text(value: Any) -> bytes | str:
 _MISSING = object()
 
 
-def line(change: Mapping[str, Any]) -> bytes:
-    return _line(change)
-
-
-def _line(value: Mapping[str, Any]) -> bytes:
-    # One line: json escapes every newline inside strings, so a line is a whole change.
+def line(value: Mapping[str, Any]) -> bytes:
+    """A change (or the header) as one line: json escapes every newline inside strings."""
     return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 

@@ -17,6 +17,7 @@ from gitops.errors import StateError, TaskListError
 from gitops.model import Criterion, Header, Phase, Task, TaskList
 from gitops.state import document
 from gitops.state import file as state
+from gitops.state import parsing
 from gitops.state import state_text
 from gitops.state.frozen import is_frozen
 from gitops.state.strict_json import MAX_DEPTH
@@ -92,7 +93,7 @@ def files_in(directory: Path) -> set[str]:
 
 def message_of(data: object) -> str:
     with pytest.raises(StateError) as caught:
-        state.validate(data, "state.json")
+        parsing.validate(data, "state.json")
     return str(caught.value)
 
 
@@ -138,7 +139,7 @@ def test_new_state_from_seed_block_corrects_total_tasks() -> None:
     assert {key: data[key] for key in SEED_BLOCK if key not in ("total_tasks", "last_updated")} == {
         key: value for key, value in SEED_BLOCK.items() if key not in ("total_tasks", "last_updated")
     }
-    assert state.validate(data, "state.json") is data
+    assert parsing.validate(data, "state.json") is data
 
 
 def test_new_state_keeps_extra_block_keys_but_owns_engine_keys() -> None:
@@ -390,7 +391,7 @@ def test_too_deep_nesting_is_rejected() -> None:
 
 def test_validate_returns_the_same_object() -> None:
     data = full_state()
-    assert state.validate(data, "state.json") is data
+    assert parsing.validate(data, "state.json") is data
 
 
 # --- load: unreadable files -------------------------------------------------------------
@@ -612,7 +613,7 @@ def run_writers(path: Path, while_running: Callable[[], None] = lambda: None) ->
 def test_concurrent_processes_lose_no_update(path: Path) -> None:
     run_writers(path)  # the file does not exist yet: exactly one writer creates it
     data = json.loads(path.read_text(encoding="utf-8"))
-    state.validate(data, str(path))
+    parsing.validate(data, str(path))
     assert data["performance_metrics"]["counter"] == WRITERS * UPDATES
     assert set(data["tasks"]) == {f"{k}.{i}" for k in range(WRITERS) for i in range(UPDATES)}
     assert files_in(path.parent) == {"state.json", "state.json.lock", "go"}
@@ -704,7 +705,7 @@ def test_an_update_marshals_only_the_records_it_changed(path: Path, monkeypatch)
 
 def test_a_state_this_process_wrote_is_read_back_without_parsing(path: Path, monkeypatch) -> None:
     state.save(path, long_state())
-    monkeypatch.setattr(state, "_parse", lambda *a: pytest.fail("parsed the bytes this process wrote"))
+    monkeypatch.setattr(state, "parse", lambda *a: pytest.fail("parsed the bytes this process wrote"))
     assert state.load(path) == long_state()
     state.update(path, lambda current: {**current, "consecutive_failures": 1})
     assert state.load(path)["consecutive_failures"] == 1

@@ -12,6 +12,7 @@ from gitops.errors import StateError
 from gitops.model import Criterion, Header, Phase, Task, TaskList
 from gitops.state import document
 from gitops.state import file as state
+from gitops.state import parsing
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -72,7 +73,7 @@ def check_load(directory: Path, content: bytes) -> None:
         assert str(path) in str(error)
     else:
         assert isinstance(data, dict)
-        assert state.validate(data, str(path)) is data
+        assert parsing.validate(data, str(path)) is data
         copy = directory / "copy.json"
         copy.unlink(missing_ok=True)
         assert state.save(copy, data) is True
