@@ -85,7 +85,7 @@ class TaskContext:
     # follows); True, on a schedule (on GitHub: the task waits and the windows workflow evaluates it).
     scheduled_windows: bool = False
     wait: Callable[[float], None] = time.sleep
-    # Where a handler reports an incident (an IssueForge): the engine opens each as a forge issue;
+    # Where a handler reports an incident (an IssueWriter): the engine opens each as a forge issue;
     # with no write token (a task job on GitHub) it is handed over and the recording job opens it.
     incidents: IncidentLog = field(default_factory=IncidentLog)
 

@@ -1,7 +1,7 @@
 """Incidents a task reports, opened as forge issues by the engine (on GitHub, by the recording job).
 
 Task code holds no write token on GitHub (docs/github.md, *What task code can reach*), so a handler
-does not open an issue itself: it reports the incident (`IncidentLog`, an IssueForge that only
+does not open an issue itself: it reports the incident (`IncidentLog`, an IssueWriter that only
 collects), the task job hands the incidents over as data (gitops.run.handover), and the job that
 holds `issues: write` opens each through its forge (`open_all`), found again by its hidden marker,
 and closes it with a comment when the incident says it resolved. A re-run opens nothing twice:

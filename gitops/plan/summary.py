@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
-from operator import eq, is_not, itemgetter, methodcaller, ne
+from operator import eq, is_not, itemgetter, methodcaller
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -37,28 +37,21 @@ class Tally:
     statuses: Mapping[str, str]  # task id -> status, in task-list order (read-only)
     present: Counter  # status -> how many tasks have it
     checks: Counter  # check status -> how many checks have it
-    _counted: "_Counted | None" = field(default=None, repr=False, compare=False)
+    _counted: "_Counted" = field(repr=False, compare=False)
 
     def first_with(self, status: str) -> str | None:
         """The first task whose status is `status`."""
-        if self._counted is None:
-            return first_with(self.statuses, status)
         return self._counted.first(("with", status), lambda s: s == status)
 
     def first_not_in(self, wanted: tuple[str, ...]) -> str | None:
         """The first task whose status is none of `wanted`."""
-        if self._counted is None:
-            return first_not_in(self.statuses, wanted)
         return self._counted.first(("not_in", wanted), lambda s: s not in wanted)
 
     def each_with(self, status: str) -> Iterator[str]:
         """The tasks whose status is `status`, in order, from the first one (found as asked for)."""
-        counted = self._counted
-        if counted is None:
-            return each_with(self.statuses, status)
-        first = self.first_with(status)
-        if first is None:
+        if self.first_with(status) is None:
             return iter(())
+        counted = self._counted
         start = counted.floors[("with", status)]
         return compress(counted.ids[start:], map(eq, counted.status_list[start:], repeat(status)))
 
@@ -66,8 +59,6 @@ class Tally:
         """The tasks whose status is `status`, in order: the same read-only list while none of them
         changed (so a state that stores it shares it, and its journal line leaves it out)."""
         counted = self._counted
-        if counted is None:
-            return with_status(self.statuses, status)
         found = counted.lists.get(status)
         if found is None:
             found = counted.lists[status] = FrozenList(with_status(counted.statuses, status))
@@ -194,21 +185,6 @@ _IDS: dict[int, tuple[TaskList, list[str]]] = {}
 def with_status(found: Mapping[str, str], status: str) -> list[str]:
     """The tasks whose status is `status`, in order."""
     return list(compress(found, map(eq, found.values(), repeat(status))))
-
-
-def first_with(found: Mapping[str, str], status: str) -> str | None:
-    return next(each_with(found, status), None)
-
-
-def each_with(found: Mapping[str, str], status: str) -> Iterator[str]:
-    """The tasks whose status is `status`, in order, found as they are asked for."""
-    return compress(found, map(eq, found.values(), repeat(status)))
-
-
-def first_not_in(found: Mapping[str, str], wanted: tuple[str, ...]) -> str | None:
-    """The first task whose status is none of `wanted`."""
-    outside = map(ne, map(wanted.__contains__, found.values()), repeat(True))
-    return next(compress(found, outside), None)
 
 
 def all_in(found: Mapping[str, str], ids: Iterable[str], wanted: tuple[str, ...]) -> bool:

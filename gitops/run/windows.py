@@ -25,13 +25,13 @@ from pathlib import Path
 
 from gitops.errors import BadInput, UsageError, WorkNotPushed
 from gitops.forge.base import Rejection
+from gitops.handlers import TaskResult
 from gitops.plan import transitions, windows
 from gitops.plan.planner import window_rejected_step
 from gitops.plan.policy import deploy_gate
 from gitops.run import handover, history_commits
 from gitops.run.job_results import may_be_rejected
 from gitops.run.recording import CarryingStore
-from gitops.handlers import TaskResult
 from gitops.run.runner import Runner
 from gitops.state.schema import find_problem
 

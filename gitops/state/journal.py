@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from gitops.errors import StateError
+from gitops.safe_files import NotRegular, read_regular
 from gitops.state.records import changed_since
 
 FORMAT = 1
@@ -219,8 +220,6 @@ def fold(state: Mapping[str, Any], changes: tuple[dict[str, Any], ...] | list[di
 
 def read(path: Path, limit: int) -> bytes | None:
     """The journal's bytes, or None when there is none."""
-    from gitops.safe_files import NotRegular, read_regular
-
     try:
         return read_regular(path, limit)
     except FileNotFoundError:

@@ -7,15 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+
+from gitops.forge.incidents import IssueWriter
 
 LABELS = ("incident", "production")
-
-
-class IssueForge(Protocol):
-    def open_issue(self, marker: str, title: str, body: str, labels: list[str]) -> str: ...
-
-    def close_issue(self, marker: str, comment: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -42,7 +37,7 @@ def firing(alerts: Iterable[dict]) -> list[Alert]:
     return out
 
 
-def open_issues(alerts: Iterable[Alert], forge: IssueForge, prometheus_url: str) -> dict[str, str]:
+def open_issues(alerts: Iterable[Alert], forge: IssueWriter, prometheus_url: str) -> dict[str, str]:
     """One issue per firing alert (idempotent by marker); marker -> where the issue is."""
     opened = {}
     for alert in alerts:
@@ -53,7 +48,7 @@ def open_issues(alerts: Iterable[Alert], forge: IssueForge, prometheus_url: str)
     return opened
 
 
-def close_resolved(markers: Iterable[str], still_firing: Iterable[Alert], forge: IssueForge, when: str) -> list[str]:
+def close_resolved(markers: Iterable[str], still_firing: Iterable[Alert], forge: IssueWriter, when: str) -> list[str]:
     """Close the issues of `markers` whose alert no longer fires; returns the ones closed."""
     live = {a.marker for a in still_firing}
     closed = [m for m in markers if m not in live]

@@ -26,11 +26,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from gitops.forge.incidents import IssueWriter
 from migration.production import span
 from migration.production.analysis import Prometheus
 from migration.production.deployment import Production
 from migration.production.faults import FAULT_VARIABLE
-from migration.production.incidents import IssueForge, close_resolved, firing, open_issues
+from migration.production.incidents import close_resolved, firing, open_issues
 from migration.production.loadgen import LoadGenerator, Record, devset_questions, save, summarize
 from migration.production.render import RELEASE_HEADER
 from migration.production.spec import Release, Spec
@@ -73,7 +74,7 @@ def _of(records: list[Record], target: str) -> list[Record]:
     return [r for r in records if r.target == target]
 
 
-def validate(spec: Spec, production: Production, forge: IssueForge, workdir: Path, window_seconds: float,
+def validate(spec: Spec, production: Production, forge: IssueWriter, workdir: Path, window_seconds: float,
              reference: Release, rate: float = 10.0, log: Callable[[str], None] = print,
              route: Callable[[Production, str], Route] = direct, span_start: float | None = None,
              wall: Callable[[], float] = time.time) -> dict[str, Any]:
